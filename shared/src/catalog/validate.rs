@@ -1,0 +1,551 @@
+//! Catalog validation: every document against its JSON Schema, then the semantic checks the
+//! schemas cannot express. Every problem is reported (not only the first), each with its file,
+//! YAML path and message.
+//!
+//! Semantic checks: ids unique across the catalog; forms consistent (unique group and field
+//! ids, options only and always on selects, patterns that compile, ranges in order, defaults
+//! that satisfy their own field); fulfillment item ids and output keys unique; every template
+//! parses and every reference resolves (a `.current` path is a field of the form, an `.output`
+//! key is produced by an earlier fulfillment item — across bundle components too — a
+//! `.metadata` id exists with that field, a `.system` key is known); bundle components exist,
+//! form no cycle, and get the input their items require.
+
+use super::{Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem};
+use crate::form::{FieldType, Form};
+use crate::path::DocPath;
+use crate::request::Target;
+use crate::schema::{self, SchemaKind};
+use crate::template::{Engine, Namespace, Reference, SYSTEM_KEYS};
+use serde_json::Value;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// One catalog file's text with where it came from.
+#[derive(Debug, Clone)]
+pub struct SourceDoc {
+    pub file: String,
+    pub text: String,
+    pub owners: Vec<String>,
+}
+
+/// Parses and validates a set of catalog files as one catalog. Returns the catalog of valid
+/// documents (a bundle is valid only if everything it runs is) and every problem.
+pub fn validate_sources(sources: Vec<SourceDoc>) -> (Catalog, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut report = |file: &str, path: &DocPath, message: String| {
+        problems.push(Problem {
+            file: file.to_string(),
+            path: path.to_string(),
+            message,
+        });
+    };
+    // Ids claimed by any document, even one that fails its schema, so that a broken item
+    // is reported once and not again by every bundle that names it.
+    let mut claimed: HashMap<String, String> = HashMap::new();
+    let mut typed: Vec<Entry> = Vec::new();
+    for source in sources {
+        let raw: Value = match serde_norway::from_str(&source.text) {
+            Ok(v) => v,
+            Err(e) => {
+                report(&source.file, &DocPath::root(), format!("invalid YAML: {e}"));
+                continue;
+            }
+        };
+        let kind = match raw.get("kind").and_then(Value::as_str) {
+            Some("CatalogItem") => SchemaKind::CatalogItem,
+            Some("CatalogBundle") => SchemaKind::CatalogBundle,
+            Some(other) => {
+                report(
+                    &source.file,
+                    &DocPath::root().key("kind"),
+                    format!("{other:?} is not one of: \"CatalogItem\", \"CatalogBundle\""),
+                );
+                continue;
+            }
+            None => {
+                report(&source.file, &DocPath::root().key("kind"), "is required".into());
+                continue;
+            }
+        };
+        let id_path = DocPath::root().key("metadata").key("id");
+        let id = raw
+            .pointer("/metadata/id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(id) = &id {
+            if let Some(first) = claimed.get(id) {
+                report(
+                    &source.file,
+                    &id_path,
+                    format!("duplicate id {id:?}: already defined in {first}"),
+                );
+                continue;
+            }
+            claimed.insert(id.clone(), source.file.clone());
+        }
+        let schema_problems = schema::validate(kind, &raw);
+        if !schema_problems.is_empty() {
+            for p in schema_problems {
+                report(&source.file, &p.path, p.message);
+            }
+            continue;
+        }
+        let document = match kind {
+            SchemaKind::CatalogBundle => serde_json::from_value(raw).map(Document::Bundle),
+            _ => serde_json::from_value(raw).map(Document::Item),
+        };
+        match document {
+            Ok(document) => typed.push(Entry {
+                file: source.file,
+                owners: source.owners,
+                document,
+            }),
+            Err(e) => report(&source.file, &DocPath::root(), e.to_string()),
+        }
+    }
+
+    let full = Catalog::new(typed);
+    let context = Context {
+        catalog: &full,
+        claimed: &claimed,
+    };
+    let mut invalid: HashSet<String> = claimed
+        .keys()
+        .filter(|id| full.get(id).is_none())
+        .cloned()
+        .collect();
+    for entry in full.entries() {
+        let found = context.check_entry(entry);
+        if !found.is_empty() {
+            invalid.insert(entry.document.id().to_string());
+        }
+        for (path, message) in found {
+            report(&entry.file, &path, message);
+        }
+    }
+    // A bundle that runs an invalid document cannot be requested either.
+    loop {
+        let before = invalid.len();
+        for entry in full.entries() {
+            if let Document::Bundle(b) = &entry.document {
+                if b.components.iter().any(|c| invalid.contains(c.target.id())) {
+                    invalid.insert(b.metadata.id.to_string());
+                }
+            }
+        }
+        if invalid.len() == before {
+            break;
+        }
+    }
+    let valid = full
+        .entries()
+        .iter()
+        .filter(|e| !invalid.contains(e.document.id().as_str()))
+        .cloned()
+        .collect();
+    (Catalog::new(valid), problems)
+}
+
+type Found = Vec<(DocPath, String)>;
+
+struct Context<'a> {
+    catalog: &'a Catalog,
+    claimed: &'a HashMap<String, String>,
+}
+
+/// What the templates of one fulfillment item may read.
+struct Scope<'a> {
+    form: &'a Form,
+    /// Output keys produced before this point.
+    available: &'a HashSet<String>,
+    /// Output keys produced later, by which fulfillment item.
+    later: &'a HashMap<String, String>,
+    /// `.output` is readable at all (not in a bundle's input mapping).
+    outputs_allowed: bool,
+}
+
+impl Context<'_> {
+    fn check_entry(&self, entry: &Entry) -> Found {
+        let mut found = Vec::new();
+        let form_path = DocPath::root().key("form");
+        check_form(entry.document.form(), &form_path, &mut found);
+        match &entry.document {
+            Document::Item(item) => self.check_item(item, &mut found),
+            Document::Bundle(bundle) => self.check_bundle(bundle, &mut found),
+        }
+        found
+    }
+
+    fn check_item(&self, item: &CatalogItem, found: &mut Found) {
+        let items_path = DocPath::root().key("fulfillment").key("items");
+        let mut available: HashSet<String> = item.fulfillment.required_outputs.iter().cloned().collect();
+        let mut producer: HashMap<String, String> = HashMap::new();
+        for fi in &item.fulfillment.items {
+            for key in fi.output_keys() {
+                producer.entry(key.clone()).or_insert_with(|| fi.id.clone());
+            }
+        }
+        let mut ids = HashSet::new();
+        let mut engine = Engine::new();
+        for (i, fi) in item.fulfillment.items.iter().enumerate() {
+            let path = items_path.index(i);
+            if !ids.insert(fi.id.as_str()) {
+                found.push((path.key("id"), format!("duplicate fulfillment item id {:?}", fi.id)));
+            }
+            let later: HashMap<String, String> = producer
+                .iter()
+                .filter(|(k, _)| !available.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let scope = Scope {
+                form: &item.form,
+                available: &available,
+                later: &later,
+                outputs_allowed: true,
+            };
+            self.check_templates(&mut engine, &fi.config, fi.action.json_body_key(), &path.key("config"), &scope, found);
+            check_outputs(fi, &path, &available, found);
+            available.extend(fi.output_keys().cloned());
+        }
+    }
+
+    fn check_bundle(&self, bundle: &CatalogBundle, found: &mut Found) {
+        let components_path = DocPath::root().key("components");
+        let mut ids = HashSet::new();
+        let mut engine = Engine::new();
+        for (i, component) in bundle.components.iter().enumerate() {
+            let path = components_path.index(i);
+            if let Some(id) = &component.id {
+                if !ids.insert(id.as_str()) {
+                    found.push((path.key("id"), format!("duplicate component id {id:?}")));
+                }
+            }
+            let (key, target_form) = match &component.target {
+                Target::CatalogItem(id) => ("catalogItemId", self.target_form(id, false)),
+                Target::Bundle(id) => ("bundleId", self.target_form(id, true)),
+            };
+            let target_form = match target_form {
+                Ok(Some(form)) => form,
+                // Exists but is itself invalid: reported in its own file.
+                Ok(None) => continue,
+                Err(message) => {
+                    found.push((path.key(key), message));
+                    continue;
+                }
+            };
+            if let Target::Bundle(id) = &component.target {
+                if let Some(cycle) = self.cycle_through(bundle.metadata.id.as_str(), id) {
+                    found.push((path.key(key), format!("bundle cycle: {}", cycle.join(" → "))));
+                    continue;
+                }
+            }
+            match &component.input {
+                Some(mapping) => {
+                    let scope = Scope {
+                        form: &bundle.form,
+                        available: &HashSet::new(),
+                        later: &HashMap::new(),
+                        outputs_allowed: false,
+                    };
+                    self.check_templates(&mut engine, mapping, None, &path.key("input"), &scope, found);
+                    check_mapping(mapping, target_form, component.target.id(), &path.key("input"), found);
+                }
+                None => check_unmapped(&bundle.form, target_form, component.target.id(), &path, found),
+            }
+        }
+        self.check_bundle_outputs(bundle, &components_path, found);
+    }
+
+    /// The form of the document a component names; `Ok(None)` when that document exists but
+    /// failed validation.
+    fn target_form(&self, id: &str, bundle: bool) -> Result<Option<&Form>, String> {
+        let wanted = if bundle { "bundle" } else { "catalog item" };
+        match self.catalog.get(id) {
+            Some(e) => match (&e.document, bundle) {
+                (Document::Item(i), false) => Ok(Some(&i.form)),
+                (Document::Bundle(b), true) => Ok(Some(&b.form)),
+                (Document::Item(_), true) => Err(format!("{id:?} is a catalog item, not a bundle: use catalogItemId")),
+                (Document::Bundle(_), false) => Err(format!("{id:?} is a bundle, not a catalog item: use bundleId")),
+            },
+            None if self.claimed.contains_key(id) => Ok(None),
+            None => Err(format!("{wanted} {id:?} does not exist")),
+        }
+    }
+
+    /// The bundle ids of a cycle that `from → to` closes, if any.
+    fn cycle_through(&self, from: &str, to: &str) -> Option<Vec<String>> {
+        fn walk(c: &Catalog, target: &str, at: &str, trail: &mut Vec<String>, seen: &mut HashSet<String>) -> bool {
+            if at == target {
+                return true;
+            }
+            if !seen.insert(at.to_string()) {
+                return false;
+            }
+            let Some(b) = c.bundle(at) else { return false };
+            for comp in &b.components {
+                if let Target::Bundle(next) = &comp.target {
+                    trail.push(next.clone());
+                    if walk(c, target, next, trail, seen) {
+                        return true;
+                    }
+                    trail.pop();
+                }
+            }
+            false
+        }
+        let mut trail = vec![from.to_string(), to.to_string()];
+        walk(self.catalog, from, to, &mut trail, &mut HashSet::new()).then_some(trail)
+    }
+
+    /// Outputs across components: what an item requires from earlier components must be
+    /// produced by one, and no key is produced twice.
+    fn check_bundle_outputs(&self, bundle: &CatalogBundle, components_path: &DocPath, found: &mut Found) {
+        let mut produced: HashMap<String, String> = HashMap::new();
+        for (trail, item) in self.catalog.expand(bundle) {
+            let Some(first) = trail.first() else { continue };
+            let path = components_path.index(*first);
+            let id = item.metadata.id.as_str();
+            for key in &item.fulfillment.required_outputs {
+                if !produced.contains_key(key) {
+                    found.push((path.clone(), format!(
+                        "catalog item {id:?} reads .output.{key}, which no earlier component produces"
+                    )));
+                }
+            }
+            for fi in &item.fulfillment.items {
+                for key in fi.output_keys() {
+                    if let Some(by) = produced.get(key) {
+                        found.push((path.clone(), format!(
+                            "output {key:?} of catalog item {id:?} is already produced by {by}"
+                        )));
+                    } else {
+                        produced.insert(key.clone(), format!("catalog item {id:?}"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_templates(
+        &self,
+        engine: &mut Engine,
+        tree: &Value,
+        json_key: Option<&str>,
+        base: &DocPath,
+        scope: &Scope<'_>,
+        found: &mut Found,
+    ) {
+        let parsed = match engine.parse_tree(tree, json_key) {
+            Ok(t) => t,
+            Err(errors) => {
+                for (path, e) in errors {
+                    found.push((join(base, &path), e.to_string()));
+                }
+                return;
+            }
+        };
+        for (path, template) in parsed.templates() {
+            for reference in template.references() {
+                if let Some(message) = self.check_reference(reference, scope) {
+                    found.push((join(base, &path), message));
+                }
+            }
+        }
+    }
+
+    fn check_reference(&self, r: &Reference, scope: &Scope<'_>) -> Option<String> {
+        let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
+        match r.namespace {
+            Namespace::Current => check_current(r, &p, scope.form),
+            Namespace::Output if !scope.outputs_allowed => Some(format!(
+                "{r}: a component's input is built when the request is submitted, before any output exists"
+            )),
+            Namespace::Output => {
+                let key = p.first()?;
+                if scope.available.contains(*key) {
+                    None
+                } else if let Some(by) = scope.later.get(*key) {
+                    Some(format!("{r} is used before fulfillment item {by:?} produces it"))
+                } else {
+                    Some(format!(
+                        "{r} is not produced by an earlier fulfillment item (list it in fulfillment.requiredOutputs if an earlier bundle component produces it)"
+                    ))
+                }
+            }
+            Namespace::Metadata => {
+                let id = p.first()?;
+                let Some(entry) = self.catalog.get(id) else {
+                    return (!self.claimed.contains_key(*id))
+                        .then(|| format!("{r}: no catalog document has the id {id:?}"));
+                };
+                let field = p.get(1)?;
+                let meta = serde_json::to_value(entry.document.metadata()).unwrap_or(Value::Null);
+                (meta.get(*field).is_none() && *field != "ownerTeam")
+                    .then(|| format!("{r}: {id:?} has no metadata field {field:?}"))
+            }
+            Namespace::System => {
+                let joined = p.join(".");
+                (!joined.is_empty() && !SYSTEM_KEYS.contains(&joined.as_str()))
+                    .then(|| format!("{r} is not a system variable (known: {})", SYSTEM_KEYS.join(", ")))
+            }
+        }
+    }
+}
+
+fn check_current(r: &Reference, p: &[&str], form: &Form) -> Option<String> {
+    match p {
+        [] => None,
+        ["name"] => None,
+        ["name", ..] => Some(format!("{r}: .current.name is a string")),
+        [group] => form
+            .group(group)
+            .is_none()
+            .then(|| format!("{r}: the form has no group {group:?}")),
+        [group, field, rest @ ..] => match form.field(group, field) {
+            None if form.group(group).is_none() => Some(format!("{r}: the form has no group {group:?}")),
+            None => Some(format!("{r} is not a field of the form")),
+            Some(f) if !rest.is_empty() && !matches!(f.kind, FieldType::Json | FieldType::Multiselect) => {
+                Some(format!("{r}: {group}.{field} is a {} field with no parts", f.kind))
+            }
+            Some(_) => None,
+        },
+    }
+}
+
+fn check_outputs(fi: &FulfillmentItem, path: &DocPath, before: &HashSet<String>, found: &mut Found) {
+    for key in fi.output_keys() {
+        if before.contains(key) {
+            found.push((
+                path.key("outputs").key(key.clone()),
+                format!("output {key:?} is already produced by an earlier fulfillment item"),
+            ));
+        }
+    }
+}
+
+/// A component's input mapping must build input its item's form accepts.
+fn check_mapping(mapping: &Value, target: &Form, target_id: &str, base: &DocPath, found: &mut Found) {
+    let Some(top) = mapping.as_object() else { return };
+    for (key, value) in top {
+        if key == "name" {
+            continue;
+        }
+        let Some(group) = target.group(key) else {
+            found.push((base.key(key.clone()), format!("{target_id:?} has no form group {key:?}")));
+            continue;
+        };
+        let Some(fields) = value.as_object() else {
+            found.push((base.key(key.clone()), "must map the group's fields".into()));
+            continue;
+        };
+        for field in fields.keys() {
+            if !group.fields.iter().any(|f| &f.id == field) {
+                found.push((
+                    base.key(key.clone()).key(field.clone()),
+                    format!("{target_id:?} has no field {key}.{field}"),
+                ));
+            }
+        }
+    }
+    for (path, field) in target.fields() {
+        if field.required && field.default.is_none() {
+            let (g, f) = path.split_once('.').unwrap_or_default();
+            if top.get(g).and_then(|v| v.get(f)).is_none() {
+                found.push((base.clone(), format!("does not provide {path}, which {target_id:?} requires")));
+            }
+        }
+    }
+}
+
+/// A component without a mapping gets the bundle's whole input: the bundle's form must have
+/// every field its item requires.
+fn check_unmapped(bundle_form: &Form, target: &Form, target_id: &str, path: &DocPath, found: &mut Found) {
+    for (field_path, field) in target.fields() {
+        if field.required && field.default.is_none() {
+            let (g, f) = field_path.split_once('.').unwrap_or_default();
+            if bundle_form.field(g, f).is_none() {
+                found.push((path.clone(), format!(
+                    "{target_id:?} requires {field_path}, which the bundle's form does not have: add it or an input mapping"
+                )));
+            }
+        }
+    }
+}
+
+fn check_form(form: &Form, base: &DocPath, found: &mut Found) {
+    let mut groups = BTreeSet::new();
+    for (gi, group) in form.groups.iter().enumerate() {
+        let gpath = base.key("groups").index(gi);
+        if group.id == "name" {
+            found.push((gpath.key("id"), "\"name\" is reserved for the request name".into()));
+        }
+        if !groups.insert(group.id.as_str()) {
+            found.push((gpath.key("id"), format!("duplicate group id {:?}", group.id)));
+        }
+        let mut fields = BTreeSet::new();
+        for (fi, field) in group.fields.iter().enumerate() {
+            let fpath = gpath.key("fields").index(fi);
+            if !fields.insert(field.id.as_str()) {
+                found.push((fpath.key("id"), format!("duplicate field id {:?} in group {:?}", field.id, group.id)));
+            }
+            check_field(field, &fpath, found);
+        }
+    }
+}
+
+fn check_field(field: &crate::form::Field, path: &DocPath, found: &mut Found) {
+    let kind = field.kind;
+    if kind.has_options() {
+        if field.options.is_empty() {
+            found.push((path.key("options"), format!("a {kind} field needs options")));
+        }
+        let mut seen = HashSet::new();
+        for (i, o) in field.options.iter().enumerate() {
+            if !seen.insert(o.value()) {
+                found.push((path.key("options").index(i), format!("duplicate option {:?}", o.value())));
+            }
+        }
+    } else if !field.options.is_empty() {
+        found.push((path.key("options"), format!("a {kind} field has no options (only select and multiselect do)")));
+    }
+    if let Some(pattern) = &field.pattern {
+        if !kind.is_textual() {
+            found.push((path.key("pattern"), format!("a {kind} field takes no pattern")));
+        } else if let Err(e) = crate::form::compiled(pattern) {
+            let msg = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            found.push((path.key("pattern"), format!("invalid regular expression: {msg}")));
+        }
+    }
+    if (field.min_length.is_some() || field.max_length.is_some()) && !kind.is_textual() {
+        let key = if field.min_length.is_some() { "minLength" } else { "maxLength" };
+        found.push((path.key(key), format!("a {kind} field takes no length limits")));
+    }
+    if let (Some(lo), Some(hi)) = (field.min_length, field.max_length) {
+        if lo > hi {
+            found.push((path.key("minLength"), format!("minLength {lo} is greater than maxLength {hi}")));
+        }
+    }
+    if (field.min.is_some() || field.max.is_some()) && !(kind.is_numeric() || kind == FieldType::Multiselect) {
+        let key = if field.min.is_some() { "min" } else { "max" };
+        found.push((path.key(key), format!("a {kind} field takes no min or max")));
+    }
+    if let (Some(lo), Some(hi)) = (field.min, field.max) {
+        if lo > hi {
+            found.push((path.key("min"), format!("min {lo} is greater than max {hi}")));
+        }
+    }
+    if let Some(default) = &field.default {
+        if kind == FieldType::Password {
+            found.push((path.key("default"), "a password field cannot have a default".into()));
+        } else if let Err(issue) = field.check(default) {
+            found.push((path.key("default"), format!("the default {issue}")));
+        }
+    }
+}
+
+/// `base` followed by the segments of `rest`.
+fn join(base: &DocPath, rest: &DocPath) -> DocPath {
+    rest.segments().iter().fold(base.clone(), |p, s| match s {
+        crate::path::Segment::Key(k) => p.key(k.clone()),
+        crate::path::Segment::Index(i) => p.index(*i),
+    })
+}

@@ -1,0 +1,20 @@
+//! PAO — the Platform Automation Orchestrator's shared library.
+//!
+//! Everything with logic lives here, named for the domain, so that the Lambda functions,
+//! the local runner and `devctl` all call the very same code:
+//!
+//! - [`catalog`]: catalog documents (items, bundles), loading a catalog repository,
+//!   CODEOWNERS, and authoring-time validation.
+//! - [`schema`]: the JSON Schemas in `schemas/`, compiled once.
+//! - [`form`]: input forms: validating a request's input, defaults, password redaction,
+//!   and the portal view of a form.
+//! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
+//! - [`request`]: the request submission model.
+//! - [`path`]: dotted/YAML paths used in every error message.
+
+pub mod catalog;
+pub mod form;
+pub mod path;
+pub mod request;
+pub mod schema;
+pub mod template;
