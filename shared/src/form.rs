@@ -290,19 +290,7 @@ impl Form {
 
     /// A copy of `input` with every password value replaced by [`REDACTED`].
     pub fn redact(&self, input: &Value) -> Value {
-        let mut out = input.clone();
-        for group in &self.groups {
-            for field in group.fields.iter().filter(|f| f.kind == FieldType::Password) {
-                if let Some(v) = out
-                    .get_mut(&group.id)
-                    .and_then(|g| g.get_mut(&field.id))
-                    .filter(|v| !v.is_null())
-                {
-                    *v = Value::String(REDACTED.into());
-                }
-            }
-        }
-        out
+        redact_paths(input, &self.password_paths())
     }
 
     /// The form as a portal renders it: normalised groups and fields (labels filled in,
@@ -620,6 +608,23 @@ fn humanize(id: &str) -> String {
             out.extend(c.to_uppercase());
         } else {
             out.push(c);
+        }
+    }
+    out
+}
+
+/// A copy of `input` with the values at the dotted `paths` (`group.field`) replaced by
+/// [`REDACTED`]; absent and null values stay as they are.
+pub fn redact_paths(input: &Value, paths: &[String]) -> Value {
+    let mut out = input.clone();
+    for path in paths {
+        let Some((group, field)) = path.split_once('.') else { continue };
+        if let Some(v) = out
+            .get_mut(group)
+            .and_then(|g| g.get_mut(field))
+            .filter(|v| !v.is_null())
+        {
+            *v = Value::String(REDACTED.into());
         }
     }
     out

@@ -3,6 +3,7 @@
 //! Everything with logic lives here, named for the domain, so that the Lambda functions,
 //! the local runner and `devctl` all call the very same code:
 //!
+//! - [`clock`]: RFC 3339 timestamps.
 //! - [`catalog`]: catalog documents (items, bundles), loading a catalog repository,
 //!   CODEOWNERS, and authoring-time validation.
 //! - [`schema`]: the JSON Schemas in `schemas/`, compiled once.
@@ -13,6 +14,7 @@
 //! - [`path`]: dotted/YAML paths used in every error message.
 
 pub mod catalog;
+pub mod clock;
 pub mod form;
 pub mod path;
 pub mod request;

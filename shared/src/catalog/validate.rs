@@ -10,7 +10,7 @@
 //! `.metadata` id exists with that field, a `.system` key is known); bundle components exist,
 //! form no cycle, and get the input their items require.
 
-use super::{Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem};
+use super::{ActionType, Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem};
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
 use crate::request::Target;
@@ -161,6 +161,8 @@ struct Scope<'a> {
     later: &'a HashMap<String, String>,
     /// `.output` is readable at all (not in a bundle's input mapping).
     outputs_allowed: bool,
+    /// Password fields may not be read (a JIRA ticket is readable by many).
+    passwords_forbidden: bool,
 }
 
 impl Context<'_> {
@@ -201,6 +203,7 @@ impl Context<'_> {
                 available: &available,
                 later: &later,
                 outputs_allowed: true,
+                passwords_forbidden: fi.action == ActionType::JiraTicket,
             };
             self.check_templates(&mut engine, &fi.config, fi.action.json_body_key(), &path.key("config"), &scope, found);
             check_outputs(fi, &path, &available, found);
@@ -245,6 +248,7 @@ impl Context<'_> {
                         available: &HashSet::new(),
                         later: &HashMap::new(),
                         outputs_allowed: false,
+                        passwords_forbidden: false,
                     };
                     self.check_templates(&mut engine, mapping, None, &path.key("input"), &scope, found);
                     check_mapping(mapping, target_form, component.target.id(), &path.key("input"), found);
@@ -355,6 +359,9 @@ impl Context<'_> {
     fn check_reference(&self, r: &Reference, scope: &Scope<'_>) -> Option<String> {
         let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
         match r.namespace {
+            Namespace::Current if scope.passwords_forbidden && reads_password(&p, scope.form) => {
+                Some(format!("{r}: a password must never be written into a JIRA ticket"))
+            }
             Namespace::Current => check_current(r, &p, scope.form),
             Namespace::Output if !scope.outputs_allowed => Some(format!(
                 "{r}: a component's input is built when the request is submitted, before any output exists"
@@ -389,6 +396,16 @@ impl Context<'_> {
             }
         }
     }
+}
+
+/// Whether reading `.current.<p>` exposes a password field's value.
+fn reads_password(p: &[&str], form: &Form) -> bool {
+    form.fields().any(|(path, f)| {
+        f.kind == FieldType::Password && {
+            let mut parts = path.split('.');
+            p.iter().zip(parts.by_ref()).all(|(a, b)| a == &b) && p.len() <= 2
+        }
+    })
 }
 
 fn check_current(r: &Reference, p: &[&str], form: &Form) -> Option<String> {
