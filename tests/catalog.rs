@@ -84,21 +84,32 @@ fn every_example_document_is_valid() {
 
 #[test]
 fn the_sample_item_is_valid() {
-    assert_eq!(problems_of(&[("catalog/sample.yaml", ITEM)]), Vec::<String>::new());
+    assert_eq!(
+        problems_of(&[("catalog/sample.yaml", ITEM)]),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
 fn missing_id() {
     let doc = item_with("  id: sample-item\n", "");
-    assert_eq!(problems_of(&[("catalog/x.yaml", &doc)]), ["catalog/x.yaml: metadata.id: is required"]);
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &doc)]),
+        ["catalog/x.yaml: metadata.id: is required"]
+    );
 }
 
 #[test]
 fn duplicate_field_id() {
-    let doc = item_with("{ id: size, type: select", "{ id: instanceName, type: select");
+    let doc = item_with(
+        "{ id: size, type: select",
+        "{ id: instanceName, type: select",
+    );
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: form.groups[0].fields[1].id: duplicate field id \"instanceName\" in group \"basic\""]
+        [
+            "catalog/x.yaml: form.groups[0].fields[1].id: duplicate field id \"instanceName\" in group \"basic\""
+        ]
     );
 }
 
@@ -108,31 +119,45 @@ fn bad_pattern() {
     let problems = problems_of(&[("catalog/x.yaml", &doc)]);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
-        problems[0].starts_with("catalog/x.yaml: form.groups[0].fields[0].pattern: invalid regular expression: "),
+        problems[0].starts_with(
+            "catalog/x.yaml: form.groups[0].fields[0].pattern: invalid regular expression: "
+        ),
         "{problems:?}"
     );
 }
 
 #[test]
 fn unknown_field_type() {
-    let doc = item_with("{ id: size, type: select, options: [s, m], default: s }", "{ id: size, type: colour }");
+    let doc = item_with(
+        "{ id: size, type: select, options: [s, m], default: s }",
+        "{ id: size, type: colour }",
+    );
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: form.groups[0].fields[1].type: \"colour\" is not one of: \"string\", \"text\", \"integer\", \"number\", \"boolean\", \"select\", \"multiselect\", \"date\", \"datetime\", \"email\", \"url\", \"password\", \"json\""]
+        [
+            "catalog/x.yaml: form.groups[0].fields[1].type: \"colour\" is not one of: \"string\", \"text\", \"integer\", \"number\", \"boolean\", \"select\", \"multiselect\", \"date\", \"datetime\", \"email\", \"url\", \"password\", \"json\""
+        ]
     );
 }
 
 #[test]
 fn current_path_not_in_the_form() {
-    let doc = item_with("{{.current.basic.instanceName}}", "{{.current.basic.instanceNam}}");
+    let doc = item_with(
+        "{{.current.basic.instanceName}}",
+        "{{.current.basic.instanceNam}}",
+    );
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.instanceNam is not a field of the form"]
+        [
+            "catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.instanceNam is not a field of the form"
+        ]
     );
     let doc = item_with("{{.current.basic.instanceName}}", "{{.current.advanced.x}}");
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: fulfillment.items[0].config.summary: .current.advanced.x: the form has no group \"advanced\""]
+        [
+            "catalog/x.yaml: fulfillment.items[0].config.summary: .current.advanced.x: the form has no group \"advanced\""
+        ]
     );
 }
 
@@ -141,7 +166,9 @@ fn output_used_before_it_is_produced() {
     let doc = item_with("{{.current.basic.instanceName}}", "{{.output.hookStatus}}");
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: fulfillment.items[0].config.summary: .output.hookStatus is used before fulfillment item \"second\" produces it"]
+        [
+            "catalog/x.yaml: fulfillment.items[0].config.summary: .output.hookStatus is used before fulfillment item \"second\" produces it"
+        ]
     );
     let doc = item_with("{{.output.ticket}}", "{{.output.nobody}}");
     let problems = problems_of(&[("catalog/x.yaml", &doc)]);
@@ -157,7 +184,9 @@ fn unknown_namespace() {
     let doc = item_with("{{.current.basic.instanceName}}", "{{.env.HOME}}");
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: fulfillment.items[0].config.summary: unknown namespace `env` in `env.HOME`: use .current, .output, .metadata or .system"]
+        [
+            "catalog/x.yaml: fulfillment.items[0].config.summary: unknown namespace `env` in `env.HOME`: use .current, .output, .metadata or .system"
+        ]
     );
 }
 
@@ -184,18 +213,31 @@ fn a_password_never_goes_into_a_ticket() {
         "{ id: size, type: select, options: [s, m], default: s }",
         "{ id: secret, type: password }",
     )
-    .replacen("{{.current.basic.instanceName}}", "{{.current.basic.secret}}", 1);
+    .replacen(
+        "{{.current.basic.instanceName}}",
+        "{{.current.basic.secret}}",
+        1,
+    );
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
-        ["catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.secret: a password must never be written into a JIRA ticket"]
+        [
+            "catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.secret: a password must never be written into a JIRA ticket"
+        ]
     );
 }
 
 #[test]
 fn every_problem_is_reported_not_only_the_first() {
-    let doc = item_with("{ id: size, type: select, options: [s, m], default: s }", "{ id: size, type: select, default: l }")
-        .replacen("{{.current.basic.instanceName}}", "{{.current.nope}} {{.output.hookStatus}}", 1)
-        .replacen("id: second", "id: first", 1);
+    let doc = item_with(
+        "{ id: size, type: select, options: [s, m], default: s }",
+        "{ id: size, type: select, default: l }",
+    )
+    .replacen(
+        "{{.current.basic.instanceName}}",
+        "{{.current.nope}} {{.output.hookStatus}}",
+        1,
+    )
+    .replacen("id: second", "id: first", 1);
     let problems = problems_of(&[("catalog/x.yaml", &doc)]);
     assert_eq!(
         problems,
@@ -211,8 +253,11 @@ fn every_problem_is_reported_not_only_the_first() {
 
 #[test]
 fn schema_problems_name_the_exact_property() {
-    let doc = item_with("      type: webhook\n", "      type: webhook\n      retries: 3\n")
-        .replacen("        project: OPS\n", "", 1);
+    let doc = item_with(
+        "      type: webhook\n",
+        "      type: webhook\n      retries: 3\n",
+    )
+    .replacen("        project: OPS\n", "", 1);
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
         [
@@ -226,13 +271,18 @@ fn schema_problems_name_the_exact_property() {
 fn duplicate_ids_across_files() {
     assert_eq!(
         problems_of(&[("catalog/a.yaml", ITEM), ("catalog/b.yaml", ITEM)]),
-        ["catalog/b.yaml: metadata.id: duplicate id \"sample-item\": already defined in catalog/a.yaml"]
+        [
+            "catalog/b.yaml: metadata.id: duplicate id \"sample-item\": already defined in catalog/a.yaml"
+        ]
     );
 }
 
 #[test]
 fn bundle_naming_a_missing_item() {
-    let b = bundle("stack", "  - catalogItemId: sample-item\n  - catalogItemId: nope\n  - bundleId: sample-item\n");
+    let b = bundle(
+        "stack",
+        "  - catalogItemId: sample-item\n  - catalogItemId: nope\n  - bundleId: sample-item\n",
+    );
     assert_eq!(
         problems_of(&[("catalog/sample.yaml", ITEM), ("bundles/stack.yaml", &b)]),
         [
@@ -244,10 +294,17 @@ fn bundle_naming_a_missing_item() {
 
 #[test]
 fn bundle_cycle() {
-    let a = bundle("bundle-a", "  - catalogItemId: sample-item\n  - bundleId: bundle-b\n");
+    let a = bundle(
+        "bundle-a",
+        "  - catalogItemId: sample-item\n  - bundleId: bundle-b\n",
+    );
     let b = bundle("bundle-b", "  - bundleId: bundle-a\n");
     assert_eq!(
-        problems_of(&[("catalog/sample.yaml", ITEM), ("bundles/a.yaml", &a), ("bundles/b.yaml", &b)]),
+        problems_of(&[
+            ("catalog/sample.yaml", ITEM),
+            ("bundles/a.yaml", &a),
+            ("bundles/b.yaml", &b)
+        ]),
         [
             "bundles/a.yaml: components[1].bundleId: bundle cycle: bundle-a → bundle-b → bundle-a",
             "bundles/b.yaml: components[0].bundleId: bundle cycle: bundle-b → bundle-a → bundle-b",
@@ -259,18 +316,41 @@ fn bundle_cycle() {
 fn bundle_inputs_and_outputs_across_components() {
     let consumer = ITEM
         .replacen("id: sample-item", "id: consumer", 1)
-        .replacen("fulfillment:\n", "fulfillment:\n  requiredOutputs: [ticket]\n", 1)
+        .replacen(
+            "fulfillment:\n",
+            "fulfillment:\n  requiredOutputs: [ticket]\n",
+            1,
+        )
         .replacen("ticket: /key", "ticket2: /key", 1)
         .replacen("hookStatus: /status", "hookStatus2: /status", 1)
         .replacen("{{.current.basic.instanceName}}", "{{.output.ticket}}", 1);
     // The consumer's ticket must come from an earlier component.
-    let wrong_order = bundle("b", "  - catalogItemId: consumer\n  - catalogItemId: sample-item\n");
-    assert_eq!(
-        problems_of(&[("catalog/s.yaml", ITEM), ("catalog/c.yaml", &consumer), ("bundles/b.yaml", &wrong_order)]),
-        ["bundles/b.yaml: components[0]: catalog item \"consumer\" reads .output.ticket, which no earlier component produces"]
+    let wrong_order = bundle(
+        "b",
+        "  - catalogItemId: consumer\n  - catalogItemId: sample-item\n",
     );
-    let right = bundle("b", "  - catalogItemId: sample-item\n  - catalogItemId: consumer\n");
-    assert_eq!(problems_of(&[("catalog/s.yaml", ITEM), ("catalog/c.yaml", &consumer), ("bundles/b.yaml", &right)]), Vec::<String>::new());
+    assert_eq!(
+        problems_of(&[
+            ("catalog/s.yaml", ITEM),
+            ("catalog/c.yaml", &consumer),
+            ("bundles/b.yaml", &wrong_order)
+        ]),
+        [
+            "bundles/b.yaml: components[0]: catalog item \"consumer\" reads .output.ticket, which no earlier component produces"
+        ]
+    );
+    let right = bundle(
+        "b",
+        "  - catalogItemId: sample-item\n  - catalogItemId: consumer\n",
+    );
+    assert_eq!(
+        problems_of(&[
+            ("catalog/s.yaml", ITEM),
+            ("catalog/c.yaml", &consumer),
+            ("bundles/b.yaml", &right)
+        ]),
+        Vec::<String>::new()
+    );
     // A mapping names fields of the bundle's form and of the item's form only.
     let mapped = bundle(
         "b",
@@ -284,10 +364,13 @@ fn bundle_inputs_and_outputs_across_components() {
         ]
     );
     // Without a mapping, the bundle's form must carry what the item requires.
-    let unmapped = bundle("b", "  - catalogItemId: sample-item\n").replace("id: instanceName, type: string", "id: other, type: string");
+    let unmapped = bundle("b", "  - catalogItemId: sample-item\n")
+        .replace("id: instanceName, type: string", "id: other, type: string");
     assert_eq!(
         problems_of(&[("catalog/s.yaml", ITEM), ("bundles/b.yaml", &unmapped)]),
-        ["bundles/b.yaml: components[0]: \"sample-item\" requires basic.instanceName, which the bundle's form does not have: add it or an input mapping"]
+        [
+            "bundles/b.yaml: components[0]: \"sample-item\" requires basic.instanceName, which the bundle's form does not have: add it or an input mapping"
+        ]
     );
 }
 
@@ -296,8 +379,16 @@ fn a_broken_item_keeps_its_bundles_out_of_the_catalog() {
     let broken = item_with("{{.current.basic.instanceName}}", "{{.current.nope.x}}");
     let b = bundle("stack", "  - catalogItemId: sample-item\n");
     let sources = vec![
-        SourceDoc { file: "catalog/s.yaml".into(), text: broken, owners: vec![] },
-        SourceDoc { file: "bundles/b.yaml".into(), text: b, owners: vec![] },
+        SourceDoc {
+            file: "catalog/s.yaml".into(),
+            text: broken,
+            owners: vec![],
+        },
+        SourceDoc {
+            file: "bundles/b.yaml".into(),
+            text: b,
+            owners: vec![],
+        },
     ];
     let (catalog, problems) = validate_sources(sources);
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -308,19 +399,28 @@ fn a_broken_item_keeps_its_bundles_out_of_the_catalog() {
 #[test]
 fn loading_a_repository_from_disk_applies_codeowners() {
     let dir = write_repo(&[
-        ("CODEOWNERS", "* @acme/platform\n/catalog/db/ @acme/team-database\n"),
+        (
+            "CODEOWNERS",
+            "* @acme/platform\n/catalog/db/ @acme/team-database\n",
+        ),
         ("catalog/db/sample.yaml", ITEM),
         ("catalog/notes.txt", "not a document"),
         ("bundles/broken.yml", "kind: [unclosed"),
     ]);
     let loaded = load_dir(dir.path()).expect("loads");
-    assert_eq!(loaded.files, ["bundles/broken.yml", "catalog/db/sample.yaml"]);
+    assert_eq!(
+        loaded.files,
+        ["bundles/broken.yml", "catalog/db/sample.yaml"]
+    );
     let entry = loaded.catalog.get("sample-item").expect("item loaded");
     assert_eq!(entry.owners, ["@acme/team-database"]);
     assert_eq!(entry.owner_team(), "@acme/team-database");
     let problems: Vec<String> = loaded.problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("bundles/broken.yml: (document): invalid YAML: "), "{problems:?}");
+    assert!(
+        problems[0].starts_with("bundles/broken.yml: (document): invalid YAML: "),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -331,9 +431,17 @@ fn the_seed_example_request_plans_in_order() {
         "application": {"appName": "frontend", "containerImage": "myapp:latest"},
         "database": {"instanceName": "app-db"}
     });
-    let tasks = plan(&loaded.catalog, &Target::Bundle("full-application-stack".into()), &input, &json!({}))
-        .expect("the seed's example request is valid");
-    let order: Vec<String> = tasks.iter().map(|t| format!("{}/{}", t.catalog_item_id, t.item.id)).collect();
+    let tasks = plan(
+        &loaded.catalog,
+        &Target::Bundle("full-application-stack".into()),
+        &input,
+        &json!({}),
+    )
+    .expect("the seed's example request is valid");
+    let order: Vec<String> = tasks
+        .iter()
+        .map(|t| format!("{}/{}", t.catalog_item_id, t.item.id))
+        .collect();
     assert_eq!(
         order,
         [
@@ -356,11 +464,21 @@ fn the_seed_example_request_plans_in_order() {
     assert_eq!(tasks[2].password_paths, ["storage.masterPassword"]);
 
     let bad = json!({"name": "x", "application": {"appName": "Bad Name", "containerImage": "i"}, "database": {"instanceName": "app-db"}});
-    let issues = plan(&loaded.catalog, &Target::Bundle("full-application-stack".into()), &bad, &json!({}))
-        .expect_err("invalid input");
+    let issues = plan(
+        &loaded.catalog,
+        &Target::Bundle("full-application-stack".into()),
+        &bad,
+        &json!({}),
+    )
+    .expect_err("invalid input");
     assert_eq!(issues[0].field, "application.appName");
 
-    let issues = plan(&loaded.catalog, &Target::CatalogItem("service-registration".into()), &json!({"name": "x"}), &json!({}))
-        .expect_err("bundle-only item");
+    let issues = plan(
+        &loaded.catalog,
+        &Target::CatalogItem("service-registration".into()),
+        &json!({"name": "x"}),
+        &json!({}),
+    )
+    .expect_err("bundle-only item");
     assert_eq!(issues[0].field, "catalogItemId");
 }

@@ -25,7 +25,9 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Validate catalog documents: JSON Schema and semantic checks.
-    #[command(after_help = "Examples:\n  devctl validate .                        # the whole catalog repository\n  devctl validate catalog/database/aurora.yaml bundles/\n  devctl validate --json . | jq '.problems[]'")]
+    #[command(
+        after_help = "Examples:\n  devctl validate .                        # the whole catalog repository\n  devctl validate catalog/database/aurora.yaml bundles/\n  devctl validate --json . | jq '.problems[]'"
+    )]
     Validate {
         /// Catalog repository roots, folders inside one, or document files.
         #[arg(default_value = ".")]
@@ -38,7 +40,9 @@ enum Command {
         file: PathBuf,
     },
     /// Render every fulfillment item's config against sample input.
-    #[command(after_help = "Examples:\n  devctl render catalog/database/aurora-postgresql.yaml --input sample.json\n  devctl render bundles/full-application-stack.yaml --input stack.json --output dbEndpoint=db.example.com\n\nOutputs of earlier items that --output does not give render as <key>.")]
+    #[command(
+        after_help = "Examples:\n  devctl render catalog/database/aurora-postgresql.yaml --input sample.json\n  devctl render bundles/full-application-stack.yaml --input stack.json --output dbEndpoint=db.example.com\n\nOutputs of earlier items that --output does not give render as <key>."
+    )]
     Render {
         /// A CatalogItem or CatalogBundle file inside a catalog repository.
         file: PathBuf,

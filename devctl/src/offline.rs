@@ -17,7 +17,9 @@ pub enum CliError {
     Missing(String),
     #[error("{0}: not inside a catalog repository (no catalog/ or bundles/ folder here or above)")]
     NotInCatalog(String),
-    #[error("{0}: is not a catalog document of this repository (documents live under catalog/ and bundles/)")]
+    #[error(
+        "{0}: is not a catalog document of this repository (documents live under catalog/ and bundles/)"
+    )]
     NotADocument(String),
     #[error(transparent)]
     Load(#[from] pao::catalog::LoadError),
@@ -46,14 +48,23 @@ impl Repo {
         if !path.exists() {
             return Err(CliError::Missing(path.display().to_string()));
         }
-        let root = find_root(path).ok_or_else(|| CliError::NotInCatalog(path.display().to_string()))?;
+        let root =
+            find_root(path).ok_or_else(|| CliError::NotInCatalog(path.display().to_string()))?;
         let loaded = load_dir(&root)?;
         let shown = std::env::current_dir()
             .ok()
             .and_then(|cwd| cwd.canonicalize().ok())
-            .and_then(|cwd| root.strip_prefix(&cwd).ok().map(|r| r.display().to_string()))
+            .and_then(|cwd| {
+                root.strip_prefix(&cwd)
+                    .ok()
+                    .map(|r| r.display().to_string())
+            })
             .unwrap_or_else(|| root.display().to_string());
-        Ok(Self { root, shown, loaded })
+        Ok(Self {
+            root,
+            shown,
+            loaded,
+        })
     }
 
     /// `path` relative to the repository root, `/`-separated.
@@ -105,7 +116,9 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
     }
     for (repo, scopes) in &repos {
         let in_scope = |file: &str| {
-            scopes.iter().any(|s| s.is_empty() || file == s || file.starts_with(&format!("{s}/")))
+            scopes
+                .iter()
+                .any(|s| s.is_empty() || file == s || file.starts_with(&format!("{s}/")))
         };
         documents += repo.loaded.files.iter().filter(|f| in_scope(f)).count();
         problems.extend(
@@ -117,7 +130,10 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
         );
     }
     if as_json {
-        println!("{}", json!({"valid": problems.is_empty(), "documents": documents, "problems": problems}));
+        println!(
+            "{}",
+            json!({"valid": problems.is_empty(), "documents": documents, "problems": problems})
+        );
     } else if problems.is_empty() {
         println!("ok: {documents} documents valid");
     } else {
@@ -135,23 +151,40 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
             plural(files.len())
         );
     }
-    Ok(if problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Prints the problems that keep `file` out of the catalog; exit status 1.
 fn report_unusable(repo: &Repo, file: &Path, as_json: bool) -> ExitCode {
     let rel = repo.relative(file);
-    let mine: Vec<Problem> = repo.loaded.problems.iter().filter(|p| p.file == rel).map(|p| repo.shown_problem(p)).collect();
+    let mine: Vec<Problem> = repo
+        .loaded
+        .problems
+        .iter()
+        .filter(|p| p.file == rel)
+        .map(|p| repo.shown_problem(p))
+        .collect();
     // A valid bundle can still be unusable because of a component's problems.
     let shown: Vec<Problem> = if mine.is_empty() {
-        repo.loaded.problems.iter().map(|p| repo.shown_problem(p)).collect()
+        repo.loaded
+            .problems
+            .iter()
+            .map(|p| repo.shown_problem(p))
+            .collect()
     } else {
         mine
     };
     if as_json {
         println!("{}", json!({"valid": false, "problems": shown}));
     } else {
-        eprintln!("{} cannot be used until these problems are fixed:", file.display());
+        eprintln!(
+            "{} cannot be used until these problems are fixed:",
+            file.display()
+        );
         for p in &shown {
             println!("{p}");
         }
@@ -165,7 +198,11 @@ pub fn preview(file: &Path, as_json: bool) -> Result<ExitCode, CliError> {
         return Ok(report_unusable(&repo, file, as_json));
     };
     let view = preview_json(entry);
-    let text = if as_json { view.to_string() } else { serde_json::to_string_pretty(&view).unwrap_or_default() };
+    let text = if as_json {
+        view.to_string()
+    } else {
+        serde_json::to_string_pretty(&view).unwrap_or_default()
+    };
     println!("{text}");
     Ok(ExitCode::SUCCESS)
 }
@@ -194,11 +231,20 @@ fn preview_json(entry: &Entry) -> Value {
     view
 }
 
-pub fn render(file: &Path, input_file: &Path, outputs: &[(String, String)], as_json: bool) -> Result<ExitCode, CliError> {
+pub fn render(
+    file: &Path,
+    input_file: &Path,
+    outputs: &[(String, String)],
+    as_json: bool,
+) -> Result<ExitCode, CliError> {
     let repo = Repo::open(file)?;
-    let input_err = |message: String| CliError::Input { path: input_file.display().to_string(), message };
+    let input_err = |message: String| CliError::Input {
+        path: input_file.display().to_string(),
+        message,
+    };
     let text = std::fs::read_to_string(input_file).map_err(|e| input_err(e.to_string()))?;
-    let input: Value = serde_json::from_str(&text).map_err(|e| input_err(format!("not valid JSON: {e}")))?;
+    let input: Value =
+        serde_json::from_str(&text).map_err(|e| input_err(format!("not valid JSON: {e}")))?;
     let Some(entry) = repo.entry(file)? else {
         return Ok(report_unusable(&repo, file, as_json));
     };
@@ -211,7 +257,10 @@ pub fn render(file: &Path, input_file: &Path, outputs: &[(String, String)], as_j
         Ok(t) => t,
         Err(issues) => return Ok(report_input(&issues, input_file, as_json)),
     };
-    let mut given: Map<String, Value> = outputs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+    let mut given: Map<String, Value> = outputs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
     let mut engine = Engine::new();
     let mut steps = Vec::new();
     let total = tasks.len();
@@ -226,18 +275,34 @@ pub fn render(file: &Path, input_file: &Path, outputs: &[(String, String)], as_j
         };
         let rendered = engine
             .parse_tree(&task.item.config, task.item.action.json_body_key())
-            .map_err(|errors| errors.into_iter().map(|(p, e)| format!("{p}: {e}")).collect::<Vec<_>>().join("; "))
-            .and_then(|tree| engine.render_tree(&tree, &vars).map_err(|(p, e)| format!("{p}: {e}")));
+            .map_err(|errors| {
+                errors
+                    .into_iter()
+                    .map(|(p, e)| format!("{p}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .and_then(|tree| {
+                engine
+                    .render_tree(&tree, &vars)
+                    .map_err(|(p, e)| format!("{p}: {e}"))
+            });
         let config = match rendered {
             Ok(v) => v,
             Err(message) => {
-                eprintln!("devctl: {}: fulfillment item {:?}: {message}", file.display(), task.item.id);
+                eprintln!(
+                    "devctl: {}: fulfillment item {:?}: {message}",
+                    file.display(),
+                    task.item.id
+                );
                 return Ok(ExitCode::FAILURE);
             }
         };
         // Later items see what this one would produce.
         for key in task.item.output_keys() {
-            given.entry(key.clone()).or_insert_with(|| Value::String(format!("<{key}>")));
+            given
+                .entry(key.clone())
+                .or_insert_with(|| Value::String(format!("<{key}>")));
         }
         let _ = writeln!(
             text,
@@ -246,9 +311,16 @@ pub fn render(file: &Path, input_file: &Path, outputs: &[(String, String)], as_j
             task.catalog_item_id,
             task.item.id,
             task.item.action,
-            task.component.as_deref().map(|c| format!("  component: {c}")).unwrap_or_default()
+            task.component
+                .as_deref()
+                .map(|c| format!("  component: {c}"))
+                .unwrap_or_default()
         );
-        let _ = writeln!(text, "{}\n", serde_json::to_string_pretty(&config).unwrap_or_default());
+        let _ = writeln!(
+            text,
+            "{}\n",
+            serde_json::to_string_pretty(&config).unwrap_or_default()
+        );
         steps.push(json!({
             "step": n + 1,
             "catalogItemId": task.catalog_item_id,

@@ -121,9 +121,7 @@ impl SelectOption {
 
     pub fn label(&self) -> &str {
         match self {
-            Self::Labeled {
-                label: Some(l), ..
-            } => l,
+            Self::Labeled { label: Some(l), .. } => l,
             _ => self.value(),
         }
     }
@@ -195,9 +193,11 @@ impl Form {
 
     /// Every field with its dotted path, in form order.
     pub fn fields(&self) -> impl Iterator<Item = (String, &Field)> {
-        self.groups
-            .iter()
-            .flat_map(|g| g.fields.iter().map(move |f| (format!("{}.{}", g.id, f.id), f)))
+        self.groups.iter().flat_map(|g| {
+            g.fields
+                .iter()
+                .map(move |f| (format!("{}.{}", g.id, f.id), f))
+        })
     }
 
     /// Dotted paths of every password field, for redaction by later layers.
@@ -348,7 +348,8 @@ impl Form {
                     required.push(Value::String(f.id.clone()));
                 }
             }
-            let mut group = json!({"type": "object", "properties": props, "additionalProperties": false});
+            let mut group =
+                json!({"type": "object", "properties": props, "additionalProperties": false});
             if let Some(n) = &g.name {
                 group["title"] = json!(n);
             }
@@ -396,7 +397,10 @@ impl Field {
                 let n = value.as_f64().ok_or("must be a number")?;
                 self.check_range(n)
             }
-            FieldType::Boolean => value.as_bool().map(|_| ()).ok_or_else(|| "must be true or false".into()),
+            FieldType::Boolean => value
+                .as_bool()
+                .map(|_| ())
+                .ok_or_else(|| "must be true or false".into()),
             FieldType::Select => {
                 let s = value.as_str().ok_or("must be a string")?;
                 self.check_option(s)
@@ -502,7 +506,9 @@ impl Field {
             // A password's default is never shown.
             put(
                 "default",
-                self.default.clone().filter(|_| self.kind != FieldType::Password),
+                self.default
+                    .clone()
+                    .filter(|_| self.kind != FieldType::Password),
             );
             put("pattern", self.pattern.clone().map(Value::from));
             put("minLength", self.min_length.map(Value::from));
@@ -517,7 +523,10 @@ impl Field {
                     .collect();
                 put("options", Some(Value::Array(options)));
             }
-            put("sensitive", (self.kind == FieldType::Password).then_some(Value::Bool(true)));
+            put(
+                "sensitive",
+                (self.kind == FieldType::Password).then_some(Value::Bool(true)),
+            );
             put("widget", Some(Value::from(widget(self.kind))));
         }
         v
@@ -547,7 +556,11 @@ impl Field {
         if let Some(d) = &self.description {
             s["description"] = json!(d);
         }
-        if let Some(d) = self.default.as_ref().filter(|_| self.kind != FieldType::Password) {
+        if let Some(d) = self
+            .default
+            .as_ref()
+            .filter(|_| self.kind != FieldType::Password)
+        {
             s["default"] = d.clone();
         }
         if self.kind.is_textual() {
@@ -618,7 +631,9 @@ fn humanize(id: &str) -> String {
 pub fn redact_paths(input: &Value, paths: &[String]) -> Value {
     let mut out = input.clone();
     for path in paths {
-        let Some((group, field)) = path.split_once('.') else { continue };
+        let Some((group, field)) = path.split_once('.') else {
+            continue;
+        };
         if let Some(v) = out
             .get_mut(group)
             .and_then(|g| g.get_mut(field))
@@ -707,7 +722,10 @@ pub fn is_date(s: &str) -> bool {
 pub fn is_datetime(s: &str) -> bool {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$").ok()
+        Regex::new(
+            r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$",
+        )
+        .ok()
     });
     let Some(caps) = re.as_ref().and_then(|re| re.captures(s)) else {
         return false;
@@ -774,21 +792,42 @@ groups:
 
     #[test]
     fn name_is_required_at_top_level() {
-        assert_eq!(issues(json!({"basic": {"instanceName": "abc"}})), ["name: is required"]);
-        assert_eq!(issues(json!({"name": " ", "basic": {"instanceName": "abc"}})), ["name: is required"]);
-        assert_eq!(issues(json!({"name": 5, "basic": {"instanceName": "abc"}})), ["name: must be a string"]);
+        assert_eq!(
+            issues(json!({"basic": {"instanceName": "abc"}})),
+            ["name: is required"]
+        );
+        assert_eq!(
+            issues(json!({"name": " ", "basic": {"instanceName": "abc"}})),
+            ["name: is required"]
+        );
+        assert_eq!(
+            issues(json!({"name": 5, "basic": {"instanceName": "abc"}})),
+            ["name: must be a string"]
+        );
         assert_eq!(issues(json!("x")), ["input: must be an object"]);
     }
 
     #[test]
     fn required_and_unknown_fields() {
-        assert_eq!(issues(json!({"name": "r"})), ["basic.instanceName: is required"]);
-        assert_eq!(issues(json!({"name": "r", "basic": {"instanceName": ""}})), ["basic.instanceName: is required"]);
+        assert_eq!(
+            issues(json!({"name": "r"})),
+            ["basic.instanceName: is required"]
+        );
+        assert_eq!(
+            issues(json!({"name": "r", "basic": {"instanceName": ""}})),
+            ["basic.instanceName: is required"]
+        );
         assert_eq!(
             issues(json!({"name": "r", "other": {}, "basic": {"instanceName": "abc", "bogus": 1}})),
-            ["other: is not a group of this form", "basic.bogus: is not a field of this form"]
+            [
+                "other: is not a group of this form",
+                "basic.bogus: is not a field of this form"
+            ]
         );
-        assert_eq!(issues(json!({"name": "r", "basic": []})), ["basic: must be an object"]);
+        assert_eq!(
+            issues(json!({"name": "r", "basic": []})),
+            ["basic: must be an object"]
+        );
     }
 
     #[test]
@@ -797,7 +836,10 @@ groups:
             issues(json!({"name": "r", "basic": {"instanceName": "Bad_Name"}})),
             ["basic.instanceName: does not match the pattern ^[a-z][a-z0-9-]{2,30}$"]
         );
-        assert_eq!(one("notes", json!("01234567890")), ["basic.notes: must be at most 10 characters"]);
+        assert_eq!(
+            one("notes", json!("01234567890")),
+            ["basic.notes: must be at most 10 characters"]
+        );
         assert_eq!(one("notes", json!(3)), ["basic.notes: must be a string"]);
     }
 
@@ -808,30 +850,54 @@ groups:
         assert_eq!(one("size", json!(50.5)), ["basic.size: must be an integer"]);
         assert_eq!(one("size", json!("50")), ["basic.size: must be an integer"]);
         assert!(one("size", json!(50)).is_empty());
-        assert_eq!(one("ratio", json!(0.1)), ["basic.ratio: must be at least 0.5"]);
+        assert_eq!(
+            one("ratio", json!(0.1)),
+            ["basic.ratio: must be at least 0.5"]
+        );
         assert_eq!(one("ratio", json!(true)), ["basic.ratio: must be a number"]);
         assert!(one("ratio", json!(1.5)).is_empty());
     }
 
     #[test]
     fn boolean_select_multiselect() {
-        assert_eq!(one("encrypted", json!("yes")), ["basic.encrypted: must be true or false"]);
+        assert_eq!(
+            one("encrypted", json!("yes")),
+            ["basic.encrypted: must be true or false"]
+        );
         assert!(one("instanceClass", json!("db.r5.xlarge")).is_empty());
         assert_eq!(
             one("instanceClass", json!("db.t3")),
             ["basic.instanceClass: \"db.t3\" is not one of: db.r5.large, db.r5.xlarge"]
         );
-        assert_eq!(one("zones", json!(["a", "a"])), ["basic.zones: \"a\" is chosen more than once"]);
-        assert_eq!(one("zones", json!(["a", "b", "c"])), ["basic.zones: must have at most 2 choices"]);
-        assert_eq!(one("zones", json!("a")), ["basic.zones: must be a list of choices"]);
-        assert_eq!(one("zones", json!(["d"])), ["basic.zones: \"d\" is not one of: a, b, c"]);
+        assert_eq!(
+            one("zones", json!(["a", "a"])),
+            ["basic.zones: \"a\" is chosen more than once"]
+        );
+        assert_eq!(
+            one("zones", json!(["a", "b", "c"])),
+            ["basic.zones: must have at most 2 choices"]
+        );
+        assert_eq!(
+            one("zones", json!("a")),
+            ["basic.zones: must be a list of choices"]
+        );
+        assert_eq!(
+            one("zones", json!(["d"])),
+            ["basic.zones: \"d\" is not one of: a, b, c"]
+        );
     }
 
     #[test]
     fn dates_emails_urls() {
         assert!(one("start", json!("2024-02-29")).is_empty());
-        assert_eq!(one("start", json!("2023-02-29")), ["basic.start: must be a date as YYYY-MM-DD"]);
-        assert_eq!(one("start", json!("2023-1-2")), ["basic.start: must be a date as YYYY-MM-DD"]);
+        assert_eq!(
+            one("start", json!("2023-02-29")),
+            ["basic.start: must be a date as YYYY-MM-DD"]
+        );
+        assert_eq!(
+            one("start", json!("2023-1-2")),
+            ["basic.start: must be a date as YYYY-MM-DD"]
+        );
         assert!(one("window", json!("2026-11-23T09:30:00Z")).is_empty());
         assert!(one("window", json!("2026-11-23T09:30:00.123+01:00")).is_empty());
         assert_eq!(
@@ -839,9 +905,15 @@ groups:
             ["basic.window: must be an RFC 3339 date-time such as 2026-11-23T09:30:00Z"]
         );
         assert!(one("contact", json!("dev@example.com")).is_empty());
-        assert_eq!(one("contact", json!("dev@localhost")), ["basic.contact: must be an email address"]);
+        assert_eq!(
+            one("contact", json!("dev@localhost")),
+            ["basic.contact: must be an email address"]
+        );
         assert!(one("docs", json!("https://wiki.example.com/x?y")).is_empty());
-        assert_eq!(one("docs", json!("ftp://x")), ["basic.docs: must be an http(s) URL"]);
+        assert_eq!(
+            one("docs", json!("ftp://x")),
+            ["basic.docs: must be an http(s) URL"]
+        );
         assert!(one("extra", json!([1, "two"])).is_empty());
     }
 
@@ -853,7 +925,9 @@ groups:
         let f = form();
         assert_eq!(f.password_paths(), ["basic.secret"]);
         let out = f
-            .validate_input(&json!({"name": "r", "basic": {"instanceName": "abc", "secret": "correct-horse"}}))
+            .validate_input(
+                &json!({"name": "r", "basic": {"instanceName": "abc", "secret": "correct-horse"}}),
+            )
             .expect("valid");
         let redacted = f.redact(&out);
         assert_eq!(redacted["basic"]["secret"], json!(REDACTED));
@@ -866,9 +940,15 @@ groups:
         let fields = &view["groups"][0]["fields"];
         assert_eq!(fields[0]["path"], json!("basic.instanceName"));
         assert_eq!(fields[0]["label"], json!("Instance name"));
-        assert_eq!(fields[5]["options"][1], json!({"value": "db.r5.xlarge", "label": "XL"}));
+        assert_eq!(
+            fields[5]["options"][1],
+            json!({"value": "db.r5.xlarge", "label": "XL"})
+        );
         assert_eq!(fields[11]["widget"], json!("password"));
-        assert_eq!(view["inputSchema"]["properties"]["basic"]["required"], json!(["instanceName"]));
+        assert_eq!(
+            view["inputSchema"]["properties"]["basic"]["required"],
+            json!(["instanceName"])
+        );
         assert_eq!(view["groups"][0]["name"], json!("Basic"));
     }
 
@@ -877,14 +957,23 @@ groups:
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)),
             ".{0,40}".prop_map(Value::from),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
                 prop::collection::btree_map(
-                    prop_oneof![Just("name".to_string()), Just("basic".to_string()), Just("instanceName".to_string()), Just("zones".to_string()), Just("window".to_string()), ".{0,8}".prop_map(|s: String| s)],
+                    prop_oneof![
+                        Just("name".to_string()),
+                        Just("basic".to_string()),
+                        Just("instanceName".to_string()),
+                        Just("zones".to_string()),
+                        Just("window".to_string()),
+                        ".{0,8}".prop_map(|s: String| s)
+                    ],
                     inner,
                     0..6
                 )

@@ -79,8 +79,7 @@ impl fmt::Display for DocPath {
 
 fn is_plain_key(k: &str) -> bool {
     !k.is_empty()
-        && k
-            .chars()
+        && k.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 

@@ -54,7 +54,8 @@ impl Submission {
                 .map(|p| FieldIssue::new(p.path.to_string(), p.message))
                 .collect());
         }
-        serde_json::from_value(body.clone()).map_err(|e| vec![FieldIssue::new("items", e.to_string())])
+        serde_json::from_value(body.clone())
+            .map_err(|e| vec![FieldIssue::new("items", e.to_string())])
     }
 }
 
@@ -87,7 +88,10 @@ pub fn plan(
             Target::CatalogItem(_) => ("catalogItemId", "catalog item"),
             Target::Bundle(_) => ("bundleId", "bundle"),
         };
-        vec![FieldIssue::new(field, format!("{what} {:?} does not exist", target.id()))]
+        vec![FieldIssue::new(
+            field,
+            format!("{what} {:?} does not exist", target.id()),
+        )]
     })?;
     match (&entry.document, target) {
         (Document::Item(item), Target::CatalogItem(_)) => {
@@ -114,7 +118,15 @@ pub fn plan(
                 system: system.clone(),
                 ..Vars::default()
             };
-            plan_bundle(catalog, bundle, &vars, "", &mut engine, &mut out, &mut vec![bundle.metadata.id.as_str()])?;
+            plan_bundle(
+                catalog,
+                bundle,
+                &vars,
+                "",
+                &mut engine,
+                &mut out,
+                &mut vec![bundle.metadata.id.as_str()],
+            )?;
             Ok(out)
         }
         (Document::Bundle(_), Target::CatalogItem(id)) => Err(vec![FieldIssue::new(
@@ -128,7 +140,11 @@ pub fn plan(
     }
 }
 
-fn tasks_of(item: &crate::catalog::CatalogItem, component: Option<String>, current: &Value) -> Vec<PlannedTask> {
+fn tasks_of(
+    item: &crate::catalog::CatalogItem,
+    component: Option<String>,
+    current: &Value,
+) -> Vec<PlannedTask> {
     let password_paths = item.form.password_paths();
     item.fulfillment
         .items
@@ -153,9 +169,18 @@ fn plan_bundle<'a>(
     stack: &mut Vec<&'a str>,
 ) -> Result<(), Vec<FieldIssue>> {
     for (i, component) in bundle.components.iter().enumerate() {
-        let label = format!("{prefix}{}", component.id.clone().unwrap_or_else(|| format!("components[{i}]")));
+        let label = format!(
+            "{prefix}{}",
+            component
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("components[{i}]"))
+        );
         let Some(entry) = catalog.get(component.target.id()) else {
-            return Err(vec![FieldIssue::new(label, "names a document that is not in the catalog")]);
+            return Err(vec![FieldIssue::new(
+                label,
+                "names a document that is not in the catalog",
+            )]);
         };
         let form = entry.document.form();
         let input = component_input(component.input.as_ref(), form, vars, engine)
@@ -173,8 +198,19 @@ fn plan_bundle<'a>(
                     return Err(vec![FieldIssue::new(label, "bundle cycle")]);
                 }
                 stack.push(inner.metadata.id.as_str());
-                let inner_vars = Vars { current, ..vars.clone() };
-                plan_bundle(catalog, inner, &inner_vars, &format!("{label}."), engine, out, stack)?;
+                let inner_vars = Vars {
+                    current,
+                    ..vars.clone()
+                };
+                plan_bundle(
+                    catalog,
+                    inner,
+                    &inner_vars,
+                    &format!("{label}."),
+                    engine,
+                    out,
+                    stack,
+                )?;
                 stack.pop();
             }
         }
@@ -184,12 +220,21 @@ fn plan_bundle<'a>(
 
 /// A component's input: its mapping rendered over the bundle's `.current`, or the bundle's
 /// input cut down to the fields the component's form has. `name` defaults to the bundle's.
-fn component_input(mapping: Option<&Value>, form: &Form, vars: &Vars, engine: &mut Engine) -> Result<Value, String> {
+fn component_input(
+    mapping: Option<&Value>,
+    form: &Form,
+    vars: &Vars,
+    engine: &mut Engine,
+) -> Result<Value, String> {
     let mut input = match mapping {
         Some(mapping) => {
-            let tree = engine
-                .parse_tree(mapping, None)
-                .map_err(|errors| errors.iter().map(|(p, e)| format!("{p}: {e}")).collect::<Vec<_>>().join("; "))?;
+            let tree = engine.parse_tree(mapping, None).map_err(|errors| {
+                errors
+                    .iter()
+                    .map(|(p, e)| format!("{p}: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
             engine
                 .render_tree(&tree, vars)
                 .map_err(|(p, e)| format!("input mapping {p}: {e}"))?
@@ -210,7 +255,10 @@ fn component_input(mapping: Option<&Value>, form: &Form, vars: &Vars, engine: &m
     };
     if let Some(obj) = input.as_object_mut() {
         if !obj.contains_key("name") {
-            obj.insert("name".into(), vars.current.get("name").cloned().unwrap_or(Value::Null));
+            obj.insert(
+                "name".into(),
+                vars.current.get("name").cloned().unwrap_or(Value::Null),
+            );
         }
         // A mapping that renders an optional field to "" means "not given".
         for group in obj.values_mut().filter_map(Value::as_object_mut) {
@@ -232,15 +280,24 @@ mod tests {
             {"schemaVersion": "catalog/v1", "bundleId": "full-application-stack", "input": {"name": "app"}},
         ]}))
         .expect("valid");
-        assert_eq!(s.items[0].target, Target::CatalogItem("database-aurora-postgresql".into()));
-        assert_eq!(s.items[1].target, Target::Bundle("full-application-stack".into()));
+        assert_eq!(
+            s.items[0].target,
+            Target::CatalogItem("database-aurora-postgresql".into())
+        );
+        assert_eq!(
+            s.items[1].target,
+            Target::Bundle("full-application-stack".into())
+        );
     }
 
     #[test]
     fn rejects_with_field_paths() {
         let err = Submission::parse(&json!({"items": [], "extra": 1})).expect_err("invalid");
         let text: Vec<String> = err.iter().map(ToString::to_string).collect();
-        assert!(text.contains(&"extra: is not a known property".to_string()), "{text:?}");
+        assert!(
+            text.contains(&"extra: is not a known property".to_string()),
+            "{text:?}"
+        );
         assert!(text.iter().any(|t| t.starts_with("items: ")), "{text:?}");
     }
 }

@@ -133,7 +133,12 @@ fn describe(error: &ValidationError<'_>, doc: &Value) -> SchemaProblem {
         ValidationErrorKind::Enum { options } => {
             let list = options
                 .as_array()
-                .map(|o| o.iter().map(Value::to_string).collect::<Vec<_>>().join(", "))
+                .map(|o| {
+                    o.iter()
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
                 .unwrap_or_default();
             (path, format!("{instance} is not one of: {list}"))
         }
@@ -146,12 +151,14 @@ fn describe(error: &ValidationError<'_>, doc: &Value) -> SchemaProblem {
                 "must name exactly one of catalogItemId or bundleId".to_string(),
             )
         }
-        ValidationErrorKind::OneOfNotValid { .. } => {
-            (path, "must be a string or a {value, label} object".to_string())
-        }
-        ValidationErrorKind::Pattern { pattern } => {
-            (path, format!("{instance} does not match the pattern {pattern}"))
-        }
+        ValidationErrorKind::OneOfNotValid { .. } => (
+            path,
+            "must be a string or a {value, label} object".to_string(),
+        ),
+        ValidationErrorKind::Pattern { pattern } => (
+            path,
+            format!("{instance} does not match the pattern {pattern}"),
+        ),
         _ => (path, error.to_string()),
     };
     SchemaProblem { path, message }
@@ -177,13 +184,20 @@ mod tests {
             SchemaKind::CatalogBundle,
             SchemaKind::RequestSubmission,
         ] {
-            assert!(validator(kind).is_ok(), "{kind:?}: {:?}", validator(kind).as_ref().err());
+            assert!(
+                validator(kind).is_ok(),
+                "{kind:?}: {:?}",
+                validator(kind).as_ref().err()
+            );
         }
     }
 
     #[test]
     fn required_property_is_named_in_the_path() {
-        let problems = validate(SchemaKind::RequestSubmission, &json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "x", "input": {}}]}));
+        let problems = validate(
+            SchemaKind::RequestSubmission,
+            &json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "x", "input": {}}]}),
+        );
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].path.to_string(), "items[0].input.name");
         assert_eq!(problems[0].message, "is required");
@@ -198,13 +212,19 @@ mod tests {
             let problems = validate(SchemaKind::RequestSubmission, &json!({"items": [item]}));
             assert_eq!(problems.len(), 1, "{problems:?}");
             assert_eq!(problems[0].path.to_string(), "items[0]");
-            assert_eq!(problems[0].message, "must name exactly one of catalogItemId or bundleId");
+            assert_eq!(
+                problems[0].message,
+                "must name exactly one of catalogItemId or bundleId"
+            );
         }
     }
 
     #[test]
     fn wrong_schema_version_names_the_expected_one() {
-        let problems = validate(SchemaKind::RequestSubmission, &json!({"items": [{"schemaVersion": "catalog/v2", "catalogItemId": "a", "input": {"name": "a"}}]}));
+        let problems = validate(
+            SchemaKind::RequestSubmission,
+            &json!({"items": [{"schemaVersion": "catalog/v2", "catalogItemId": "a", "input": {"name": "a"}}]}),
+        );
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].path.to_string(), "items[0].schemaVersion");
         assert_eq!(problems[0].message, "must be \"catalog/v1\"");

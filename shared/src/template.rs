@@ -188,7 +188,9 @@ impl Default for Engine {
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Engine").field("templates", &self.next).finish()
+        f.debug_struct("Engine")
+            .field("templates", &self.next)
+            .finish()
     }
 }
 
@@ -312,7 +314,12 @@ impl Engine {
             ),
             Value::Object(map) => TreeNode::Map(
                 map.iter()
-                    .map(|(k, v)| (k.clone(), self.parse_node(v, &path.key(k), json_key, errors)))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            self.parse_node(v, &path.key(k), json_key, errors),
+                        )
+                    })
                     .collect(),
             ),
             other => TreeNode::Value(other.clone()),
@@ -320,7 +327,11 @@ impl Engine {
     }
 
     /// Renders a whole config tree in one call: the same shape with every string rendered.
-    pub fn render_tree(&self, tree: &TemplateTree, vars: &Vars) -> Result<Value, (DocPath, TemplateError)> {
+    pub fn render_tree(
+        &self,
+        tree: &TemplateTree,
+        vars: &Vars,
+    ) -> Result<Value, (DocPath, TemplateError)> {
         let mut uses = Vec::new();
         tree.root.collect_uses(&mut uses);
         let mut root = vars.to_value();
@@ -329,7 +340,12 @@ impl Engine {
         self.render_node(&tree.root, &ctx, &DocPath::root())
     }
 
-    fn render_node(&self, node: &TreeNode, ctx: &tera::Context, path: &DocPath) -> Result<Value, (DocPath, TemplateError)> {
+    fn render_node(
+        &self,
+        node: &TreeNode,
+        ctx: &tera::Context,
+        path: &DocPath,
+    ) -> Result<Value, (DocPath, TemplateError)> {
         Ok(match node {
             TreeNode::Value(v) => v.clone(),
             TreeNode::Template(t) => {
@@ -424,17 +440,25 @@ fn fill_missing(root: &mut Value, uses: &[ReferenceUse]) {
             continue;
         }
         let mut node = &mut *root;
-        let mut keys = std::iter::once(reference.namespace.as_str()).chain(reference.path.iter().map(String::as_str)).peekable();
+        let mut keys = std::iter::once(reference.namespace.as_str())
+            .chain(reference.path.iter().map(String::as_str))
+            .peekable();
         while let Some(key) = keys.next() {
             let last = keys.peek().is_none();
             node = match node {
                 Value::Object(map) => map.entry(key.to_string()).or_insert_with(|| {
-                    if last { Value::String(String::new()) } else { Value::Object(Map::new()) }
+                    if last {
+                        Value::String(String::new())
+                    } else {
+                        Value::Object(Map::new())
+                    }
                 }),
-                Value::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                    Some(v) => v,
-                    None => break,
-                },
+                Value::Array(items) => {
+                    match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                        Some(v) => v,
+                        None => break,
+                    }
+                }
                 _ => break,
             };
         }
@@ -451,14 +475,21 @@ impl Walker {
     fn finish(self) -> Vec<ReferenceUse> {
         // One entry per (reference, defaulted) in first-use order.
         let mut seen = HashSet::new();
-        self.uses.into_iter().filter(|u| seen.insert(u.clone())).collect()
+        self.uses
+            .into_iter()
+            .filter(|u| seen.insert(u.clone()))
+            .collect()
     }
 
     fn nodes(&mut self, nodes: &[Node], locals: &mut Vec<String>) -> Result<(), TemplateError> {
         let depth = locals.len();
         for node in nodes {
             match node {
-                Node::Text(_) | Node::Raw(..) | Node::Comment(..) | Node::Break(_) | Node::Continue(_) => {}
+                Node::Text(_)
+                | Node::Raw(..)
+                | Node::Comment(..)
+                | Node::Break(_)
+                | Node::Continue(_) => {}
                 Node::VariableBlock(_, e) => self.expr(e, locals)?,
                 Node::Set(_, set) => {
                     self.expr(&set.value, locals)?;
@@ -489,15 +520,24 @@ impl Walker {
                 Node::Extends(..) => return Err(TemplateError::NotAllowed("`extends`".into())),
                 Node::Include(..) => return Err(TemplateError::NotAllowed("`include`".into())),
                 Node::ImportMacro(..) => return Err(TemplateError::NotAllowed("`import`".into())),
-                Node::MacroDefinition(..) => return Err(TemplateError::NotAllowed("a macro".into())),
-                Node::Block(..) | Node::Super => return Err(TemplateError::NotAllowed("`block`".into())),
+                Node::MacroDefinition(..) => {
+                    return Err(TemplateError::NotAllowed("a macro".into()));
+                }
+                Node::Block(..) | Node::Super => {
+                    return Err(TemplateError::NotAllowed("`block`".into()));
+                }
             }
         }
         locals.truncate(depth);
         Ok(())
     }
 
-    fn scoped(&mut self, body: &[Node], locals: &mut Vec<String>, names: &[String]) -> Result<(), TemplateError> {
+    fn scoped(
+        &mut self,
+        body: &[Node],
+        locals: &mut Vec<String>,
+        names: &[String],
+    ) -> Result<(), TemplateError> {
         let depth = locals.len();
         locals.extend(names.iter().cloned());
         let result = self.nodes(body, locals);
@@ -505,17 +545,28 @@ impl Walker {
         result
     }
 
-    fn filter_args(&mut self, call: &tera::ast::FunctionCall, locals: &[String]) -> Result<(), TemplateError> {
+    fn filter_args(
+        &mut self,
+        call: &tera::ast::FunctionCall,
+        locals: &[String],
+    ) -> Result<(), TemplateError> {
         call.args.values().try_for_each(|a| self.expr(a, locals))
     }
 
     fn expr(&mut self, e: &Expr, locals: &[String]) -> Result<(), TemplateError> {
         let defaulted = e.has_default_filter();
         self.val(&e.val, locals, defaulted)?;
-        e.filters.iter().try_for_each(|f| self.filter_args(f, locals))
+        e.filters
+            .iter()
+            .try_for_each(|f| self.filter_args(f, locals))
     }
 
-    fn val(&mut self, v: &ExprVal, locals: &[String], defaulted: bool) -> Result<(), TemplateError> {
+    fn val(
+        &mut self,
+        v: &ExprVal,
+        locals: &[String],
+        defaulted: bool,
+    ) -> Result<(), TemplateError> {
         match v {
             ExprVal::String(_) | ExprVal::Int(_) | ExprVal::Float(_) | ExprVal::Bool(_) => Ok(()),
             ExprVal::Ident(ident) => self.ident(ident, locals, defaulted),
@@ -537,14 +588,28 @@ impl Walker {
                 t.args.iter().try_for_each(|a| self.expr(a, locals))
             }
             ExprVal::Array(items) => items.iter().try_for_each(|a| self.expr(a, locals)),
-            ExprVal::StringConcat(c) => c.values.iter().try_for_each(|v| self.val(v, locals, defaulted)),
+            ExprVal::StringConcat(c) => c
+                .values
+                .iter()
+                .try_for_each(|v| self.val(v, locals, defaulted)),
             ExprVal::FunctionCall(f) if f.name == "range" => self.filter_args(f, locals),
-            ExprVal::FunctionCall(f) => Err(TemplateError::NotAllowed(format!("the function `{}`", f.name))),
-            ExprVal::MacroCall(m) => Err(TemplateError::NotAllowed(format!("the macro call `{}`", m.name))),
+            ExprVal::FunctionCall(f) => Err(TemplateError::NotAllowed(format!(
+                "the function `{}`",
+                f.name
+            ))),
+            ExprVal::MacroCall(m) => Err(TemplateError::NotAllowed(format!(
+                "the macro call `{}`",
+                m.name
+            ))),
         }
     }
 
-    fn ident(&mut self, ident: &str, locals: &[String], defaulted: bool) -> Result<(), TemplateError> {
+    fn ident(
+        &mut self,
+        ident: &str,
+        locals: &[String],
+        defaulted: bool,
+    ) -> Result<(), TemplateError> {
         let segments = split_ident(ident);
         let Some(IdentPart::Key(root)) = segments.first() else {
             return Err(TemplateError::Syntax(format!("cannot read `{ident}`")));
@@ -624,7 +689,9 @@ fn split_ident(ident: &str) -> Vec<IdentPart> {
                 }
                 let inner = inner.trim();
                 let quoted = inner.len() >= 2
-                    && ["\"", "'", "`"].iter().any(|q| inner.starts_with(q) && inner.ends_with(q));
+                    && ["\"", "'", "`"]
+                        .iter()
+                        .any(|q| inner.starts_with(q) && inner.ends_with(q));
                 if quoted {
                     parts.push(IdentPart::Key(inner[1..inner.len() - 1].to_string()));
                 } else if let Ok(i) = inner.parse::<usize>() {
@@ -786,7 +853,9 @@ impl tera::Filter for JsonFilter {
 }
 
 fn no_env(_: &HashMap<String, Value>) -> tera::Result<Value> {
-    Err(tera::Error::msg("get_env is not available in catalog templates"))
+    Err(tera::Error::msg(
+        "get_env is not available in catalog templates",
+    ))
 }
 
 /// Tera's message with its causes, without the generated template name.
@@ -805,11 +874,17 @@ fn error_chain(e: &tera::Error) -> String {
     // Tera quotes our internal template names; they mean nothing to a catalog author.
     let text = text.replace(" in 't", " in 'template").replace('\n', " ");
     let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if squeezed.is_empty() { "invalid template".to_string() } else { squeezed }
+    if squeezed.is_empty() {
+        "invalid template".to_string()
+    } else {
+        squeezed
+    }
 }
 
 /// Sorted map of the references in many templates, each to the first path that reads it.
-pub fn references_by_path<'a>(items: impl IntoIterator<Item = (DocPath, &'a Template)>) -> BTreeMap<Reference, DocPath> {
+pub fn references_by_path<'a>(
+    items: impl IntoIterator<Item = (DocPath, &'a Template)>,
+) -> BTreeMap<Reference, DocPath> {
     let mut out = BTreeMap::new();
     for (path, t) in items {
         for r in t.references() {
@@ -828,7 +903,10 @@ mod tests {
     fn vars() -> Vars {
         Vars {
             current: json!({"name": "My App", "basic": {"instanceName": "db-01", "tags": ["a", "b"], "size": 100}}),
-            output: json!({"dbTicket": "DBA-7"}).as_object().cloned().unwrap_or_default(),
+            output: json!({"dbTicket": "DBA-7"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
             metadata: json!({"database-aurora-postgresql": {"name": "Aurora", "version": "1.2.0"}})
                 .as_object()
                 .cloned()
@@ -851,12 +929,24 @@ mod tests {
 
     #[test]
     fn translates_catalog_syntax() {
-        assert_eq!(translate("a {{.current.name | upper}} b"), "a {{current.name | upper}} b");
+        assert_eq!(
+            translate("a {{.current.name | upper}} b"),
+            "a {{current.name | upper}} b"
+        );
         assert_eq!(translate("{{ '.x' ~ .output.k }}"), "{{ '.x' ~ output.k }}");
-        assert_eq!(translate("{% if .current.a and .current.b %}{% endif %}"), "{% if current.a and current.b %}{% endif %}");
-        assert_eq!(translate("{{ 1.5 + x.y }} .current.name {# .x #}"), "{{ 1.5 + x.y }} .current.name {# .x #}");
+        assert_eq!(
+            translate("{% if .current.a and .current.b %}{% endif %}"),
+            "{% if current.a and current.b %}{% endif %}"
+        );
+        assert_eq!(
+            translate("{{ 1.5 + x.y }} .current.name {# .x #}"),
+            "{{ 1.5 + x.y }} .current.name {# .x #}"
+        );
         assert_eq!(translate("{{ f(a=.current.x) }}"), "{{ f(a=current.x) }}");
-        assert_eq!(translate("{{ .current.a[.current.b] }}"), "{{ current.a[current.b] }}");
+        assert_eq!(
+            translate("{{ .current.a[.current.b] }}"),
+            "{{ current.a[current.b] }}"
+        );
     }
 
     #[test]
@@ -865,18 +955,36 @@ mod tests {
             render("{{.current.basic.instanceName}} {{.output.dbTicket}} {{.metadata.database-aurora-postgresql.version}} {{.system.user.email}}").as_deref(),
             Ok("db-01 DBA-7 1.2.0 dev@example.com")
         );
-        assert_eq!(translate("{{ .metadata.a-b.name }}"), r#"{{ metadata["a-b"].name }}"#);
+        assert_eq!(
+            translate("{{ .metadata.a-b.name }}"),
+            r#"{{ metadata["a-b"].name }}"#
+        );
     }
 
     #[test]
     fn filters_ours_and_teras() {
         assert_eq!(render("{{.current.name | upper}}").as_deref(), Ok("MY APP"));
         assert_eq!(render("{{.current.name | slug}}").as_deref(), Ok("my-app"));
-        assert_eq!(render("{{.current.basic.tags | json}}").as_deref(), Ok(r#"["a","b"]"#));
-        assert_eq!(render(r#"{{.current.basic.missing | default(value="none")}}"#).as_deref(), Ok("none"));
-        assert_eq!(render(r#"{{.current.nogroup.x | default(value="n")}}"#).as_deref(), Ok("n"));
-        assert_eq!(render("{% for t in .current.basic.tags %}[{{t}}]{% endfor %}").as_deref(), Ok("[a][b]"));
-        assert_eq!(render("{{ .current.basic.size * 2 }}").as_deref(), Ok("200"));
+        assert_eq!(
+            render("{{.current.basic.tags | json}}").as_deref(),
+            Ok(r#"["a","b"]"#)
+        );
+        assert_eq!(
+            render(r#"{{.current.basic.missing | default(value="none")}}"#).as_deref(),
+            Ok("none")
+        );
+        assert_eq!(
+            render(r#"{{.current.nogroup.x | default(value="n")}}"#).as_deref(),
+            Ok("n")
+        );
+        assert_eq!(
+            render("{% for t in .current.basic.tags %}[{{t}}]{% endfor %}").as_deref(),
+            Ok("[a][b]")
+        );
+        assert_eq!(
+            render("{{ .current.basic.size * 2 }}").as_deref(),
+            Ok("200")
+        );
     }
 
     #[test]
@@ -884,16 +992,29 @@ mod tests {
         assert_eq!(render("<{{.current.basic.nothing}}>").as_deref(), Ok("<>"));
         assert_eq!(render("<{{.output.notYet}}>").as_deref(), Ok("<>"));
         assert_eq!(render("<{{.current.group.deep.er}}>").as_deref(), Ok("<>"));
-        assert_eq!(render("<{{.current.basic.nothing | upper}}>").as_deref(), Ok("<>"));
-        assert_eq!(render("{% if .current.basic.nothing %}yes{% else %}no{% endif %}").as_deref(), Ok("no"));
-        assert_eq!(render("{% if .current.basic.nothing is defined %}yes{% else %}no{% endif %}").as_deref(), Ok("no"));
+        assert_eq!(
+            render("<{{.current.basic.nothing | upper}}>").as_deref(),
+            Ok("<>")
+        );
+        assert_eq!(
+            render("{% if .current.basic.nothing %}yes{% else %}no{% endif %}").as_deref(),
+            Ok("no")
+        );
+        assert_eq!(
+            render("{% if .current.basic.nothing is defined %}yes{% else %}no{% endif %}")
+                .as_deref(),
+            Ok("no")
+        );
     }
 
     #[test]
     fn json_context_escapes_values() {
         let mut engine = Engine::new();
         let t = engine
-            .parse(r#"{"name": "{{.current.name}}", "tags": {{.current.basic.tags | json}}}"#, Mode::Json)
+            .parse(
+                r#"{"name": "{{.current.name}}", "tags": {{.current.basic.tags | json}}}"#,
+                Mode::Json,
+            )
             .expect("parses");
         let mut v = vars();
         v.current["name"] = json!("say \"hi\"\n\\ <b>");
@@ -905,12 +1026,28 @@ mod tests {
 
     #[test]
     fn only_the_four_namespaces() {
-        assert!(matches!(render("{{ env.HOME }}"), Err(TemplateError::UnknownNamespace { name, .. }) if name == "env"));
-        assert!(matches!(render("{{ .secrets.x }}"), Err(TemplateError::UnknownNamespace { name, .. }) if name == "secrets"));
-        assert!(matches!(render(r#"{{ get_env(name="HOME") }}"#), Err(TemplateError::NotAllowed(_))));
-        assert!(matches!(render(r#"{% include "x" %}"#), Err(TemplateError::NotAllowed(_))));
-        assert!(matches!(render("{{ __tera_context }}"), Err(TemplateError::UnknownNamespace { .. })));
-        assert!(matches!(render("{{ .current.name "), Err(TemplateError::Syntax(_))));
+        assert!(
+            matches!(render("{{ env.HOME }}"), Err(TemplateError::UnknownNamespace { name, .. }) if name == "env")
+        );
+        assert!(
+            matches!(render("{{ .secrets.x }}"), Err(TemplateError::UnknownNamespace { name, .. }) if name == "secrets")
+        );
+        assert!(matches!(
+            render(r#"{{ get_env(name="HOME") }}"#),
+            Err(TemplateError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            render(r#"{% include "x" %}"#),
+            Err(TemplateError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            render("{{ __tera_context }}"),
+            Err(TemplateError::UnknownNamespace { .. })
+        ));
+        assert!(matches!(
+            render("{{ .current.name "),
+            Err(TemplateError::Syntax(_))
+        ));
     }
 
     #[test]
@@ -920,7 +1057,15 @@ mod tests {
             .parse("{{.current.basic.instanceName}}-{{ .output.k | default(value='x') }}{% for x in .current.basic.tags %}{{x}}{{.system.user.email}}{% endfor %}", Mode::Text)
             .expect("parses");
         let refs: Vec<String> = t.references().iter().map(|r| r.to_string()).collect();
-        assert_eq!(refs, [".current.basic.instanceName", ".output.k", ".current.basic.tags", ".system.user.email"]);
+        assert_eq!(
+            refs,
+            [
+                ".current.basic.instanceName",
+                ".output.k",
+                ".current.basic.tags",
+                ".system.user.email"
+            ]
+        );
     }
 
     #[test]
@@ -938,10 +1083,16 @@ mod tests {
         let out = engine.render_tree(&parsed, &v).expect("renders");
         assert_eq!(out["summary"], json!("Provision db-01"));
         assert_eq!(out["labels"], json!(["pao", "quote-app"]));
-        assert_eq!(out["fields"], json!({"customfield_1": 100, "n": 3, "b": true}));
-        let body: Value = serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("JSON body");
+        assert_eq!(
+            out["fields"],
+            json!({"customfield_1": 100, "n": 3, "b": true})
+        );
+        let body: Value =
+            serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("JSON body");
         assert_eq!(body, json!({"ticket": "DBA-7", "who": "Quote \" App"}));
-        let errs = engine.parse_tree(&json!({"a": ["{{ .bad.x }}"]}), None).expect_err("bad namespace");
+        let errs = engine
+            .parse_tree(&json!({"a": ["{{ .bad.x }}"]}), None)
+            .expect_err("bad namespace");
         assert_eq!(errs[0].0.to_string(), "a[0]");
     }
 

@@ -1,1 +1,15 @@
-fn main() {}
+//! PAO `worker` Lambda function: the SQS FIFO consumer that executes fulfillment tasks.
+//!
+//! The function crates stay thin: `main` builds clients and config once and hands a handler
+//! from the `pao` library to `lambda_runtime::run`. The handler itself is not written yet;
+//! until it is, this binary refuses to start rather than pretend to work.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    eprintln!(
+        "pao worker {}: not implemented yet (the SQS FIFO consumer that executes fulfillment tasks)",
+        env!("CARGO_PKG_VERSION")
+    );
+    ExitCode::FAILURE
+}

@@ -41,12 +41,17 @@ impl CodeOwners {
                 continue;
             }
             let mut words = line.split_whitespace();
-            let Some(pattern) = words.next() else { continue };
+            let Some(pattern) = words.next() else {
+                continue;
+            };
             let owners: Vec<String> = words
                 .take_while(|w| !w.starts_with('#'))
                 .map(str::to_string)
                 .collect();
-            if let Some(bad) = owners.iter().find(|o| !o.starts_with('@') && !o.contains('@')) {
+            if let Some(bad) = owners
+                .iter()
+                .find(|o| !o.starts_with('@') && !o.contains('@'))
+            {
                 errors.push(LineError {
                     line: n + 1,
                     message: format!("owner {bad:?} is neither @user, @org/team nor an email"),
@@ -219,9 +224,18 @@ apps/ @octocat
         let (c, _) = CodeOwners::parse(
             "*  @acme/pao-team\n/catalog/database/ @acme/team-database\ncatalog/**/redis-*.yaml @acme/team-cache\n",
         );
-        assert_eq!(c.owners_of("catalog/database/aurora.yaml"), ["@acme/team-database"]);
-        assert_eq!(c.owners_of("catalog/x/redis-cache.yaml"), ["@acme/team-cache"]);
-        assert_eq!(c.owners_of("catalog/redis-cache.yaml"), ["@acme/team-cache"]);
+        assert_eq!(
+            c.owners_of("catalog/database/aurora.yaml"),
+            ["@acme/team-database"]
+        );
+        assert_eq!(
+            c.owners_of("catalog/x/redis-cache.yaml"),
+            ["@acme/team-cache"]
+        );
+        assert_eq!(
+            c.owners_of("catalog/redis-cache.yaml"),
+            ["@acme/team-cache"]
+        );
         assert_eq!(c.owners_of("bundles/x.yaml"), ["@acme/pao-team"]);
     }
 

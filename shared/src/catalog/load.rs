@@ -40,7 +40,10 @@ pub fn is_catalog_root(dir: &Path) -> bool {
 pub fn find_root(path: &Path) -> Option<PathBuf> {
     let start = if path.is_dir() { path } else { path.parent()? };
     let start = start.canonicalize().ok()?;
-    start.ancestors().find(|d| is_catalog_root(d)).map(Path::to_path_buf)
+    start
+        .ancestors()
+        .find(|d| is_catalog_root(d))
+        .map(Path::to_path_buf)
 }
 
 /// Loads and validates the catalog repository at `root`.
@@ -97,10 +100,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             collect_yaml(&path, out)?;
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             out.push(path);
         }
     }

@@ -264,7 +264,10 @@ impl Catalog {
             .map(|e| {
                 let mut m = serde_json::to_value(e.document.metadata()).unwrap_or(Value::Null);
                 if let Some(obj) = m.as_object_mut() {
-                    obj.insert("ownerTeam".into(), Value::String(e.owner_team().to_string()));
+                    obj.insert(
+                        "ownerTeam".into(),
+                        Value::String(e.owner_team().to_string()),
+                    );
                 }
                 (e.document.id().to_string(), m)
             })

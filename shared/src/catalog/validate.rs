@@ -10,7 +10,9 @@
 //! `.metadata` id exists with that field, a `.system` key is known); bundle components exist,
 //! form no cycle, and get the input their items require.
 
-use super::{ActionType, Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem};
+use super::{
+    ActionType, Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem,
+};
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
 use crate::request::Target;
@@ -62,7 +64,11 @@ pub fn validate_sources(sources: Vec<SourceDoc>) -> (Catalog, Vec<Problem>) {
                 continue;
             }
             None => {
-                report(&source.file, &DocPath::root().key("kind"), "is required".into());
+                report(
+                    &source.file,
+                    &DocPath::root().key("kind"),
+                    "is required".into(),
+                );
                 continue;
             }
         };
@@ -179,7 +185,8 @@ impl Context<'_> {
 
     fn check_item(&self, item: &CatalogItem, found: &mut Found) {
         let items_path = DocPath::root().key("fulfillment").key("items");
-        let mut available: HashSet<String> = item.fulfillment.required_outputs.iter().cloned().collect();
+        let mut available: HashSet<String> =
+            item.fulfillment.required_outputs.iter().cloned().collect();
         let mut producer: HashMap<String, String> = HashMap::new();
         for fi in &item.fulfillment.items {
             for key in fi.output_keys() {
@@ -191,7 +198,10 @@ impl Context<'_> {
         for (i, fi) in item.fulfillment.items.iter().enumerate() {
             let path = items_path.index(i);
             if !ids.insert(fi.id.as_str()) {
-                found.push((path.key("id"), format!("duplicate fulfillment item id {:?}", fi.id)));
+                found.push((
+                    path.key("id"),
+                    format!("duplicate fulfillment item id {:?}", fi.id),
+                ));
             }
             let later: HashMap<String, String> = producer
                 .iter()
@@ -205,7 +215,14 @@ impl Context<'_> {
                 outputs_allowed: true,
                 passwords_forbidden: fi.action == ActionType::JiraTicket,
             };
-            self.check_templates(&mut engine, &fi.config, fi.action.json_body_key(), &path.key("config"), &scope, found);
+            self.check_templates(
+                &mut engine,
+                &fi.config,
+                fi.action.json_body_key(),
+                &path.key("config"),
+                &scope,
+                found,
+            );
             check_outputs(fi, &path, &available, found);
             available.extend(fi.output_keys().cloned());
         }
@@ -237,7 +254,10 @@ impl Context<'_> {
             };
             if let Target::Bundle(id) = &component.target {
                 if let Some(cycle) = self.cycle_through(bundle.metadata.id.as_str(), id) {
-                    found.push((path.key(key), format!("bundle cycle: {}", cycle.join(" → "))));
+                    found.push((
+                        path.key(key),
+                        format!("bundle cycle: {}", cycle.join(" → ")),
+                    ));
                     continue;
                 }
             }
@@ -250,10 +270,29 @@ impl Context<'_> {
                         outputs_allowed: false,
                         passwords_forbidden: false,
                     };
-                    self.check_templates(&mut engine, mapping, None, &path.key("input"), &scope, found);
-                    check_mapping(mapping, target_form, component.target.id(), &path.key("input"), found);
+                    self.check_templates(
+                        &mut engine,
+                        mapping,
+                        None,
+                        &path.key("input"),
+                        &scope,
+                        found,
+                    );
+                    check_mapping(
+                        mapping,
+                        target_form,
+                        component.target.id(),
+                        &path.key("input"),
+                        found,
+                    );
                 }
-                None => check_unmapped(&bundle.form, target_form, component.target.id(), &path, found),
+                None => check_unmapped(
+                    &bundle.form,
+                    target_form,
+                    component.target.id(),
+                    &path,
+                    found,
+                ),
             }
         }
         self.check_bundle_outputs(bundle, &components_path, found);
@@ -267,8 +306,12 @@ impl Context<'_> {
             Some(e) => match (&e.document, bundle) {
                 (Document::Item(i), false) => Ok(Some(&i.form)),
                 (Document::Bundle(b), true) => Ok(Some(&b.form)),
-                (Document::Item(_), true) => Err(format!("{id:?} is a catalog item, not a bundle: use catalogItemId")),
-                (Document::Bundle(_), false) => Err(format!("{id:?} is a bundle, not a catalog item: use bundleId")),
+                (Document::Item(_), true) => Err(format!(
+                    "{id:?} is a catalog item, not a bundle: use catalogItemId"
+                )),
+                (Document::Bundle(_), false) => Err(format!(
+                    "{id:?} is a bundle, not a catalog item: use bundleId"
+                )),
             },
             None if self.claimed.contains_key(id) => Ok(None),
             None => Err(format!("{wanted} {id:?} does not exist")),
@@ -277,7 +320,13 @@ impl Context<'_> {
 
     /// The bundle ids of a cycle that `from → to` closes, if any.
     fn cycle_through(&self, from: &str, to: &str) -> Option<Vec<String>> {
-        fn walk(c: &Catalog, target: &str, at: &str, trail: &mut Vec<String>, seen: &mut HashSet<String>) -> bool {
+        fn walk(
+            c: &Catalog,
+            target: &str,
+            at: &str,
+            trail: &mut Vec<String>,
+            seen: &mut HashSet<String>,
+        ) -> bool {
             if at == target {
                 return true;
             }
@@ -302,7 +351,12 @@ impl Context<'_> {
 
     /// Outputs across components: what an item requires from earlier components must be
     /// produced by one, and no key is produced twice.
-    fn check_bundle_outputs(&self, bundle: &CatalogBundle, components_path: &DocPath, found: &mut Found) {
+    fn check_bundle_outputs(
+        &self,
+        bundle: &CatalogBundle,
+        components_path: &DocPath,
+        found: &mut Found,
+    ) {
         let mut produced: HashMap<String, String> = HashMap::new();
         for (trail, item) in self.catalog.expand(bundle) {
             let Some(first) = trail.first() else { continue };
@@ -318,9 +372,12 @@ impl Context<'_> {
             for fi in &item.fulfillment.items {
                 for key in fi.output_keys() {
                     if let Some(by) = produced.get(key) {
-                        found.push((path.clone(), format!(
-                            "output {key:?} of catalog item {id:?} is already produced by {by}"
-                        )));
+                        found.push((
+                            path.clone(),
+                            format!(
+                                "output {key:?} of catalog item {id:?} is already produced by {by}"
+                            ),
+                        ));
                     } else {
                         produced.insert(key.clone(), format!("catalog item {id:?}"));
                     }
@@ -360,7 +417,9 @@ impl Context<'_> {
         let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
         match r.namespace {
             Namespace::Current if scope.passwords_forbidden && reads_password(&p, scope.form) => {
-                Some(format!("{r}: a password must never be written into a JIRA ticket"))
+                Some(format!(
+                    "{r}: a password must never be written into a JIRA ticket"
+                ))
             }
             Namespace::Current => check_current(r, &p, scope.form),
             Namespace::Output if !scope.outputs_allowed => Some(format!(
@@ -371,7 +430,9 @@ impl Context<'_> {
                 if scope.available.contains(*key) {
                     None
                 } else if let Some(by) = scope.later.get(*key) {
-                    Some(format!("{r} is used before fulfillment item {by:?} produces it"))
+                    Some(format!(
+                        "{r} is used before fulfillment item {by:?} produces it"
+                    ))
                 } else {
                     Some(format!(
                         "{r} is not produced by an earlier fulfillment item (list it in fulfillment.requiredOutputs if an earlier bundle component produces it)"
@@ -391,8 +452,12 @@ impl Context<'_> {
             }
             Namespace::System => {
                 let joined = p.join(".");
-                (!joined.is_empty() && !SYSTEM_KEYS.contains(&joined.as_str()))
-                    .then(|| format!("{r} is not a system variable (known: {})", SYSTEM_KEYS.join(", ")))
+                (!joined.is_empty() && !SYSTEM_KEYS.contains(&joined.as_str())).then(|| {
+                    format!(
+                        "{r} is not a system variable (known: {})",
+                        SYSTEM_KEYS.join(", ")
+                    )
+                })
             }
         }
     }
@@ -418,17 +483,30 @@ fn check_current(r: &Reference, p: &[&str], form: &Form) -> Option<String> {
             .is_none()
             .then(|| format!("{r}: the form has no group {group:?}")),
         [group, field, rest @ ..] => match form.field(group, field) {
-            None if form.group(group).is_none() => Some(format!("{r}: the form has no group {group:?}")),
+            None if form.group(group).is_none() => {
+                Some(format!("{r}: the form has no group {group:?}"))
+            }
             None => Some(format!("{r} is not a field of the form")),
-            Some(f) if !rest.is_empty() && !matches!(f.kind, FieldType::Json | FieldType::Multiselect) => {
-                Some(format!("{r}: {group}.{field} is a {} field with no parts", f.kind))
+            Some(f)
+                if !rest.is_empty()
+                    && !matches!(f.kind, FieldType::Json | FieldType::Multiselect) =>
+            {
+                Some(format!(
+                    "{r}: {group}.{field} is a {} field with no parts",
+                    f.kind
+                ))
             }
             Some(_) => None,
         },
     }
 }
 
-fn check_outputs(fi: &FulfillmentItem, path: &DocPath, before: &HashSet<String>, found: &mut Found) {
+fn check_outputs(
+    fi: &FulfillmentItem,
+    path: &DocPath,
+    before: &HashSet<String>,
+    found: &mut Found,
+) {
     for key in fi.output_keys() {
         if before.contains(key) {
             found.push((
@@ -440,14 +518,25 @@ fn check_outputs(fi: &FulfillmentItem, path: &DocPath, before: &HashSet<String>,
 }
 
 /// A component's input mapping must build input its item's form accepts.
-fn check_mapping(mapping: &Value, target: &Form, target_id: &str, base: &DocPath, found: &mut Found) {
-    let Some(top) = mapping.as_object() else { return };
+fn check_mapping(
+    mapping: &Value,
+    target: &Form,
+    target_id: &str,
+    base: &DocPath,
+    found: &mut Found,
+) {
+    let Some(top) = mapping.as_object() else {
+        return;
+    };
     for (key, value) in top {
         if key == "name" {
             continue;
         }
         let Some(group) = target.group(key) else {
-            found.push((base.key(key.clone()), format!("{target_id:?} has no form group {key:?}")));
+            found.push((
+                base.key(key.clone()),
+                format!("{target_id:?} has no form group {key:?}"),
+            ));
             continue;
         };
         let Some(fields) = value.as_object() else {
@@ -467,7 +556,10 @@ fn check_mapping(mapping: &Value, target: &Form, target_id: &str, base: &DocPath
         if field.required && field.default.is_none() {
             let (g, f) = path.split_once('.').unwrap_or_default();
             if top.get(g).and_then(|v| v.get(f)).is_none() {
-                found.push((base.clone(), format!("does not provide {path}, which {target_id:?} requires")));
+                found.push((
+                    base.clone(),
+                    format!("does not provide {path}, which {target_id:?} requires"),
+                ));
             }
         }
     }
@@ -475,7 +567,13 @@ fn check_mapping(mapping: &Value, target: &Form, target_id: &str, base: &DocPath
 
 /// A component without a mapping gets the bundle's whole input: the bundle's form must have
 /// every field its item requires.
-fn check_unmapped(bundle_form: &Form, target: &Form, target_id: &str, path: &DocPath, found: &mut Found) {
+fn check_unmapped(
+    bundle_form: &Form,
+    target: &Form,
+    target_id: &str,
+    path: &DocPath,
+    found: &mut Found,
+) {
     for (field_path, field) in target.fields() {
         if field.required && field.default.is_none() {
             let (g, f) = field_path.split_once('.').unwrap_or_default();
@@ -493,16 +591,25 @@ fn check_form(form: &Form, base: &DocPath, found: &mut Found) {
     for (gi, group) in form.groups.iter().enumerate() {
         let gpath = base.key("groups").index(gi);
         if group.id == "name" {
-            found.push((gpath.key("id"), "\"name\" is reserved for the request name".into()));
+            found.push((
+                gpath.key("id"),
+                "\"name\" is reserved for the request name".into(),
+            ));
         }
         if !groups.insert(group.id.as_str()) {
-            found.push((gpath.key("id"), format!("duplicate group id {:?}", group.id)));
+            found.push((
+                gpath.key("id"),
+                format!("duplicate group id {:?}", group.id),
+            ));
         }
         let mut fields = BTreeSet::new();
         for (fi, field) in group.fields.iter().enumerate() {
             let fpath = gpath.key("fields").index(fi);
             if !fields.insert(field.id.as_str()) {
-                found.push((fpath.key("id"), format!("duplicate field id {:?} in group {:?}", field.id, group.id)));
+                found.push((
+                    fpath.key("id"),
+                    format!("duplicate field id {:?} in group {:?}", field.id, group.id),
+                ));
             }
             check_field(field, &fpath, found);
         }
@@ -518,41 +625,75 @@ fn check_field(field: &crate::form::Field, path: &DocPath, found: &mut Found) {
         let mut seen = HashSet::new();
         for (i, o) in field.options.iter().enumerate() {
             if !seen.insert(o.value()) {
-                found.push((path.key("options").index(i), format!("duplicate option {:?}", o.value())));
+                found.push((
+                    path.key("options").index(i),
+                    format!("duplicate option {:?}", o.value()),
+                ));
             }
         }
     } else if !field.options.is_empty() {
-        found.push((path.key("options"), format!("a {kind} field has no options (only select and multiselect do)")));
+        found.push((
+            path.key("options"),
+            format!("a {kind} field has no options (only select and multiselect do)"),
+        ));
     }
     if let Some(pattern) = &field.pattern {
         if !kind.is_textual() {
-            found.push((path.key("pattern"), format!("a {kind} field takes no pattern")));
+            found.push((
+                path.key("pattern"),
+                format!("a {kind} field takes no pattern"),
+            ));
         } else if let Err(e) = crate::form::compiled(pattern) {
-            let msg = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
-            found.push((path.key("pattern"), format!("invalid regular expression: {msg}")));
+            let msg = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            found.push((
+                path.key("pattern"),
+                format!("invalid regular expression: {msg}"),
+            ));
         }
     }
     if (field.min_length.is_some() || field.max_length.is_some()) && !kind.is_textual() {
-        let key = if field.min_length.is_some() { "minLength" } else { "maxLength" };
-        found.push((path.key(key), format!("a {kind} field takes no length limits")));
+        let key = if field.min_length.is_some() {
+            "minLength"
+        } else {
+            "maxLength"
+        };
+        found.push((
+            path.key(key),
+            format!("a {kind} field takes no length limits"),
+        ));
     }
     if let (Some(lo), Some(hi)) = (field.min_length, field.max_length) {
         if lo > hi {
-            found.push((path.key("minLength"), format!("minLength {lo} is greater than maxLength {hi}")));
+            found.push((
+                path.key("minLength"),
+                format!("minLength {lo} is greater than maxLength {hi}"),
+            ));
         }
     }
-    if (field.min.is_some() || field.max.is_some()) && !(kind.is_numeric() || kind == FieldType::Multiselect) {
+    if (field.min.is_some() || field.max.is_some())
+        && !(kind.is_numeric() || kind == FieldType::Multiselect)
+    {
         let key = if field.min.is_some() { "min" } else { "max" };
         found.push((path.key(key), format!("a {kind} field takes no min or max")));
     }
     if let (Some(lo), Some(hi)) = (field.min, field.max) {
         if lo > hi {
-            found.push((path.key("min"), format!("min {lo} is greater than max {hi}")));
+            found.push((
+                path.key("min"),
+                format!("min {lo} is greater than max {hi}"),
+            ));
         }
     }
     if let Some(default) = &field.default {
         if kind == FieldType::Password {
-            found.push((path.key("default"), "a password field cannot have a default".into()));
+            found.push((
+                path.key("default"),
+                "a password field cannot have a default".into(),
+            ));
         } else if let Err(issue) = field.check(default) {
             found.push((path.key("default"), format!("the default {issue}")));
         }

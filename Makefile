@@ -1,0 +1,44 @@
+# PAO developer commands. `make test` is what CI runs (.ci/run).
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+CATALOG ?= examples/catalog
+
+.PHONY: help test fmt fmt-check lint unit build release dev validate-examples clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+test: toolchain fmt-check lint unit validate-examples ## Everything CI checks: format, clippy, every test, the example catalog
+
+toolchain:
+	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found: install the Rust toolchain (rustup)"; exit 1; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || { echo "make: rustfmt missing: rustup component add rustfmt"; exit 1; }
+	@$(CARGO) clippy --version >/dev/null 2>&1 || { echo "make: clippy missing: rustup component add clippy"; exit 1; }
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint: ## Clippy with warnings denied
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit: ## Run every test
+	$(CARGO) test --workspace --locked
+
+validate-examples: ## devctl validate on the example catalog
+	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
+
+build: ## Debug build of everything
+	$(CARGO) build --workspace --locked
+
+release: ## Release binaries (what Lambda runs)
+	$(CARGO) build --workspace --release --locked
+
+dev: build ## Build, then check and preview the example catalog (the local stack comes later)
+	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
+	$(CARGO) run --quiet --locked -p devctl -- preview $(CATALOG)/bundles/full-application-stack.yaml
+
+clean: ## Remove build output
+	$(CARGO) clean
