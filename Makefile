@@ -24,8 +24,9 @@ fmt-check:
 lint: ## Clippy with warnings denied
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## Run every test
-	$(CARGO) test --workspace --locked
+unit: ## Run every test (prints the total as its last line)
+	@mkdir -p target; set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
 
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
