@@ -10,7 +10,8 @@
 //! - [`form`]: input forms: validating a request's input, defaults, password redaction,
 //!   and the portal view of a form.
 //! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
-//! - [`request`]: the request submission model.
+//! - [`request`]: the request submission, its states, and planning it into tasks.
+//! - [`task`]: fulfillment task states and their allowed changes.
 //! - [`path`]: dotted/YAML paths used in every error message.
 
 pub mod catalog;
@@ -19,4 +20,5 @@ pub mod form;
 pub mod path;
 pub mod request;
 pub mod schema;
+pub mod task;
 pub mod template;

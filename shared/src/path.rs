@@ -34,6 +34,13 @@ impl DocPath {
         Self(next)
     }
 
+    /// This path followed by every segment of `rest`.
+    pub fn join(&self, rest: &DocPath) -> Self {
+        let mut next = self.0.clone();
+        next.extend(rest.0.iter().cloned());
+        Self(next)
+    }
+
     pub fn segments(&self) -> &[Segment] {
         &self.0
     }

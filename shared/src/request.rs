@@ -9,6 +9,76 @@ use crate::template::{Engine, Vars};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Where a request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Written with its tasks; its first task not yet running.
+    Submitted,
+    Processing,
+    Completed,
+    /// A task failed; waits for a human to retry, abort or escalate.
+    Failed,
+    /// A human asked for the failed task to run again.
+    Retrying,
+    Aborted,
+    /// The failed and remaining tasks became linked JIRA tickets.
+    Escalated,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 7] = [
+        Self::Submitted,
+        Self::Processing,
+        Self::Completed,
+        Self::Failed,
+        Self::Retrying,
+        Self::Aborted,
+        Self::Escalated,
+    ];
+
+    /// The one place that says which request state changes are allowed.
+    pub fn can_become(self, next: RequestState) -> bool {
+        use RequestState::*;
+        matches!(
+            (self, next),
+            (Submitted, Processing)
+                | (Processing, Completed)
+                | (Processing, Failed)
+                | (Failed, Retrying)
+                | (Retrying, Processing)
+                | (Failed, Aborted)
+                | (Failed, Escalated)
+        )
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Aborted | Self::Escalated)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::Processing => "processing",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Retrying => "retrying",
+            Self::Aborted => "aborted",
+            Self::Escalated => "escalated",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for RequestState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The only catalog schema version this build understands.
 pub const SCHEMA_VERSION: &str = "catalog/v1";
 
@@ -272,6 +342,29 @@ fn component_input(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn request_states_follow_the_design() {
+        use RequestState::*;
+        for (from, to) in [
+            (Submitted, Processing),
+            (Processing, Completed),
+            (Processing, Failed),
+            (Failed, Retrying),
+            (Retrying, Processing),
+            (Failed, Aborted),
+            (Failed, Escalated),
+        ] {
+            assert!(from.can_become(to), "{from} -> {to}");
+        }
+        for s in RequestState::ALL {
+            assert!(!Completed.can_become(s));
+            assert!(!Aborted.can_become(s));
+            assert!(!s.can_become(Submitted));
+            assert_eq!(RequestState::parse(s.as_str()), Some(s));
+        }
+        assert!(!Processing.can_become(Aborted));
+    }
 
     #[test]
     fn parses_items_of_both_kinds() {

@@ -88,23 +88,20 @@ impl CodeOwners {
 
     /// The owners of `path` (relative to the repository root, `/`-separated).
     pub fn owners_of(&self, path: &str) -> &[String] {
-        let path = path.trim_start_matches('/');
-        self.rules
-            .iter()
-            .rev()
-            .find(|r| r.regex.is_match(path))
+        self.rule_for(path)
             .map(|r| r.owners.as_slice())
             .unwrap_or(&[])
     }
 
     /// The pattern of the rule that decides `path`, if any.
     pub fn matching_pattern(&self, path: &str) -> Option<&str> {
+        self.rule_for(path).map(|r| r.pattern.as_str())
+    }
+
+    /// The last rule that matches: the one GitHub applies.
+    fn rule_for(&self, path: &str) -> Option<&Rule> {
         let path = path.trim_start_matches('/');
-        self.rules
-            .iter()
-            .rev()
-            .find(|r| r.regex.is_match(path))
-            .map(|r| r.pattern.as_str())
+        self.rules.iter().rev().find(|r| r.regex.is_match(path))
     }
 }
 

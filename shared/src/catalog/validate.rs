@@ -399,7 +399,7 @@ impl Context<'_> {
             Ok(t) => t,
             Err(errors) => {
                 for (path, e) in errors {
-                    found.push((join(base, &path), e.to_string()));
+                    found.push((base.join(&path), e.to_string()));
                 }
                 return;
             }
@@ -407,7 +407,7 @@ impl Context<'_> {
         for (path, template) in parsed.templates() {
             for reference in template.references() {
                 if let Some(message) = self.check_reference(reference, scope) {
-                    found.push((join(base, &path), message));
+                    found.push((base.join(&path), message));
                 }
             }
         }
@@ -698,12 +698,4 @@ fn check_field(field: &crate::form::Field, path: &DocPath, found: &mut Found) {
             found.push((path.key("default"), format!("the default {issue}")));
         }
     }
-}
-
-/// `base` followed by the segments of `rest`.
-fn join(base: &DocPath, rest: &DocPath) -> DocPath {
-    rest.segments().iter().fold(base.clone(), |p, s| match s {
-        crate::path::Segment::Key(k) => p.key(k.clone()),
-        crate::path::Segment::Index(i) => p.index(*i),
-    })
 }
