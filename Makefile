@@ -2,13 +2,15 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 CATALOG ?= examples/catalog
+VENV := .venv
+MOTO_VERSION := 5.2.5
 
-.PHONY: help test fmt fmt-check lint unit build release dev validate-examples clean
+.PHONY: help venv test fmt fmt-check lint unit build release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-test: toolchain fmt-check lint unit validate-examples ## Everything CI checks: format, clippy, every test, the example catalog
+test: toolchain venv fmt-check lint unit validate-examples ## Everything CI checks: format, clippy, every test, the example catalog
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found: install the Rust toolchain (rustup)"; exit 1; }
@@ -24,8 +26,15 @@ fmt-check:
 lint: ## Clippy with warnings denied
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## Run every test (prints the total as its last line)
-	@mkdir -p target; set -o pipefail; $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+venv: $(VENV)/.installed ## Python venv with moto_server (the local AWS endpoint)
+
+$(VENV)/.installed: Makefile
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+unit: venv ## Run every test against a fresh local AWS endpoint (prints the total last)
+	@mkdir -p target; set -o pipefail; scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
 
 validate-examples: ## devctl validate on the example catalog

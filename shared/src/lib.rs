@@ -12,13 +12,21 @@
 //! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
 //! - [`request`]: the request submission, its states, and planning it into tasks.
 //! - [`task`]: fulfillment task states and their allowed changes.
+//! - [`config`]: settings from the environment.
+//! - [`store`]: DynamoDB state (requests, tasks, events).
+//! - [`queue`]: the SQS FIFO task queue.
+//! - [`aws`]: SDK configuration.
 //! - [`path`]: dotted/YAML paths used in every error message.
 
+pub mod aws;
 pub mod catalog;
 pub mod clock;
+pub mod config;
 pub mod form;
 pub mod path;
+pub mod queue;
 pub mod request;
 pub mod schema;
+pub mod store;
 pub mod task;
 pub mod template;

@@ -21,3 +21,69 @@ pub fn write_repo(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// AWS resources of one test on the local endpoint: its own table and queues (uniquely
+/// named, so tests run in parallel), removed by [`TestEnv::cleanup`].
+pub struct TestEnv {
+    pub sdk: pao::aws::SdkConfig,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub table: String,
+    pub queues: pao_local::provision::QueueUrls,
+}
+
+impl TestEnv {
+    /// Creates a table and FIFO queue pair as template.yaml declares them. Needs
+    /// `AWS_ENDPOINT_URL` (`make test` starts moto_server and sets it).
+    pub async fn new() -> Self {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL").is_ok_and(|v| !v.is_empty()),
+            "AWS_ENDPOINT_URL is not set: run the tests with `make test` (it starts moto_server) or scripts/with-local-aws.sh cargo test"
+        );
+        let sdk = pao::aws::load_sdk_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+        let template = pao_local::provision::Template::repository().expect("template.yaml");
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let table = format!("pao-test-{suffix}");
+        pao_local::provision::create_table(&dynamo, &template, "PaoTable", &table)
+            .await
+            .expect("create table");
+        let queues = pao_local::provision::create_queues(
+            &sqs,
+            &template,
+            ("TaskQueue", &format!("pao-test-{suffix}.fifo")),
+            (
+                "TaskDeadLetterQueue",
+                &format!("pao-test-dlq-{suffix}.fifo"),
+            ),
+        )
+        .await
+        .expect("create queues");
+        Self {
+            sdk,
+            dynamo,
+            sqs,
+            secrets,
+            table,
+            queues,
+        }
+    }
+
+    pub fn store(&self) -> pao::store::Store {
+        pao::store::Store::new(self.dynamo.clone(), &self.table)
+    }
+
+    pub fn queue(&self) -> pao::queue::Queue {
+        pao::queue::Queue::new(self.sqs.clone(), &self.queues.queue)
+    }
+
+    /// Removes the test's table and queues.
+    pub async fn cleanup(self) {
+        let _ = pao_local::provision::delete_table(&self.dynamo, &self.table).await;
+        let _ = pao_local::provision::delete_queue(&self.sqs, &self.queues.queue).await;
+        let _ = pao_local::provision::delete_queue(&self.sqs, &self.queues.dlq).await;
+    }
+}

@@ -1,0 +1,333 @@
+//! Tables, queues and secrets as declared in template.yaml, created on the local endpoint.
+//! Names can be overridden so that every test gets its own resources.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("{path}: {message}")]
+    Template { path: String, message: String },
+    #[error("template.yaml: resource {0} is missing or has no Properties")]
+    MissingResource(String),
+    #[error("template.yaml: {resource}: {message}")]
+    BadResource { resource: String, message: String },
+    #[error("{0}")]
+    Aws(String),
+}
+
+fn aws<E: std::error::Error + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) -> ProvisionError {
+    ProvisionError::Aws(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn aws_sqs<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> ProvisionError {
+    ProvisionError::Aws(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+}
+
+/// The parsed `Resources` of template.yaml.
+#[derive(Debug, Clone)]
+pub struct Template {
+    resources: Map<String, Value>,
+}
+
+/// URLs of a task queue and its dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub queue: String,
+    pub dlq: String,
+}
+
+impl Template {
+    pub fn load(path: &Path) -> Result<Self, ProvisionError> {
+        let err = |message: String| ProvisionError::Template {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let doc: Value = serde_norway::from_str(&text).map_err(|e| err(e.to_string()))?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| err("no Resources".into()))?;
+        Ok(Self { resources })
+    }
+
+    /// The repository's template.yaml.
+    pub fn repository() -> Result<Self, ProvisionError> {
+        Self::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"))
+    }
+
+    fn properties(&self, logical_id: &str) -> Result<&Value, ProvisionError> {
+        self.resources
+            .get(logical_id)
+            .and_then(|r| r.get("Properties"))
+            .ok_or_else(|| ProvisionError::MissingResource(logical_id.into()))
+    }
+
+    /// Logical ids of every resource of a CloudFormation type.
+    pub fn of_type(&self, kind: &str) -> Vec<String> {
+        self.resources
+            .iter()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+}
+
+fn bad(resource: &str, message: impl Into<String>) -> ProvisionError {
+    ProvisionError::BadResource {
+        resource: resource.into(),
+        message: message.into(),
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str, resource: &str) -> Result<&'a str, ProvisionError> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(resource, format!("{key} is missing")))
+}
+
+fn key_schema(v: &Value, resource: &str) -> Result<Vec<KeySchemaElement>, ProvisionError> {
+    v.as_array()
+        .ok_or_else(|| bad(resource, "KeySchema must be a list"))?
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(str_of(k, "AttributeName", resource)?)
+                .key_type(KeyType::from(str_of(k, "KeyType", resource)?))
+                .build()
+                .map_err(|e| bad(resource, e.to_string()))
+        })
+        .collect()
+}
+
+/// Creates the DynamoDB table `logical_id` of the template under `name`, with its keys,
+/// GSIs and TTL.
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    template: &Template,
+    logical_id: &str,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    let p = template.properties(logical_id)?;
+    let mut req = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(
+            p.get("KeySchema").unwrap_or(&Value::Null),
+            logical_id,
+        )?));
+    for a in p
+        .get("AttributeDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(str_of(a, "AttributeName", logical_id)?)
+                .attribute_type(ScalarAttributeType::from(str_of(
+                    a,
+                    "AttributeType",
+                    logical_id,
+                )?))
+                .build()
+                .map_err(|e| bad(logical_id, e.to_string()))?,
+        );
+    }
+    for g in p
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let projection = g
+            .pointer("/Projection/ProjectionType")
+            .and_then(Value::as_str)
+            .unwrap_or("ALL");
+        req = req.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(str_of(g, "IndexName", logical_id)?)
+                .set_key_schema(Some(key_schema(
+                    g.get("KeySchema").unwrap_or(&Value::Null),
+                    logical_id,
+                )?))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(projection))
+                        .build(),
+                )
+                .build()
+                .map_err(|e| bad(logical_id, e.to_string()))?,
+        );
+    }
+    req.send().await.map_err(aws)?;
+    if let Some(ttl) = p.get("TimeToLiveSpecification") {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(str_of(ttl, "AttributeName", logical_id)?)
+                    .enabled(ttl.get("Enabled").and_then(Value::as_bool).unwrap_or(true))
+                    .build()
+                    .map_err(|e| bad(logical_id, e.to_string()))?,
+            )
+            .send()
+            .await
+            .map_err(aws)?;
+    }
+    Ok(())
+}
+
+pub async fn delete_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    client
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(aws)?;
+    Ok(())
+}
+
+/// SQS attributes from a queue's CloudFormation properties (the redrive policy aside).
+fn queue_attributes(p: &Value) -> HashMap<QueueAttributeName, String> {
+    let mut attrs = HashMap::new();
+    let pairs = [
+        ("FifoQueue", QueueAttributeName::FifoQueue),
+        (
+            "ContentBasedDeduplication",
+            QueueAttributeName::ContentBasedDeduplication,
+        ),
+        ("DeduplicationScope", QueueAttributeName::DeduplicationScope),
+        (
+            "FifoThroughputLimit",
+            QueueAttributeName::FifoThroughputLimit,
+        ),
+        ("VisibilityTimeout", QueueAttributeName::VisibilityTimeout),
+        (
+            "MessageRetentionPeriod",
+            QueueAttributeName::MessageRetentionPeriod,
+        ),
+    ];
+    for (key, name) in pairs {
+        if let Some(v) = p.get(key) {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            attrs.insert(name, text);
+        }
+    }
+    attrs
+}
+
+/// Creates the FIFO queue `queue_id` and its dead-letter queue `dlq_id` of the template under
+/// the given names, wiring the redrive policy (maxReceiveCount) as declared.
+pub async fn create_queues(
+    client: &aws_sdk_sqs::Client,
+    template: &Template,
+    (queue_id, queue_name): (&str, &str),
+    (dlq_id, dlq_name): (&str, &str),
+) -> Result<QueueUrls, ProvisionError> {
+    let dlq_props = template.properties(dlq_id)?;
+    let dlq = client
+        .create_queue()
+        .queue_name(dlq_name)
+        .set_attributes(Some(queue_attributes(dlq_props)))
+        .send()
+        .await
+        .map_err(aws_sqs)?
+        .queue_url
+        .ok_or_else(|| bad(dlq_id, "no queue URL returned"))?;
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(aws_sqs)?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or_else(|| bad(dlq_id, "no queue ARN returned"))?;
+    let p = template.properties(queue_id)?;
+    let mut attrs = queue_attributes(p);
+    if let Some(redrive) = p.get("RedrivePolicy") {
+        let max = redrive
+            .get("maxReceiveCount")
+            .and_then(Value::as_u64)
+            .unwrap_or(3);
+        attrs.insert(
+            QueueAttributeName::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max}).to_string(),
+        );
+    }
+    let queue = client
+        .create_queue()
+        .queue_name(queue_name)
+        .set_attributes(Some(attrs))
+        .send()
+        .await
+        .map_err(aws_sqs)?
+        .queue_url
+        .ok_or_else(|| bad(queue_id, "no queue URL returned"))?;
+    Ok(QueueUrls { queue, dlq })
+}
+
+pub async fn delete_queue(client: &aws_sdk_sqs::Client, url: &str) -> Result<(), ProvisionError> {
+    client
+        .delete_queue()
+        .queue_url(url)
+        .send()
+        .await
+        .map_err(aws_sqs)?;
+    Ok(())
+}
+
+/// Creates (or overwrites) a secret's value.
+pub async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: &str,
+) -> Result<(), ProvisionError> {
+    let created = client
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_exists_exception()) =>
+        {
+            client
+                .put_secret_value()
+                .secret_id(name)
+                .secret_string(value)
+                .send()
+                .await
+                .map_err(|e| {
+                    ProvisionError::Aws(
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
+            Ok(())
+        }
+        Err(e) => Err(ProvisionError::Aws(
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        )),
+    }
+}

@@ -1,0 +1,128 @@
+//! Settings, all from environment variables that template.yaml sets. One `Config::from_env()`
+//! that names the missing or malformed variable in its error.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `PAO_TABLE_NAME`: the single DynamoDB table.
+    pub table_name: String,
+    /// `PAO_TASK_QUEUE_URL`: the FIFO task queue.
+    pub task_queue_url: String,
+    /// `PAO_DLQ_URL`: the FIFO dead-letter queue.
+    pub dlq_url: String,
+    /// `PAO_JIRA_SECRET_ID` (default `pao/jira`).
+    pub jira_secret_id: String,
+    /// `PAO_ENVIRONMENT` (default `local`): `.system.platform.environment`.
+    pub environment: String,
+    /// `AWS_REGION` (default `us-east-1`): `.system.platform.region`.
+    pub region: String,
+    /// `PAO_ACTION_TIMEOUT_SECONDS` (default 30): the default per-action timeout.
+    pub action_timeout: Duration,
+    /// `PAO_CATALOG_CACHE_SECONDS` (default 60): how long the API keeps the catalog in memory.
+    pub catalog_cache: Duration,
+    /// `PAO_SECRET_CACHE_SECONDS` (default 60): how long a secret is kept before re-reading.
+    pub secret_cache: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable source (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let or = |name: &str, default: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Duration::from_secs)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        problem: format!("{v:?} is not a positive number of seconds"),
+                    }),
+            }
+        };
+        Ok(Self {
+            table_name: required("PAO_TABLE_NAME")?,
+            task_queue_url: required("PAO_TASK_QUEUE_URL")?,
+            dlq_url: required("PAO_DLQ_URL")?,
+            jira_secret_id: or("PAO_JIRA_SECRET_ID", "pao/jira"),
+            environment: or("PAO_ENVIRONMENT", "local"),
+            region: or("AWS_REGION", "us-east-1"),
+            action_timeout: seconds("PAO_ACTION_TIMEOUT_SECONDS", 30)?,
+            catalog_cache: seconds("PAO_CATALOG_CACHE_SECONDS", 60)?,
+            secret_cache: seconds("PAO_SECRET_CACHE_SECONDS", 60)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("PAO_TABLE_NAME", "pao"),
+        ("PAO_TASK_QUEUE_URL", "http://q/tasks.fifo"),
+        ("PAO_DLQ_URL", "http://q/dlq.fifo"),
+    ];
+
+    #[test]
+    fn names_the_missing_variable() {
+        assert_eq!(
+            from(&BASE[1..]),
+            Err(ConfigError::Missing("PAO_TABLE_NAME"))
+        );
+        assert_eq!(
+            from(&[BASE[0], BASE[1]]).map_err(|e| e.to_string()),
+            Err("environment variable PAO_DLQ_URL is not set".to_string())
+        );
+    }
+
+    #[test]
+    fn defaults_and_invalid_numbers() {
+        let c = from(&BASE).expect("valid");
+        assert_eq!(c.jira_secret_id, "pao/jira");
+        assert_eq!(c.catalog_cache, Duration::from_secs(60));
+        let mut bad = BASE.to_vec();
+        bad.push(("PAO_ACTION_TIMEOUT_SECONDS", "soon"));
+        assert!(matches!(
+            from(&bad),
+            Err(ConfigError::Invalid {
+                name: "PAO_ACTION_TIMEOUT_SECONDS",
+                ..
+            })
+        ));
+    }
+}
