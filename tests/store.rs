@@ -49,6 +49,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
             },
             current: json!({"name": "my-request"}),
             password_paths: vec![],
+            metadata: Map::new(),
             attempt: 1,
             outputs: Map::new(),
             external_ref: None,

@@ -16,8 +16,13 @@
 //! - [`store`]: DynamoDB state (requests, tasks, events).
 //! - [`queue`]: the SQS FIFO task queue.
 //! - [`aws`]: SDK configuration.
+//! - [`worker`]: running a task: where it becomes processing, completes or fails.
+//! - [`action`]: fulfillment actions (`action::jira`).
+//! - [`secrets`]: Secrets Manager through a short-lived cache.
+//! - [`submission`]: a submission item becomes a stored, queued request.
 //! - [`path`]: dotted/YAML paths used in every error message.
 
+pub mod action;
 pub mod aws;
 pub mod catalog;
 pub mod clock;
@@ -27,6 +32,9 @@ pub mod path;
 pub mod queue;
 pub mod request;
 pub mod schema;
+pub mod secrets;
 pub mod store;
+pub mod submission;
 pub mod task;
 pub mod template;
+pub mod worker;

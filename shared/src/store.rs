@@ -131,6 +131,9 @@ pub struct TaskRecord {
     pub current: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub password_paths: Vec<String>,
+    /// The `.metadata` namespace as it was at submission (pinned like the config).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
     pub attempt: u32,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub outputs: Map<String, Value>,

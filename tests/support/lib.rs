@@ -87,3 +87,87 @@ impl TestEnv {
         let _ = pao_local::provision::delete_queue(&self.sqs, &self.queues.dlq).await;
     }
 }
+
+/// A worker wired to the test's table and queue, reading its JIRA instances from a secret of
+/// its own that holds `jira_secret`.
+pub async fn worker_for(env: &TestEnv, jira_secret: &str) -> pao::worker::Worker {
+    let secret_id = format!("{}/jira", env.table);
+    pao_local::provision::put_secret(&env.secrets, &secret_id, jira_secret)
+        .await
+        .expect("JIRA secret");
+    pao::worker::Worker {
+        store: env.store(),
+        queue: env.queue(),
+        secrets: pao::secrets::SecretCache::new(
+            env.secrets.clone(),
+            std::time::Duration::from_secs(60),
+        ),
+        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
+        settings: pao::worker::WorkerSettings {
+            jira_secret_id: secret_id,
+            environment: "test".into(),
+            region: "us-east-1".into(),
+            action_timeout: std::time::Duration::from_secs(10),
+        },
+    }
+}
+
+/// Runs the worker on the test's queue as an SQS event source mapping would (receive a
+/// batch, process it, delete what succeeded) until `done` holds for the request, or fails
+/// after 60 seconds showing where the request got stuck.
+pub async fn drain_until(
+    env: &TestEnv,
+    worker: &pao::worker::Worker,
+    id: &pao::store::RequestId,
+    done: impl Fn(&pao::store::RequestDetail) -> bool,
+) -> pao::store::RequestDetail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let detail = env
+            .store()
+            .get_request(id, 0)
+            .await
+            .expect("query")
+            .expect("request exists");
+        if done(&detail) {
+            return detail;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "request {id} did not get there in time: {:?} / tasks {:?}",
+            detail.request.state,
+            detail.tasks.iter().map(|t| t.state).collect::<Vec<_>>()
+        );
+        let received = env
+            .sqs
+            .receive_message()
+            .queue_url(&env.queues.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        let messages = received.messages.unwrap_or_default();
+        let records: Vec<pao::worker::Record> = messages
+            .iter()
+            .map(|m| pao::worker::Record {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+            })
+            .collect();
+        let failed = worker.process_batch(&records).await;
+        for m in &messages {
+            if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
+                if let Some(handle) = &m.receipt_handle {
+                    let _ = env
+                        .sqs
+                        .delete_message()
+                        .queue_url(&env.queues.queue)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        }
+    }
+}

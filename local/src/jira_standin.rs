@@ -1,0 +1,342 @@
+//! A stand-in for JIRA that speaks the slice of its REST API v2 that PAO uses (create issue,
+//! get issue, search by label), with Basic authentication, JIRA-shaped errors, and a switch
+//! to make it fail. Used by the tests and the local stack; never in a deployment.
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// An issue the stand-in holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issue {
+    pub id: String,
+    pub key: String,
+    pub fields: Value,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    issues: Vec<Issue>,
+    counters: HashMap<String, u32>,
+    fail_with: Option<u16>,
+    create_calls: u32,
+}
+
+/// A running stand-in; it stops when the handle is dropped.
+pub struct JiraStandIn {
+    pub addr: SocketAddr,
+    pub email: String,
+    pub api_token: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for JiraStandIn {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl JiraStandIn {
+    /// Starts on `127.0.0.1:<port>` (0: any free port), accepting `email` / `api_token`.
+    pub async fn start(port: u16, email: &str, api_token: &str) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let expected = format!(
+            "Basic {}",
+            base64(format!("{email}:{api_token}").as_bytes())
+        );
+        let base = format!("http://{addr}");
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                let expected = expected.clone();
+                let base = base.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let state = state.clone();
+                        let expected = expected.clone();
+                        let base = base.clone();
+                        async move { Ok::<_, Infallible>(handle(req, &state, &expected, &base).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            email: email.into(),
+            api_token: api_token.into(),
+            state,
+            task,
+        })
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The `pao/jira` secret value that points at this stand-in as instance `name`.
+    pub fn secret(&self, name: &str) -> String {
+        json!({"instances": {name: {"baseUrl": self.base_url(), "email": self.email, "apiToken": self.api_token}}}).to_string()
+    }
+
+    /// Every issue created so far, oldest first.
+    pub fn issues(&self) -> Vec<Issue> {
+        self.state
+            .lock()
+            .map(|s| s.issues.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many create-issue calls arrived (including failed ones).
+    pub fn create_calls(&self) -> u32 {
+        self.state.lock().map(|s| s.create_calls).unwrap_or(0)
+    }
+
+    /// From now on, answer every call with this status (None: behave).
+    pub fn fail_with(&self, status: Option<u16>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.fail_with = status;
+        }
+    }
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn jira_error(status: StatusCode, messages: &[&str], errors: Value) -> Response<Full<Bytes>> {
+    reply(status, json!({"errorMessages": messages, "errors": errors}))
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    state: &Mutex<State>,
+    expected_auth: &str,
+    base: &str,
+) -> Response<Full<Bytes>> {
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(expected_auth);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    if !authorized {
+        return jira_error(
+            StatusCode::UNAUTHORIZED,
+            &["You are not authenticated."],
+            json!({}),
+        );
+    }
+    let Ok(mut s) = state.lock() else {
+        return jira_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &["stand-in state poisoned"],
+            json!({}),
+        );
+    };
+    if method == hyper::Method::POST && path == "/rest/api/2/issue" {
+        s.create_calls += 1;
+    }
+    if let Some(code) = s.fail_with {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return jira_error(
+            status,
+            &["Internal server error (stand-in failure injected)"],
+            json!({}),
+        );
+    }
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/rest/api/2/issue") => {
+            let Ok(doc) = serde_json::from_slice::<Value>(&body) else {
+                return jira_error(
+                    StatusCode::BAD_REQUEST,
+                    &["Unexpected character in request body"],
+                    json!({}),
+                );
+            };
+            let fields = doc.get("fields").cloned().unwrap_or(Value::Null);
+            let mut errors = serde_json::Map::new();
+            let project = fields
+                .pointer("/project/key")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if project.is_empty() {
+                errors.insert("project".into(), json!("project is required"));
+            }
+            if fields
+                .pointer("/issuetype/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .is_empty()
+            {
+                errors.insert("issuetype".into(), json!("issue type is required"));
+            }
+            if fields
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .is_empty()
+            {
+                errors.insert(
+                    "summary".into(),
+                    json!("You must specify a summary of the issue."),
+                );
+            }
+            if !errors.is_empty() {
+                return jira_error(StatusCode::BAD_REQUEST, &[], Value::Object(errors));
+            }
+            let n = {
+                let c = s.counters.entry(project.clone()).or_insert(0);
+                *c += 1;
+                *c
+            };
+            let id = (10_000 + s.issues.len() + 1).to_string();
+            let key = format!("{project}-{n}");
+            s.issues.push(Issue {
+                id: id.clone(),
+                key: key.clone(),
+                fields,
+            });
+            reply(
+                StatusCode::CREATED,
+                json!({"id": id, "key": key, "self": format!("{base}/rest/api/2/issue/{id}")}),
+            )
+        }
+        ("GET", "/rest/api/2/search") => {
+            let jql = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("jql="))
+                .map(percent_decode)
+                .unwrap_or_default();
+            let label = jql.split('"').nth(1).unwrap_or_default().to_string();
+            let found: Vec<Value> = s
+                .issues
+                .iter()
+                .filter(|i| {
+                    i.fields
+                        .get("labels")
+                        .and_then(Value::as_array)
+                        .is_some_and(|l| l.iter().any(|x| x.as_str() == Some(label.as_str())))
+                })
+                .map(|i| json!({"id": i.id, "key": i.key}))
+                .collect();
+            reply(
+                StatusCode::OK,
+                json!({"startAt": 0, "maxResults": 50, "total": found.len(), "issues": found}),
+            )
+        }
+        ("GET", p) if p.starts_with("/rest/api/2/issue/") => {
+            let key = &p["/rest/api/2/issue/".len()..];
+            match s.issues.iter().find(|i| i.key == key || i.id == key) {
+                Some(i) => reply(
+                    StatusCode::OK,
+                    json!({"id": i.id, "key": i.key, "fields": i.fields}),
+                ),
+                None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
+            }
+        }
+        _ => jira_error(
+            StatusCode::NOT_FOUND,
+            &["No such resource in the JIRA stand-in"],
+            json!({}),
+        ),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                match s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Standard base64 (for the Basic credentials the stand-in expects).
+pub fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(T[((n >> shift) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(
+            base64(b"dev@example.com:token"),
+            "ZGV2QGV4YW1wbGUuY29tOnRva2Vu"
+        );
+        assert_eq!(base64(b"a"), "YQ==");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(percent_decode("labels%20%3D%20%22x%22"), "labels = \"x\"");
+        assert_eq!(percent_decode("a+b%"), "a b%");
+    }
+}

@@ -1,0 +1,320 @@
+//! The `jira-ticket` fulfillment item: creates an issue through JIRA's REST API v2 on one of
+//! several instances configured in the Secrets Manager secret `pao/jira`:
+//! `{"instances":{"<name>":{"baseUrl":"…","email":"…","apiToken":"…"}}}`.
+//!
+//! Every issue PAO creates carries a per-task label (`pao-<requestId>-<seq>`), so a worker that
+//! finds a task still `processing` after a crash can look for the ticket instead of creating
+//! a second one.
+
+use super::{ActionError, ActionResult};
+use crate::store::ExternalRef;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One JIRA instance's address and credentials.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct JiraInstance {
+    pub base_url: String,
+    pub email: String,
+    pub api_token: String,
+}
+
+impl std::fmt::Debug for JiraInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraInstance")
+            .field("base_url", &self.base_url)
+            .field("email", &self.email)
+            .field("api_token", &"********")
+            .finish()
+    }
+}
+
+/// The `pao/jira` secret.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct JiraInstances {
+    pub instances: HashMap<String, JiraInstance>,
+}
+
+impl JiraInstances {
+    /// Parses the secret; the error never quotes the secret's text.
+    pub fn parse(secret: &str) -> Result<Self, ActionError> {
+        serde_json::from_str(secret).map_err(|e| {
+            ActionError::Config(format!(
+                "the JIRA secret is not {{\"instances\":{{\"<name>\":{{\"baseUrl\",\"email\",\"apiToken\"}}}}}} (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Result<&JiraInstance, ActionError> {
+        self.instances.get(name).ok_or_else(|| {
+            ActionError::Config(format!(
+                "JIRA instance {name:?} is not configured in the JIRA secret"
+            ))
+        })
+    }
+}
+
+/// The label that marks the ticket of one task.
+pub fn task_label(request_id: &str, seq: u32) -> String {
+    format!("pao-{request_id}-{seq}")
+}
+
+#[derive(Debug, Clone)]
+pub struct JiraClient {
+    http: reqwest::Client,
+}
+
+impl JiraClient {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http }
+    }
+
+    /// Creates the issue a rendered `jira-ticket` config describes, labelled for the task.
+    pub async fn create_issue(
+        &self,
+        instance: &JiraInstance,
+        config: &Value,
+        label: &str,
+        timeout: Duration,
+    ) -> Result<ActionResult, ActionError> {
+        let fields = issue_fields(config, label)?;
+        let url = format!(
+            "{}/rest/api/2/issue",
+            instance.base_url.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(&instance.email, Some(&instance.api_token))
+            .header("Accept", "application/json")
+            .json(&json!({ "fields": fields }))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| transport(e, instance, timeout))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(ActionError::Rejected(format!(
+                "JIRA answered {}: {}",
+                status.as_u16(),
+                jira_error_text(&body)
+            )));
+        }
+        let key = body
+            .get("key")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ActionError::Rejected("JIRA's answer has no issue key".into()))?;
+        Ok(issue_result(
+            instance,
+            key,
+            body.get("id").cloned().unwrap_or(Value::Null),
+        ))
+    }
+
+    /// The issue an earlier attempt of this task created, if any.
+    pub async fn find_by_label(
+        &self,
+        instance: &JiraInstance,
+        label: &str,
+        timeout: Duration,
+    ) -> Result<Option<ActionResult>, ActionError> {
+        let url = format!(
+            "{}/rest/api/2/search",
+            instance.base_url.trim_end_matches('/')
+        );
+        let jql = format!("labels = \"{label}\"");
+        let response = self
+            .http
+            .get(&url)
+            .basic_auth(&instance.email, Some(&instance.api_token))
+            .query(&[
+                ("jql", jql.as_str()),
+                ("fields", "key"),
+                ("maxResults", "1"),
+            ])
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| transport(e, instance, timeout))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(ActionError::Rejected(format!(
+                "JIRA search answered {}: {}",
+                status.as_u16(),
+                jira_error_text(&body)
+            )));
+        }
+        let first = body
+            .get("issues")
+            .and_then(Value::as_array)
+            .and_then(|i| i.first());
+        Ok(first.and_then(|issue| {
+            let key = issue.get("key")?.as_str()?;
+            Some(issue_result(
+                instance,
+                key,
+                issue.get("id").cloned().unwrap_or(Value::Null),
+            ))
+        }))
+    }
+}
+
+fn issue_result(instance: &JiraInstance, key: &str, id: Value) -> ActionResult {
+    let url = format!("{}/browse/{key}", instance.base_url.trim_end_matches('/'));
+    ActionResult {
+        result: json!({"key": key, "id": id, "url": url}),
+        external_ref: Some(ExternalRef {
+            key: key.to_string(),
+            url,
+        }),
+    }
+}
+
+fn transport(e: reqwest::Error, instance: &JiraInstance, timeout: Duration) -> ActionError {
+    if e.is_timeout() {
+        ActionError::Timeout(timeout.as_secs())
+    } else {
+        // reqwest's text can carry the URL but never the Authorization header.
+        ActionError::Unreachable(format!("JIRA at {}", instance.base_url))
+    }
+}
+
+/// JIRA's `{"errorMessages": [...], "errors": {"field": "message"}}` as one line.
+fn jira_error_text(body: &Value) -> String {
+    let mut parts: Vec<String> = body
+        .get("errorMessages")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(errors) = body.get("errors").and_then(Value::as_object) {
+        parts.extend(
+            errors
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default())),
+        );
+    }
+    if parts.is_empty() {
+        "no error details".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// The `fields` of a create-issue call from a rendered config.
+pub fn issue_fields(config: &Value, label: &str) -> Result<Map<String, Value>, ActionError> {
+    let text = |key: &str| {
+        config
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    let required =
+        |key: &str| text(key).ok_or_else(|| ActionError::Config(format!("{key} is empty")));
+    let mut fields = Map::new();
+    fields.insert("project".into(), json!({"key": required("project")?}));
+    fields.insert("issuetype".into(), json!({"name": required("issueType")?}));
+    fields.insert(
+        "summary".into(),
+        json!(required("summary")?.chars().take(255).collect::<String>()),
+    );
+    if let Some(d) = text("description") {
+        fields.insert("description".into(), json!(d));
+    }
+    let mut labels: Vec<Value> = config
+        .get("labels")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.trim().replace(' ', "-"))
+                .filter(|s| !s.is_empty())
+                .map(Value::String)
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.push(Value::String(label.to_string()));
+    fields.insert("labels".into(), Value::Array(labels));
+    if let Some(p) = text("priority") {
+        fields.insert("priority".into(), json!({"name": p}));
+    }
+    if let Some(a) = text("assignee") {
+        fields.insert("assignee".into(), json!({"name": a}));
+    }
+    if let Some(c) = config.get("components").and_then(Value::as_array) {
+        let names: Vec<Value> = c
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|n| json!({"name": n}))
+            .collect();
+        fields.insert("components".into(), Value::Array(names));
+    }
+    if let Some(custom) = config.get("fields").and_then(Value::as_object) {
+        for (k, v) in custom {
+            fields.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_from_config() {
+        let f = issue_fields(
+            &json!({"project": "DBA", "issueType": "Task", "summary": "Provision x", "description": "d",
+                    "labels": ["pao", "a b", ""], "priority": "High", "assignee": "jdoe",
+                    "components": ["db"], "fields": {"customfield_1": 100}}),
+            "pao-req-1-0",
+        )
+        .expect("valid");
+        assert_eq!(
+            Value::Object(f),
+            json!({"project": {"key": "DBA"}, "issuetype": {"name": "Task"}, "summary": "Provision x",
+                   "description": "d", "labels": ["pao", "a-b", "pao-req-1-0"], "priority": {"name": "High"},
+                   "assignee": {"name": "jdoe"}, "components": [{"name": "db"}], "customfield_1": 100})
+        );
+        assert_eq!(
+            issue_fields(
+                &json!({"project": "DBA", "issueType": "Task", "summary": " "}),
+                "l"
+            ),
+            Err(ActionError::Config("summary is empty".into()))
+        );
+    }
+
+    #[test]
+    fn secret_errors_never_quote_the_secret() {
+        let err = JiraInstances::parse(
+            r#"{"instances": {"default": {"baseUrl": "x", "apiToken": "s3cr3t"}}}"#,
+        )
+        .expect_err("no email");
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        let ok = JiraInstances::parse(r#"{"instances": {"default": {"baseUrl": "http://j", "email": "e", "apiToken": "s3cr3t"}}}"#).expect("valid");
+        assert!(!format!("{ok:?}").contains("s3cr3t"));
+        assert!(ok.get("other").is_err());
+    }
+
+    #[test]
+    fn jira_errors_become_one_line() {
+        assert_eq!(
+            jira_error_text(&json!({"errorMessages": ["Boom"], "errors": {"summary": "required"}})),
+            "Boom; summary: required"
+        );
+        assert_eq!(jira_error_text(&Value::Null), "no error details");
+    }
+}

@@ -1,0 +1,304 @@
+//! Requests through the real queue and worker against the local AWS endpoint and a JIRA
+//! stand-in: tickets chained through `.output`, JIRA failing, duplicate deliveries.
+
+use pao::catalog::load::load_dir;
+use pao::queue::TaskMessage;
+use pao::request::{RequestState, SubmissionItem, Target};
+use pao::store::{Principal, RequestDetail, RequestId};
+use pao::task::TaskState;
+use pao::worker::{Outcome, Worker};
+use pao_local::jira_standin::JiraStandIn;
+use pao_system_tests::{TestEnv, drain_until, worker_for, write_repo};
+use serde_json::json;
+
+const TWO_TICKETS: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: two-tickets, name: Two tickets, version: 1.0.0, category: testing, owner: team-test, description: Two chained tickets. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true }
+        - { id: secret, type: password }
+fulfillment:
+  items:
+    - id: first
+      type: jira-ticket
+      config:
+        project: DBA
+        issueType: Task
+        summary: "Provision {{.current.basic.instanceName}}"
+        description: "for {{.system.user.email}}"
+        labels: [pao]
+      outputs:
+        firstKey: /key
+    - id: second
+      type: jira-ticket
+      config:
+        project: OPS
+        issueType: Task
+        summary: "Follow-up of {{.output.firstKey}}"
+      outputs:
+        secondKey: /key
+"#;
+
+struct Setup {
+    env: TestEnv,
+    jira: JiraStandIn,
+    worker: Worker,
+    catalog: pao::catalog::Catalog,
+    _repo: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let env = TestEnv::new().await;
+    let jira = JiraStandIn::start(0, "pao@example.com", "jira-token-123")
+        .await
+        .expect("JIRA stand-in");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let loaded = load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    Setup {
+        env,
+        jira,
+        worker,
+        catalog: loaded.catalog,
+        _repo: repo,
+    }
+}
+
+async fn submit(s: &Setup, input: serde_json::Value) -> RequestId {
+    let item = SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: Target::CatalogItem("two-tickets".into()),
+        input,
+    };
+    let ctx = pao::submission::Context {
+        user: Principal {
+            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+            email: Some("dev@example.com".into()),
+        },
+        correlation_id: "corr-test".into(),
+        submission_id: "sub-test".into(),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "test".into(),
+    };
+    let (request, tasks) =
+        pao::submission::build(&s.catalog, &item, &ctx).expect("valid submission");
+    pao::submission::write(&s.env.store(), &s.env.queue(), &request, &tasks)
+        .await
+        .expect("written");
+    request.request_id
+}
+
+async fn detail(s: &Setup, id: &RequestId) -> RequestDetail {
+    s.env
+        .store()
+        .get_request(id, 0)
+        .await
+        .expect("query")
+        .expect("request exists")
+}
+
+#[tokio::test]
+async fn two_tickets_complete_in_order_and_chain_outputs() {
+    let s = setup().await;
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db", "secret": "hunter2-hunter2"}}),
+    )
+    .await;
+    let done = drain_until(&s.env, &s.worker, &id, |r| {
+        r.request.state == RequestState::Completed
+    })
+    .await;
+    assert_eq!(done.request.completed_tasks, 2);
+    let issues = s.jira.issues();
+    assert_eq!(issues.len(), 2);
+    assert_eq!(issues[0].key, "DBA-1");
+    assert_eq!(issues[0].fields["summary"], json!("Provision orders-db"));
+    assert_eq!(
+        issues[0].fields["description"],
+        json!("for dev@example.com")
+    );
+    assert_eq!(issues[1].fields["summary"], json!("Follow-up of DBA-1"));
+    let labels = issues[0].fields["labels"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(labels.contains(&json!(format!("pao-{id}-0"))), "{labels:?}");
+    assert_eq!(done.tasks[0].outputs.get("firstKey"), Some(&json!("DBA-1")));
+    let link = done.tasks[1].external_ref.clone().expect("JIRA link");
+    assert_eq!(link.url, format!("{}/browse/OPS-1", s.jira.base_url()));
+    // The password never reached storage.
+    assert_eq!(done.request.input["basic"]["secret"], json!("********"));
+    let kinds: Vec<&str> = done.events.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "submitted",
+        "task-started",
+        "task-completed",
+        "request-completed",
+    ] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn jira_failing_fails_task_and_request_with_its_error() {
+    let s = setup().await;
+    s.jira.fail_with(Some(500));
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let failed = drain_until(&s.env, &s.worker, &id, |r| {
+        r.request.state == RequestState::Failed
+    })
+    .await;
+    assert_eq!(failed.tasks[0].state, TaskState::Failed);
+    let error = failed.tasks[0].error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("JIRA answered 500: Internal server error"),
+        "{error}"
+    );
+    assert!(!error.contains("jira-token-123"));
+    assert_eq!(
+        failed.tasks[1].state,
+        TaskState::Pending,
+        "nothing after a failure runs"
+    );
+    assert!(
+        failed
+            .request
+            .error
+            .clone()
+            .unwrap_or_default()
+            .contains("task 0 (first) failed")
+    );
+    assert!(
+        failed
+            .events
+            .iter()
+            .any(|e| e.kind == "task-failed" && e.message.contains("JIRA answered 500"))
+    );
+    assert_eq!(s.jira.create_calls(), 1, "nothing is retried automatically");
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_same_message_twice_creates_one_ticket() {
+    let s = setup().await;
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let message = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "corr-test".into(),
+    };
+    assert_eq!(
+        s.worker.handle(&message).await.expect("first"),
+        Outcome::Completed
+    );
+    let again = s.worker.handle(&message).await.expect("second");
+    assert!(matches!(again, Outcome::Ignored(_)), "{again:?}");
+    assert_eq!(s.jira.create_calls(), 1);
+    assert_eq!(detail(&s, &id).await.request.completed_tasks, 1);
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
+    let s = setup().await;
+    let store = s.env.store();
+    let now = pao::clock::now_rfc3339();
+    // A worker claimed task 0 and died: no ticket exists.
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    store
+        .transition_task(
+            &id,
+            0,
+            TaskState::Queued,
+            TaskState::Processing,
+            &now,
+            vec![],
+        )
+        .await
+        .expect("claimed");
+    let message = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    let outcome = s.worker.handle(&message).await.expect("handled");
+    assert!(
+        matches!(&outcome, Outcome::Failed(m) if m.starts_with("interrupted, outcome unknown")),
+        "{outcome:?}"
+    );
+    assert_eq!(s.jira.create_calls(), 0);
+    assert_eq!(detail(&s, &id).await.request.state, RequestState::Failed);
+
+    // A worker created the ticket and died before recording it: the ticket is found, not made again.
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let message = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    store
+        .transition_task(
+            &id,
+            0,
+            TaskState::Queued,
+            TaskState::Processing,
+            &now,
+            vec![],
+        )
+        .await
+        .expect("claimed");
+    let secret =
+        pao::action::jira::JiraInstances::parse(&s.jira.secret("default")).expect("secret");
+    let instance = secret.get("default").expect("instance");
+    let created = pao::action::jira::JiraClient::new(reqwest_client())
+        .create_issue(
+            instance,
+            &json!({"project": "DBA", "issueType": "Task", "summary": "x"}),
+            &format!("pao-{id}-0"),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("created");
+    assert_eq!(
+        s.worker.handle(&message).await.expect("handled"),
+        Outcome::Completed
+    );
+    assert_eq!(s.jira.create_calls(), 1);
+    let d = detail(&s, &id).await;
+    assert_eq!(
+        d.tasks[0].outputs.get("firstKey"),
+        created.result.get("key")
+    );
+    s.env.cleanup().await;
+}
+
+fn reqwest_client() -> reqwest::Client {
+    reqwest::Client::new()
+}
