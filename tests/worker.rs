@@ -8,40 +8,8 @@ use pao::store::{Principal, RequestDetail, RequestId};
 use pao::task::TaskState;
 use pao::worker::{Outcome, Worker};
 use pao_local::jira_standin::JiraStandIn;
-use pao_system_tests::{TestEnv, drain_until, worker_for, write_repo};
+use pao_system_tests::{TWO_TICKETS, TestEnv, drain_until, worker_for, write_repo};
 use serde_json::json;
-
-const TWO_TICKETS: &str = r#"
-schemaVersion: catalog/v1
-kind: CatalogItem
-metadata: { id: two-tickets, name: Two tickets, version: 1.0.0, category: testing, owner: team-test, description: Two chained tickets. }
-form:
-  groups:
-    - id: basic
-      fields:
-        - { id: instanceName, type: string, required: true }
-        - { id: secret, type: password }
-fulfillment:
-  items:
-    - id: first
-      type: jira-ticket
-      config:
-        project: DBA
-        issueType: Task
-        summary: "Provision {{.current.basic.instanceName}}"
-        description: "for {{.system.user.email}}"
-        labels: [pao]
-      outputs:
-        firstKey: /key
-    - id: second
-      type: jira-ticket
-      config:
-        project: OPS
-        issueType: Task
-        summary: "Follow-up of {{.output.firstKey}}"
-      outputs:
-        secondKey: /key
-"#;
 
 struct Setup {
     env: TestEnv,

@@ -20,9 +20,11 @@
 //! - [`action`]: fulfillment actions (`action::jira`).
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
 //! - [`submission`]: a submission item becomes a stored, queued request.
+//! - [`api`]: the REST API, independent of its transport.
 //! - [`path`]: dotted/YAML paths used in every error message.
 
 pub mod action;
+pub mod api;
 pub mod aws;
 pub mod catalog;
 pub mod clock;

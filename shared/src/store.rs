@@ -587,6 +587,272 @@ impl Store {
     }
 }
 
+/// What an `Idempotency-Key` holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idempotent {
+    /// The key is new: it is now claimed for this body.
+    Claimed,
+    /// The same key and body were answered before: the stored response.
+    Replay { status: u16, body: Value },
+    /// The same key with another body.
+    Mismatch,
+    /// The first call with this key is still running.
+    InProgress,
+}
+
+/// Seconds an idempotency key is remembered.
+pub const IDEMPOTENCY_SECS: u64 = 86_400;
+
+impl Store {
+    /// Claims `key` for `body` (per caller), or says what it already holds.
+    pub async fn claim_idempotency(
+        &self,
+        caller: &str,
+        key: &str,
+        body: &str,
+        now_epoch: u64,
+    ) -> Result<Idempotent, StoreError> {
+        let pk = format!("IDEMP#{caller}#{key}");
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s("IDEMP"))
+            .item("itemType", s("idempotency"))
+            .item("body", s(body))
+            .item(
+                "expiresAt",
+                AttributeValue::N((now_epoch + IDEMPOTENCY_SECS).to_string()),
+            )
+            // An expired claim (TTL not yet applied) may be taken again.
+            .condition_expression("attribute_not_exists(pk) OR expiresAt < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now_epoch.to_string()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(Idempotent::Claimed),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(dynamo(e)),
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("IDEMP"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let Some(item) = out.item() else {
+            return Ok(Idempotent::InProgress);
+        };
+        let stored = from_attr(&AttributeValue::M(item.clone()));
+        if stored.get("body").and_then(Value::as_str) != Some(body) {
+            return Ok(Idempotent::Mismatch);
+        }
+        match (
+            stored.get("status").and_then(Value::as_u64),
+            stored.get("response"),
+        ) {
+            (Some(status), Some(response)) => Ok(Idempotent::Replay {
+                status: status as u16,
+                body: response.clone(),
+            }),
+            _ => Ok(Idempotent::InProgress),
+        }
+    }
+
+    /// Records the response given to the call that claimed `key`.
+    pub async fn finish_idempotency(
+        &self,
+        caller: &str,
+        key: &str,
+        status: u16,
+        response: &Value,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("IDEMP#{caller}#{key}")))
+            .key("sk", s("IDEMP"))
+            .update_expression("SET #st = :st, #r = :r")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#r", "response")
+            .expression_attribute_values(":st", AttributeValue::N(status.to_string()))
+            .expression_attribute_values(":r", to_attr(response))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// Forgets a claim whose call failed on our side, so the caller can try again.
+    pub async fn release_idempotency(&self, caller: &str, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("IDEMP#{caller}#{key}")))
+            .key("sk", s("IDEMP"))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// Stores a catalog snapshot (the source text of every document) under a new version and
+    /// makes it current. Readers switch to it in one step; older snapshots expire.
+    pub async fn put_catalog(
+        &self,
+        version: &str,
+        sources: &[crate::catalog::validate::SourceDoc],
+        now_epoch: u64,
+    ) -> Result<(), StoreError> {
+        let partition = format!("CATALOG#{version}");
+        for (i, doc) in sources.iter().enumerate() {
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(&partition))
+                .item("sk", s(format!("DOC#{i:05}")))
+                .item("itemType", s("catalog-document"))
+                .item("file", s(&doc.file))
+                .item("text", s(&doc.text))
+                .item("owners", to_attr(&Value::from(doc.owners.clone())))
+                .send()
+                .await
+                .map_err(dynamo)?;
+        }
+        let previous = self.current_catalog_version().await?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("CATALOG"))
+            .item("sk", s("CURRENT"))
+            .item("itemType", s("catalog-pointer"))
+            .item("version", s(version))
+            .item("count", AttributeValue::N(sources.len().to_string()))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        if let Some(old) = previous.filter(|v| v != version) {
+            // Readers of the old snapshot have a minute to finish; then TTL removes it.
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("CATALOG#{old}")))
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in out.items() {
+                if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", pk.clone())
+                        .key("sk", sk.clone())
+                        .update_expression("SET expiresAt = :e")
+                        .expression_attribute_values(
+                            ":e",
+                            AttributeValue::N((now_epoch + 3600).to_string()),
+                        )
+                        .send()
+                        .await
+                        .map_err(dynamo)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn current_catalog_version(&self) -> Result<Option<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("CATALOG"))
+            .key("sk", s("CURRENT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .item()
+            .and_then(|i| i.get("version"))
+            .and_then(|v| v.as_s().ok())
+            .cloned())
+    }
+
+    /// The current catalog snapshot: its version and document sources (none stored: None).
+    pub async fn catalog(
+        &self,
+    ) -> Result<Option<(String, Vec<crate::catalog::validate::SourceDoc>)>, StoreError> {
+        let Some(version) = self.current_catalog_version().await? else {
+            return Ok(None);
+        };
+        let mut sources = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("CATALOG#{version}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in out.items() {
+                let v = from_attr(&AttributeValue::M(item.clone()));
+                sources.push(crate::catalog::validate::SourceDoc {
+                    file: v
+                        .get("file")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    text: v
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    owners: v
+                        .get("owners")
+                        .and_then(Value::as_array)
+                        .map(|o| {
+                            o.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(Some((version, sources)))
+    }
+
+    /// Whether the table answers (for `/health/ready`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+}
+
 /// A conditional update, built once and sent alone or inside a transaction.
 struct PendingUpdate {
     table: String,

@@ -171,3 +171,36 @@ pub async fn drain_until(
         }
     }
 }
+
+/// A catalog item with two JIRA tickets, the second naming the first through `.output`.
+pub const TWO_TICKETS: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: two-tickets, name: Two tickets, version: 1.0.0, category: testing, owner: team-test, description: Two chained tickets. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true }
+        - { id: secret, type: password }
+fulfillment:
+  items:
+    - id: first
+      type: jira-ticket
+      config:
+        project: DBA
+        issueType: Task
+        summary: "Provision {{.current.basic.instanceName}}"
+        description: "for {{.system.user.email}}"
+        labels: [pao]
+      outputs:
+        firstKey: /key
+    - id: second
+      type: jira-ticket
+      config:
+        project: OPS
+        issueType: Task
+        summary: "Follow-up of {{.output.firstKey}}"
+      outputs:
+        secondKey: /key
+"#;

@@ -29,6 +29,8 @@ pub struct Loaded {
     pub problems: Vec<Problem>,
     /// Every document file read, relative to the root.
     pub files: Vec<String>,
+    /// The documents' text with their owners, as the API stores a catalog snapshot.
+    pub sources: Vec<SourceDoc>,
 }
 
 /// Whether `dir` looks like a catalog repository root.
@@ -83,12 +85,13 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
             text,
         });
     }
-    let (catalog, mut found) = validate::validate_sources(sources);
+    let (catalog, mut found) = validate::validate_sources(sources.clone());
     problems.append(&mut found);
     Ok(Loaded {
         catalog,
         problems,
         files: names,
+        sources,
     })
 }
 

@@ -1,0 +1,120 @@
+//! The API's response envelope: success is `{"data": …, "meta": {…}}`, failure is
+//! `{"error": {"code", "message", "details", "correlation_id"}}`. Every error of every layer is
+//! mapped to a status and code here and nowhere else.
+
+use crate::form::FieldIssue;
+use crate::queue::QueueError;
+use crate::store::StoreError;
+use crate::submission::SubmitError;
+use serde_json::{Value, json};
+
+/// A response before it is put on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiResponse {
+    pub fn ok(status: u16, data: Value, meta: Value) -> Self {
+        Self {
+            status,
+            body: json!({"data": data, "meta": meta}),
+            headers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request is invalid")]
+    Validation(Vec<FieldIssue>),
+    #[error("the request cannot be processed")]
+    Unprocessable(Vec<FieldIssue>),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the body is larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::BadCursor => Self::Validation(vec![FieldIssue::new(
+                "cursor",
+                "is not a cursor this API gave out",
+            )]),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Invalid(issues) => Self::Unprocessable(issues),
+            SubmitError::Store(s) => s.into(),
+            SubmitError::Queue(q) => q.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// The HTTP status and error code.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) => (400, "VALIDATION_ERROR"),
+            Self::Forbidden(_) => (403, "FORBIDDEN"),
+            Self::NotFound(_) => (404, "NOT_FOUND"),
+            Self::Conflict(_) => (409, "CONFLICT"),
+            Self::TooLarge(_) => (413, "PAYLOAD_TOO_LARGE"),
+            Self::Unprocessable(_) => (422, "UNPROCESSABLE"),
+            Self::Internal(_) => (500, "INTERNAL_ERROR"),
+            Self::Unavailable(_) => (503, "UNAVAILABLE"),
+        }
+    }
+
+    /// The error envelope. Internal details are logged, never returned.
+    pub fn into_response(self, correlation_id: &str) -> ApiResponse {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(detail) = &self {
+            tracing::error!(correlation_id, error = %detail, "internal error");
+        }
+        let details: Vec<Value> = match &self {
+            Self::Validation(issues) | Self::Unprocessable(issues) => issues
+                .iter()
+                .map(|i| json!({"field": i.field, "issue": i.issue}))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let message = match &self {
+            Self::Validation(issues) | Self::Unprocessable(issues) if issues.len() == 1 => {
+                format!("{}: {}", issues[0].field, issues[0].issue)
+            }
+            other => other.to_string(),
+        };
+        ApiResponse {
+            status,
+            body: json!({"error": {"code": code, "message": message, "details": details, "correlation_id": correlation_id}}),
+            headers: Vec::new(),
+        }
+    }
+}

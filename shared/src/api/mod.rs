@@ -1,0 +1,696 @@
+//! The REST API (`/api/v1`), independent of how a request arrives: the Lambda function turns
+//! an API Gateway event into an [`ApiRequest`], the local runner does the same for a signed
+//! HTTP call, and both hand it to [`App::handle`].
+//!
+//! The caller is the IAM principal API Gateway authenticated (`userArn` of the request
+//! context); its email is the assumed-role session name when that is an email.
+
+pub mod envelope;
+
+use crate::catalog::validate::validate_sources;
+use crate::catalog::{Catalog, Document, Entry};
+use crate::form::FieldIssue;
+use crate::queue::Queue;
+use crate::request::{RequestState, Submission};
+use crate::store::{
+    Idempotent, Principal, RequestDetail, RequestId, RequestRecord, Store, TaskRecord,
+};
+use envelope::{ApiError, ApiResponse};
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+use tokio::sync::RwLock;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// An API call, whatever carried it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    pub method: String,
+    /// The path below the stage, e.g. `/api/v1/requests`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The authenticated IAM principal ARN, if any.
+    pub caller_arn: Option<String>,
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the API needs besides its clients.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub region: String,
+    pub environment: String,
+    pub catalog_cache: Duration,
+    pub version: String,
+}
+
+struct CachedCatalog {
+    loaded_at: Instant,
+    version: String,
+    catalog: Catalog,
+}
+
+/// The API's dependencies, built once per container.
+pub struct App {
+    pub store: Store,
+    pub queue: Queue,
+    pub settings: ApiSettings,
+    catalog: RwLock<Option<CachedCatalog>>,
+}
+
+fn now_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The email in an assumed-role ARN's session name, if it is one.
+pub fn email_of(arn: &str) -> Option<String> {
+    let session = arn.strip_prefix("arn:aws:sts::")?.split('/').nth(2)?;
+    (session.contains('@') && session.contains('.')).then(|| session.to_string())
+}
+
+impl App {
+    pub fn new(store: Store, queue: Queue, settings: ApiSettings) -> Self {
+        Self {
+            store,
+            queue,
+            settings,
+            catalog: RwLock::new(None),
+        }
+    }
+
+    /// Answers one call. Always returns a response carrying `X-Correlation-Id`.
+    pub async fn handle(&self, req: &ApiRequest) -> ApiResponse {
+        let correlation_id = req
+            .header("x-correlation-id")
+            .filter(|c| {
+                !c.is_empty() && c.len() <= 128 && c.chars().all(|ch| ch.is_ascii_graphic())
+            })
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!("api", correlation_id = %correlation_id, method = %req.method, path = %req.path);
+        let _guard = span.enter();
+        let mut response = match self.route(req, &correlation_id).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(&correlation_id),
+        };
+        response
+            .headers
+            .push(("X-Correlation-Id".into(), correlation_id));
+        response
+            .headers
+            .push(("Content-Type".into(), "application/json".into()));
+        response
+    }
+
+    async fn route(&self, req: &ApiRequest, cid: &str) -> Result<ApiResponse, ApiError> {
+        let path = req.path.trim_end_matches('/');
+        let Some(rest) = path.strip_prefix("/api/v1") else {
+            return Err(ApiError::NotFound(format!(
+                "no route {} {}",
+                req.method, req.path
+            )));
+        };
+        let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+        let meta = json!({"correlationId": cid});
+        match (req.method.as_str(), parts.as_slice()) {
+            ("GET", ["health"]) => Ok(ApiResponse::ok(200, json!({"status": "ok"}), meta)),
+            ("GET", ["health", "ready"]) => self.ready(meta).await,
+            ("GET", ["version"]) => Ok(ApiResponse::ok(
+                200,
+                json!({"version": self.settings.version, "api": "v1"}),
+                meta,
+            )),
+            (_, ["health"] | ["health", "ready"] | ["version"]) => Err(method_not_allowed(req)),
+            ("GET", ["catalog"]) => self.list_catalog(req, meta).await,
+            ("GET", ["catalog", id]) => self.catalog_item(id, false, meta).await,
+            ("GET", ["catalog", id, "form"]) => self.catalog_item(id, true, meta).await,
+            ("POST", ["requests"]) => {
+                let caller = caller(req)?;
+                self.idempotent(req, &caller, cid, || self.submit(req, &caller, cid))
+                    .await
+            }
+            ("GET", ["requests"]) => self.list_requests(req, &caller(req)?, meta).await,
+            ("GET", ["requests", id]) => {
+                let d = self.owned(id, &caller(req)?).await?;
+                Ok(ApiResponse::ok(200, request_json(&d), meta))
+            }
+            ("GET", ["requests", id, "status"]) => {
+                let d = self.owned(id, &caller(req)?).await?;
+                Ok(ApiResponse::ok(200, status_json(&d), meta))
+            }
+            ("GET", ["requests", id, "logs"]) => {
+                let d = self.owned(id, &caller(req)?).await?;
+                let events: Vec<Value> = d
+                    .events
+                    .iter()
+                    .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+                    .collect();
+                Ok(ApiResponse::ok(200, Value::Array(events), meta))
+            }
+            (_, ["catalog", ..] | ["requests", ..]) => Err(method_not_allowed(req)),
+            _ => Err(ApiError::NotFound(format!(
+                "no route {} {}",
+                req.method, req.path
+            ))),
+        }
+    }
+
+    async fn ready(&self, meta: Value) -> Result<ApiResponse, ApiError> {
+        self.store
+            .ready()
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("DynamoDB: {e}")))?;
+        self.queue
+            .client()
+            .get_queue_attributes()
+            .queue_url(self.queue.url())
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::Unavailable(format!(
+                    "SQS: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(ApiResponse::ok(200, json!({"status": "ready"}), meta))
+    }
+
+    /// The catalog, from memory while fresh, else from the table.
+    pub async fn catalog(&self) -> Result<(String, Catalog), ApiError> {
+        if let Some(c) = self.catalog.read().await.as_ref() {
+            if c.loaded_at.elapsed() < self.settings.catalog_cache {
+                return Ok((c.version.clone(), c.catalog.clone()));
+            }
+        }
+        let (version, sources) = self
+            .store
+            .catalog()
+            .await?
+            .ok_or_else(|| ApiError::Unavailable("no catalog has been loaded yet".into()))?;
+        let (catalog, problems) = validate_sources(sources);
+        if !problems.is_empty() {
+            tracing::warn!(
+                count = problems.len(),
+                "catalog snapshot has problems; invalid documents are left out"
+            );
+        }
+        *self.catalog.write().await = Some(CachedCatalog {
+            loaded_at: Instant::now(),
+            version: version.clone(),
+            catalog: catalog.clone(),
+        });
+        Ok((version, catalog))
+    }
+
+    /// Forgets the cached catalog (after a sync).
+    pub async fn invalidate_catalog(&self) {
+        *self.catalog.write().await = None;
+    }
+
+    async fn list_catalog(
+        &self,
+        req: &ApiRequest,
+        mut meta: Value,
+    ) -> Result<ApiResponse, ApiError> {
+        let (version, catalog) = self.catalog().await?;
+        let limit = limit_param(req, 50)?;
+        let start = match req.query("cursor") {
+            None | Some("") => 0,
+            Some(c) => c
+                .strip_prefix("o")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| {
+                    ApiError::Validation(vec![FieldIssue::new(
+                        "cursor",
+                        "is not a cursor this API gave out",
+                    )])
+                })?,
+        };
+        let category = req.query("category").filter(|c| !c.is_empty());
+        let q = req
+            .query("q")
+            .map(str::to_lowercase)
+            .filter(|q| !q.is_empty());
+        let mut matching: Vec<&Entry> = catalog
+            .entries()
+            .iter()
+            .filter(|e| category.is_none_or(|c| e.document.metadata().category == c))
+            .filter(|e| {
+                q.as_ref().is_none_or(|q| {
+                    let m = e.document.metadata();
+                    [m.id.as_str(), &m.name, &m.description, &m.category]
+                        .iter()
+                        .any(|t| t.to_lowercase().contains(q))
+                        || m.tags.iter().any(|t| t.to_lowercase().contains(q))
+                })
+            })
+            .collect();
+        // By name, so pages are stable whatever order the repository's files are in.
+        matching.sort_by(|a, b| {
+            let (a, b) = (a.document.metadata(), b.document.metadata());
+            a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id))
+        });
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|e| card(e))
+            .collect();
+        let next = (start + limit < matching.len()).then(|| format!("o{}", start + limit));
+        meta["catalogVersion"] = json!(version);
+        meta["total"] = json!(matching.len());
+        meta["nextCursor"] = json!(next);
+        Ok(ApiResponse::ok(200, Value::Array(page), meta))
+    }
+
+    async fn catalog_item(
+        &self,
+        id: &str,
+        form_only: bool,
+        meta: Value,
+    ) -> Result<ApiResponse, ApiError> {
+        let (_, catalog) = self.catalog().await?;
+        let entry = catalog
+            .get(id)
+            .ok_or_else(|| ApiError::NotFound(format!("catalog item {id:?} does not exist")))?;
+        let form = entry.document.form().portal_view();
+        if form_only {
+            return Ok(ApiResponse::ok(200, form, meta));
+        }
+        let mut data = card(entry);
+        data["form"] = form;
+        if let Document::Bundle(b) = &entry.document {
+            data["components"] = b
+                .components
+                .iter()
+                .map(|c| json!({"id": c.id, "ref": c.target.id()}))
+                .collect();
+        }
+        Ok(ApiResponse::ok(200, data, meta))
+    }
+
+    async fn submit(
+        &self,
+        req: &ApiRequest,
+        caller: &Principal,
+        cid: &str,
+    ) -> Result<ApiResponse, ApiError> {
+        let body = parse_body(req)?;
+        let submission = Submission::parse(&body).map_err(ApiError::Validation)?;
+        let (_, catalog) = self.catalog().await?;
+        let ctx = crate::submission::Context {
+            user: caller.clone(),
+            correlation_id: cid.to_string(),
+            submission_id: format!("sub-{}", uuid::Uuid::new_v4()),
+            now: crate::clock::now_rfc3339(),
+            region: self.settings.region.clone(),
+            environment: self.settings.environment.clone(),
+        };
+        // Every item is validated before anything is written: one bad item writes none.
+        let mut built = Vec::new();
+        let mut issues = Vec::new();
+        for (i, item) in submission.items.iter().enumerate() {
+            match crate::submission::build(&catalog, item, &ctx) {
+                Ok(records) => built.push(records),
+                Err(found) => issues.extend(
+                    found
+                        .into_iter()
+                        .map(|f| FieldIssue::new(item_field(i, &f.field), f.issue)),
+                ),
+            }
+        }
+        if !issues.is_empty() {
+            return Err(ApiError::Unprocessable(issues));
+        }
+        let mut created = Vec::new();
+        for (request, tasks) in &built {
+            crate::submission::write(&self.store, &self.queue, request, tasks).await?;
+            created.push(json!({
+                "requestId": request.request_id,
+                "catalogItemId": match &request.target { crate::request::Target::CatalogItem(id) => Some(id), _ => None },
+                "bundleId": match &request.target { crate::request::Target::Bundle(id) => Some(id), _ => None },
+                "state": request.state,
+                "totalTasks": request.total_tasks,
+                "links": {"self": format!("/api/v1/requests/{}", request.request_id)},
+            }));
+        }
+        Ok(ApiResponse::ok(
+            202,
+            json!({"submissionId": ctx.submission_id, "requests": created}),
+            json!({"correlationId": cid}),
+        ))
+    }
+
+    /// Runs `f` at most once per (caller, `Idempotency-Key`, body).
+    async fn idempotent<F, Fut>(
+        &self,
+        req: &ApiRequest,
+        caller: &Principal,
+        cid: &str,
+        f: F,
+    ) -> Result<ApiResponse, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<ApiResponse, ApiError>>,
+    {
+        let Some(key) = req.header("idempotency-key").filter(|k| !k.is_empty()) else {
+            return f().await;
+        };
+        if key.len() > 128 {
+            return Err(ApiError::Validation(vec![FieldIssue::new(
+                "Idempotency-Key",
+                "must be at most 128 characters",
+            )]));
+        }
+        if req.body.len() > MAX_BODY {
+            return Err(ApiError::TooLarge(MAX_BODY));
+        }
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        match self
+            .store
+            .claim_idempotency(&caller.arn, key, &body, now_epoch())
+            .await?
+        {
+            Idempotent::Replay { status, body } => Ok(ApiResponse {
+                status,
+                body,
+                headers: vec![("Idempotent-Replayed".into(), "true".into())],
+            }),
+            Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![FieldIssue::new(
+                "Idempotency-Key",
+                "was already used with a different body",
+            )])),
+            Idempotent::InProgress => Err(ApiError::Conflict(
+                "a call with this Idempotency-Key is still being processed".into(),
+            )),
+            Idempotent::Claimed => {
+                let result = f().await;
+                match &result {
+                    Ok(r) => {
+                        self.store
+                            .finish_idempotency(&caller.arn, key, r.status, &r.body)
+                            .await?
+                    }
+                    Err(e) if e.status_and_code().0 < 500 => {
+                        let r = e.clone().into_response(cid);
+                        self.store
+                            .finish_idempotency(&caller.arn, key, r.status, &r.body)
+                            .await?;
+                    }
+                    // Our failure: let the caller try again with the same key.
+                    Err(_) => self.store.release_idempotency(&caller.arn, key).await?,
+                }
+                result
+            }
+        }
+    }
+
+    async fn list_requests(
+        &self,
+        req: &ApiRequest,
+        caller: &Principal,
+        mut meta: Value,
+    ) -> Result<ApiResponse, ApiError> {
+        let state = match req.query("state").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
+                let known: Vec<&str> = RequestState::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::Validation(vec![FieldIssue::new(
+                    "state",
+                    format!("must be one of: {}", known.join(", ")),
+                )])
+            })?),
+        };
+        let fields: Option<Vec<&str>> = req
+            .query("fields")
+            .filter(|f| !f.is_empty())
+            .map(|f| f.split(',').map(str::trim).collect());
+        if let Some(fields) = &fields {
+            if let Some(bad) = fields.iter().find(|f| !SUMMARY_FIELDS.contains(f)) {
+                return Err(ApiError::Validation(vec![FieldIssue::new(
+                    "fields",
+                    format!("{bad:?} is not one of: {}", SUMMARY_FIELDS.join(", ")),
+                )]));
+            }
+        }
+        let limit = limit_param(req, 20)? as i32;
+        let page = self
+            .store
+            .list_requests(
+                &caller.arn,
+                state,
+                limit,
+                req.query("cursor").filter(|c| !c.is_empty()),
+                now_epoch(),
+            )
+            .await?;
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|r| {
+                let full = summary_json(r);
+                match &fields {
+                    None => full,
+                    Some(fields) => Value::Object(
+                        full.as_object()
+                            .map(|o| {
+                                o.iter()
+                                    .filter(|(k, _)| fields.contains(&k.as_str()))
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    ),
+                }
+            })
+            .collect();
+        meta["nextCursor"] = json!(page.next_cursor);
+        Ok(ApiResponse::ok(200, Value::Array(items), meta))
+    }
+
+    /// A request of the caller's; another caller's request is "not found".
+    async fn owned(&self, id: &str, caller: &Principal) -> Result<RequestDetail, ApiError> {
+        let not_found = || ApiError::NotFound(format!("request {id:?} does not exist"));
+        if !id.starts_with("req-") || id.len() > 64 {
+            return Err(not_found());
+        }
+        let detail = self
+            .store
+            .get_request(&RequestId(id.to_string()), now_epoch())
+            .await?
+            .ok_or_else(not_found)?;
+        if detail.request.user.arn != caller.arn {
+            return Err(not_found());
+        }
+        Ok(detail)
+    }
+}
+
+const SUMMARY_FIELDS: [&str; 11] = [
+    "requestId",
+    "name",
+    "state",
+    "catalogItemId",
+    "bundleId",
+    "catalogVersion",
+    "progress",
+    "createdAt",
+    "updatedAt",
+    "error",
+    "submissionId",
+];
+
+fn method_not_allowed(req: &ApiRequest) -> ApiError {
+    ApiError::NotFound(format!("no route {} {}", req.method, req.path))
+}
+
+fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
+    let arn = req
+        .caller_arn
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::Forbidden("the call is not signed by an IAM principal".into()))?;
+    Ok(Principal {
+        email: email_of(&arn),
+        arn,
+    })
+}
+
+fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
+    if req.body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(MAX_BODY));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation(vec![FieldIssue::new(
+            "body",
+            "is empty: send a JSON object",
+        )]));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        ApiError::Validation(vec![FieldIssue::new(
+            "body",
+            format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )])
+    })
+}
+
+fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, ApiError> {
+    match req.query("limit").filter(|l| !l.is_empty()) {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::Validation(vec![FieldIssue::new(
+                    "limit",
+                    "must be a whole number from 1 to 100",
+                )])
+            }),
+    }
+}
+
+/// `items[0].input.basic.x` for an issue of item 0's input; `items[0].catalogItemId` etc.
+fn item_field(index: usize, field: &str) -> String {
+    if matches!(field, "catalogItemId" | "bundleId") {
+        format!("items[{index}].{field}")
+    } else {
+        format!("items[{index}].input.{field}")
+    }
+}
+
+fn card(e: &Entry) -> Value {
+    let m = e.document.metadata();
+    json!({
+        "id": m.id, "kind": e.document.kind(), "name": m.name, "version": m.version,
+        "category": m.category, "description": m.description, "owner": e.owner_team(), "tags": m.tags,
+        "links": {"self": format!("/api/v1/catalog/{}", m.id), "form": format!("/api/v1/catalog/{}/form", m.id)},
+    })
+}
+
+fn progress(r: &RequestRecord) -> Value {
+    json!({
+        "completed": r.completed_tasks,
+        "total": r.total_tasks,
+        "text": format!("{} of {} completed", r.completed_tasks, r.total_tasks),
+    })
+}
+
+fn summary_json(r: &RequestRecord) -> Value {
+    let mut v = json!({
+        "requestId": r.request_id, "name": r.name, "state": r.state, "catalogVersion": r.catalog_version,
+        "progress": progress(r), "createdAt": r.created_at, "updatedAt": r.updated_at, "submissionId": r.submission_id,
+    });
+    let (key, id) = match &r.target {
+        crate::request::Target::CatalogItem(id) => ("catalogItemId", id),
+        crate::request::Target::Bundle(id) => ("bundleId", id),
+    };
+    v[key] = json!(id);
+    if let Some(e) = &r.error {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+fn task_json(t: &TaskRecord) -> Value {
+    let mut v = Map::new();
+    let mut put = |k: &str, val: Value| {
+        if !val.is_null() {
+            v.insert(k.into(), val);
+        }
+    };
+    put("seq", json!(t.seq));
+    put("fulfillmentItemId", json!(t.item.id));
+    put("name", json!(t.item.name));
+    put("type", json!(t.item.action));
+    put("catalogItemId", json!(t.catalog_item_id));
+    put("component", json!(t.component));
+    put("state", json!(t.state));
+    put("attempt", json!(t.attempt));
+    put("outputs", Value::Object(t.outputs.clone()));
+    put(
+        "externalRef",
+        serde_json::to_value(&t.external_ref).unwrap_or(Value::Null),
+    );
+    put("error", json!(t.error));
+    put("startedAt", json!(t.started_at));
+    put("finishedAt", json!(t.finished_at));
+    Value::Object(v)
+}
+
+fn request_json(d: &RequestDetail) -> Value {
+    let r = &d.request;
+    let mut v = summary_json(r);
+    v["user"] = json!({"arn": r.user.arn, "email": r.user.email});
+    v["correlationId"] = json!(r.correlation_id);
+    v["input"] = r.input.clone();
+    v["tasks"] = d.tasks.iter().map(task_json).collect();
+    v
+}
+
+fn status_json(d: &RequestDetail) -> Value {
+    let r = &d.request;
+    let current = d
+        .tasks
+        .iter()
+        .find(|t| {
+            !matches!(
+                t.state,
+                crate::task::TaskState::Completed | crate::task::TaskState::Skipped
+            )
+        })
+        .map(task_json);
+    json!({"requestId": r.request_id, "state": r.state, "progress": progress(r), "currentTask": current, "error": r.error})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_from_assumed_role_session() {
+        assert_eq!(
+            email_of("arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com").as_deref(),
+            Some("dev@example.com")
+        );
+        assert_eq!(
+            email_of("arn:aws:sts::000000000000:assumed-role/Developer/botsession"),
+            None
+        );
+        assert_eq!(email_of("arn:aws:iam::000000000000:user/alice"), None);
+    }
+
+    #[test]
+    fn item_fields_are_dotted_under_the_item() {
+        assert_eq!(
+            item_field(1, "basic.instanceName"),
+            "items[1].input.basic.instanceName"
+        );
+        assert_eq!(item_field(0, "catalogItemId"), "items[0].catalogItemId");
+    }
+}

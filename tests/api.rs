@@ -1,0 +1,403 @@
+//! The REST API against the local AWS endpoint: routes, the error envelope, bad input that
+//! writes nothing, idempotency, and requests running to completion through the worker.
+
+use pao::api::{ApiRequest, ApiSettings, App};
+use pao::catalog::load::load_dir;
+use pao_local::jira_standin::JiraStandIn;
+use pao_system_tests::{
+    TWO_TICKETS, TestEnv, drain_until, example_catalog_dir, worker_for, write_repo,
+};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
+const OTHER: &str = "arn:aws:sts::000000000000:assumed-role/Developer/other@example.com";
+
+async fn app_with(env: &TestEnv, catalog_dir: &std::path::Path) -> App {
+    let loaded = load_dir(catalog_dir).expect("catalog");
+    env.store()
+        .put_catalog("v1", &loaded.sources, 0)
+        .await
+        .expect("catalog stored");
+    App::new(
+        env.store(),
+        env.queue(),
+        ApiSettings {
+            region: "us-east-1".into(),
+            environment: "test".into(),
+            catalog_cache: Duration::from_secs(60),
+            version: "test".into(),
+        },
+    )
+}
+
+fn call(method: &str, path: &str, body: Option<Value>) -> ApiRequest {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        headers: vec![],
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        caller_arn: Some(DEV.into()),
+    }
+}
+
+async fn send(app: &App, req: ApiRequest) -> (u16, Value) {
+    let r = app.handle(&req).await;
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "X-Correlation-Id" && !v.is_empty()),
+        "no correlation id"
+    );
+    (r.status, r.body)
+}
+
+fn seed_request() -> Value {
+    json!({"items": [
+        {"schemaVersion": "catalog/v1", "catalogItemId": "database-aurora-postgresql",
+         "input": {"name": "my-database", "basic": {"instanceName": "prod-db-01", "instanceClass": "db.r5.large"},
+                   "storage": {"storageSize": 100, "encrypted": true}}},
+        {"schemaVersion": "catalog/v1", "bundleId": "full-application-stack",
+         "input": {"name": "my-app-stack", "application": {"appName": "frontend", "containerImage": "myapp:latest"},
+                   "database": {"instanceName": "app-db"}}}
+    ]})
+}
+
+#[tokio::test]
+async fn catalog_routes() {
+    let env = TestEnv::new().await;
+    let app = app_with(&env, &example_catalog_dir()).await;
+    let (status, body) = send(&app, call("GET", "/api/v1/catalog", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(9));
+    assert_eq!(body["meta"]["catalogVersion"], json!("v1"));
+    let (_, body) = send(&app, call("GET", "/api/v1/catalog?category=database", None)).await;
+    let ids: Vec<&Value> = body["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, [&json!("database-aurora-postgresql")]);
+    let (_, body) = send(&app, call("GET", "/api/v1/catalog?q=redis", None)).await;
+    let ids: Vec<&Value> = body["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(
+        ids,
+        [&json!("data-platform-starter"), &json!("cache-redis")]
+    );
+    let (_, page1) = send(&app, call("GET", "/api/v1/catalog?limit=4", None)).await;
+    let cursor = page1["meta"]["nextCursor"]
+        .as_str()
+        .expect("cursor")
+        .to_string();
+    let (_, page3) = send(
+        &app,
+        call(
+            "GET",
+            &format!("/api/v1/catalog?limit=4&cursor={cursor}"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(page3["data"].as_array().map(Vec::len), Some(4));
+    assert_ne!(page1["data"][0], page3["data"][0]);
+    let (status, body) = send(&app, call("GET", "/api/v1/catalog?limit=0", None)).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["details"][0]["field"], json!("limit"));
+
+    let (status, body) = send(
+        &app,
+        call("GET", "/api/v1/catalog/full-application-stack", None),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["kind"], json!("CatalogBundle"));
+    assert_eq!(body["data"]["components"].as_array().map(Vec::len), Some(5));
+    let (status, body) = send(&app, call("GET", "/api/v1/catalog/cache-redis/form", None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["groups"][0]["fields"][0]["path"],
+        json!("cluster.clusterName")
+    );
+    let (status, body) = send(&app, call("GET", "/api/v1/catalog/nope", None)).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
+    for (path, expected) in [
+        ("/api/v1/health", 200),
+        ("/api/v1/health/ready", 200),
+        ("/api/v1/version", 200),
+        ("/api/v1/nothing", 404),
+    ] {
+        assert_eq!(
+            send(&app, call("GET", path, None)).await.0,
+            expected,
+            "{path}"
+        );
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn submit_then_read_back() {
+    let env = TestEnv::new().await;
+    let app = app_with(&env, &example_catalog_dir()).await;
+    let (status, body) = send(&app, call("POST", "/api/v1/requests", Some(seed_request()))).await;
+    assert_eq!(status, 202, "{body}");
+    let created = body["data"]["requests"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(created.len(), 2);
+    assert_eq!(created[1]["totalTasks"], json!(8));
+    let id = created[1]["requestId"].as_str().expect("id").to_string();
+
+    let (status, detail) = send(&app, call("GET", &format!("/api/v1/requests/{id}"), None)).await;
+    assert_eq!(status, 200);
+    assert_eq!(detail["data"]["bundleId"], json!("full-application-stack"));
+    assert_eq!(
+        detail["data"]["progress"]["text"],
+        json!("0 of 8 completed")
+    );
+    assert_eq!(detail["data"]["tasks"][0]["state"], json!("queued"));
+    assert_eq!(detail["data"]["tasks"][1]["state"], json!("pending"));
+    assert_eq!(detail["data"]["user"]["email"], json!("dev@example.com"));
+    let (_, status_body) = send(
+        &app,
+        call("GET", &format!("/api/v1/requests/{id}/status"), None),
+    )
+    .await;
+    assert_eq!(status_body["data"]["state"], json!("submitted"));
+    assert_eq!(status_body["data"]["currentTask"]["seq"], json!(0));
+    let (_, logs) = send(
+        &app,
+        call("GET", &format!("/api/v1/requests/{id}/logs"), None),
+    )
+    .await;
+    assert_eq!(logs["data"][0]["kind"], json!("submitted"));
+
+    // Someone else's request does not exist for them; an unsigned call is refused.
+    let mut other = call("GET", &format!("/api/v1/requests/{id}"), None);
+    other.caller_arn = Some(OTHER.into());
+    assert_eq!(send(&app, other).await.0, 404);
+    let mut unsigned = call("GET", "/api/v1/requests", None);
+    unsigned.caller_arn = None;
+    assert_eq!(send(&app, unsigned).await.0, 403);
+
+    let (_, list) = send(
+        &app,
+        call("GET", "/api/v1/requests?fields=requestId,state", None),
+    )
+    .await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["data"][0].as_object().map(|o| o.len()), Some(2));
+    let (status, bad) = send(&app, call("GET", "/api/v1/requests?fields=password", None)).await;
+    assert_eq!(
+        (status, bad["error"]["details"][0]["field"].clone()),
+        (400, json!("fields"))
+    );
+    let (status, bad) = send(&app, call("GET", "/api/v1/requests?state=sleeping", None)).await;
+    assert_eq!(
+        (status, bad["error"]["details"][0]["field"].clone()),
+        (400, json!("state"))
+    );
+    let (_, none) = send(&app, call("GET", "/api/v1/requests?state=completed", None)).await;
+    assert_eq!(none["data"], json!([]));
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
+    let env = TestEnv::new().await;
+    let app = app_with(&env, &example_catalog_dir()).await;
+    let item = |extra: Value| {
+        let mut i = json!({"schemaVersion": "catalog/v1", "catalogItemId": "cache-redis", "input": {"name": "c", "cluster": {"clusterName": "hot-cache"}}});
+        if let (Some(o), Some(e)) = (i.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                if v.is_null() {
+                    o.remove(k);
+                } else {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        i
+    };
+    let cases: Vec<(Value, u16, &str)> = vec![
+        (
+            json!({"items": [item(json!({"schemaVersion": "catalog/v2"}))]}),
+            400,
+            "items[0].schemaVersion",
+        ),
+        (
+            json!({"items": [item(json!({"bundleId": "full-application-stack"}))]}),
+            400,
+            "items[0]",
+        ),
+        (
+            json!({"items": [item(json!({"catalogItemId": null}))]}),
+            400,
+            "items[0]",
+        ),
+        (
+            json!({"items": [item(json!({"catalogItemId": "nope"}))]}),
+            422,
+            "items[0].catalogItemId",
+        ),
+        (
+            json!({"items": [item(json!({"input": {"name": "c", "cluster": {"clusterName": "Bad Name"}}}))]}),
+            422,
+            "items[0].input.cluster.clusterName",
+        ),
+        (
+            json!({"items": [item(json!({})), item(json!({"input": {"name": "c", "cluster": {"replicas": 9}}}))]}),
+            422,
+            "items[1].input.cluster.clusterName",
+        ),
+        (json!({"items": []}), 400, "items"),
+    ];
+    for (body, status, field) in cases {
+        let (got, answer) = send(&app, call("POST", "/api/v1/requests", Some(body.clone()))).await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        let fields: Vec<&Value> = answer["error"]["details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| &d["field"])
+            .collect();
+        assert!(fields.contains(&&json!(field)), "{body} -> {answer}");
+        assert!(answer["error"]["correlation_id"].is_string());
+    }
+    let mut malformed = call("POST", "/api/v1/requests", None);
+    malformed.body = b"{\"items\": [".to_vec();
+    let (status, answer) = send(&app, malformed).await;
+    assert_eq!(
+        (status, answer["error"]["details"][0]["field"].clone()),
+        (400, json!("body"))
+    );
+    let mut huge = call("POST", "/api/v1/requests", None);
+    huge.body = vec![b' '; pao::api::MAX_BODY + 1];
+    assert_eq!(send(&app, huge).await.0, 413);
+
+    let (_, list) = send(&app, call("GET", "/api/v1/requests", None)).await;
+    assert_eq!(
+        list["data"],
+        json!([]),
+        "a rejected submission wrote something"
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_and_guards() {
+    let env = TestEnv::new().await;
+    let app = app_with(&env, &example_catalog_dir()).await;
+    let with_key = |body: Value| {
+        let mut r = call("POST", "/api/v1/requests", Some(body));
+        r.headers.push(("idempotency-key".into(), "key-123".into()));
+        r
+    };
+    let (s1, first) = send(&app, with_key(seed_request())).await;
+    let (s2, second) = send(&app, with_key(seed_request())).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(first["data"], second["data"]);
+    let (_, list) = send(&app, call("GET", "/api/v1/requests", None)).await;
+    assert_eq!(
+        list["data"].as_array().map(Vec::len),
+        Some(2),
+        "the replay created requests"
+    );
+    let mut other_body = seed_request();
+    other_body["items"][0]["input"]["name"] = json!("another");
+    let (status, answer) = send(&app, with_key(other_body)).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        answer["error"]["details"][0]["field"],
+        json!("Idempotency-Key")
+    );
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_submissions_all_complete_in_order() {
+    let env = TestEnv::new().await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let app = Arc::new(app_with(&env, repo.path()).await);
+    let jira = JiraStandIn::start(0, "pao@example.com", "token")
+        .await
+        .expect("JIRA");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let mut handles = Vec::new();
+    for n in 0..50 {
+        let app = app.clone();
+        handles.push(tokio::spawn(async move {
+            let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+                                          "input": {"name": format!("r{n}"), "basic": {"instanceName": format!("db{n}")}}}]});
+            let (status, answer) = send(&app, call("POST", "/api/v1/requests", Some(body))).await;
+            assert_eq!(status, 202, "{answer}");
+            answer["data"]["requests"][0]["requestId"].as_str().unwrap_or_default().to_string()
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(pao::store::RequestId(h.await.expect("submitted")));
+    }
+    for id in &ids {
+        let done = drain_until(&env, &worker, id, |d| {
+            d.request.state == pao::request::RequestState::Completed
+        })
+        .await;
+        let first = &done.tasks[0];
+        let second = &done.tasks[1];
+        assert!(
+            first.finished_at <= second.started_at,
+            "tasks of {id} overlapped"
+        );
+        let key = first
+            .outputs
+            .get("firstKey")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let ticket = jira
+            .issues()
+            .into_iter()
+            .find(|i| {
+                i.key
+                    == second
+                        .outputs
+                        .get("secondKey")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+            })
+            .expect("second ticket");
+        assert_eq!(
+            ticket.fields["summary"],
+            json!(format!("Follow-up of {key}"))
+        );
+    }
+    assert_eq!(jira.issues().len(), 100);
+    let (_, status) = send(
+        &app,
+        call("GET", &format!("/api/v1/requests/{}/status", ids[0]), None),
+    )
+    .await;
+    assert_eq!(
+        status["data"]["progress"]["text"],
+        json!("2 of 2 completed")
+    );
+    env.cleanup().await;
+}
