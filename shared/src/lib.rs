@@ -30,6 +30,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod form;
+pub mod logging;
 pub mod path;
 pub mod queue;
 pub mod request;

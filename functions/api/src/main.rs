@@ -1,15 +1,28 @@
-//! PAO `api` Lambda function: the API Gateway REST API handler for every /api/v1 route except the webhook.
-//!
-//! The function crates stay thin: `main` builds clients and config once and hands a handler
-//! from the `pao` library to `lambda_runtime::run`. The handler itself is not written yet;
-//! until it is, this binary refuses to start rather than pretend to work.
+//! PAO `api` Lambda function: every `/api/v1` route except the webhook. `main` builds the
+//! clients and config once per container; the handler lives in the library.
 
-use std::process::ExitCode;
+use lambda_http::{Error, Request, service_fn};
+use pao::api::{ApiSettings, App};
+use pao::config::Config;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "pao api {}: not implemented yet (the API Gateway REST API handler for every /api/v1 route except the webhook)",
-        env!("CARGO_PKG_VERSION")
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    pao::logging::init();
+    let config = Config::from_env()?;
+    let sdk = pao::aws::load_sdk_config().await;
+    let app = App::new(
+        pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &config.task_queue_url),
+        ApiSettings {
+            region: config.region.clone(),
+            environment: config.environment.clone(),
+            catalog_cache: config.catalog_cache,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
     );
-    ExitCode::FAILURE
+    let app = &app;
+    lambda_http::run(service_fn(move |event: Request| async move {
+        api::handle(app, event).await
+    }))
+    .await
 }

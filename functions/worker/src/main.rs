@@ -1,15 +1,33 @@
 //! PAO `worker` Lambda function: the SQS FIFO consumer that executes fulfillment tasks.
-//!
-//! The function crates stay thin: `main` builds clients and config once and hands a handler
-//! from the `pao` library to `lambda_runtime::run`. The handler itself is not written yet;
-//! until it is, this binary refuses to start rather than pretend to work.
+//! `main` builds clients and config once per container; the handler lives in the library.
 
-use std::process::ExitCode;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use pao::config::Config;
+use pao::worker::{Worker, WorkerSettings};
 
-fn main() -> ExitCode {
-    eprintln!(
-        "pao worker {}: not implemented yet (the SQS FIFO consumer that executes fulfillment tasks)",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::FAILURE
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    pao::logging::init();
+    let config = Config::from_env()?;
+    let sdk = pao::aws::load_sdk_config().await;
+    let worker = Worker {
+        store: pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name),
+        queue: pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &config.task_queue_url),
+        secrets: pao::secrets::SecretCache::new(
+            aws_sdk_secretsmanager::Client::new(&sdk),
+            config.secret_cache,
+        ),
+        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
+        settings: WorkerSettings {
+            jira_secret_id: config.jira_secret_id.clone(),
+            environment: config.environment.clone(),
+            region: config.region.clone(),
+            action_timeout: config.action_timeout,
+        },
+    };
+    let worker = &worker;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        worker::handle(worker, event).await
+    }))
+    .await
 }

@@ -1,0 +1,95 @@
+//! The API handler fed the API Gateway REST events in `events/`, against the local AWS
+//! endpoint: what Lambda would answer.
+
+use lambda_http::Body;
+use pao::api::{ApiSettings, App};
+use pao::catalog::load::load_dir;
+use pao_system_tests::{TestEnv, example_catalog_dir};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn event(name: &str) -> lambda_http::Request {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../events")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("event file");
+    lambda_http::request::from_str(&text).expect("an API Gateway event")
+}
+
+async fn app(env: &TestEnv) -> App {
+    let loaded = load_dir(&example_catalog_dir()).expect("catalog");
+    env.store()
+        .put_catalog("v1", &loaded.sources, 0)
+        .await
+        .expect("catalog stored");
+    App::new(
+        env.store(),
+        env.queue(),
+        ApiSettings {
+            region: "us-east-1".into(),
+            environment: "test".into(),
+            catalog_cache: Duration::from_secs(60),
+            version: "test".into(),
+        },
+    )
+}
+
+async fn answer(app: &App, name: &str) -> (u16, Value, lambda_http::http::HeaderMap) {
+    let response = api::handle(app, event(name)).await.expect("handled");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    };
+    (status, body, headers)
+}
+
+#[tokio::test]
+async fn every_api_event_gets_its_answer() {
+    let env = TestEnv::new().await;
+    let app = app(&env).await;
+
+    // The staged path (/Prod/api/v1/...) routes like the plain one.
+    let (status, body, headers) = answer(&app, "api-catalog-list.json").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], json!("database-aurora-postgresql"));
+    assert!(headers.contains_key("x-correlation-id"));
+
+    let (status, body, _) = answer(&app, "api-submit.json").await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .expect("request id")
+        .to_string();
+    // The caller is the IAM principal of the request context.
+    let detail = env
+        .store()
+        .get_request(&pao::store::RequestId(id), 0)
+        .await
+        .expect("query")
+        .expect("stored");
+    assert_eq!(
+        detail.request.user.arn,
+        "arn:aws:sts::123456789012:assumed-role/Developer/dev@example.com"
+    );
+    assert_eq!(
+        detail.request.user.email.as_deref(),
+        Some("dev@example.com")
+    );
+    // The same event again (same Idempotency-Key and body) answers the same.
+    let (_, again, _) = answer(&app, "api-submit.json").await;
+    assert_eq!(again["data"], body["data"]);
+
+    let (status, body, _) = answer(&app, "api-submit-invalid.json").await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["error"]["details"][0]["field"],
+        json!("items[0].input.basic.instanceName")
+    );
+
+    let (status, body, _) = answer(&app, "api-request-detail.json").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
+    env.cleanup().await;
+}
