@@ -46,9 +46,9 @@ build: ## Debug build of everything
 release: ## Release binaries (what Lambda runs)
 	$(CARGO) build --workspace --release --locked
 
-dev: build ## Build, then check and preview the example catalog (the local stack comes later)
-	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
-	$(CARGO) run --quiet --locked -p devctl -- preview $(CATALOG)/bundles/full-application-stack.yaml
+dev: venv ## The local stack: AWS endpoint on :4566, API on :3000, worker, JIRA stand-in
+	$(CARGO) build --locked -p pao-local
+	PAO_MOTO_PORT=$${PAO_MOTO_PORT:-4566} scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local
 
 clean: ## Remove build output
 	$(CARGO) clean

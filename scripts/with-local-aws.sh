@@ -11,7 +11,8 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
   exec "$@"
 fi
-port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# PAO_MOTO_PORT pins the port (make dev uses 4566); otherwise any free one.
+port="${PAO_MOTO_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 log=target/moto-$port.log
 mkdir -p target
 .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &

@@ -1,6 +1,8 @@
-//! The local runner's library: creating the AWS resources that template.yaml declares on a
-//! local endpoint (moto_server or LocalStack), so the local stack and the tests use exactly
-//! what a deployment gets.
+//! The local runner's library: the AWS resources template.yaml declares, created on a local
+//! endpoint (moto_server or LocalStack); the JIRA stand-in; SigV4 verification like API
+//! Gateway's AWS_IAM authorizer; and the whole local stack.
 
 pub mod jira_standin;
 pub mod provision;
+pub mod runner;
+pub mod sigv4;

@@ -1,13 +1,55 @@
-//! `pao-local`: the whole PAO stack on one machine (local AWS endpoint, API on
-//! 127.0.0.1:3000 with SigV4 checks, the worker polling SQS, the sweeper on its schedule).
-//! Not written yet; until it is, this binary refuses to start rather than pretend to work.
+//! `pao-local`: the whole PAO stack on one machine. Run it through `make dev`, which starts
+//! the local AWS endpoint first.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "pao-local {}: the local stack is not implemented yet",
-        env!("CARGO_PKG_VERSION")
+#[tokio::main]
+async fn main() -> ExitCode {
+    pao::logging::init();
+    if std::env::var("AWS_ENDPOINT_URL")
+        .map(|v| v.is_empty())
+        .unwrap_or(true)
+    {
+        eprintln!(
+            "pao-local: AWS_ENDPOINT_URL is not set; start it with `make dev` (moto_server) or point it at LocalStack"
+        );
+        return ExitCode::from(2);
+    }
+    let opts = match pao_local::runner::Options::from_env() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("pao-local: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let catalog = opts.catalog_dir.display().to_string();
+    let running = match pao_local::runner::start(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pao-local: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    println!("PAO local stack is up:");
+    println!(
+        "  API            http://{}/api/v1   (SigV4: service execute-api, region us-east-1)",
+        running.api_addr
     );
-    ExitCode::FAILURE
+    println!(
+        "  identity       AKIAPAOLOCALDEV00001 / pao-local-dev-secret (more in local/identities.json)"
+    );
+    println!("  AWS endpoint   {endpoint}");
+    println!("  task queue     {}", running.queue_url);
+    println!("  dead letters   {}", running.dlq_url);
+    println!(
+        "  JIRA stand-in  {}  (secret pao/jira, instance \"default\")",
+        running.jira.base_url()
+    );
+    println!("  catalog        {catalog}");
+    println!("Ctrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping");
+    drop(running);
+    ExitCode::SUCCESS
 }

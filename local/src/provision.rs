@@ -169,7 +169,17 @@ pub async fn create_table(
                 .map_err(|e| bad(logical_id, e.to_string()))?,
         );
     }
-    req.send().await.map_err(aws)?;
+    match req.send().await {
+        Ok(_) => {}
+        // Already there (a restarted local stack): keep it and its data.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(aws(e)),
+    }
     if let Some(ttl) = p.get("TimeToLiveSpecification") {
         client
             .update_time_to_live()

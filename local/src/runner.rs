@@ -1,0 +1,425 @@
+//! The local stack: provisions template.yaml's resources on the local AWS endpoint, loads
+//! the catalog, starts the JIRA stand-in, serves the API with SigV4 checks (handing the
+//! Lambda handler the same API Gateway event a deployed REST API would), and runs the worker
+//! the way an SQS event source mapping does (long-poll, batches, partial batch response).
+
+use crate::jira_standin::JiraStandIn;
+use crate::provision::{self, Template};
+use crate::sigv4::{self, Identity, SignedRequest};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use pao::api::{ApiSettings, App};
+use pao::worker::{Worker, WorkerSettings};
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Where everything goes; every field has an environment variable (see README).
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub catalog_dir: PathBuf,
+    pub api_port: u16,
+    pub jira_port: u16,
+    pub identities: Vec<Identity>,
+    pub region: String,
+    pub environment: String,
+    pub table: String,
+    pub queue: String,
+    pub dlq: String,
+    pub jira_secret: String,
+}
+
+impl Options {
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k: &str, d: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| d.to_string())
+        };
+        let port = |k: &str, d: u16| -> Result<u16, String> {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    v.parse()
+                        .map_err(|_| format!("{k}={v} is not a port number"))
+                })
+                .unwrap_or(Ok(d))
+        };
+        let identities_file = var(
+            "PAO_IDENTITIES_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/identities.json"),
+        );
+        let identities = sigv4::load_identities(std::path::Path::new(&identities_file))?;
+        Ok(Self {
+            catalog_dir: PathBuf::from(var(
+                "PAO_CATALOG_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog"),
+            )),
+            api_port: port("PAO_API_PORT", 3000)?,
+            jira_port: port("PAO_JIRA_PORT", 8081)?,
+            identities,
+            region: var("AWS_REGION", "us-east-1"),
+            environment: var("PAO_ENVIRONMENT", "local"),
+            table: var("PAO_TABLE_NAME", "pao-local"),
+            queue: var("PAO_TASK_QUEUE_NAME", "pao-tasks-local.fifo"),
+            dlq: var("PAO_DLQ_NAME", "pao-tasks-dlq-local.fifo"),
+            jira_secret: var("PAO_JIRA_SECRET_ID", "pao/jira"),
+        })
+    }
+}
+
+/// A running local stack; dropping it stops the servers.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub jira: JiraStandIn,
+    pub queue_url: String,
+    pub dlq_url: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts everything and returns once it all listens.
+pub async fn start(opts: Options) -> Result<Running, String> {
+    let sdk = pao::aws::load_sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let template = Template::repository().map_err(|e| e.to_string())?;
+    provision::create_table(&dynamo, &template, "PaoTable", &opts.table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let queues = provision::create_queues(
+        &sqs,
+        &template,
+        ("TaskQueue", &opts.queue),
+        ("TaskDeadLetterQueue", &opts.dlq),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+
+    let jira = JiraStandIn::start(opts.jira_port, "pao@example.com", "local-jira-token")
+        .await
+        .map_err(|e| format!("JIRA stand-in on port {}: {e}", opts.jira_port))?;
+    provision::put_secret(&secrets, &opts.jira_secret, &jira.secret("default"))
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let store = pao::store::Store::new(dynamo.clone(), &opts.table);
+    let loaded = pao::catalog::load_dir(&opts.catalog_dir).map_err(|e| e.to_string())?;
+    for p in &loaded.problems {
+        tracing::warn!(problem = %p, "catalog problem; the document is left out");
+    }
+    let version = format!("local-{}", pao::clock::now_rfc3339());
+    store
+        .put_catalog(&version, &loaded.sources, now_epoch())
+        .await
+        .map_err(|e| e.to_string())?;
+
+    let queue = pao::queue::Queue::new(sqs.clone(), &queues.queue);
+    let app = Arc::new(App::new(
+        store.clone(),
+        queue.clone(),
+        ApiSettings {
+            region: opts.region.clone(),
+            environment: opts.environment.clone(),
+            catalog_cache: Duration::from_secs(60),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    ));
+    let worker = Arc::new(Worker {
+        store,
+        queue,
+        secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(60)),
+        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
+        settings: WorkerSettings {
+            jira_secret_id: opts.jira_secret.clone(),
+            environment: opts.environment.clone(),
+            region: opts.region.clone(),
+            action_timeout: Duration::from_secs(30),
+        },
+    });
+
+    let listener = TcpListener::bind(("127.0.0.1", opts.api_port))
+        .await
+        .map_err(|e| format!("API on port {}: {e}", opts.api_port))?;
+    let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let identities = Arc::new(opts.identities.clone());
+    let region = opts.region.clone();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let (app, identities, region) = (app.clone(), identities.clone(), region.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let (app, identities, region) =
+                        (app.clone(), identities.clone(), region.clone());
+                    async move { Ok::<_, Infallible>(serve(&app, &identities, &region, req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let poller = tokio::spawn(poll_queue(sqs, queues.queue.clone(), worker));
+    Ok(Running {
+        api_addr,
+        jira,
+        queue_url: queues.queue,
+        dlq_url: queues.dlq,
+        tasks: vec![server, poller],
+    })
+}
+
+fn now_epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// One HTTP call: SigV4 like API Gateway's AWS_IAM authorizer, then the API handler.
+async fn serve(
+    app: &App,
+    identities: &[Identity],
+    region: &str,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    // Read a little past the API's limit so that it can answer 413 itself.
+    let body = match Limited::new(body, pao::api::MAX_BODY + 1024)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"message": "Request Too Long"}),
+            );
+        }
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let signed = SignedRequest {
+        method: parts.method.as_str(),
+        path: &path,
+        query: &query,
+        headers: &headers,
+        body: &body,
+    };
+    let identity = match sigv4::verify(&signed, identities, region, now_epoch()) {
+        Ok(i) => i,
+        // API Gateway's own shape for authorizer refusals.
+        Err(e) => return json_response(StatusCode::FORBIDDEN, json!({"message": e.to_string()})),
+    };
+    let event = apigw_event(
+        parts.method.as_str(),
+        &path,
+        &query,
+        &headers,
+        &body,
+        identity,
+    );
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": format!("local runner: {e}")}),
+            );
+        }
+    };
+    match api::handle(app, request).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let mut out = Response::new(Full::new(Bytes::from(body.as_ref().to_vec())));
+            *out.status_mut() = parts.status;
+            *out.headers_mut() = parts.headers;
+            out
+        }
+        Err(e) => json_response(
+            StatusCode::BAD_GATEWAY,
+            json!({"message": format!("handler error: {e}")}),
+        ),
+    }
+}
+
+/// The API Gateway REST API (v1) proxy event a deployed API would send, stage `local`.
+fn apigw_event(
+    method: &str,
+    path: &str,
+    query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    identity: &Identity,
+) -> Value {
+    let mut single = serde_json::Map::new();
+    let mut multi = serde_json::Map::new();
+    for (k, v) in headers {
+        single.insert(k.clone(), json!(v));
+        if let Some(a) = multi
+            .entry(k.clone())
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+        {
+            a.push(json!(v));
+        }
+    }
+    let mut qs = serde_json::Map::new();
+    let mut mqs = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (decode(k), decode(v));
+        qs.insert(k.clone(), json!(v));
+        if let Some(a) = mqs.entry(k).or_insert_with(|| json!([])).as_array_mut() {
+            a.push(json!(v));
+        }
+    }
+    let text = std::str::from_utf8(body).ok();
+    json!({
+        "resource": path, "path": path, "httpMethod": method,
+        "headers": single, "multiValueHeaders": multi,
+        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
+        "multiValueQueryStringParameters": if mqs.is_empty() { Value::Null } else { Value::Object(mqs) },
+        "pathParameters": null, "stageVariables": null,
+        "requestContext": {
+            "accountId": "000000000000", "resourceId": "local", "stage": "local",
+            "requestId": uuid_like(), "httpMethod": method, "path": format!("/local{path}"), "resourcePath": path,
+            "protocol": "HTTP/1.1", "apiId": "local", "domainName": "127.0.0.1",
+            "identity": {"userArn": identity.arn, "accessKey": identity.access_key_id, "caller": identity.arn, "sourceIp": "127.0.0.1"},
+        },
+        "body": if body.is_empty() { Value::Null } else { json!(text.map(str::to_string).unwrap_or_else(|| crate::jira_standin::base64(body))) },
+        "isBase64Encoded": !body.is_empty() && text.is_none(),
+    })
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn uuid_like() -> String {
+    format!("local-{}", now_epoch())
+}
+
+/// What an SQS event source mapping does: long-poll a batch, hand it to the worker's Lambda
+/// handler, delete what succeeded; failed records come back after the visibility timeout and
+/// go to the DLQ after three receives.
+async fn poll_queue(sqs: aws_sdk_sqs::Client, url: String, worker: Arc<Worker>) {
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(20)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await;
+        let messages = match received {
+            Ok(r) => r.messages.unwrap_or_default(),
+            Err(e) => {
+                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receiving from the task queue failed");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+        };
+        if messages.is_empty() {
+            continue;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let attributes: serde_json::Map<String, Value> = m
+                    .attributes
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str().to_string(), json!(v)))
+                    .collect();
+                json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                       "attributes": attributes, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+            })
+            .collect();
+        let event: aws_lambda_events::event::sqs::SqsEvent =
+            match serde_json::from_value(json!({"Records": records})) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not build the SQS event");
+                    continue;
+                }
+            };
+        let response = worker::handle_batch(&worker, &event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &messages {
+            if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                continue;
+            }
+            if let Some(handle) = &m.receipt_handle {
+                if let Err(e) = sqs
+                    .delete_message()
+                    .queue_url(&url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                {
+                    tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a handled message failed");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The local stack as a developer uses it: SigV4-signed HTTP calls to the API, requests run
+//! by the polling worker against the JIRA stand-in.
+
+use pao_local::runner::{Options, start};
+use pao_local::sigv4::default_identity;
+use pao_system_tests::{TWO_TICKETS, sign, write_repo};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant, SystemTime};
+
+async fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    key: (&str, &str),
+    at: SystemTime,
+) -> (u16, Value) {
+    let url = format!("{base}{path}");
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let client = reqwest::Client::new();
+    let mut req = client
+        .request(method.parse().expect("method"), &url)
+        .body(bytes.clone());
+    for (k, v) in sign(method, &url, &bytes, key.0, key.1, at) {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    let response = req.send().await.expect("the local API answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn signed_calls_run_a_request_to_completion() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let opts = Options {
+        catalog_dir: repo.path().to_path_buf(),
+        api_port: 0,
+        jira_port: 0,
+        identities: vec![default_identity()],
+        region: "us-east-1".into(),
+        environment: "local".into(),
+        table: format!("pao-local-test-{suffix}"),
+        queue: format!("pao-local-test-{suffix}.fifo"),
+        dlq: format!("pao-local-test-dlq-{suffix}.fifo"),
+        jira_secret: format!("pao-local-test/{suffix}/jira"),
+    };
+    let running = start(opts.clone()).await.expect("local stack starts");
+    let base = format!("http://{}", running.api_addr);
+    let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
+    let now = SystemTime::now();
+
+    // Unsigned, wrongly signed and stale calls are refused like API Gateway does.
+    let unsigned = reqwest::get(format!("{base}/api/v1/catalog"))
+        .await
+        .expect("answer");
+    assert_eq!(unsigned.status().as_u16(), 403);
+    let (status, body) = call(
+        &base,
+        "GET",
+        "/api/v1/catalog",
+        None,
+        ("AKIAPAOLOCALDEV00001", "wrong"),
+        now,
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("does not match")
+        ),
+        (403, true)
+    );
+    let (status, _) = call(
+        &base,
+        "GET",
+        "/api/v1/catalog",
+        None,
+        ("AKIAUNKNOWN000000000", "x"),
+        now,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &base,
+        "GET",
+        "/api/v1/catalog",
+        None,
+        dev,
+        now - Duration::from_secs(3600),
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    let (status, body) = call(&base, "GET", "/api/v1/catalog?q=two", None, dev, now).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], json!("two-tickets"));
+
+    let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+                                       "input": {"name": "local", "basic": {"instanceName": "orders-db"}}}]});
+    let (status, body) = call(
+        &base,
+        "POST",
+        "/api/v1/requests",
+        Some(submission),
+        dev,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, status) = call(
+            &base,
+            "GET",
+            &format!("/api/v1/requests/{id}/status"),
+            None,
+            dev,
+            SystemTime::now(),
+        )
+        .await;
+        if status["data"]["state"] == json!("completed") {
+            assert_eq!(
+                status["data"]["progress"]["text"],
+                json!("2 of 2 completed")
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "request did not complete: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let issues = running.jira.issues();
+    assert_eq!(issues.len(), 2);
+    assert_eq!(
+        issues[1].fields["summary"],
+        json!(format!("Follow-up of {}", issues[0].key))
+    );
+
+    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
+    drop(running);
+    let sdk = pao::aws::load_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let _ =
+        pao_local::provision::delete_table(&aws_sdk_dynamodb::Client::new(&sdk), &opts.table).await;
+    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
+    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
+}
