@@ -106,6 +106,14 @@ pub enum Target {
 }
 
 impl Target {
+    /// The JSON field that names it: `catalogItemId` or `bundleId`.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::CatalogItem(_) => "catalogItemId",
+            Self::Bundle(_) => "bundleId",
+        }
+    }
+
     pub fn id(&self) -> &str {
         match self {
             Self::CatalogItem(id) | Self::Bundle(id) => id,

@@ -216,7 +216,7 @@ impl Store {
             message: format!("request submitted with {} tasks", tasks.len()),
             task_seq: None,
         };
-        items.push(self.put(event_item(&request.request_id, &event, 0)?, None)?);
+        items.push(self.put(event_item(&request.request_id, &event)?, None)?);
         let result = self
             .client
             .transact_write_items()
@@ -470,15 +470,12 @@ impl Store {
         }
     }
 
-    /// Appends an audit event; `n` keeps events written in the same millisecond apart.
+    /// Appends an audit event.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
-        let n = uuid::Uuid::new_v4().simple().to_string();
-        let mut item = event_item(id, event, 0)?;
-        item.insert("sk".into(), s(format!("EVT#{}#{}", event.at, &n[..8])));
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
+            .set_item(Some(event_item(id, event)?))
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await
@@ -936,14 +933,17 @@ fn task_item(t: &TaskRecord) -> Result<HashMap<String, AttributeValue>, StoreErr
     Ok(item)
 }
 
-fn event_item(
-    id: &RequestId,
-    e: &Event,
-    n: u32,
-) -> Result<HashMap<String, AttributeValue>, StoreError> {
+/// Events sort by when they were written, to the nanosecond, with a random tail so that two
+/// writers never collide.
+fn event_item(id: &RequestId, e: &Event) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let tail = uuid::Uuid::new_v4().simple().to_string();
     let mut item = to_item(e)?;
     item.insert("pk".into(), s(format!("REQ#{id}")));
-    item.insert("sk".into(), s(format!("EVT#{}#{n:08}", e.at)));
+    item.insert("sk".into(), s(format!("EVT#{nanos:020}#{}", &tail[..8])));
     item.insert("itemType".into(), s("event"));
     Ok(item)
 }

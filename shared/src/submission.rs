@@ -6,7 +6,7 @@
 use crate::catalog::Catalog;
 use crate::form::{FieldIssue, redact_paths};
 use crate::queue::{Queue, QueueError, TaskMessage};
-use crate::request::{RequestState, SubmissionItem, Target, plan};
+use crate::request::{RequestState, SubmissionItem, plan};
 use crate::store::{Principal, RequestId, RequestRecord, Store, StoreError, TaskRecord};
 use crate::task::TaskState;
 use crate::template::{Engine, Namespace, SystemVars};
@@ -54,7 +54,7 @@ pub fn build(
     let planned = plan(catalog, &item.target, &item.input, &system)?;
     if planned.len() > crate::store::MAX_TASKS {
         return Err(vec![FieldIssue::new(
-            target_field(&item.target),
+            item.target.field(),
             format!(
                 "expands to {} tasks; at most {} are allowed",
                 planned.len(),
@@ -62,12 +62,9 @@ pub fn build(
             ),
         )]);
     }
-    let entry = catalog.get(item.target.id()).ok_or_else(|| {
-        vec![FieldIssue::new(
-            target_field(&item.target),
-            "does not exist",
-        )]
-    })?;
+    let entry = catalog
+        .get(item.target.id())
+        .ok_or_else(|| vec![FieldIssue::new(item.target.field(), "does not exist")])?;
     let form = entry.document.form();
     let input = form.validate_input(&item.input)?;
     let metadata = catalog.metadata_vars();
@@ -143,13 +140,6 @@ pub async fn write(
             .await?;
     }
     Ok(())
-}
-
-fn target_field(target: &Target) -> &'static str {
-    match target {
-        Target::CatalogItem(_) => "catalogItemId",
-        Target::Bundle(_) => "bundleId",
-    }
 }
 
 /// The part of the `.metadata` namespace a config reads: pinned on the task.

@@ -346,14 +346,15 @@ impl App {
         let mut created = Vec::new();
         for (request, tasks) in &built {
             crate::submission::write(&self.store, &self.queue, request, tasks).await?;
-            created.push(json!({
+            let (key, target_id) = (request.target.field(), request.target.id());
+            let mut one = json!({
                 "requestId": request.request_id,
-                "catalogItemId": match &request.target { crate::request::Target::CatalogItem(id) => Some(id), _ => None },
-                "bundleId": match &request.target { crate::request::Target::Bundle(id) => Some(id), _ => None },
                 "state": request.state,
                 "totalTasks": request.total_tasks,
                 "links": {"self": format!("/api/v1/requests/{}", request.request_id)},
-            }));
+            });
+            one[key] = json!(target_id);
+            created.push(one);
         }
         Ok(ApiResponse::ok(
             202,
@@ -606,10 +607,7 @@ fn summary_json(r: &RequestRecord) -> Value {
         "requestId": r.request_id, "name": r.name, "state": r.state, "catalogVersion": r.catalog_version,
         "progress": progress(r), "createdAt": r.created_at, "updatedAt": r.updated_at, "submissionId": r.submission_id,
     });
-    let (key, id) = match &r.target {
-        crate::request::Target::CatalogItem(id) => ("catalogItemId", id),
-        crate::request::Target::Bundle(id) => ("bundleId", id),
-    };
+    let (key, id) = (r.target.field(), r.target.id());
     v[key] = json!(id);
     if let Some(e) = &r.error {
         v["error"] = json!(e);
