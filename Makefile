@@ -5,7 +5,7 @@ CATALOG ?= examples/catalog
 VENV := .venv
 MOTO_VERSION := 5.2.5
 
-.PHONY: help venv test fmt fmt-check lint unit build release dev validate-examples clean
+.PHONY: help venv bench test fmt fmt-check lint unit build release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ unit: venv ## Run every test against a fresh local AWS endpoint (prints the tota
 
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
+
+bench: venv ## Submission latency and tasks/s through the local stack, beside a floor measured in the same run
+	RUST_LOG=$${RUST_LOG:-warn} scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local --bin pao-bench
 
 build: ## Debug build of everything
 	$(CARGO) build --workspace --locked

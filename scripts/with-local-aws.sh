@@ -8,6 +8,9 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+# moto's TransactWriteItems is not thread-safe: concurrent transactions now and then get a
+# 500, which the SDK retries. Locally we give it more attempts than the default three.
+export AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-10}"
 if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
   exec "$@"
 fi

@@ -1,0 +1,312 @@
+//! `make bench`: submission latency and task throughput through the local stack's own
+//! handlers (API and worker) against the local AWS endpoint and the JIRA stand-in, with the
+//! number of DynamoDB and SQS calls per submission and per task. Times are reported beside a
+//! floor measured in the same run (one DynamoDB GetItem round trip), never as absolute
+//! targets: moto's cost grows with what it stores.
+//!
+//! Settings: `PAO_BENCH_REQUESTS` (default 100), `PAO_BENCH_CONCURRENCY` (default 8).
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use pao::api::{ApiRequest, ApiSettings, App};
+use pao::worker::{Record, Worker, WorkerSettings};
+use pao_local::jira_standin::JiraStandIn;
+use pao_local::provision::{self, Template};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Counts the calls a client sends.
+#[derive(Debug, Clone, Default)]
+struct Counter(Arc<AtomicU64>);
+
+impl Counter {
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for Counter {
+    fn name(&self) -> &'static str {
+        "call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+const ITEM: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: bench-item, name: Bench, version: 1.0.0, category: bench, owner: pao, description: Two JIRA tickets. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true, pattern: '^[a-z][a-z0-9-]{2,30}$' }
+fulfillment:
+  items:
+    - { id: first, type: jira-ticket, config: { project: DBA, issueType: Task, summary: "Provision {{.current.basic.instanceName}}" }, outputs: { firstKey: /key } }
+    - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}" } }
+"#;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::var("AWS_ENDPOINT_URL")
+        .map(|v| v.is_empty())
+        .unwrap_or(true)
+    {
+        return Err("AWS_ENDPOINT_URL is not set: run `make bench`".into());
+    }
+    pao::logging::init();
+    let n: usize = std::env::var("PAO_BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let concurrency: usize = std::env::var("PAO_BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8)
+        .max(1);
+    let sdk = pao::aws::load_sdk_config().await;
+    let (dynamo_calls, sqs_calls) = (Counter::default(), Counter::default());
+    let dynamo = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(dynamo_calls.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&sdk)
+            .interceptor(sqs_calls.clone())
+            .build(),
+    );
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+
+    let suffix = &uuid_suffix();
+    let table = format!("pao-bench-{suffix}");
+    let template = Template::repository()?;
+    provision::create_table(&dynamo, &template, "PaoTable", &table).await?;
+    let queues = provision::create_queues(
+        &sqs,
+        &template,
+        ("TaskQueue", &format!("pao-bench-{suffix}.fifo")),
+        (
+            "TaskDeadLetterQueue",
+            &format!("pao-bench-dlq-{suffix}.fifo"),
+        ),
+    )
+    .await?;
+    let jira = JiraStandIn::start(0, "bench@example.com", "bench-token").await?;
+    let secret_id = format!("pao-bench/{suffix}/jira");
+    provision::put_secret(&secrets, &secret_id, &jira.secret("default")).await?;
+    let store = pao::store::Store::new(dynamo.clone(), &table);
+    let (catalog, problems) =
+        pao::catalog::validate::validate_sources(vec![pao::catalog::validate::SourceDoc {
+            file: "catalog/bench.yaml".into(),
+            text: ITEM.into(),
+            owners: vec![],
+        }]);
+    assert!(
+        problems.is_empty() && catalog.get("bench-item").is_some(),
+        "bench item invalid: {problems:?}"
+    );
+    store
+        .put_catalog(
+            "bench",
+            &[pao::catalog::validate::SourceDoc {
+                file: "catalog/bench.yaml".into(),
+                text: ITEM.into(),
+                owners: vec![],
+            }],
+            0,
+        )
+        .await?;
+    let queue = pao::queue::Queue::new(sqs.clone(), &queues.queue);
+    let app = Arc::new(App::new(
+        store.clone(),
+        queue.clone(),
+        ApiSettings {
+            region: "us-east-1".into(),
+            environment: "bench".into(),
+            catalog_cache: Duration::from_secs(600),
+            version: "bench".into(),
+        },
+    ));
+    let worker = Worker {
+        store: store.clone(),
+        queue,
+        secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(600)),
+        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
+        settings: WorkerSettings {
+            jira_secret_id: secret_id,
+            environment: "bench".into(),
+            region: "us-east-1".into(),
+            action_timeout: Duration::from_secs(10),
+        },
+    };
+
+    // Warm the catalog cache, then measure the floor: one GetItem round trip.
+    app.catalog().await?;
+    let mut floor = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        store
+            .get_task(&pao::store::RequestId("req-none".into()), 0)
+            .await?;
+        floor.push(t.elapsed());
+    }
+    floor.sort();
+
+    // Submissions, `concurrency` at a time.
+    let (d0, s0) = (dynamo_calls.get(), sqs_calls.get());
+    let started = Instant::now();
+    let latencies = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(n)));
+    let next = Arc::new(AtomicU64::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let (app, latencies, next) = (app.clone(), latencies.clone(), next.clone());
+        clients.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= n {
+                    break;
+                }
+                let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "bench-item",
+                                              "input": {"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}}}]});
+                let req = ApiRequest {
+                    method: "POST".into(),
+                    path: "/api/v1/requests".into(),
+                    body: body.to_string().into_bytes(),
+                    caller_arn: Some("arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com".into()),
+                    ..ApiRequest::default()
+                };
+                let t = Instant::now();
+                let answer = app.handle(&req).await;
+                let elapsed = t.elapsed();
+                assert_eq!(answer.status, 202, "{}", answer.body);
+                latencies.lock().await.push(elapsed);
+            }
+        }));
+    }
+    for c in clients {
+        c.await?;
+    }
+    let submit_wall = started.elapsed();
+    let (d1, s1) = (dynamo_calls.get(), sqs_calls.get());
+    let mut lat = latencies.lock().await.clone();
+    lat.sort();
+
+    // Tasks: the worker drains the queue as an event source mapping would.
+    let tasks = 2 * n as u64;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    while jira.issues().len() < tasks as usize && Instant::now() < deadline {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queues.queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await?;
+        let messages = received.messages.unwrap_or_default();
+        let records: Vec<Record> = messages
+            .iter()
+            .map(|m| Record {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+            })
+            .collect();
+        let failed = worker.process_batch(&records).await;
+        for m in &messages {
+            if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
+                if let Some(h) = &m.receipt_handle {
+                    sqs.delete_message()
+                        .queue_url(&queues.queue)
+                        .receipt_handle(h)
+                        .send()
+                        .await?;
+                }
+            }
+        }
+    }
+    let task_wall = started.elapsed();
+    let done = jira.issues().len() as u64;
+    let (d2, s2) = (dynamo_calls.get(), sqs_calls.get());
+
+    println!(
+        "PAO benchmark: {n} submissions ({concurrency} at a time), {tasks} JIRA tasks, local AWS endpoint"
+    );
+    println!();
+    println!(
+        "floor (one DynamoDB GetItem)    p50 {}   p95 {}",
+        ms(percentile(&floor, 0.5)),
+        ms(percentile(&floor, 0.95))
+    );
+    println!(
+        "submission latency              p50 {}   p95 {}   p99 {}   ({:.1}x floor at p50)",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.95)),
+        ms(percentile(&lat, 0.99)),
+        percentile(&lat, 0.5).as_secs_f64() / percentile(&floor, 0.5).as_secs_f64().max(1e-9)
+    );
+    println!(
+        "submissions per second          {:.1}",
+        n as f64 / submit_wall.as_secs_f64()
+    );
+    println!(
+        "tasks per second                {:.1}   ({done} of {tasks} done)",
+        done as f64 / task_wall.as_secs_f64()
+    );
+    println!(
+        "DynamoDB calls per submission   {:.1}",
+        (d1 - d0) as f64 / n as f64
+    );
+    println!(
+        "SQS calls per submission        {:.1}",
+        (s1 - s0) as f64 / n as f64
+    );
+    println!(
+        "DynamoDB calls per task         {:.1}",
+        (d2 - d1) as f64 / tasks as f64
+    );
+    println!(
+        "SQS calls per task              {:.1}   (receives and deletes included)",
+        (s2 - s1) as f64 / tasks as f64
+    );
+
+    let _ = provision::delete_table(&dynamo, &table).await;
+    let _ = provision::delete_queue(&sqs, &queues.queue).await;
+    let _ = provision::delete_queue(&sqs, &queues.dlq).await;
+    if done < tasks {
+        return Err(format!("only {done} of {tasks} tasks completed").into());
+    }
+    Ok(())
+}
+
+fn uuid_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
