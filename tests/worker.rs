@@ -270,3 +270,53 @@ async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
 fn reqwest_client() -> reqwest::Client {
     reqwest::Client::new()
 }
+
+#[tokio::test]
+async fn a_changed_jira_secret_is_picked_up_without_a_restart() {
+    let mut s = setup().await;
+    let other = JiraStandIn::start(0, "other@example.com", "other-token")
+        .await
+        .expect("second JIRA");
+    // The cache's age limit is what makes this "within 60 s" in production; zero here.
+    s.worker.secrets =
+        pao::secrets::SecretCache::new(s.env.secrets.clone(), std::time::Duration::ZERO);
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let first = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    assert_eq!(
+        s.worker.handle(&first).await.expect("first"),
+        Outcome::Completed
+    );
+    pao_local::provision::put_secret(
+        &s.env.secrets,
+        &s.worker.settings.jira_secret_id,
+        &other.secret("default"),
+    )
+    .await
+    .expect("secret changed");
+    let second = TaskMessage {
+        request_id: id.clone(),
+        seq: 1,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    assert_eq!(
+        s.worker.handle(&second).await.expect("second"),
+        Outcome::Completed
+    );
+    assert_eq!(s.jira.issues().len(), 1);
+    assert_eq!(other.issues().len(), 1);
+    assert_eq!(
+        other.issues()[0].fields["summary"],
+        json!("Follow-up of DBA-1")
+    );
+    s.env.cleanup().await;
+}
