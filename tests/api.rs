@@ -1,36 +1,16 @@
 //! The REST API against the local AWS endpoint: routes, the error envelope, bad input that
 //! writes nothing, idempotency, and requests running to completion through the worker.
 
-use pao::api::{ApiRequest, ApiSettings, App};
-use pao::catalog::load::load_dir;
+use pao::api::{ApiRequest, App};
 use pao_local::jira_standin::JiraStandIn;
 use pao_system_tests::{
-    TWO_TICKETS, TestEnv, drain_until, example_catalog_dir, worker_for, write_repo,
+    TWO_TICKETS, TestEnv, app_for, drain_until, example_catalog_dir, worker_for, write_repo,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
 const OTHER: &str = "arn:aws:sts::000000000000:assumed-role/Developer/other@example.com";
-
-async fn app_with(env: &TestEnv, catalog_dir: &std::path::Path) -> App {
-    let loaded = load_dir(catalog_dir).expect("catalog");
-    env.store()
-        .put_catalog("v1", &loaded.sources, 0)
-        .await
-        .expect("catalog stored");
-    App::new(
-        env.store(),
-        env.queue(),
-        ApiSettings {
-            region: "us-east-1".into(),
-            environment: "test".into(),
-            catalog_cache: Duration::from_secs(60),
-            version: "test".into(),
-        },
-    )
-}
 
 fn call(method: &str, path: &str, body: Option<Value>) -> ApiRequest {
     let (path, query) = path.split_once('?').unwrap_or((path, ""));
@@ -76,7 +56,7 @@ fn seed_request() -> Value {
 #[tokio::test]
 async fn catalog_routes() {
     let env = TestEnv::new().await;
-    let app = app_with(&env, &example_catalog_dir()).await;
+    let app = app_for(&env, &example_catalog_dir()).await;
     let (status, body) = send(&app, call("GET", "/api/v1/catalog", None)).await;
     assert_eq!(status, 200);
     assert_eq!(body["data"].as_array().map(Vec::len), Some(9));
@@ -155,7 +135,7 @@ async fn catalog_routes() {
 #[tokio::test]
 async fn submit_then_read_back() {
     let env = TestEnv::new().await;
-    let app = app_with(&env, &example_catalog_dir()).await;
+    let app = app_for(&env, &example_catalog_dir()).await;
     let (status, body) = send(&app, call("POST", "/api/v1/requests", Some(seed_request()))).await;
     assert_eq!(status, 202, "{body}");
     let created = body["data"]["requests"]
@@ -223,7 +203,7 @@ async fn submit_then_read_back() {
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
     let env = TestEnv::new().await;
-    let app = app_with(&env, &example_catalog_dir()).await;
+    let app = app_for(&env, &example_catalog_dir()).await;
     let item = |extra: Value| {
         let mut i = json!({"schemaVersion": "catalog/v1", "catalogItemId": "cache-redis", "input": {"name": "c", "cluster": {"clusterName": "hot-cache"}}});
         if let (Some(o), Some(e)) = (i.as_object_mut(), extra.as_object()) {
@@ -305,7 +285,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
 #[tokio::test]
 async fn idempotency_key_replays_and_guards() {
     let env = TestEnv::new().await;
-    let app = app_with(&env, &example_catalog_dir()).await;
+    let app = app_for(&env, &example_catalog_dir()).await;
     let with_key = |body: Value| {
         let mut r = call("POST", "/api/v1/requests", Some(body));
         r.headers.push(("idempotency-key".into(), "key-123".into()));
@@ -336,7 +316,7 @@ async fn idempotency_key_replays_and_guards() {
 async fn fifty_concurrent_submissions_all_complete_in_order() {
     let env = TestEnv::new().await;
     let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
-    let app = Arc::new(app_with(&env, repo.path()).await);
+    let app = Arc::new(app_for(&env, repo.path()).await);
     let jira = JiraStandIn::start(0, "pao@example.com", "token")
         .await
         .expect("JIRA");

@@ -180,7 +180,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             });
         }
     });
-    let poller = tokio::spawn(poll_queue(sqs, queues.queue.clone(), worker));
+    let poller = tokio::spawn(poll_queue(worker.queue.clone(), worker));
     Ok(Running {
         api_addr,
         jira,
@@ -328,26 +328,9 @@ fn apigw_event(
     })
 }
 
+/// A query-string component: `+` is a space, then `%XX` escapes.
 fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    sigv4::percent_decode(&s.replace('+', " "))
 }
 
 fn uuid_like() -> String {
@@ -357,20 +340,12 @@ fn uuid_like() -> String {
 /// What an SQS event source mapping does: long-poll a batch, hand it to the worker's Lambda
 /// handler, delete what succeeded; failed records come back after the visibility timeout and
 /// go to the DLQ after three receives.
-async fn poll_queue(sqs: aws_sdk_sqs::Client, url: String, worker: Arc<Worker>) {
+async fn poll_queue(queue: pao::queue::Queue, worker: Arc<Worker>) {
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(20)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(r) => r.messages.unwrap_or_default(),
+        let messages = match queue.receive(20).await {
+            Ok(m) => m,
             Err(e) => {
-                tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "receiving from the task queue failed");
+                tracing::error!(error = %e, "receiving from the task queue failed");
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 continue;
             }
@@ -399,27 +374,15 @@ async fn poll_queue(sqs: aws_sdk_sqs::Client, url: String, worker: Arc<Worker>) 
                     continue;
                 }
             };
+        // The worker function's own Lambda handler, as the event source mapping calls it.
         let response = worker::handle_batch(&worker, &event).await;
-        let failed: Vec<&str> = response
+        let failed: Vec<String> = response
             .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
+            .into_iter()
+            .map(|f| f.item_identifier)
             .collect();
-        for m in &messages {
-            if failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                continue;
-            }
-            if let Some(handle) = &m.receipt_handle {
-                if let Err(e) = sqs
-                    .delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                {
-                    tracing::error!(error = %aws_sdk_sqs::error::DisplayErrorContext(e), "deleting a handled message failed");
-                }
-            }
+        if let Err(e) = queue.acknowledge(&messages, &failed).await {
+            tracing::error!(error = %e, "deleting handled messages failed");
         }
     }
 }

@@ -57,6 +57,53 @@ impl Queue {
         &self.client
     }
 
+    /// Long-polls one batch (up to 10 messages, all system attributes).
+    pub async fn receive(
+        &self,
+        wait_seconds: i32,
+    ) -> Result<Vec<aws_sdk_sqs::types::Message>, QueueError> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .map_err(|e| QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(out.messages.unwrap_or_default())
+    }
+
+    /// Deletes every message of `messages` whose id is not in `failed`: what an event source
+    /// mapping does with a partial batch response.
+    pub async fn acknowledge(
+        &self,
+        messages: &[aws_sdk_sqs::types::Message],
+        failed: &[String],
+    ) -> Result<(), QueueError> {
+        for m in messages {
+            if failed
+                .iter()
+                .any(|f| Some(f.as_str()) == m.message_id.as_deref())
+            {
+                continue;
+            }
+            if let Some(handle) = &m.receipt_handle {
+                self.client
+                    .delete_message()
+                    .queue_url(&self.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Puts a task on the queue; returns the SQS message id.
     pub async fn enqueue(&self, message: &TaskMessage) -> Result<String, QueueError> {
         let body =

@@ -261,36 +261,19 @@ impl Store {
         let mut request = None;
         let mut tasks = Vec::new();
         let mut events = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("REQ#{id}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for item in out.items() {
-                if is_expired(item, now_epoch) {
-                    return Ok(None);
-                }
-                match item
-                    .get("itemType")
-                    .and_then(|k| k.as_s().ok())
-                    .map(String::as_str)
-                {
-                    Some("request") => request = Some(from_item::<RequestRecord>(item)?),
-                    Some("task") => tasks.push(from_item::<TaskRecord>(item)?),
-                    Some("event") => events.push(from_item::<Event>(item)?),
-                    _ => {}
-                }
+        for item in &self.partition(&format!("REQ#{id}")).await? {
+            if is_expired(item, now_epoch) {
+                return Ok(None);
             }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
+            match item
+                .get("itemType")
+                .and_then(|k| k.as_s().ok())
+                .map(String::as_str)
+            {
+                Some("request") => request = Some(from_item::<RequestRecord>(item)?),
+                Some("task") => tasks.push(from_item::<TaskRecord>(item)?),
+                Some("event") => events.push(from_item::<Event>(item)?),
+                _ => {}
             }
         }
         Ok(request.map(|request| RequestDetail {
@@ -298,6 +281,32 @@ impl Store {
             tasks,
             events,
         }))
+    }
+
+    /// Every item of a partition, all pages.
+    async fn partition(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            start = out.last_evaluated_key().cloned();
+            items.extend(out.items.unwrap_or_default());
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
     }
 
     /// A single task.
@@ -737,16 +746,7 @@ impl Store {
             .map_err(dynamo)?;
         if let Some(old) = previous.filter(|v| v != version) {
             // Readers of the old snapshot have a minute to finish; then TTL removes it.
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("CATALOG#{old}")))
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for item in out.items() {
+            for item in &self.partition(&format!("CATALOG#{old}")).await? {
                 if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
                     self.client
                         .update_item()
@@ -793,47 +793,30 @@ impl Store {
             return Ok(None);
         };
         let mut sources = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("CATALOG#{version}")))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for item in out.items() {
-                let v = from_attr(&AttributeValue::M(item.clone()));
-                sources.push(crate::catalog::validate::SourceDoc {
-                    file: v
-                        .get("file")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    text: v
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                    owners: v
-                        .get("owners")
-                        .and_then(Value::as_array)
-                        .map(|o| {
-                            o.iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+        for item in &self.partition(&format!("CATALOG#{version}")).await? {
+            let v = from_attr(&AttributeValue::M(item.clone()));
+            sources.push(crate::catalog::validate::SourceDoc {
+                file: v
+                    .get("file")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                text: v
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                owners: v
+                    .get("owners")
+                    .and_then(Value::as_array)
+                    .map(|o| {
+                        o.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
         }
         Ok(Some((version, sources)))
     }

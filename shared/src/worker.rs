@@ -19,6 +19,7 @@ use crate::task::TaskState;
 use crate::template::{Engine, SystemVars, Vars};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -81,7 +82,16 @@ impl Worker {
                     tracing::error!(message_id = %record.message_id, error = %e, "dropping malformed message");
                     continue;
                 }
-                Ok(message) => self.handle(&message).await,
+                Ok(message) => {
+                    // Every log line of this task carries the request's correlation id.
+                    let span = tracing::info_span!(
+                        "task",
+                        correlation_id = %message.correlation_id,
+                        request_id = %message.request_id,
+                        seq = message.seq
+                    );
+                    self.handle(&message).instrument(span).await
+                }
             };
             match result {
                 Ok(outcome) => {
@@ -94,6 +104,22 @@ impl Worker {
             }
         }
         Vec::new()
+    }
+
+    /// Receives one batch from the task queue, processes it and deletes what succeeded, as an
+    /// SQS event source mapping does. Returns how many messages arrived.
+    pub async fn poll_once(&self, wait_seconds: i32) -> Result<usize, WorkerError> {
+        let messages = self.queue.receive(wait_seconds).await?;
+        let records: Vec<Record> = messages
+            .iter()
+            .map(|m| Record {
+                message_id: m.message_id.clone().unwrap_or_default(),
+                body: m.body.clone().unwrap_or_default(),
+            })
+            .collect();
+        let failed = self.process_batch(&records).await;
+        self.queue.acknowledge(&messages, &failed).await?;
+        Ok(messages.len())
     }
 
     /// Runs the task a message names, if it still should run.
@@ -351,21 +377,18 @@ impl Worker {
                 }
                 let request_error =
                     format!("task {} ({}) failed: {message}", task.seq, task.item.id);
-                match self
-                    .store
-                    .transition_request(
-                        &task.request_id,
-                        RequestState::Processing,
-                        RequestState::Failed,
-                        &now,
-                        epoch,
-                        vec![("error", json!(request_error))],
-                    )
-                    .await
-                {
-                    Ok(()) | Err(StoreError::Conflict(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
+                settled(
+                    self.store
+                        .transition_request(
+                            &task.request_id,
+                            RequestState::Processing,
+                            RequestState::Failed,
+                            &now,
+                            epoch,
+                            vec![("error", json!(request_error))],
+                        )
+                        .await,
+                )?;
                 self.event(task, "task-failed", request_error).await?;
                 Ok(Outcome::Failed(message))
             }
@@ -379,21 +402,18 @@ impl Worker {
             return Ok(());
         }
         let now = clock::now_rfc3339();
-        match self
-            .store
-            .transition_request(
-                &detail.request.request_id,
-                state,
-                RequestState::Processing,
-                &now,
-                now_epoch(),
-                vec![],
-            )
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        settled(
+            self.store
+                .transition_request(
+                    &detail.request.request_id,
+                    state,
+                    RequestState::Processing,
+                    &now,
+                    now_epoch(),
+                    vec![],
+                )
+                .await,
+        )
     }
 
     /// Moves the next task to `queued` and puts it on the queue.
@@ -403,21 +423,18 @@ impl Worker {
         correlation_id: &str,
         now: &str,
     ) -> Result<(), WorkerError> {
-        match self
-            .store
-            .transition_task(
-                &next.request_id,
-                next.seq,
-                TaskState::Pending,
-                TaskState::Queued,
-                now,
-                vec![],
-            )
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        settled(
+            self.store
+                .transition_task(
+                    &next.request_id,
+                    next.seq,
+                    TaskState::Pending,
+                    TaskState::Queued,
+                    now,
+                    vec![],
+                )
+                .await,
+        )?;
         self.queue
             .enqueue(&TaskMessage {
                 request_id: next.request_id.clone(),
@@ -431,21 +448,18 @@ impl Worker {
 
     async fn skip(&self, task: &TaskRecord) -> Result<(), WorkerError> {
         let now = clock::now_rfc3339();
-        match self
-            .store
-            .transition_task(
-                &task.request_id,
-                task.seq,
-                task.state,
-                TaskState::Skipped,
-                &now,
-                vec![],
-            )
-            .await
-        {
-            Ok(()) | Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        settled(
+            self.store
+                .transition_task(
+                    &task.request_id,
+                    task.seq,
+                    task.state,
+                    TaskState::Skipped,
+                    &now,
+                    vec![],
+                )
+                .await,
+        )?;
         self.event(
             task,
             "task-skipped",
@@ -471,6 +485,14 @@ impl Worker {
         };
         self.store.append_event(&task.request_id, &event).await?;
         Ok(())
+    }
+}
+
+/// A conditional write that lost to another delivery changed nothing that matters here.
+fn settled(result: Result<(), StoreError>) -> Result<(), WorkerError> {
+    match result {
+        Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

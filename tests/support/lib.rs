@@ -138,37 +138,7 @@ pub async fn drain_until(
             detail.request.state,
             detail.tasks.iter().map(|t| t.state).collect::<Vec<_>>()
         );
-        let received = env
-            .sqs
-            .receive_message()
-            .queue_url(&env.queues.queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        let messages = received.messages.unwrap_or_default();
-        let records: Vec<pao::worker::Record> = messages
-            .iter()
-            .map(|m| pao::worker::Record {
-                message_id: m.message_id.clone().unwrap_or_default(),
-                body: m.body.clone().unwrap_or_default(),
-            })
-            .collect();
-        let failed = worker.process_batch(&records).await;
-        for m in &messages {
-            if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
-                if let Some(handle) = &m.receipt_handle {
-                    let _ = env
-                        .sqs
-                        .delete_message()
-                        .queue_url(&env.queues.queue)
-                        .receipt_handle(handle)
-                        .send()
-                        .await;
-                }
-            }
-        }
+        worker.poll_once(1).await.expect("poll the task queue");
     }
 }
 
@@ -249,4 +219,24 @@ pub fn sign(
         headers.push((k.to_string(), v.to_string()));
     }
     headers
+}
+
+/// The API with the catalog repository at `catalog_dir` loaded into the test's table, as
+/// the Lambda function builds it.
+pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::App {
+    let loaded = pao::catalog::load::load_dir(catalog_dir).expect("catalog");
+    env.store()
+        .put_catalog("v1", &loaded.sources, 0)
+        .await
+        .expect("catalog stored");
+    pao::api::App::new(
+        env.store(),
+        env.queue(),
+        pao::api::ApiSettings {
+            region: "us-east-1".into(),
+            environment: "test".into(),
+            catalog_cache: std::time::Duration::from_secs(60),
+            version: "test".into(),
+        },
+    )
 }

@@ -2,11 +2,9 @@
 //! endpoint: what Lambda would answer.
 
 use lambda_http::Body;
-use pao::api::{ApiSettings, App};
-use pao::catalog::load::load_dir;
-use pao_system_tests::{TestEnv, example_catalog_dir};
+use pao::api::App;
+use pao_system_tests::{TestEnv, app_for, example_catalog_dir};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 fn event(name: &str) -> lambda_http::Request {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -14,24 +12,6 @@ fn event(name: &str) -> lambda_http::Request {
         .join(name);
     let text = std::fs::read_to_string(&path).expect("event file");
     lambda_http::request::from_str(&text).expect("an API Gateway event")
-}
-
-async fn app(env: &TestEnv) -> App {
-    let loaded = load_dir(&example_catalog_dir()).expect("catalog");
-    env.store()
-        .put_catalog("v1", &loaded.sources, 0)
-        .await
-        .expect("catalog stored");
-    App::new(
-        env.store(),
-        env.queue(),
-        ApiSettings {
-            region: "us-east-1".into(),
-            environment: "test".into(),
-            catalog_cache: Duration::from_secs(60),
-            version: "test".into(),
-        },
-    )
 }
 
 async fn answer(app: &App, name: &str) -> (u16, Value, lambda_http::http::HeaderMap) {
@@ -48,7 +28,7 @@ async fn answer(app: &App, name: &str) -> (u16, Value, lambda_http::http::Header
 #[tokio::test]
 async fn every_api_event_gets_its_answer() {
     let env = TestEnv::new().await;
-    let app = app(&env).await;
+    let app = app_for(&env, &example_catalog_dir()).await;
 
     // The staged path (/Prod/api/v1/...) routes like the plain one.
     let (status, body, headers) = answer(&app, "api-catalog-list.json").await;

@@ -9,7 +9,7 @@
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use pao::api::{ApiRequest, ApiSettings, App};
-use pao::worker::{Record, Worker, WorkerSettings};
+use pao::worker::{Worker, WorkerSettings};
 use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision::{self, Template};
 use serde_json::json;
@@ -221,33 +221,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
     while jira.issues().len() < tasks as usize && Instant::now() < deadline {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queues.queue)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await?;
-        let messages = received.messages.unwrap_or_default();
-        let records: Vec<Record> = messages
-            .iter()
-            .map(|m| Record {
-                message_id: m.message_id.clone().unwrap_or_default(),
-                body: m.body.clone().unwrap_or_default(),
-            })
-            .collect();
-        let failed = worker.process_batch(&records).await;
-        for m in &messages {
-            if !failed.contains(&m.message_id.clone().unwrap_or_default()) {
-                if let Some(h) = &m.receipt_handle {
-                    sqs.delete_message()
-                        .queue_url(&queues.queue)
-                        .receipt_handle(h)
-                        .send()
-                        .await?;
-                }
-            }
-        }
+        worker.poll_once(1).await?;
     }
     let task_wall = started.elapsed();
     let done = jira.issues().len() as u64;

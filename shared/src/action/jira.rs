@@ -83,29 +83,11 @@ impl JiraClient {
         timeout: Duration,
     ) -> Result<ActionResult, ActionError> {
         let fields = issue_fields(config, label)?;
-        let url = format!(
-            "{}/rest/api/2/issue",
-            instance.base_url.trim_end_matches('/')
-        );
-        let response = self
+        let request = self
             .http
-            .post(&url)
-            .basic_auth(&instance.email, Some(&instance.api_token))
-            .header("Accept", "application/json")
-            .json(&json!({ "fields": fields }))
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| transport(e, instance, timeout))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(ActionError::Rejected(format!(
-                "JIRA answered {}: {}",
-                status.as_u16(),
-                jira_error_text(&body)
-            )));
-        }
+            .post(endpoint(instance, "issue"))
+            .json(&json!({ "fields": fields }));
+        let body = call(request, instance, timeout, "JIRA").await?;
         let key = body
             .get("key")
             .and_then(Value::as_str)
@@ -124,33 +106,13 @@ impl JiraClient {
         label: &str,
         timeout: Duration,
     ) -> Result<Option<ActionResult>, ActionError> {
-        let url = format!(
-            "{}/rest/api/2/search",
-            instance.base_url.trim_end_matches('/')
-        );
         let jql = format!("labels = \"{label}\"");
-        let response = self
-            .http
-            .get(&url)
-            .basic_auth(&instance.email, Some(&instance.api_token))
-            .query(&[
-                ("jql", jql.as_str()),
-                ("fields", "key"),
-                ("maxResults", "1"),
-            ])
-            .timeout(timeout)
-            .send()
-            .await
-            .map_err(|e| transport(e, instance, timeout))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(ActionError::Rejected(format!(
-                "JIRA search answered {}: {}",
-                status.as_u16(),
-                jira_error_text(&body)
-            )));
-        }
+        let request = self.http.get(endpoint(instance, "search")).query(&[
+            ("jql", jql.as_str()),
+            ("fields", "key"),
+            ("maxResults", "1"),
+        ]);
+        let body = call(request, instance, timeout, "JIRA search").await?;
         let first = body
             .get("issues")
             .and_then(Value::as_array)
@@ -163,6 +125,40 @@ impl JiraClient {
                 issue.get("id").cloned().unwrap_or(Value::Null),
             ))
         }))
+    }
+}
+
+fn endpoint(instance: &JiraInstance, resource: &str) -> String {
+    format!(
+        "{}/rest/api/2/{resource}",
+        instance.base_url.trim_end_matches('/')
+    )
+}
+
+/// Sends an authenticated call and returns its JSON body, or JIRA's error text.
+async fn call(
+    request: reqwest::RequestBuilder,
+    instance: &JiraInstance,
+    timeout: Duration,
+    what: &str,
+) -> Result<Value, ActionError> {
+    let response = request
+        .basic_auth(&instance.email, Some(&instance.api_token))
+        .header("Accept", "application/json")
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| transport(e, instance, timeout))?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(ActionError::Rejected(format!(
+            "{what} answered {}: {}",
+            status.as_u16(),
+            jira_error_text(&body)
+        )))
     }
 }
 
