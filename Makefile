@@ -4,13 +4,18 @@ CARGO ?= cargo
 CATALOG ?= examples/catalog
 VENV := .venv
 MOTO_VERSION := 5.2.5
+CFN_LINT_VERSION := 1.58.0
+SAM_CLI_VERSION := 1.170.0
+CARGO_LAMBDA_VERSION := 1.9.2
+ARCH ?= x86_64
+export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv bench test fmt fmt-check lint unit build release dev validate-examples clean
+.PHONY: help venv bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-test: toolchain venv fmt-check lint unit ## Everything CI checks: format, clippy, every test (the example catalog included)
+test: toolchain venv fmt-check lint lint-template unit ## Everything CI checks: format, clippy, template lint, every test
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found: install the Rust toolchain (rustup)"; exit 1; }
@@ -30,8 +35,25 @@ venv: $(VENV)/.installed ## Python venv with moto_server (the local AWS endpoint
 
 $(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' \
+	  'cfn-lint==$(CFN_LINT_VERSION)' 'aws-sam-cli==$(SAM_CLI_VERSION)'
 	touch $@
+
+$(VENV)/.build-tools: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	touch $@
+
+lint-template: venv ## cfn-lint and sam validate --lint on template.yaml
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
+
+build: $(VENV)/.build-tools ## sam build (cargo-lambda): ARCH=x86_64 (default) or ARCH=arm64
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
+	@ls -l .aws-sam/build/*/bootstrap
+
+invoke: ## Feed an event to its function's handler against a local endpoint: make invoke EVENT=events/api-submit.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
+	scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local --bin pao-invoke -- $(EVENT)
 
 unit: venv ## Run every test against a fresh local AWS endpoint (prints the total last)
 	@mkdir -p target; set -o pipefail; scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
@@ -43,7 +65,7 @@ validate-examples: ## devctl validate on the example catalog
 bench: venv ## Submission latency and tasks/s through the local stack, beside a floor measured in the same run
 	RUST_LOG=$${RUST_LOG:-warn} scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local --bin pao-bench
 
-build: ## Debug build of everything
+debug: ## Debug build of everything
 	$(CARGO) build --workspace --locked
 
 release: ## Release binaries (what Lambda runs)

@@ -1,0 +1,127 @@
+//! `make invoke EVENT=events/<file>.json`: feeds one event to its function's handler, the
+//! way Lambda would, against the local AWS endpoint. API Gateway events go to the API
+//! handler, SQS batches to the worker handler; the table, queues, catalog
+//! (`PAO_CATALOG_DIR`, default `examples/catalog`) and a JIRA stand-in are set up first.
+
+use pao_local::jira_standin::JiraStandIn;
+use pao_local::provision::{self, Template};
+use serde_json::Value;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pao-invoke: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: pao-invoke EVENT.json")?;
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let event: Value = serde_json::from_str(&text).map_err(|e| format!("{path}: not JSON: {e}"))?;
+    if std::env::var("AWS_ENDPOINT_URL")
+        .map(|v| v.is_empty())
+        .unwrap_or(true)
+    {
+        return Err("AWS_ENDPOINT_URL is not set: run `make invoke EVENT=...`".into());
+    }
+    let sdk = pao::aws::load_sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let template = Template::repository().map_err(|e| e.to_string())?;
+    let table = "pao-invoke";
+    provision::create_table(&dynamo, &template, "PaoTable", table)
+        .await
+        .map_err(|e| e.to_string())?;
+    let queues = provision::create_queues(
+        &sqs,
+        &template,
+        ("TaskQueue", "pao-invoke.fifo"),
+        ("TaskDeadLetterQueue", "pao-invoke-dlq.fifo"),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let store = pao::store::Store::new(dynamo, table);
+    let queue = pao::queue::Queue::new(sqs, &queues.queue);
+    let catalog_dir = std::env::var("PAO_CATALOG_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog").into());
+    let loaded =
+        pao::catalog::load_dir(std::path::Path::new(&catalog_dir)).map_err(|e| e.to_string())?;
+    store
+        .put_catalog("invoke", &loaded.sources, 0)
+        .await
+        .map_err(|e| e.to_string())?;
+
+    if event.get("httpMethod").is_some() {
+        let request = lambda_http::request::from_str(&text)
+            .map_err(|e| format!("{path}: not an API Gateway event: {e}"))?;
+        let app = pao::api::App::new(
+            store,
+            queue,
+            pao::api::ApiSettings {
+                region: "us-east-1".into(),
+                environment: "local".into(),
+                catalog_cache: Duration::from_secs(60),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+        );
+        let response = api::handle(&app, request)
+            .await
+            .map_err(|e| e.to_string())?;
+        println!("HTTP {}", response.status());
+        for (k, v) in response.headers() {
+            println!("{k}: {}", v.to_str().unwrap_or_default());
+        }
+        println!();
+        let body = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        let pretty = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or(body);
+        println!("{pretty}");
+        return Ok(());
+    }
+    if event
+        .pointer("/Records/0/eventSource")
+        .and_then(Value::as_str)
+        == Some("aws:sqs")
+    {
+        let batch: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_value(event).map_err(|e| format!("{path}: not an SQS event: {e}"))?;
+        let jira = JiraStandIn::start(0, "pao@example.com", "invoke-token")
+            .await
+            .map_err(|e| e.to_string())?;
+        provision::put_secret(&secrets, "pao-invoke/jira", &jira.secret("default"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let worker = pao::worker::Worker {
+            store,
+            queue,
+            secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(60)),
+            jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
+            settings: pao::worker::WorkerSettings {
+                jira_secret_id: "pao-invoke/jira".into(),
+                environment: "local".into(),
+                region: "us-east-1".into(),
+                action_timeout: Duration::from_secs(30),
+            },
+        };
+        let response = worker::handle_batch(&worker, &batch).await;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&response).map_err(|e| e.to_string())?
+        );
+        return Ok(());
+    }
+    Err(format!(
+        "{path}: neither an API Gateway REST event nor an SQS batch"
+    ))
+}
