@@ -1,6 +1,9 @@
 //! The worker function's handler: an SQS FIFO batch in, a partial batch response out
 //! (`ReportBatchItemFailures`): the first failed record and every later one are reported.
 
+// The worker future is deep (SDK calls inside tracing spans inside the batch loop).
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use pao::worker::{Record, Worker};

@@ -1,6 +1,9 @@
 //! PAO `worker` Lambda function: the SQS FIFO consumer that executes fulfillment tasks.
 //! `main` builds clients and config once per container; the handler lives in the library.
 
+// The worker future is deep (SDK calls inside tracing spans inside the batch loop).
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use pao::config::Config;
 use pao::worker::{Worker, WorkerSettings};
