@@ -21,6 +21,7 @@
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
 //! - [`submission`]: a submission item becomes a stored, queued request.
 //! - [`api`]: the REST API, independent of its transport.
+//! - [`signing`]: SigV4 signing of API calls (devctl, tests).
 //! - [`path`]: dotted/YAML paths used in every error message.
 
 pub mod action;
@@ -36,6 +37,7 @@ pub mod queue;
 pub mod request;
 pub mod schema;
 pub mod secrets;
+pub mod signing;
 pub mod store;
 pub mod submission;
 pub mod task;

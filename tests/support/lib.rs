@@ -175,8 +175,8 @@ fulfillment:
         secondKey: /key
 "#;
 
-/// Signs a call with AWS SigV4 (service `execute-api`) using the AWS SDK's own signer, the
-/// way awscurl or `curl --aws-sigv4` do; returns the headers to send.
+/// Signs a call with AWS SigV4 (service `execute-api`), as devctl does; returns the headers
+/// to send.
 pub fn sign(
     method: &str,
     url: &str,
@@ -185,40 +185,12 @@ pub fn sign(
     secret: &str,
     at: std::time::SystemTime,
 ) -> Vec<(String, String)> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-    let host = url
-        .split("//")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_default()
-        .to_string();
-    let identity: aws_smithy_runtime_api::client::identity::Identity =
-        aws_credential_types::Credentials::new(access_key, secret, None, None, "tests").into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region("us-east-1")
-        .name("execute-api")
-        .time(at)
-        .settings(SigningSettings::default())
-        .build()
-        .expect("signing params")
-        .into();
-    let mut headers = vec![
-        ("host".to_string(), host),
-        ("content-type".to_string(), "application/json".to_string()),
-    ];
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .expect("signable request");
-    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
-    for (k, v) in instructions.headers() {
-        headers.push((k.to_string(), v.to_string()));
-    }
-    headers
+    let credentials = pao::signing::Credentials {
+        access_key_id: access_key.into(),
+        secret_access_key: secret.into(),
+        session_token: None,
+    };
+    pao::signing::sign(method, url, body, &credentials, "us-east-1", at).expect("signed")
 }
 
 /// The API with the catalog repository at `catalog_dir` loaded into the test's table, as

@@ -1,0 +1,143 @@
+//! devctl's signed API commands against a running local stack.
+
+use pao_local::runner::{Options, start};
+use pao_local::sigv4::default_identity;
+use pao_system_tests::{TWO_TICKETS, write_repo};
+use serde_json::Value;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn devctl(api: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_devctl"))
+        .args(args)
+        .env("PAO_API_URL", api)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("devctl runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_and_follow_a_request() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let suffix = uuid_suffix();
+    let running = start(Options {
+        catalog_dir: repo.path().to_path_buf(),
+        api_port: 0,
+        jira_port: 0,
+        identities: vec![default_identity()],
+        region: "us-east-1".into(),
+        environment: "local".into(),
+        table: format!("pao-devctl-{suffix}"),
+        queue: format!("pao-devctl-{suffix}.fifo"),
+        dlq: format!("pao-devctl-dlq-{suffix}.fifo"),
+        jira_secret: format!("pao-devctl/{suffix}/jira"),
+    })
+    .await
+    .expect("local stack");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let out = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || devctl(&api, &["catalog", "--q", "two"])
+    })
+    .await
+    .expect("ran");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cards: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(cards[0]["id"], "two-tickets");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"two-tickets","input":{"name":"x","basic":{}}}]}"#).expect("write");
+    let bad = bad.to_string_lossy().into_owned();
+    let out = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || devctl(&api, &["submit", &bad])
+    })
+    .await
+    .expect("ran");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("items[0].input.basic.instanceName: is required"),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("good.json");
+    std::fs::write(&good, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"two-tickets","input":{"name":"x","basic":{"instanceName":"db"}}}]}"#).expect("write");
+    let good = good.to_string_lossy().into_owned();
+    let out = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || devctl(&api, &["submit", &good, "--idempotency-key", "k1"])
+    })
+    .await
+    .expect("ran");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let id = created["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = tokio::task::spawn_blocking({
+            let (api, id) = (api.clone(), id.clone());
+            move || devctl(&api, &["status", &id])
+        })
+        .await
+        .expect("ran");
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        if status["state"] == "completed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not completed: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
+    drop(running);
+    let out = tokio::task::spawn_blocking({
+        let api = api.clone();
+        move || devctl(&api, &["requests"])
+    })
+    .await
+    .expect("ran");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the stack is stopped: devctl cannot reach it"
+    );
+    let sdk = pao::aws::load_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
+    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
+    let _ = pao_local::provision::delete_table(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &format!("pao-devctl-{suffix}"),
+    )
+    .await;
+}
+
+fn uuid_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}

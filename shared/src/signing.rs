@@ -1,0 +1,77 @@
+//! Signing calls to PAO's API with AWS Signature Version 4 (service `execute-api`), using the
+//! AWS SDK's own signer: what `devctl` and the tests send, and what API Gateway (or the local
+//! runner) verifies.
+
+use std::time::SystemTime;
+
+/// Credentials to sign with.
+#[derive(Clone)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The headers to send with a call (`host`, `x-amz-date`, `authorization`, and the session
+/// token when there is one) besides `content-type: application/json`.
+pub fn sign(
+    method: &str,
+    url: &str,
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let host = url
+        .split("//")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{url} has no host"))?
+        .to_string();
+    let identity: aws_smithy_runtime_api::client::identity::Identity =
+        aws_credential_types::Credentials::new(
+            &credentials.access_key_id,
+            &credentials.secret_access_key,
+            credentials.session_token.clone(),
+            None,
+            "pao",
+        )
+        .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("execute-api")
+        .time(at)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let mut headers = vec![
+        ("host".to_string(), host),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    for (k, v) in instructions.headers() {
+        headers.push((k.to_string(), v.to_string()));
+    }
+    Ok(headers)
+}
