@@ -1,9 +1,8 @@
 //! The local stack as a developer uses it: SigV4-signed HTTP calls to the API, requests run
 //! by the polling worker against the JIRA stand-in.
 
-use pao_local::runner::{Options, start};
-use pao_local::sigv4::default_identity;
-use pao_system_tests::{TWO_TICKETS, sign, write_repo};
+use pao_local::runner::start;
+use pao_system_tests::{TWO_TICKETS, local_options, sign, stop_local, write_repo};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -38,19 +37,7 @@ async fn signed_calls_run_a_request_to_completion() {
         "run with make test"
     );
     let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-    let opts = Options {
-        catalog_dir: repo.path().to_path_buf(),
-        api_port: 0,
-        jira_port: 0,
-        identities: vec![default_identity()],
-        region: "us-east-1".into(),
-        environment: "local".into(),
-        table: format!("pao-local-test-{suffix}"),
-        queue: format!("pao-local-test-{suffix}.fifo"),
-        dlq: format!("pao-local-test-dlq-{suffix}.fifo"),
-        jira_secret: format!("pao-local-test/{suffix}/jira"),
-    };
+    let opts = local_options(repo.path());
     let running = start(opts.clone()).await.expect("local stack starts");
     let base = format!("http://{}", running.api_addr);
     let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
@@ -153,12 +140,5 @@ async fn signed_calls_run_a_request_to_completion() {
         json!(format!("Follow-up of {}", issues[0].key))
     );
 
-    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
-    drop(running);
-    let sdk = pao::aws::load_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let _ =
-        pao_local::provision::delete_table(&aws_sdk_dynamodb::Client::new(&sdk), &opts.table).await;
-    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
-    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
+    stop_local(running, &opts).await;
 }

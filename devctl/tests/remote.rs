@@ -1,8 +1,7 @@
 //! devctl's signed API commands against a running local stack.
 
-use pao_local::runner::{Options, start};
-use pao_local::sigv4::default_identity;
-use pao_system_tests::{TWO_TICKETS, write_repo};
+use pao_local::runner::start;
+use pao_system_tests::{TWO_TICKETS, local_options, stop_local, write_repo};
 use serde_json::Value;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -25,21 +24,8 @@ async fn submit_and_follow_a_request() {
         "run with make test"
     );
     let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
-    let suffix = uuid_suffix();
-    let running = start(Options {
-        catalog_dir: repo.path().to_path_buf(),
-        api_port: 0,
-        jira_port: 0,
-        identities: vec![default_identity()],
-        region: "us-east-1".into(),
-        environment: "local".into(),
-        table: format!("pao-devctl-{suffix}"),
-        queue: format!("pao-devctl-{suffix}.fifo"),
-        dlq: format!("pao-devctl-dlq-{suffix}.fifo"),
-        jira_secret: format!("pao-devctl/{suffix}/jira"),
-    })
-    .await
-    .expect("local stack");
+    let opts = local_options(repo.path());
+    let running = start(opts.clone()).await.expect("local stack");
     let api = format!("http://{}/api/v1", running.api_addr);
     let dir = tempfile::tempdir().expect("temp dir");
 
@@ -110,8 +96,7 @@ async fn submit_and_follow_a_request() {
         assert!(Instant::now() < deadline, "not completed: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
-    drop(running);
+    stop_local(running, &opts).await;
     let out = tokio::task::spawn_blocking({
         let api = api.clone();
         move || devctl(&api, &["requests"])
@@ -123,21 +108,4 @@ async fn submit_and_follow_a_request() {
         Some(2),
         "the stack is stopped: devctl cannot reach it"
     );
-    let sdk = pao::aws::load_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
-    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
-    let _ = pao_local::provision::delete_table(
-        &aws_sdk_dynamodb::Client::new(&sdk),
-        &format!("pao-devctl-{suffix}"),
-    )
-    .await;
-}
-
-fn uuid_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
 }

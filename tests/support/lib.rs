@@ -212,3 +212,32 @@ pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::
         },
     )
 }
+
+/// Local stack options with uniquely named resources and free ports, serving `catalog_dir`.
+pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Options {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    pao_local::runner::Options {
+        catalog_dir: catalog_dir.to_path_buf(),
+        api_port: 0,
+        jira_port: 0,
+        identities: vec![pao_local::sigv4::default_identity()],
+        region: "us-east-1".into(),
+        environment: "local".into(),
+        table: format!("pao-local-test-{suffix}"),
+        queue: format!("pao-local-test-{suffix}.fifo"),
+        dlq: format!("pao-local-test-dlq-{suffix}.fifo"),
+        jira_secret: format!("pao-local-test/{suffix}/jira"),
+    }
+}
+
+/// Stops a local stack started with `opts` and removes its table and queues.
+pub async fn stop_local(running: pao_local::runner::Running, opts: &pao_local::runner::Options) {
+    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
+    drop(running);
+    let sdk = pao::aws::load_sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
+    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
+    let _ =
+        pao_local::provision::delete_table(&aws_sdk_dynamodb::Client::new(&sdk), &opts.table).await;
+}
