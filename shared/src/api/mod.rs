@@ -19,6 +19,7 @@ use envelope::{ApiError, ApiResponse};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
+use tracing::Instrument;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -109,10 +110,14 @@ impl App {
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("api", correlation_id = %correlation_id, method = %req.method, path = %req.path);
-        let _guard = span.enter();
-        let mut response = match self.route(req, &correlation_id).await {
+        // Every log line of this call carries its correlation id.
+        let mut response = match self
+            .route(req, &correlation_id)
+            .instrument(span.clone())
+            .await
+        {
             Ok(r) => r,
-            Err(e) => e.into_response(&correlation_id),
+            Err(e) => span.in_scope(|| e.into_response(&correlation_id)),
         };
         response
             .headers
