@@ -17,6 +17,18 @@ fn devctl(api: &str, args: &[&str]) -> Output {
         .expect("devctl runs")
 }
 
+/// Runs devctl off the async runtime (it blocks while the local stack answers on this one).
+async fn run(api: &str, args: &[&str]) -> Output {
+    let api = api.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        devctl(&api, &args)
+    })
+    .await
+    .expect("devctl ran")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_and_follow_a_request() {
     assert!(
@@ -29,12 +41,7 @@ async fn submit_and_follow_a_request() {
     let api = format!("http://{}/api/v1", running.api_addr);
     let dir = tempfile::tempdir().expect("temp dir");
 
-    let out = tokio::task::spawn_blocking({
-        let api = api.clone();
-        move || devctl(&api, &["catalog", "--q", "two"])
-    })
-    .await
-    .expect("ran");
+    let out = run(&api, &["catalog", "--q", "two"]).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -47,12 +54,7 @@ async fn submit_and_follow_a_request() {
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"two-tickets","input":{"name":"x","basic":{}}}]}"#).expect("write");
     let bad = bad.to_string_lossy().into_owned();
-    let out = tokio::task::spawn_blocking({
-        let api = api.clone();
-        move || devctl(&api, &["submit", &bad])
-    })
-    .await
-    .expect("ran");
+    let out = run(&api, &["submit", &bad]).await;
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(
@@ -63,12 +65,7 @@ async fn submit_and_follow_a_request() {
     let good = dir.path().join("good.json");
     std::fs::write(&good, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"two-tickets","input":{"name":"x","basic":{"instanceName":"db"}}}]}"#).expect("write");
     let good = good.to_string_lossy().into_owned();
-    let out = tokio::task::spawn_blocking({
-        let api = api.clone();
-        move || devctl(&api, &["submit", &good, "--idempotency-key", "k1"])
-    })
-    .await
-    .expect("ran");
+    let out = run(&api, &["submit", &good, "--idempotency-key", "k1"]).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -83,12 +80,7 @@ async fn submit_and_follow_a_request() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = tokio::task::spawn_blocking({
-            let (api, id) = (api.clone(), id.clone());
-            move || devctl(&api, &["status", &id])
-        })
-        .await
-        .expect("ran");
+        let out = run(&api, &["status", &id]).await;
         let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         if status["state"] == "completed" {
             break;
@@ -97,12 +89,7 @@ async fn submit_and_follow_a_request() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop_local(running, &opts).await;
-    let out = tokio::task::spawn_blocking({
-        let api = api.clone();
-        move || devctl(&api, &["requests"])
-    })
-    .await
-    .expect("ran");
+    let out = run(&api, &["requests"]).await;
     assert_eq!(
         out.status.code(),
         Some(2),
