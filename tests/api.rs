@@ -334,7 +334,7 @@ async fn fifty_concurrent_submissions_all_complete_in_order() {
     }
     let mut ids = Vec::new();
     for h in handles {
-        ids.push(pao::store::RequestId(h.await.expect("submitted")));
+        ids.push(pao::record::RequestId(h.await.expect("submitted")));
     }
     for id in &ids {
         let done = drain_until(&env, &worker, id, |d| {

@@ -3,7 +3,8 @@
 
 use pao::catalog::load::load_dir;
 use pao::catalog::validate::{SourceDoc, validate_sources};
-use pao::request::{Target, plan};
+use pao::request::plan;
+use pao::target::Target;
 use pao_system_tests::{example_catalog_dir, write_repo};
 use serde_json::json;
 

@@ -2,8 +2,12 @@
 //! conditional state changes, the caller's requests newest first, TTL on read.
 
 use pao::catalog::{ActionType, FulfillmentItem};
-use pao::request::{RequestState, Target};
-use pao::store::{Principal, RequestId, RequestRecord, StoreError, TaskRecord};
+use pao::request::RequestState;
+use pao::target::Target;
+use pao::record::{Principal, RequestId, RequestRecord, TaskRecord};
+use pao::clock::Now;
+use pao::store::requests::Completion;
+use pao::store::{CursorKey, Read, StoreError};
 use pao::task::TaskState;
 use pao_system_tests::TestEnv;
 use serde_json::{Map, json};
@@ -73,7 +77,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
     store.create_request(&req, &tasks).await.expect("created");
 
     let detail = store
-        .get_request(&req.request_id, NOW)
+        .get_request(&req.request_id, NOW, Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -89,7 +93,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let again = store
-        .get_request(&req.request_id, NOW)
+        .get_request(&req.request_id, NOW, Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -98,7 +102,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
 
     assert!(
         store
-            .get_request(&RequestId::generate(), NOW)
+            .get_request(&RequestId::generate(), NOW, Read::Strong)
             .await
             .expect("query")
             .is_none()
@@ -144,8 +148,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
             id,
             RequestState::Submitted,
             RequestState::Processing,
-            t,
-            NOW,
+            &Now::at(NOW),
             vec![],
         )
         .await
@@ -166,45 +169,41 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     assert_eq!(task.started_at.as_deref(), Some(t));
 
     // Completing bumps progress; the last task completes the request and sets its TTL.
+    let second_task = store.get_task(id, 1).await.expect("get").expect("found");
+    let done = Completion {
+        outputs: json!({"ticket": "OPS-1"}).as_object().cloned().unwrap_or_default(),
+        external_ref: None,
+    };
     store
-        .complete_task(
-            &task,
-            RequestState::Processing,
-            false,
-            t,
-            NOW,
-            vec![("outputs", json!({"ticket": "OPS-1"}))],
-        )
+        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[])
         .await
         .expect("completed");
     let err = store
-        .complete_task(&task, RequestState::Processing, false, t, NOW, vec![])
+        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[])
         .await
         .expect_err("twice");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let detail = store
-        .get_request(id, NOW)
+        .get_request(id, NOW, Read::Strong)
         .await
         .expect("query")
         .expect("found");
     assert_eq!(detail.request.completed_tasks, 1);
     assert_eq!(detail.tasks[0].outputs.get("ticket"), Some(&json!("OPS-1")));
 
-    store
-        .transition_task(id, 1, TaskState::Pending, TaskState::Queued, t, vec![])
-        .await
-        .expect("queued");
+    // Completing task 0 queued task 1 in the same transaction.
+    assert_eq!(detail.tasks[1].state, TaskState::Queued);
     store
         .transition_task(id, 1, TaskState::Queued, TaskState::Processing, t, vec![])
         .await
         .expect("processing");
     let last = store.get_task(id, 1).await.expect("get").expect("found");
     store
-        .complete_task(&last, RequestState::Processing, true, t, NOW, vec![])
+        .complete_task(&last, &Completion::default(), None, &Now::at(NOW), &[])
         .await
         .expect("completed");
     let detail = store
-        .get_request(id, NOW)
+        .get_request(id, NOW, Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -213,7 +212,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
 
     // Once its retention has passed, a finished request is gone for readers.
     let later = NOW + pao::store::KEEP_COMPLETED_SECS + 1;
-    assert!(store.get_request(id, later).await.expect("query").is_none());
+    assert!(store.get_request(id, later, Read::Strong).await.expect("query").is_none());
     env.cleanup().await;
 }
 
@@ -229,16 +228,17 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     }
     let (bobs, tasks) = request(BOB, "2026-11-23T09:09:00Z", 1);
     store.create_request(&bobs, &tasks).await.expect("created");
+    let key = CursorKey::new("test-key");
 
     let first = store
-        .list_requests(ALICE, None, 2, None, NOW)
+        .list_requests(ALICE, None, 2, None, &key, NOW)
         .await
         .expect("page 1");
     let seen: Vec<&RequestId> = first.items.iter().map(|r| &r.request_id).collect();
     assert_eq!(seen, [&ids[4], &ids[3]]);
     let cursor = first.next_cursor.expect("more pages");
     let second = store
-        .list_requests(ALICE, None, 10, Some(&cursor), NOW)
+        .list_requests(ALICE, None, 10, Some(&cursor), &key, NOW)
         .await
         .expect("page 2");
     let seen: Vec<&RequestId> = second.items.iter().map(|r| &r.request_id).collect();
@@ -249,14 +249,13 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
             &ids[1],
             RequestState::Submitted,
             RequestState::Processing,
-            "2026-11-23T10:00:00Z",
-            NOW,
+            &Now::at(NOW),
             vec![],
         )
         .await
         .expect("processing");
     let processing = store
-        .list_requests(ALICE, Some(RequestState::Processing), 10, None, NOW)
+        .list_requests(ALICE, Some(RequestState::Processing), 10, None, &key, NOW)
         .await
         .expect("filtered");
     assert_eq!(processing.items.len(), 1);
@@ -264,7 +263,7 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
 
     assert!(matches!(
         store
-            .list_requests(ALICE, None, 10, Some("not-a-cursor"), NOW)
+            .list_requests(ALICE, None, 10, Some("not-a-cursor"), &key, NOW)
             .await,
         Err(StoreError::BadCursor)
     ));

@@ -3,8 +3,9 @@
 
 use pao::catalog::load::load_dir;
 use pao::queue::TaskMessage;
-use pao::request::{RequestState, SubmissionItem, Target};
-use pao::store::{Principal, RequestDetail, RequestId};
+use pao::request::{RequestState, SubmissionItem};
+use pao::target::Target;
+use pao::record::{Principal, RequestDetail, RequestId};
 use pao::task::TaskState;
 use pao::worker::{Outcome, Worker};
 use pao_local::jira_standin::JiraStandIn;
@@ -53,9 +54,10 @@ async fn submit(s: &Setup, input: serde_json::Value) -> RequestId {
         now: pao::clock::now_rfc3339(),
         region: "us-east-1".into(),
         environment: "test".into(),
+        idempotency_seed: None,
     };
     let (request, tasks) =
-        pao::submission::build(&s.catalog, &item, &ctx).expect("valid submission");
+        pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid submission");
     pao::submission::write(&s.env.store(), &s.env.queue(), &request, &tasks)
         .await
         .expect("written");
@@ -65,7 +67,7 @@ async fn submit(s: &Setup, input: serde_json::Value) -> RequestId {
 async fn detail(s: &Setup, id: &RequestId) -> RequestDetail {
     s.env
         .store()
-        .get_request(id, 0)
+        .get_request(id, 0, pao::store::Read::Strong)
         .await
         .expect("query")
         .expect("request exists")
@@ -186,25 +188,13 @@ async fn the_same_message_twice_creates_one_ticket() {
 #[tokio::test]
 async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
     let s = setup().await;
-    let store = s.env.store();
-    let now = pao::clock::now_rfc3339();
     // A worker claimed task 0 and died: no ticket exists.
     let id = submit(
         &s,
         json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
     )
     .await;
-    store
-        .transition_task(
-            &id,
-            0,
-            TaskState::Queued,
-            TaskState::Processing,
-            &now,
-            vec![],
-        )
-        .await
-        .expect("claimed");
+    claim(&s, &id).await;
     let message = TaskMessage {
         request_id: id.clone(),
         seq: 0,
@@ -231,17 +221,7 @@ async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
         attempt: 1,
         correlation_id: "c".into(),
     };
-    store
-        .transition_task(
-            &id,
-            0,
-            TaskState::Queued,
-            TaskState::Processing,
-            &now,
-            vec![],
-        )
-        .await
-        .expect("claimed");
+    claim(&s, &id).await;
     let secret =
         pao::action::jira::JiraInstances::parse(&s.jira.secret("default")).expect("secret");
     let instance = secret.get("default").expect("instance");
@@ -265,6 +245,17 @@ async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
         created.result.get("key")
     );
     s.env.cleanup().await;
+}
+
+/// What a worker's claim writes, as if it died right after.
+async fn claim(s: &Setup, id: &RequestId) {
+    let d = detail(s, id).await;
+    let started = pao::worker::event(&d.tasks[0], "task-started", "started".into());
+    s.env
+        .store()
+        .claim_task(&d.request, &d.tasks[0], &pao::clock::Now::current(), &started)
+        .await
+        .expect("claimed");
 }
 
 fn reqwest_client() -> reqwest::Client {

@@ -3,7 +3,8 @@
 use pao::catalog::load::{Loaded, find_root, load_dir};
 use pao::catalog::{Document, Entry, Problem};
 use pao::form::{FieldIssue, redact_paths};
-use pao::request::{Target, plan};
+use pao::request::plan;
+use pao::target::Target;
 use pao::template::{Engine, SystemVars, Vars};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
@@ -276,11 +277,7 @@ pub fn render(
         let rendered = engine
             .parse_tree(&task.item.config, task.item.action.json_body_key())
             .map_err(|errors| {
-                errors
-                    .into_iter()
-                    .map(|(p, e)| format!("{p}: {e}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                pao::template::join_errors(&errors)
             })
             .and_then(|tree| {
                 engine

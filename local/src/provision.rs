@@ -341,3 +341,41 @@ pub async fn put_secret(
         )),
     }
 }
+
+/// The settings a deployed function would get from template.yaml's environment, for
+/// resources provisioned here; every other setting keeps its default.
+pub fn config_for(
+    table: &str,
+    queues: &QueueUrls,
+    jira_secret: &str,
+    cursor_secret: &str,
+    environment: &str,
+) -> Result<pao::config::Config, pao::config::ConfigError> {
+    let vars = [
+        ("PAO_TABLE_NAME", table),
+        ("PAO_TASK_QUEUE_URL", queues.queue.as_str()),
+        ("PAO_DLQ_URL", queues.dlq.as_str()),
+        ("PAO_JIRA_SECRET_ID", jira_secret),
+        ("PAO_CURSOR_SECRET_ID", cursor_secret),
+        ("PAO_ENVIRONMENT", environment),
+    ];
+    pao::config::Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+            .or_else(|| std::env::var(name).ok())
+    })
+}
+
+/// Stores a fresh random cursor key under `name` (what CloudFormation generates on deploy).
+pub async fn put_cursor_key(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+) -> Result<(), ProvisionError> {
+    let key = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    put_secret(client, name, &key).await
+}

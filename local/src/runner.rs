@@ -12,8 +12,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use pao::api::{ApiSettings, App};
-use pao::worker::{Worker, WorkerSettings};
+use pao::api::App;
+use pao::worker::Worker;
 use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -35,6 +35,9 @@ pub struct Options {
     pub queue: String,
     pub dlq: String,
     pub jira_secret: String,
+    pub cursor_secret: String,
+    /// How often the sweeper runs (`PAO_SWEEP_INTERVAL_SECONDS`, default 30).
+    pub sweep_interval: Duration,
 }
 
 impl Options {
@@ -74,6 +77,14 @@ impl Options {
             queue: var("PAO_TASK_QUEUE_NAME", "pao-tasks-local.fifo"),
             dlq: var("PAO_DLQ_NAME", "pao-tasks-dlq-local.fifo"),
             jira_secret: var("PAO_JIRA_SECRET_ID", "pao/jira"),
+            cursor_secret: var("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
+            sweep_interval: Duration::from_secs(
+                var("PAO_SWEEP_INTERVAL_SECONDS", "30")
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("PAO_SWEEP_INTERVAL_SECONDS is not a positive number of seconds")?,
+            ),
         })
     }
 }
@@ -132,29 +143,25 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    let queue = pao::queue::Queue::new(sqs.clone(), &queues.queue);
-    let app = Arc::new(App::new(
-        store.clone(),
-        queue.clone(),
-        ApiSettings {
-            region: opts.region.clone(),
-            environment: opts.environment.clone(),
-            catalog_cache: Duration::from_secs(60),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-        },
-    ));
-    let worker = Arc::new(Worker {
-        store,
-        queue,
-        secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(60)),
-        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
-        settings: WorkerSettings {
-            jira_secret_id: opts.jira_secret.clone(),
-            environment: opts.environment.clone(),
-            region: opts.region.clone(),
-            action_timeout: Duration::from_secs(30),
-        },
-    });
+    provision::put_cursor_key(&secrets, &opts.cursor_secret)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The same settings and constructors a deployed function uses.
+    let config = provision::config_for(
+        &opts.table,
+        &queues,
+        &opts.jira_secret,
+        &opts.cursor_secret,
+        &opts.environment,
+    )
+    .map_err(|e| e.to_string())?;
+    let app = Arc::new(
+        App::from_config(&config, &sdk)
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let worker = Arc::new(Worker::from_config(&config, &sdk));
+    let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(&config, &sdk));
 
     let listener = TcpListener::bind(("127.0.0.1", opts.api_port))
         .await
@@ -181,20 +188,34 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         }
     });
     let poller = tokio::spawn(poll_queue(worker.queue.clone(), worker));
+    let sweeping = tokio::spawn(sweep_every(sweeper, opts.sweep_interval));
     Ok(Running {
         api_addr,
         jira,
         queue_url: queues.queue,
         dlq_url: queues.dlq,
-        tasks: vec![server, poller],
+        tasks: vec![server, poller, sweeping],
     })
 }
 
-fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+use pao::clock::now_epoch;
+
+/// What the EventBridge schedule does: fire the sweeper's Lambda handler every `interval`.
+async fn sweep_every(sweeper: Arc<pao::sweeper::Sweeper>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = format!("local-sweep-{}", now_epoch());
+        let event = lambda_runtime::LambdaEvent::new(
+            json!({"id": context.request_id, "detail-type": "Scheduled Event", "source": "aws.events"}),
+            context,
+        );
+        if let Err(e) = sweeper::handle(&sweeper, event).await {
+            tracing::error!(error = %e, "sweep failed");
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
@@ -375,7 +396,8 @@ async fn poll_queue(queue: pao::queue::Queue, worker: Arc<Worker>) {
                 }
             };
         // The worker function's own Lambda handler, as the event source mapping calls it.
-        let response = worker::handle_batch(&worker, &event).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let response = worker::handle_batch(&worker, &event, Some(deadline)).await;
         let failed: Vec<String> = response
             .batch_item_failures
             .into_iter()

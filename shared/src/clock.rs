@@ -4,11 +4,35 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now, in UTC, to the second.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now()
+    rfc3339(now_epoch())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_epoch() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
+        .unwrap_or(0)
+}
+
+/// One instant in both forms PAO stores: RFC 3339 for people, epoch seconds for TTL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Now {
+    pub rfc3339: String,
+    pub epoch: u64,
+}
+
+impl Now {
+    pub fn current() -> Self {
+        Self::at(now_epoch())
+    }
+
+    pub fn at(epoch: u64) -> Self {
+        Self {
+            rfc3339: rfc3339(epoch),
+            epoch,
+        }
+    }
 }
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.

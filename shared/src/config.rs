@@ -31,6 +31,14 @@ pub struct Config {
     pub catalog_cache: Duration,
     /// `PAO_SECRET_CACHE_SECONDS` (default 60): how long a secret is kept before re-reading.
     pub secret_cache: Duration,
+    /// `PAO_CURSOR_SECRET_ID` (default `pao/cursor-key`): the key list cursors are sealed with.
+    pub cursor_secret_id: String,
+    /// `PAO_STUCK_AFTER_SECONDS` (default 900, at least 120): a task `queued` or `processing`
+    /// this long is marked stuck by the sweeper and its request fails.
+    pub stuck_after: Duration,
+    /// `PAO_RESEND_AFTER_SECONDS` (default 120): a task `queued` this long without running
+    /// gets its message sent again by the sweeper (SQS drops the copy if the first arrived).
+    pub resend_after: Duration,
 }
 
 impl Config {
@@ -75,8 +83,26 @@ impl Config {
             action_timeout: seconds("PAO_ACTION_TIMEOUT_SECONDS", 30)?,
             catalog_cache: seconds("PAO_CATALOG_CACHE_SECONDS", 60)?,
             secret_cache: seconds("PAO_SECRET_CACHE_SECONDS", 60)?,
+            cursor_secret_id: or("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
+            stuck_after: at_least(
+                "PAO_STUCK_AFTER_SECONDS",
+                seconds("PAO_STUCK_AFTER_SECONDS", 900)?,
+                120,
+            )?,
+            resend_after: seconds("PAO_RESEND_AFTER_SECONDS", 120)?,
         })
     }
+}
+
+/// The stuck threshold must outlast a worker invocation (60 s), or live tasks would be failed.
+fn at_least(name: &'static str, value: Duration, min: u64) -> Result<Duration, ConfigError> {
+    if value.as_secs() < min {
+        return Err(ConfigError::Invalid {
+            name,
+            problem: format!("must be at least {min} seconds"),
+        });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -115,6 +141,16 @@ mod tests {
         let c = from(&BASE).expect("valid");
         assert_eq!(c.jira_secret_id, "pao/jira");
         assert_eq!(c.catalog_cache, Duration::from_secs(60));
+        assert_eq!(c.stuck_after, Duration::from_secs(900));
+        let mut short = BASE.to_vec();
+        short.push(("PAO_STUCK_AFTER_SECONDS", "30"));
+        assert!(matches!(
+            from(&short),
+            Err(ConfigError::Invalid {
+                name: "PAO_STUCK_AFTER_SECONDS",
+                ..
+            })
+        ));
         let mut bad = BASE.to_vec();
         bad.push(("PAO_ACTION_TIMEOUT_SECONDS", "soon"));
         assert!(matches!(

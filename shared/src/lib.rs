@@ -12,14 +12,19 @@
 //! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
 //! - [`request`]: the request submission, its states, and planning it into tasks.
 //! - [`task`]: fulfillment task states and their allowed changes.
+//! - [`target`]: what a request asks for (a catalog item or a bundle).
+//! - [`record`]: the stored records of a request, its tasks and its events.
 //! - [`config`]: settings from the environment.
-//! - [`store`]: DynamoDB state (requests, tasks, events).
+//! - [`store`]: DynamoDB state (requests, tasks, events, idempotency claims, catalog
+//!   snapshots, list cursors).
 //! - [`queue`]: the SQS FIFO task queue.
 //! - [`aws`]: SDK configuration.
 //! - [`worker`]: running a task: where it becomes processing, completes or fails.
 //! - [`action`]: fulfillment actions (`action::jira`).
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
 //! - [`submission`]: a submission item becomes a stored, queued request.
+//! - [`sweeper`]: finds tasks that were never queued or got stuck, on a schedule.
+//! - [`logging`]: JSON logs for Lambda, with the correlation id on every line.
 //! - [`api`]: the REST API, independent of its transport.
 //! - [`signing`]: SigV4 signing of API calls (devctl, tests).
 //! - [`path`]: dotted/YAML paths used in every error message.
@@ -34,12 +39,15 @@ pub mod form;
 pub mod logging;
 pub mod path;
 pub mod queue;
+pub mod record;
 pub mod request;
 pub mod schema;
 pub mod secrets;
 pub mod signing;
 pub mod store;
 pub mod submission;
+pub mod sweeper;
+pub mod target;
 pub mod task;
 pub mod template;
 pub mod worker;

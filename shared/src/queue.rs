@@ -4,7 +4,7 @@
 //! is dropped by SQS, a human retry is a new attempt). Only a request's next task is ever on
 //! the queue: the worker enqueues the following one when a task completes.
 
-use crate::store::RequestId;
+use crate::record::{RequestId, TaskRecord};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,16 @@ pub struct TaskMessage {
 }
 
 impl TaskMessage {
+    /// The message that runs `task`'s current attempt.
+    pub fn for_task(task: &TaskRecord, correlation_id: &str) -> Self {
+        Self {
+            request_id: task.request_id.clone(),
+            seq: task.seq,
+            attempt: task.attempt,
+            correlation_id: correlation_id.to_string(),
+        }
+    }
+
     pub fn deduplication_id(&self) -> String {
         format!("{}-{}-{}", self.request_id, self.seq, self.attempt)
     }
@@ -55,6 +65,17 @@ impl Queue {
 
     pub fn client(&self) -> &aws_sdk_sqs::Client {
         &self.client
+    }
+
+    /// Whether the queue answers (for `/health/ready`).
+    pub async fn ready(&self) -> Result<(), QueueError> {
+        self.client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .send()
+            .await
+            .map_err(|e| QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 
     /// Long-polls one batch (up to 10 messages, all system attributes).

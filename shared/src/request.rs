@@ -5,6 +5,7 @@
 use crate::catalog::{Catalog, CatalogBundle, Document, FulfillmentItem};
 use crate::form::{FieldIssue, Form};
 use crate::schema::{self, SchemaKind};
+use crate::target::Target;
 use crate::template::{Engine, Vars};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -45,6 +46,8 @@ impl RequestState {
             (Submitted, Processing)
                 | (Processing, Completed)
                 | (Processing, Failed)
+                // The sweeper: the first task (or a retried one) got stuck before it ran.
+                | (Submitted | Retrying, Failed)
                 | (Failed, Retrying)
                 | (Retrying, Processing)
                 | (Failed, Aborted)
@@ -94,31 +97,6 @@ pub struct SubmissionItem {
     #[serde(flatten)]
     pub target: Target,
     pub input: Value,
-}
-
-/// What an item asks for: exactly one of `catalogItemId` or `bundleId`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Target {
-    #[serde(rename = "catalogItemId")]
-    CatalogItem(String),
-    #[serde(rename = "bundleId")]
-    Bundle(String),
-}
-
-impl Target {
-    /// The JSON field that names it: `catalogItemId` or `bundleId`.
-    pub fn field(&self) -> &'static str {
-        match self {
-            Self::CatalogItem(_) => "catalogItemId",
-            Self::Bundle(_) => "bundleId",
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        match self {
-            Self::CatalogItem(id) | Self::Bundle(id) => id,
-        }
-    }
 }
 
 impl Submission {
@@ -307,11 +285,7 @@ fn component_input(
     let mut input = match mapping {
         Some(mapping) => {
             let tree = engine.parse_tree(mapping, None).map_err(|errors| {
-                errors
-                    .iter()
-                    .map(|(p, e)| format!("{p}: {e}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                crate::template::join_errors(&errors)
             })?;
             engine
                 .render_tree(&tree, vars)

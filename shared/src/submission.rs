@@ -1,13 +1,19 @@
 //! Turning one submission item into a stored request: plan its tasks from the catalog,
 //! build the request and task records (input redacted, config and metadata pinned), write
-//! them in one transaction, then put the first task on the queue. A request that was written
-//! but whose first message never left is found by the sweeper (its first task stays queued).
+//! them in one transaction (the first task already `queued`), then send the first task's
+//! message. A request that was written but whose first message never left is found by the
+//! sweeper, which sends it: whatever is written is queued eventually.
+//!
+//! Under an `Idempotency-Key` the ids are derived from the caller, the key and the item's
+//! position, so a retried submission finds the items an earlier attempt wrote instead of
+//! writing them again.
 
 use crate::catalog::Catalog;
 use crate::form::{FieldIssue, redact_paths};
-use crate::queue::{Queue, QueueError, TaskMessage};
+use crate::queue::{Queue, TaskMessage};
 use crate::request::{RequestState, SubmissionItem, plan};
-use crate::store::{Principal, RequestId, RequestRecord, Store, StoreError, TaskRecord};
+use crate::record::{Principal, RequestId, RequestRecord, TaskRecord};
+use crate::store::{Store, StoreError};
 use crate::task::TaskState;
 use crate::template::{Engine, Namespace, SystemVars};
 use serde_json::{Map, Value};
@@ -22,6 +28,46 @@ pub struct Context {
     pub now: String,
     pub region: String,
     pub environment: String,
+    /// `<caller>#<Idempotency-Key>` when the call carries one: request ids derive from it.
+    pub idempotency_seed: Option<String>,
+}
+
+impl Context {
+    /// The id of the submission's item at `index`: random, or derived from the seed.
+    pub fn request_id(&self, index: usize) -> RequestId {
+        match &self.idempotency_seed {
+            None => RequestId::generate(),
+            Some(seed) => RequestId(format!("req-{}", derived_uuid(&format!("{seed}#{index}")))),
+        }
+    }
+
+    /// The submission id for a call: random, or derived from the seed.
+    pub fn new_submission_id(seed: Option<&str>) -> String {
+        match seed {
+            None => format!("sub-{}", uuid::Uuid::new_v4()),
+            Some(seed) => format!("sub-{}", derived_uuid(seed)),
+        }
+    }
+}
+
+/// A UUID-shaped name derived from `seed` (SHA-256, version 8 "custom" layout).
+fn derived_uuid(seed: &str) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// What writing a built request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Written now, and its first task's message sent.
+    Queued,
+    /// Written now; the message could not be sent, the sweeper will send it.
+    WrittenNotSent,
+    /// An earlier call with the same Idempotency-Key wrote it already.
+    AlreadyWritten,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,17 +76,16 @@ pub enum SubmitError {
     Invalid(Vec<FieldIssue>),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Queue(#[from] QueueError),
 }
 
 /// Validates an item and builds its records; nothing is written.
 pub fn build(
     catalog: &Catalog,
     item: &SubmissionItem,
+    index: usize,
     ctx: &Context,
 ) -> Result<(RequestRecord, Vec<TaskRecord>), Vec<FieldIssue>> {
-    let id = RequestId::generate();
+    let id = ctx.request_id(index);
     let system = SystemVars {
         request_id: id.to_string(),
         correlation_id: ctx.correlation_id.clone(),
@@ -121,25 +166,33 @@ pub fn build(
     Ok((request, tasks))
 }
 
-/// Writes a built request with its tasks in one transaction, then queues its first task.
+/// Writes a built request with its tasks in one transaction, then sends its first task.
+/// A send that fails is not an error: the request is stored and its first task `queued`, and
+/// the sweeper sends what was written but never sent.
 pub async fn write(
     store: &Store,
     queue: &Queue,
     request: &RequestRecord,
     tasks: &[TaskRecord],
-) -> Result<(), SubmitError> {
-    store.create_request(request, tasks).await?;
-    if let Some(first) = tasks.first() {
-        queue
-            .enqueue(&TaskMessage {
-                request_id: request.request_id.clone(),
-                seq: first.seq,
-                attempt: first.attempt,
-                correlation_id: request.correlation_id.clone(),
-            })
-            .await?;
+) -> Result<Written, SubmitError> {
+    match store.create_request(request, tasks).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Ok(Written::AlreadyWritten),
+        Err(e) => return Err(e.into()),
     }
-    Ok(())
+    let Some(first) = tasks.first() else {
+        return Ok(Written::Queued);
+    };
+    match queue
+        .enqueue(&TaskMessage::for_task(first, &request.correlation_id))
+        .await
+    {
+        Ok(_) => Ok(Written::Queued),
+        Err(e) => {
+            tracing::warn!(request_id = %request.request_id, error = %e, "first task written but not sent; the sweeper will send it");
+            Ok(Written::WrittenNotSent)
+        }
+    }
 }
 
 /// The part of the `.metadata` namespace a config reads: pinned on the task.

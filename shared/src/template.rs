@@ -118,6 +118,24 @@ pub struct SystemVars {
 }
 
 impl SystemVars {
+    /// `.system` for a stored request, at `timestamp`.
+    pub fn of(
+        request: &crate::record::RequestRecord,
+        timestamp: String,
+        region: &str,
+        environment: &str,
+    ) -> Self {
+        Self {
+            request_id: request.request_id.to_string(),
+            correlation_id: request.correlation_id.clone(),
+            timestamp,
+            user_email: request.user.email.clone().unwrap_or_default(),
+            user_arn: request.user.arn.clone(),
+            region: region.to_string(),
+            environment: environment.to_string(),
+        }
+    }
+
     pub fn to_value(&self) -> Value {
         serde_json::json!({
             "requestId": self.request_id,
@@ -127,6 +145,15 @@ impl SystemVars {
             "platform": {"region": self.region, "environment": self.environment},
         })
     }
+}
+
+/// Parse errors of a tree (`path: error`) as one line.
+pub fn join_errors<P: fmt::Display, E: fmt::Display>(errors: &[(P, E)]) -> String {
+    errors
+        .iter()
+        .map(|(p, e)| format!("{p}: {e}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Vars {

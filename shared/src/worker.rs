@@ -1,25 +1,38 @@
 //! The worker: runs the task an SQS message names. This is where a task becomes
-//! `processing` (a conditional write, so of two deliveries of one message only one runs the
-//! action), where its config is rendered with the four namespaces, where the action runs, and
-//! where the task completes (and the next one is queued) or fails (and stops its request).
+//! `processing` ([`Worker::handle`] claims it: one transaction with its request and event, so
+//! of two deliveries of one message only one runs the action), where its config is rendered
+//! with the four namespaces, where the action runs, and where the task completes (its
+//! successor becomes `queued` in the same transaction, then its message is sent) or fails
+//! (its request fails in the same transaction).
 //!
 //! Nothing is retried here: a failed action fails its task and request until a human acts.
 //! Only infrastructure errors (DynamoDB, SQS unreachable) leave the message unacknowledged so
-//! that SQS delivers it again; the state checks make that redelivery harmless.
+//! that SQS delivers it again, and every step is safe to repeat: a delivery for a completed
+//! task makes sure its successor is on the queue, a delivery for a task found `processing`
+//! looks for what the earlier attempt did before calling it unknown.
+//!
+//! Reads that decide what runs are strongly consistent.
 
 use crate::action::jira::{JiraClient, JiraInstances, task_label};
 use crate::action::{ActionError, ActionResult};
 use crate::catalog::ActionType;
-use crate::clock;
+use crate::clock::{self, Now};
 use crate::queue::{Queue, QueueError, TaskMessage};
+use crate::record::{Event, RequestDetail, TaskRecord};
 use crate::request::RequestState;
 use crate::secrets::{SecretCache, SecretError};
-use crate::store::{Event, RequestDetail, Store, StoreError, TaskRecord};
+use crate::store::requests::Completion;
+use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
 use crate::template::{Engine, SystemVars, Vars};
-use serde_json::{Map, Value, json};
-use std::time::Duration;
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+/// Time kept in hand at the end of an invocation: to write the outcome of the last task and
+/// answer Lambda before it is cut off.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -35,7 +48,7 @@ pub enum Outcome {
     Completed,
     Failed(String),
     Skipped,
-    /// Acknowledged without doing anything, and why.
+    /// Acknowledged without running anything, and why.
     Ignored(String),
 }
 
@@ -48,11 +61,27 @@ pub struct WorkerSettings {
     pub action_timeout: Duration,
 }
 
-/// One SQS record: its message id and body.
+/// One SQS record: its message id, body and FIFO message group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub message_id: String,
     pub body: String,
+    /// `MessageGroupId` (the request id); `None` holds back every later record on failure.
+    pub group_id: Option<String>,
+}
+
+impl Record {
+    /// From an SQS message as `ReceiveMessage` returns it.
+    pub fn from_message(m: &aws_sdk_sqs::types::Message) -> Self {
+        Self {
+            message_id: m.message_id.clone().unwrap_or_default(),
+            body: m.body.clone().unwrap_or_default(),
+            group_id: m
+                .attributes()
+                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+                .cloned(),
+        }
+    }
 }
 
 pub struct Worker {
@@ -63,19 +92,52 @@ pub struct Worker {
     pub settings: WorkerSettings,
 }
 
-fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl Worker {
-    /// Processes a FIFO batch in order. At the first record that fails, it and every later
-    /// record are reported as failures, so SQS redelivers them in order (a FIFO queue must
-    /// never see a later message of a group succeed before an earlier one).
-    pub async fn process_batch(&self, records: &[Record]) -> Vec<String> {
+    /// Builds the worker a deployment runs from its config and SDK clients.
+    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
+            secrets: SecretCache::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                config.secret_cache,
+            ),
+            jira: JiraClient::new(reqwest::Client::new()),
+            settings: WorkerSettings {
+                jira_secret_id: config.jira_secret_id.clone(),
+                environment: config.environment.clone(),
+                region: config.region.clone(),
+                action_timeout: config.action_timeout,
+            },
+        }
+    }
+
+    /// Processes a FIFO batch in order and returns the ids of the records to hand back.
+    ///
+    /// A record that fails holds back the later records of its own message group (order is
+    /// per group), not other requests'. Before each record the invocation's `deadline` is
+    /// checked: when less than an action's timeout (plus a margin) is left, the rest of the
+    /// batch is handed back unprocessed rather than cut off mid-action.
+    pub async fn process_batch(&self, records: &[Record], deadline: Option<Instant>) -> Vec<String> {
+        let mut failed = Vec::new();
+        let mut held: HashSet<&str> = HashSet::new();
         for (i, record) in records.iter().enumerate() {
+            if record.group_id.as_deref().is_some_and(|g| held.contains(g)) {
+                failed.push(record.message_id.clone());
+                continue;
+            }
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left < self.settings.action_timeout + DEADLINE_MARGIN {
+                    tracing::warn!(
+                        left_ms = left.as_millis() as u64,
+                        handed_back = records.len() - i,
+                        "invocation deadline near: handing the rest of the batch back"
+                    );
+                    failed.extend(records[i..].iter().map(|r| r.message_id.clone()));
+                    return failed;
+                }
+            }
             let result = match TaskMessage::parse(&record.body) {
                 // A body that is not ours can never succeed: acknowledge it, loudly.
                 Err(e) => {
@@ -90,7 +152,9 @@ impl Worker {
                         request_id = %message.request_id,
                         seq = message.seq
                     );
-                    self.handle(&message).instrument(span).await
+                    self.handle_until(&message, deadline)
+                        .instrument(span)
+                        .await
                 }
             };
             match result {
@@ -98,35 +162,47 @@ impl Worker {
                     tracing::info!(message_id = %record.message_id, ?outcome, "message handled")
                 }
                 Err(e) => {
-                    tracing::error!(message_id = %record.message_id, error = %e, "message failed; it and the rest of the batch go back to the queue");
-                    return records[i..].iter().map(|r| r.message_id.clone()).collect();
+                    tracing::error!(message_id = %record.message_id, error = %e, "message failed; it goes back to the queue with the later messages of its group");
+                    failed.push(record.message_id.clone());
+                    match &record.group_id {
+                        Some(g) => {
+                            held.insert(g);
+                        }
+                        None => {
+                            failed.extend(records[i + 1..].iter().map(|r| r.message_id.clone()));
+                            return failed;
+                        }
+                    }
                 }
             }
         }
-        Vec::new()
+        failed
     }
 
     /// Receives one batch from the task queue, processes it and deletes what succeeded, as an
     /// SQS event source mapping does. Returns how many messages arrived.
     pub async fn poll_once(&self, wait_seconds: i32) -> Result<usize, WorkerError> {
         let messages = self.queue.receive(wait_seconds).await?;
-        let records: Vec<Record> = messages
-            .iter()
-            .map(|m| Record {
-                message_id: m.message_id.clone().unwrap_or_default(),
-                body: m.body.clone().unwrap_or_default(),
-            })
-            .collect();
-        let failed = self.process_batch(&records).await;
+        let records: Vec<Record> = messages.iter().map(Record::from_message).collect();
+        let failed = self.process_batch(&records, None).await;
         self.queue.acknowledge(&messages, &failed).await?;
         Ok(messages.len())
     }
 
     /// Runs the task a message names, if it still should run.
     pub async fn handle(&self, message: &TaskMessage) -> Result<Outcome, WorkerError> {
+        self.handle_until(message, None).await
+    }
+
+    /// [`Worker::handle`], with the action's timeout cut to end before `deadline`.
+    pub async fn handle_until(
+        &self,
+        message: &TaskMessage,
+        deadline: Option<Instant>,
+    ) -> Result<Outcome, WorkerError> {
         let Some(detail) = self
             .store
-            .get_request(&message.request_id, now_epoch())
+            .get_request(&message.request_id, clock::now_epoch(), Read::Strong)
             .await?
         else {
             return Ok(Outcome::Ignored("request not found".into()));
@@ -153,41 +229,80 @@ impl Worker {
         }
         match task.state {
             TaskState::Queued => {}
-            // An earlier delivery started and never finished: do not blindly run it again.
-            TaskState::Processing => return self.recover(&detail, &task).await,
+            // An earlier delivery ran it: make sure what follows is on its way.
+            TaskState::Completed => return self.advance(&detail, &task).await,
+            // An earlier delivery claimed it and stopped: do not blindly run it again.
+            TaskState::Processing => return self.recover(&detail, &task, deadline).await,
             other => return Ok(Outcome::Ignored(format!("task is {other}"))),
         }
-        let now = clock::now_rfc3339();
-        match self
-            .store
-            .transition_task(
-                &task.request_id,
-                task.seq,
-                TaskState::Queued,
-                TaskState::Processing,
-                &now,
-                vec![("startedAt", json!(now))],
-            )
-            .await
+        if let Some(earlier) = detail
+            .tasks
+            .iter()
+            .find(|t| t.seq < task.seq && t.state != TaskState::Completed)
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                return Ok(Outcome::Ignored("claimed by another delivery".into()));
-            }
-            Err(e) => return Err(e.into()),
+            return Ok(Outcome::Ignored(format!(
+                "task {} before it is {}",
+                earlier.seq, earlier.state
+            )));
         }
-        self.ensure_processing(&detail).await?;
-        self.event(
+        let now = Now::current();
+        let started = event(
             &task,
             "task-started",
             format!(
                 "task {} ({}) started, attempt {}",
                 task.seq, task.item.id, task.attempt
             ),
-        )
-        .await?;
-        let result = self.run(&detail, &task, false).await;
+        );
+        match self
+            .store
+            .claim_task(&detail.request, &task, &now, &started)
+            .await
+        {
+            Ok(()) => {}
+            // Another delivery claimed it, or the request moved (aborted): read again next time.
+            Err(StoreError::Conflict(m)) => return Ok(Outcome::Ignored(m)),
+            Err(e) => return Err(e.into()),
+        }
+        let result = self.run(&detail, &task, false, deadline).await;
         self.finish(&detail, &task, result).await
+    }
+
+    /// A delivery for a completed task: its successor must be queued and on the queue (the
+    /// earlier delivery may have stopped after the completion was written).
+    async fn advance(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+    ) -> Result<Outcome, WorkerError> {
+        let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);
+        let Some(next) = next.filter(|_| detail.request.state == RequestState::Processing) else {
+            return Ok(Outcome::Ignored("task is completed".into()));
+        };
+        match next.state {
+            TaskState::Pending => {
+                settled(
+                    self.store
+                        .transition_task(
+                            &next.request_id,
+                            next.seq,
+                            TaskState::Pending,
+                            TaskState::Queued,
+                            &clock::now_rfc3339(),
+                            vec![],
+                        )
+                        .await,
+                )?;
+                self.send(next, &detail.request.correlation_id).await?;
+            }
+            // SQS drops the copy if the first send went through (same deduplication id).
+            TaskState::Queued => self.send(next, &detail.request.correlation_id).await?,
+            _ => {}
+        }
+        Ok(Outcome::Ignored(format!(
+            "task is completed; task {} is on its way",
+            next.seq
+        )))
     }
 
     /// A task found `processing`: its action may or may not have run. A JIRA ticket can be
@@ -196,11 +311,10 @@ impl Worker {
         &self,
         detail: &RequestDetail,
         task: &TaskRecord,
+        deadline: Option<Instant>,
     ) -> Result<Outcome, WorkerError> {
-        // The earlier attempt may have stopped before it moved the request on.
-        self.ensure_processing(detail).await?;
         let result = match task.item.action {
-            ActionType::JiraTicket => match self.run(detail, task, true).await {
+            ActionType::JiraTicket => match self.run(detail, task, true, deadline).await {
                 Ok(found) => Ok(found),
                 Err(ActionError::Rejected(m)) if m == NOT_FOUND => {
                     Err(ActionError::Rejected(INTERRUPTED.into()))
@@ -219,13 +333,21 @@ impl Worker {
         detail: &RequestDetail,
         task: &TaskRecord,
         find_only: bool,
+        deadline: Option<Instant>,
     ) -> Result<ActionResult, ActionError> {
         let config = self.render(detail, task)?;
-        let timeout = task
+        let mut timeout = task
             .item
             .timeout_seconds
             .map(|s| Duration::from_secs(u64::from(s)))
             .unwrap_or(self.settings.action_timeout);
+        if let Some(deadline) = deadline {
+            // Never outlive the invocation: the outcome must still be written.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(DEADLINE_MARGIN);
+            timeout = timeout.min(left.max(Duration::from_secs(1)));
+        }
         match task.item.action {
             ActionType::JiraTicket => {
                 let secret = self
@@ -270,178 +392,123 @@ impl Worker {
             current: task.current.clone(),
             output,
             metadata: task.metadata.clone(),
-            system: SystemVars {
-                request_id: request.request_id.to_string(),
-                correlation_id: request.correlation_id.clone(),
-                timestamp: clock::now_rfc3339(),
-                user_email: request.user.email.clone().unwrap_or_default(),
-                user_arn: request.user.arn.clone(),
-                region: self.settings.region.clone(),
-                environment: self.settings.environment.clone(),
-            }
+            system: SystemVars::of(
+                request,
+                clock::now_rfc3339(),
+                &self.settings.region,
+                &self.settings.environment,
+            )
             .to_value(),
         };
         let mut engine = Engine::new();
         let tree = engine
             .parse_tree(&task.item.config, task.item.action.json_body_key())
-            .map_err(|errors| {
-                ActionError::Config(
-                    errors
-                        .iter()
-                        .map(|(p, e)| format!("{p}: {e}"))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                )
-            })?;
+            .map_err(|errors| ActionError::Config(crate::template::join_errors(&errors)))?;
         engine
             .render_tree(&tree, &vars)
             .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
     }
 
+    /// Writes how the action ended; on success sends the next task's message.
     async fn finish(
         &self,
         detail: &RequestDetail,
         task: &TaskRecord,
         result: Result<ActionResult, ActionError>,
     ) -> Result<Outcome, WorkerError> {
-        let now = clock::now_rfc3339();
-        let epoch = now_epoch();
+        let now = Now::current();
         match result {
             Ok(done) => {
-                let outputs: Map<String, Value> = task
-                    .item
-                    .outputs
-                    .iter()
-                    .filter_map(|(key, pointer)| {
-                        Some((key.clone(), done.result.pointer(pointer.as_str()?)?.clone()))
-                    })
-                    .collect();
-                let last = task.seq + 1 >= detail.request.total_tasks;
-                let mut changes = vec![
-                    ("outputs", Value::Object(outputs)),
-                    ("finishedAt", json!(now)),
-                ];
-                if let Some(r) = &done.external_ref {
-                    changes.push(("externalRef", json!({"key": r.key, "url": r.url})));
-                }
-                match self
-                    .store
-                    .complete_task(task, RequestState::Processing, last, &now, epoch, changes)
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict(_)) => {
-                        return Ok(Outcome::Ignored("task changed while it ran".into()));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                let completion = Completion {
+                    outputs: task
+                        .item
+                        .outputs
+                        .iter()
+                        .filter_map(|(key, pointer)| {
+                            Some((key.clone(), done.result.pointer(pointer.as_str()?)?.clone()))
+                        })
+                        .collect(),
+                    external_ref: done.external_ref.clone(),
+                };
+                let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);
                 let what = done
                     .external_ref
                     .as_ref()
                     .map(|r| format!(": {} {}", r.key, r.url))
                     .unwrap_or_default();
-                self.event(
+                let completed = event(
                     task,
                     "task-completed",
                     format!("task {} ({}) completed{what}", task.seq, task.item.id),
-                )
-                .await?;
-                if last {
-                    self.event(task, "request-completed", "request completed".into())
-                        .await?;
-                } else if let Some(next) = detail.tasks.iter().find(|t| t.seq == task.seq + 1) {
-                    self.queue_next(next, &detail.request.correlation_id, &now)
-                        .await?;
+                );
+                let mut events = vec![completed.clone()];
+                if next.is_none() {
+                    events.push(event(task, "request-completed", "request completed".into()));
+                }
+                match self
+                    .store
+                    .complete_task(task, &completion, next, &now, &events)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(StoreError::Conflict(_)) => {
+                        return self.settle_alone(task, Ok(&completion), &now, completed).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                if let Some(next) = next {
+                    self.send(next, &detail.request.correlation_id).await?;
                 }
                 Ok(Outcome::Completed)
             }
             Err(e) => {
                 let message = e.to_string();
-                match self
-                    .store
-                    .transition_task(
-                        &task.request_id,
-                        task.seq,
-                        TaskState::Processing,
-                        TaskState::Failed,
-                        &now,
-                        vec![("error", json!(message)), ("finishedAt", json!(now))],
-                    )
-                    .await
-                {
-                    Ok(()) => {}
-                    Err(StoreError::Conflict(_)) => {
-                        return Ok(Outcome::Ignored("task changed while it ran".into()));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
                 let request_error =
                     format!("task {} ({}) failed: {message}", task.seq, task.item.id);
-                settled(
-                    self.store
-                        .transition_request(
-                            &task.request_id,
-                            RequestState::Processing,
-                            RequestState::Failed,
-                            &now,
-                            epoch,
-                            vec![("error", json!(request_error))],
-                        )
-                        .await,
-                )?;
-                self.event(task, "task-failed", request_error).await?;
-                Ok(Outcome::Failed(message))
+                let failed = event(task, "task-failed", request_error.clone());
+                match self
+                    .store
+                    .fail_task(task, &message, &request_error, &now, &failed)
+                    .await
+                {
+                    Ok(()) => Ok(Outcome::Failed(message)),
+                    Err(StoreError::Conflict(_)) => {
+                        self.settle_alone(task, Err(&message), &now, failed).await
+                    }
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }
 
-    /// A request whose task starts running is `processing`.
-    async fn ensure_processing(&self, detail: &RequestDetail) -> Result<(), WorkerError> {
-        let state = detail.request.state;
-        if !matches!(state, RequestState::Submitted | RequestState::Retrying) {
-            return Ok(());
+    /// The request moved while the task ran (aborted, or failed by the sweeper): the task's
+    /// result is still recorded, and nothing after it is queued.
+    async fn settle_alone(
+        &self,
+        task: &TaskRecord,
+        result: Result<&Completion, &str>,
+        now: &Now,
+        mut ended: Event,
+    ) -> Result<Outcome, WorkerError> {
+        ended
+            .message
+            .push_str(" (the request had moved on; nothing after it is queued)");
+        match self.store.settle_task_alone(task, result, now, &ended).await {
+            Ok(()) => Ok(match result {
+                Ok(_) => Outcome::Completed,
+                Err(m) => Outcome::Failed(m.to_string()),
+            }),
+            Err(StoreError::Conflict(_)) => {
+                Ok(Outcome::Ignored("task changed while it ran".into()))
+            }
+            Err(e) => Err(e.into()),
         }
-        let now = clock::now_rfc3339();
-        settled(
-            self.store
-                .transition_request(
-                    &detail.request.request_id,
-                    state,
-                    RequestState::Processing,
-                    &now,
-                    now_epoch(),
-                    vec![],
-                )
-                .await,
-        )
     }
 
-    /// Moves the next task to `queued` and puts it on the queue.
-    async fn queue_next(
-        &self,
-        next: &TaskRecord,
-        correlation_id: &str,
-        now: &str,
-    ) -> Result<(), WorkerError> {
-        settled(
-            self.store
-                .transition_task(
-                    &next.request_id,
-                    next.seq,
-                    TaskState::Pending,
-                    TaskState::Queued,
-                    now,
-                    vec![],
-                )
-                .await,
-        )?;
+    /// Puts a task's message on the queue.
+    async fn send(&self, task: &TaskRecord, correlation_id: &str) -> Result<(), WorkerError> {
         self.queue
-            .enqueue(&TaskMessage {
-                request_id: next.request_id.clone(),
-                seq: next.seq,
-                attempt: next.attempt,
-                correlation_id: correlation_id.to_string(),
-            })
+            .enqueue(&TaskMessage::for_task(task, correlation_id))
             .await?;
         Ok(())
     }
@@ -460,34 +527,32 @@ impl Worker {
                 )
                 .await,
         )?;
-        self.event(
-            task,
-            "task-skipped",
-            format!(
-                "task {} ({}) skipped: the request was stopped",
-                task.seq, task.item.id
-            ),
-        )
-        .await
-    }
-
-    async fn event(
-        &self,
-        task: &TaskRecord,
-        kind: &str,
-        message: String,
-    ) -> Result<(), WorkerError> {
-        let event = Event {
-            at: clock::now_rfc3339(),
-            kind: kind.into(),
-            message,
-            task_seq: Some(task.seq),
-        };
-        self.store.append_event(&task.request_id, &event).await?;
+        self.store
+            .append_event(
+                &task.request_id,
+                &event(
+                    task,
+                    "task-skipped",
+                    format!(
+                        "task {} ({}) skipped: the request was stopped",
+                        task.seq, task.item.id
+                    ),
+                ),
+            )
+            .await?;
         Ok(())
     }
 }
 
+/// An audit event about a task.
+pub fn event(task: &TaskRecord, kind: &str, message: String) -> Event {
+    Event {
+        at: clock::now_rfc3339(),
+        kind: kind.into(),
+        message,
+        task_seq: Some(task.seq),
+    }
+}
 /// A conditional write that lost to another delivery changed nothing that matters here.
 fn settled(result: Result<(), StoreError>) -> Result<(), WorkerError> {
     match result {

@@ -118,14 +118,14 @@ pub async fn worker_for(env: &TestEnv, jira_secret: &str) -> pao::worker::Worker
 pub async fn drain_until(
     env: &TestEnv,
     worker: &pao::worker::Worker,
-    id: &pao::store::RequestId,
-    done: impl Fn(&pao::store::RequestDetail) -> bool,
-) -> pao::store::RequestDetail {
+    id: &pao::record::RequestId,
+    done: impl Fn(&pao::record::RequestDetail) -> bool,
+) -> pao::record::RequestDetail {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let detail = env
             .store()
-            .get_request(id, 0)
+            .get_request(id, 0, pao::store::Read::Strong)
             .await
             .expect("query")
             .expect("request exists");
@@ -209,6 +209,7 @@ pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::
             environment: "test".into(),
             catalog_cache: std::time::Duration::from_secs(60),
             version: "test".into(),
+            cursor_key: pao::store::CursorKey::new(format!("cursor-key-{}", env.table)),
         },
     )
 }
@@ -227,6 +228,8 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         queue: format!("pao-local-test-{suffix}.fifo"),
         dlq: format!("pao-local-test-dlq-{suffix}.fifo"),
         jira_secret: format!("pao-local-test/{suffix}/jira"),
+        cursor_secret: format!("pao-local-test/{suffix}/cursor-key"),
+        sweep_interval: std::time::Duration::from_secs(2),
     }
 }
 

@@ -1,23 +1,20 @@
-//! PAO `sweeper` Lambda function, fired by an EventBridge schedule.
-//!
-//! The stuck-task checks are not implemented yet. Until they are, each run logs that it
-//! checked nothing and succeeds, so the schedule does not raise error alarms.
+//! PAO `sweeper` Lambda function, fired by an EventBridge schedule. `main` builds clients and
+//! config once per container; the handler lives in the library.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use pao::config::Config;
+use pao::sweeper::Sweeper;
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     pao::logging::init();
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async move {
-        let id = event
-            .payload
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        tracing::warn!(event_id = %id, "sweeper ran: stuck-task checks are not implemented yet");
-        Ok::<Value, Error>(serde_json::json!({"checked": 0, "implemented": false}))
+    let config = Config::from_env()?;
+    let sdk = pao::aws::load_sdk_config().await;
+    let sweeper = Sweeper::from_config(&config, &sdk);
+    let sweeper = &sweeper;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        sweeper::handle(sweeper, event).await
     }))
     .await
 }

@@ -1,5 +1,6 @@
 //! The worker function's handler: an SQS FIFO batch in, a partial batch response out
-//! (`ReportBatchItemFailures`): the first failed record and every later one are reported.
+//! (`ReportBatchItemFailures`): a failed record and the later records of its message group
+//! are reported, and so is whatever is left when the invocation's deadline comes near.
 
 // The worker future is deep (SDK calls inside tracing spans inside the batch loop).
 #![recursion_limit = "256"]
@@ -7,25 +8,44 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use pao::worker::{Record, Worker};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What Lambda (and the local runner) calls for every batch.
 pub async fn handle(
     worker: &Worker,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    Ok(handle_batch(worker, &event.payload).await)
+    let deadline = deadline_of(event.context.deadline);
+    Ok(handle_batch(worker, &event.payload, deadline).await)
 }
 
-pub async fn handle_batch(worker: &Worker, event: &SqsEvent) -> SqsBatchResponse {
+/// The invocation's deadline (epoch milliseconds, as Lambda gives it) as an `Instant`.
+pub fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+pub async fn handle_batch(
+    worker: &Worker,
+    event: &SqsEvent,
+    deadline: Option<Instant>,
+) -> SqsBatchResponse {
     let records: Vec<Record> = event
         .records
         .iter()
         .map(|m| Record {
             message_id: m.message_id.clone().unwrap_or_default(),
             body: m.body.clone().unwrap_or_default(),
+            group_id: m.attributes.get("MessageGroupId").cloned(),
         })
         .collect();
-    let failed = worker.process_batch(&records).await;
+    let failed = worker.process_batch(&records, deadline).await;
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()

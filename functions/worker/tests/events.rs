@@ -22,7 +22,7 @@ async fn setup() -> (TestEnv, JiraStandIn, pao::worker::Worker, SqsEvent) {
 async fn a_batch_for_an_unknown_request_is_acknowledged() {
     let (env, jira, w, batch) = setup().await;
     assert_eq!(batch.records.len(), 2);
-    let response = worker::handle_batch(&w, &batch).await;
+    let response = worker::handle_batch(&w, &batch, None).await;
     // Nothing to run and nothing to retry: no failures reported, no ticket created.
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(jira.create_calls(), 0);
@@ -36,7 +36,7 @@ async fn after_an_infrastructure_failure_the_rest_of_the_batch_is_reported() {
     pao_local::provision::delete_table(&env.dynamo, &env.table)
         .await
         .expect("table deleted");
-    let response = worker::handle_batch(&w, &batch).await;
+    let response = worker::handle_batch(&w, &batch, None).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

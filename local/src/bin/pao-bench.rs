@@ -150,6 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             environment: "bench".into(),
             catalog_cache: Duration::from_secs(600),
             version: "bench".into(),
+            cursor_key: pao::store::CursorKey::new("bench"),
         },
     ));
     let worker = Worker {
@@ -171,7 +172,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..50 {
         let t = Instant::now();
         store
-            .get_task(&pao::store::RequestId("req-none".into()), 0)
+            .get_task(&pao::record::RequestId("req-none".into()), 0)
             .await?;
         floor.push(t.elapsed());
     }

@@ -7,7 +7,6 @@ use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision::{self, Template};
 use serde_json::Value;
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -50,7 +49,17 @@ async fn run() -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let store = pao::store::Store::new(dynamo, table);
-    let queue = pao::queue::Queue::new(sqs, &queues.queue);
+    provision::put_cursor_key(&secrets, "pao-invoke/cursor-key")
+        .await
+        .map_err(|e| e.to_string())?;
+    let config = provision::config_for(
+        table,
+        &queues,
+        "pao-invoke/jira",
+        "pao-invoke/cursor-key",
+        "local",
+    )
+    .map_err(|e| e.to_string())?;
     let catalog_dir = std::env::var("PAO_CATALOG_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog").into());
     let loaded =
@@ -63,16 +72,9 @@ async fn run() -> Result<(), String> {
     if event.get("httpMethod").is_some() {
         let request = lambda_http::request::from_str(&text)
             .map_err(|e| format!("{path}: not an API Gateway event: {e}"))?;
-        let app = pao::api::App::new(
-            store,
-            queue,
-            pao::api::ApiSettings {
-                region: "us-east-1".into(),
-                environment: "local".into(),
-                catalog_cache: Duration::from_secs(60),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-        );
+        let app = pao::api::App::from_config(&config, &sdk)
+            .await
+            .map_err(|e| e.to_string())?;
         let response = api::handle(&app, request)
             .await
             .map_err(|e| e.to_string())?;
@@ -102,19 +104,8 @@ async fn run() -> Result<(), String> {
         provision::put_secret(&secrets, "pao-invoke/jira", &jira.secret("default"))
             .await
             .map_err(|e| e.to_string())?;
-        let worker = pao::worker::Worker {
-            store,
-            queue,
-            secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(60)),
-            jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
-            settings: pao::worker::WorkerSettings {
-                jira_secret_id: "pao-invoke/jira".into(),
-                environment: "local".into(),
-                region: "us-east-1".into(),
-                action_timeout: Duration::from_secs(30),
-            },
-        };
-        let response = worker::handle_batch(&worker, &batch).await;
+        let worker = pao::worker::Worker::from_config(&config, &sdk);
+        let response = worker::handle_batch(&worker, &batch, None).await;
         println!(
             "{}",
             serde_json::to_string_pretty(&response).map_err(|e| e.to_string())?

@@ -7,7 +7,7 @@
 //! a second one.
 
 use super::{ActionError, ActionResult};
-use crate::store::ExternalRef;
+use crate::record::ExternalRef;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;

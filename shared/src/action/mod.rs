@@ -4,7 +4,7 @@
 
 pub mod jira;
 
-use crate::store::ExternalRef;
+use crate::record::ExternalRef;
 use serde_json::Value;
 
 /// What an action produced.

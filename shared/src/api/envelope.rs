@@ -72,7 +72,6 @@ impl From<SubmitError> for ApiError {
         match e {
             SubmitError::Invalid(issues) => Self::Unprocessable(issues),
             SubmitError::Store(s) => s.into(),
-            SubmitError::Queue(q) => q.into(),
         }
     }
 }

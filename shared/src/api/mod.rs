@@ -12,9 +12,9 @@ use crate::catalog::{Catalog, Document, Entry};
 use crate::form::FieldIssue;
 use crate::queue::Queue;
 use crate::request::{RequestState, Submission};
-use crate::store::{
-    Idempotent, Principal, RequestDetail, RequestId, RequestRecord, Store, TaskRecord,
-};
+use crate::clock::now_epoch;
+use crate::record::{Principal, RequestDetail, RequestId, RequestRecord, TaskRecord};
+use crate::store::{CursorKey, Idempotent, Read, Store};
 use envelope::{ApiError, ApiResponse};
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
@@ -61,6 +61,8 @@ pub struct ApiSettings {
     pub environment: String,
     pub catalog_cache: Duration,
     pub version: String,
+    /// Seals list cursors (from the secret `PAO_CURSOR_SECRET_ID` in a deployment).
+    pub cursor_key: CursorKey,
 }
 
 struct CachedCatalog {
@@ -77,13 +79,6 @@ pub struct App {
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
-fn now_epoch() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The email in an assumed-role ARN's session name, if it is one.
 pub fn email_of(arn: &str) -> Option<String> {
     let session = arn.strip_prefix("arn:aws:sts::")?.split('/').nth(2)?;
@@ -91,6 +86,30 @@ pub fn email_of(arn: &str) -> Option<String> {
 }
 
 impl App {
+    /// Builds the API a deployment runs: clients from `sdk`, settings from `config`, and the
+    /// cursor key read once from Secrets Manager.
+    pub async fn from_config(
+        config: &crate::config::Config,
+        sdk: &crate::aws::SdkConfig,
+    ) -> Result<Self, crate::secrets::SecretError> {
+        let secrets = crate::secrets::SecretCache::new(
+            aws_sdk_secretsmanager::Client::new(sdk),
+            config.secret_cache,
+        );
+        let cursor_key = CursorKey::new(secrets.get(&config.cursor_secret_id).await?);
+        Ok(Self::new(
+            Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
+            ApiSettings {
+                region: config.region.clone(),
+                environment: config.environment.clone(),
+                catalog_cache: config.catalog_cache,
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                cursor_key,
+            },
+        ))
+    }
+
     pub fn new(store: Store, queue: Queue, settings: ApiSettings) -> Self {
         Self {
             store,
@@ -181,23 +200,21 @@ impl App {
         }
     }
 
+    /// Whether the table and the queue answer. What went wrong is logged under the
+    /// correlation id; the answer only says which dependency is not ready.
     async fn ready(&self, meta: Value) -> Result<ApiResponse, ApiError> {
-        self.store
-            .ready()
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("DynamoDB: {e}")))?;
-        self.queue
-            .client()
-            .get_queue_attributes()
-            .queue_url(self.queue.url())
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::Unavailable(format!(
-                    "SQS: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                ))
-            })?;
+        if let Err(e) = self.store.ready().await {
+            tracing::error!(error = %e, "readiness: the table does not answer");
+            return Err(ApiError::Unavailable(
+                "not ready: the request table does not answer".into(),
+            ));
+        }
+        if let Err(e) = self.queue.ready().await {
+            tracing::error!(error = %e, "readiness: the task queue does not answer");
+            return Err(ApiError::Unavailable(
+                "not ready: the task queue does not answer".into(),
+            ));
+        }
         Ok(ApiResponse::ok(200, json!({"status": "ready"}), meta))
     }
 
@@ -240,23 +257,25 @@ impl App {
     ) -> Result<ApiResponse, ApiError> {
         let (version, catalog) = self.catalog().await?;
         let limit = limit_param(req, 50)?;
-        let start = match req.query("cursor") {
-            None | Some("") => 0,
-            Some(c) => c
-                .strip_prefix("o")
-                .and_then(|n| n.parse::<usize>().ok())
-                .ok_or_else(|| {
-                    ApiError::Validation(vec![FieldIssue::new(
-                        "cursor",
-                        "is not a cursor this API gave out",
-                    )])
-                })?,
-        };
         let category = req.query("category").filter(|c| !c.is_empty());
         let q = req
             .query("q")
             .map(str::to_lowercase)
             .filter(|q| !q.is_empty());
+        // A cursor is good for the same search of the same catalog version only.
+        let scope = format!(
+            "catalog|{version}|{}|{}",
+            category.unwrap_or_default(),
+            q.as_deref().unwrap_or_default()
+        );
+        let key = &self.settings.cursor_key;
+        let start = match req.query("cursor").filter(|c| !c.is_empty()) {
+            None => 0,
+            Some(c) => key
+                .open(&scope, c)?
+                .as_u64()
+                .ok_or(crate::store::StoreError::BadCursor)? as usize,
+        };
         let mut matching: Vec<&Entry> = catalog
             .entries()
             .iter()
@@ -282,7 +301,8 @@ impl App {
             .take(limit)
             .map(|e| card(e))
             .collect();
-        let next = (start + limit < matching.len()).then(|| format!("o{}", start + limit));
+        let next = (start + limit < matching.len())
+            .then(|| key.seal(&scope, &json!(start + limit)));
         meta["catalogVersion"] = json!(version);
         meta["total"] = json!(matching.len());
         meta["nextCursor"] = json!(next);
@@ -324,19 +344,26 @@ impl App {
         let body = parse_body(req)?;
         let submission = Submission::parse(&body).map_err(ApiError::Validation)?;
         let (_, catalog) = self.catalog().await?;
+        // Under an Idempotency-Key every id derives from caller and key: a retry after a
+        // partial failure finds what the first attempt wrote and writes each item once.
+        let seed = req
+            .header("idempotency-key")
+            .filter(|k| !k.is_empty())
+            .map(|k| format!("{}#{k}", caller.arn));
         let ctx = crate::submission::Context {
             user: caller.clone(),
             correlation_id: cid.to_string(),
-            submission_id: format!("sub-{}", uuid::Uuid::new_v4()),
+            submission_id: crate::submission::Context::new_submission_id(seed.as_deref()),
             now: crate::clock::now_rfc3339(),
             region: self.settings.region.clone(),
             environment: self.settings.environment.clone(),
+            idempotency_seed: seed,
         };
         // Every item is validated before anything is written: one bad item writes none.
         let mut built = Vec::new();
         let mut issues = Vec::new();
         for (i, item) in submission.items.iter().enumerate() {
-            match crate::submission::build(&catalog, item, &ctx) {
+            match crate::submission::build(&catalog, item, i, &ctx) {
                 Ok(records) => built.push(records),
                 Err(found) => issues.extend(
                     found
@@ -392,10 +419,9 @@ impl App {
         if req.body.len() > MAX_BODY {
             return Err(ApiError::TooLarge(MAX_BODY));
         }
-        let body = String::from_utf8_lossy(&req.body).into_owned();
         match self
             .store
-            .claim_idempotency(&caller.arn, key, &body, now_epoch())
+            .claim_idempotency(&caller.arn, key, &req.body, now_epoch())
             .await?
         {
             Idempotent::Replay { status, body } => Ok(ApiResponse {
@@ -415,13 +441,13 @@ impl App {
                 match &result {
                     Ok(r) => {
                         self.store
-                            .finish_idempotency(&caller.arn, key, r.status, &r.body)
+                            .finish_idempotency(&caller.arn, key, r.status, &r.body, now_epoch())
                             .await?
                     }
                     Err(e) if e.status_and_code().0 < 500 => {
                         let r = e.clone().into_response(cid);
                         self.store
-                            .finish_idempotency(&caller.arn, key, r.status, &r.body)
+                            .finish_idempotency(&caller.arn, key, r.status, &r.body, now_epoch())
                             .await?;
                     }
                     // Our failure: let the caller try again with the same key.
@@ -468,6 +494,7 @@ impl App {
                 state,
                 limit,
                 req.query("cursor").filter(|c| !c.is_empty()),
+                &self.settings.cursor_key,
                 now_epoch(),
             )
             .await?;
@@ -503,7 +530,7 @@ impl App {
         }
         let detail = self
             .store
-            .get_request(&RequestId(id.to_string()), now_epoch())
+            .get_request(&RequestId(id.to_string()), now_epoch(), Read::Eventual)
             .await?
             .ok_or_else(not_found)?;
         if detail.request.user.arn != caller.arn {

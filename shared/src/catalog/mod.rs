@@ -11,7 +11,7 @@ pub mod load;
 pub mod validate;
 
 use crate::form::Form;
-use crate::request::Target;
+use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;

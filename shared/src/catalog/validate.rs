@@ -15,7 +15,7 @@ use super::{
 };
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
-use crate::request::Target;
+use crate::target::Target;
 use crate::schema::{self, SchemaKind};
 use crate::template::{Engine, Namespace, Reference, SYSTEM_KEYS};
 use serde_json::Value;

@@ -1,0 +1,122 @@
+//! The records PAO keeps of a request: the request itself, its fulfillment tasks, their links
+//! to the outside world and the request's audit events. Domain types: the store maps them to
+//! DynamoDB items, the API to JSON, the worker reads and changes them.
+
+use crate::catalog::FulfillmentItem;
+use crate::request::RequestState;
+use crate::target::Target;
+use crate::task::TaskState;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// A request id (`req-<uuid>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn generate() -> Self {
+        Self(format!("req-{}", uuid::Uuid::new_v4()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The IAM principal that made a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    pub arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestRecord {
+    pub request_id: RequestId,
+    pub submission_id: String,
+    pub state: RequestState,
+    #[serde(flatten)]
+    pub target: Target,
+    /// Version of the catalog document the request is pinned to.
+    pub catalog_version: String,
+    pub name: String,
+    pub user: Principal,
+    /// The validated input, passwords redacted.
+    pub input: Value,
+    pub correlation_id: String,
+    pub total_tasks: u32,
+    pub completed_tasks: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A task's link to the outside world (a JIRA issue, a workflow run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalRef {
+    pub key: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    pub request_id: RequestId,
+    pub seq: u32,
+    pub state: TaskState,
+    pub catalog_item_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// The fulfillment item as it was when the request was submitted.
+    pub item: FulfillmentItem,
+    /// `.current` for this task, passwords redacted.
+    pub current: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub password_paths: Vec<String>,
+    /// The `.metadata` namespace as it was at submission (pinned like the config).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    pub attempt: u32,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<ExternalRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// One line of a request's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub at: String,
+    pub kind: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_seq: Option<u32>,
+}
+
+/// A request with everything under it, from one Query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestDetail {
+    pub request: RequestRecord,
+    pub tasks: Vec<TaskRecord>,
+    pub events: Vec<Event>,
+}

@@ -1,0 +1,274 @@
+//! DynamoDB state, single-table. Each file owns the items of one kind of record:
+//!
+//! | file | item | pk | sk | GSI byUser (gsi1) | GSI byState (gsi2) |
+//! |------|------|----|----|-------------------|--------------------|
+//! | [`requests`] | request | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | `REQUEST#<state>` / `<updatedAt>#<id>` |
+//! | [`requests`] | task | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<state>` / `<updatedAt>#<id>#<seq>` |
+//! | [`requests`] | event | `REQ#<id>` | `EVT#<nanos>#<rand>` | – | – |
+//! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
+//! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
+//! | [`catalog`] | pointer | `CATALOG` | `CURRENT` | – | – |
+//!
+//! [`cursor`] seals list positions; [`attr`] maps records to attributes.
+//!
+//! A request, its tasks and its events share one partition, so `GET /requests/{id}` is one
+//! Query. Every state change is a conditional write whose condition is the state it leaves,
+//! and every change that moves two records (a task and its request) or records what happened
+//! (the audit event) is one transaction, so a crash between two writes cannot leave them
+//! disagreeing. Finished requests get `expiresAt` for TTL (completed 90 days, failed 180);
+//! expired items are filtered on read since TTL deletes late.
+
+pub mod attr;
+pub mod catalog;
+pub mod cursor;
+pub mod idempotency;
+pub mod requests;
+
+pub use attr::{from_attr, to_attr};
+pub use cursor::CursorKey;
+pub use idempotency::{IDEMPOTENCY_SECS, IN_PROGRESS_SECS, Idempotent};
+pub use requests::Read;
+
+use attr::{Item, s};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// Seconds a finished request is kept.
+pub const KEEP_COMPLETED_SECS: u64 = 90 * 86_400;
+pub const KEEP_FAILED_SECS: u64 = 180 * 86_400;
+/// DynamoDB allows 100 items in one transaction: the request and its first event take two.
+pub const MAX_TASKS: usize = 98;
+
+pub const GSI_BY_USER: &str = "byUser";
+pub const GSI_BY_STATE: &str = "byState";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The item is not in the state the change leaves (someone else moved it first).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("{what} may not change from {from} to {to}")]
+    IllegalTransition {
+        what: &'static str,
+        from: String,
+        to: String,
+    },
+    #[error("invalid cursor")]
+    BadCursor,
+    #[error("a request may have at most {MAX_TASKS} tasks, this one has {0}")]
+    TooManyTasks(usize),
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("DynamoDB: {0}")]
+    Dynamo(String),
+}
+
+pub(crate) fn dynamo<E: std::error::Error + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> StoreError {
+    StoreError::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Dynamo(e.to_string())
+}
+
+/// One page of a list, with the opaque cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Attributes to set alongside a state change (`outputs`, `error`, ...).
+pub type Changes = Vec<(&'static str, Value)>;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Every item of a partition, all pages.
+    async fn partition(&self, pk: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(consistent)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            start = out.last_evaluated_key().cloned();
+            items.extend(out.items.unwrap_or_default());
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Writes all of `writes` or none; a failed condition is a `Conflict` described by `what`.
+    async fn transact(
+        &self,
+        writes: Vec<TransactWriteItem>,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+            {
+                Err(StoreError::Conflict(what()))
+            }
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
+    /// Sends one conditional state change on its own.
+    async fn apply(&self, u: StateUpdate) -> Result<(), StoreError> {
+        let what = u.describe();
+        let (expr, condition, names, values) = u.expression();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(u.key.0))
+            .key("sk", s(u.key.1))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(what))
+            }
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
+    fn put_write(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_string))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    fn update_write(&self, u: StateUpdate) -> Result<TransactWriteItem, StoreError> {
+        let (expr, condition, names, values) = u.expression();
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(u.key.0))
+            .key("sk", s(u.key.1))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Whether the table answers (for `/health/ready`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+}
+
+/// A conditional change of a task's or request's state, with the attributes that go with it.
+/// The condition is the state (one of the states) it leaves, and optionally the `updatedAt`
+/// its writer saw, so a decision made on a stale read never lands.
+struct StateUpdate {
+    key: (String, String),
+    from: Vec<String>,
+    changes: Changes,
+    increment_completed: bool,
+    unchanged_since: Option<String>,
+}
+
+type Expression = (
+    String,
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+);
+
+impl StateUpdate {
+    fn describe(&self) -> String {
+        format!(
+            "{} {} is no longer {}",
+            self.key.0,
+            self.key.1,
+            self.from.join(" or ")
+        )
+    }
+
+    fn expression(&self) -> Expression {
+        let mut names = HashMap::from([("#state".to_string(), "state".to_string())]);
+        let mut values = HashMap::new();
+        let mut from = Vec::new();
+        for (i, state) in self.from.iter().enumerate() {
+            values.insert(format!(":from{i}"), s(state));
+            from.push(format!(":from{i}"));
+        }
+        let mut condition = if from.len() == 1 {
+            format!("#state = {}", from[0])
+        } else {
+            format!("#state IN ({})", from.join(", "))
+        };
+        if let Some(seen) = &self.unchanged_since {
+            names.insert("#seen".into(), "updatedAt".into());
+            values.insert(":seen".into(), s(seen));
+            condition.push_str(" AND #seen = :seen");
+        }
+        let mut sets = Vec::new();
+        for (i, (attr, value)) in self.changes.iter().enumerate() {
+            names.insert(format!("#a{i}"), attr.to_string());
+            values.insert(format!(":v{i}"), to_attr(value));
+            sets.push(format!("#a{i} = :v{i}"));
+        }
+        if self.increment_completed {
+            names.insert("#done".into(), "completedTasks".into());
+            values.insert(":one".into(), AttributeValue::N("1".into()));
+            sets.push("#done = #done + :one".into());
+        }
+        (format!("SET {}", sets.join(", ")), condition, names, values)
+    }
+}

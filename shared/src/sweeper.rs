@@ -1,0 +1,180 @@
+//! The sweeper, run on a schedule: nothing stalls unseen.
+//!
+//! - A task `queued` for longer than `resend_after` that has not run gets its message sent
+//!   again: the submission or the worker wrote it `queued` and then could not send (or the
+//!   message was lost). SQS drops the copy if the first message is still there (same
+//!   deduplication id), and the worker ignores a message for a task that already ran.
+//! - A task `queued` or `processing` for longer than `stuck_after` becomes `stuck` and its
+//!   request `failed` with the reason, so a human can retry, abort or escalate it.
+//!
+//! Every change is conditional on what the sweeper saw (state and `updatedAt`), so two
+//! sweepers running at once act on a task once: one wins each conditional write, the other
+//! skips. Tasks are found through the `byState` index, oldest first.
+
+use crate::clock::{Now, rfc3339};
+use crate::queue::{Queue, QueueError, TaskMessage};
+use crate::record::{RequestDetail, TaskRecord};
+use crate::request::RequestState;
+use crate::store::{Read, Store, StoreError};
+use crate::task::TaskState;
+use serde::Serialize;
+use std::time::Duration;
+
+/// At most this many tasks of each kind are looked at per run; the next run takes the rest.
+pub const BATCH_LIMIT: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepSettings {
+    pub stuck_after: Duration,
+    pub resend_after: Duration,
+}
+
+/// What one run did: `<requestId>#<seq>` of every task it acted on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub resent: Vec<String>,
+    pub stuck: Vec<String>,
+    /// Tasks that moved on between the index read and the write (or another sweeper won).
+    pub skipped: u32,
+}
+
+pub struct Sweeper {
+    pub store: Store,
+    pub queue: Queue,
+    pub settings: SweepSettings,
+}
+
+fn name(task: &TaskRecord) -> String {
+    format!("{}#{}", task.request_id, task.seq)
+}
+
+impl Sweeper {
+    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
+            settings: SweepSettings {
+                stuck_after: config.stuck_after,
+                resend_after: config.resend_after,
+            },
+        }
+    }
+
+    /// One run, as of `now_epoch`.
+    pub async fn sweep(&self, now_epoch: u64) -> Result<SweepReport, SweepError> {
+        let now = Now::at(now_epoch);
+        let stuck_before = rfc3339(now_epoch.saturating_sub(self.settings.stuck_after.as_secs()));
+        let resend_before =
+            rfc3339(now_epoch.saturating_sub(self.settings.resend_after.as_secs()));
+        let mut report = SweepReport::default();
+        for state in [TaskState::Queued, TaskState::Processing] {
+            for seen in self
+                .store
+                .tasks_in_state(state, &stuck_before, BATCH_LIMIT)
+                .await?
+            {
+                match self.mark_stuck(&seen, &now).await? {
+                    true => report.stuck.push(name(&seen)),
+                    false => report.skipped += 1,
+                }
+            }
+        }
+        for seen in self
+            .store
+            .tasks_in_state(TaskState::Queued, &resend_before, BATCH_LIMIT)
+            .await?
+        {
+            if seen.updated_at < stuck_before {
+                continue;
+            }
+            match self.resend(&seen, &now, &resend_before).await? {
+                true => report.resent.push(name(&seen)),
+                false => report.skipped += 1,
+            }
+        }
+        if report != SweepReport::default() {
+            tracing::info!(
+                resent = ?report.resent,
+                stuck = ?report.stuck,
+                skipped = report.skipped,
+                "sweep acted"
+            );
+        }
+        Ok(report)
+    }
+
+    /// The request and the task as they are now, if the task is still as the index showed it
+    /// and its request is still running.
+    async fn current(&self, seen: &TaskRecord) -> Result<Option<RequestDetail>, SweepError> {
+        let Some(detail) = self
+            .store
+            .get_request(&seen.request_id, crate::clock::now_epoch(), Read::Strong)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let unchanged = detail
+            .tasks
+            .iter()
+            .any(|t| t.seq == seen.seq && t.state == seen.state && t.updated_at == seen.updated_at);
+        let running = matches!(
+            detail.request.state,
+            RequestState::Submitted | RequestState::Processing | RequestState::Retrying
+        );
+        Ok((unchanged && running).then_some(detail))
+    }
+
+    async fn mark_stuck(&self, seen: &TaskRecord, now: &Now) -> Result<bool, SweepError> {
+        let Some(detail) = self.current(seen).await? else {
+            return Ok(false);
+        };
+        let minutes = self.settings.stuck_after.as_secs() / 60;
+        let reason = format!(
+            "task {} ({}) stuck: {} since {} (more than {minutes} min); retry or escalate",
+            seen.seq, seen.item.id, seen.state, seen.updated_at
+        );
+        let event = crate::worker::event(seen, "task-stuck", reason.clone());
+        match self
+            .store
+            .mark_stuck(&detail.request, seen, &reason, now, &event)
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(request_id = %seen.request_id, seq = seen.seq, correlation_id = %detail.request.correlation_id, "task marked stuck; its request failed");
+                Ok(true)
+            }
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn resend(
+        &self,
+        seen: &TaskRecord,
+        now: &Now,
+        resend_before: &str,
+    ) -> Result<bool, SweepError> {
+        let Some(detail) = self.current(seen).await? else {
+            return Ok(false);
+        };
+        match self.store.claim_resend(seen, now, resend_before).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.queue
+            .enqueue(&TaskMessage::for_task(seen, &detail.request.correlation_id))
+            .await?;
+        tracing::info!(request_id = %seen.request_id, seq = seen.seq, correlation_id = %detail.request.correlation_id, "queued task's message sent again");
+        Ok(true)
+    }
+}
