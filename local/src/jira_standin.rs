@@ -1,6 +1,11 @@
-//! A stand-in for JIRA that speaks the slice of its REST API v2 that PAO uses (create issue,
-//! get issue, search by label), with Basic authentication, JIRA-shaped errors, and a switch
-//! to make it fail. Used by the tests and the local stack; never in a deployment.
+//! A stand-in for JIRA that speaks the slice of its REST API that PAO uses (create issue,
+//! get issue, search by label), with JIRA-shaped errors, a switch to make it fail and a delay
+//! to make it slow. Used by the tests and the local stack; never in a deployment.
+//!
+//! It is Jira Cloud by default (basic auth; search at `GET /rest/api/3/search/jql`, token
+//! paged; the removed `/rest/api/2/search` answers 410 as Cloud does since 2025), or Jira Data
+//! Center ([`JiraStandIn::start_data_center`]: a personal access token as Bearer; search at
+//! `GET /rest/api/2/search`).
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -29,6 +34,7 @@ struct State {
     counters: HashMap<String, u32>,
     fail_with: Option<u16>,
     create_calls: u32,
+    delay: std::time::Duration,
 }
 
 /// A running stand-in; it stops when the handle is dropped.
@@ -36,6 +42,7 @@ pub struct JiraStandIn {
     pub addr: SocketAddr,
     pub email: String,
     pub api_token: String,
+    pub data_center: bool,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -49,13 +56,28 @@ impl Drop for JiraStandIn {
 impl JiraStandIn {
     /// Starts on `127.0.0.1:<port>` (0: any free port), accepting `email` / `api_token`.
     pub async fn start(port: u16, email: &str, api_token: &str) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State::default()));
         let expected = format!(
             "Basic {}",
             base64(format!("{email}:{api_token}").as_bytes())
         );
+        Self::serve(port, email, api_token, expected, false).await
+    }
+
+    /// Starts a Jira Data Center stand-in accepting the personal access token `token`.
+    pub async fn start_data_center(port: u16, token: &str) -> std::io::Result<Self> {
+        Self::serve(port, "", token, format!("Bearer {token}"), true).await
+    }
+
+    async fn serve(
+        port: u16,
+        email: &str,
+        api_token: &str,
+        expected: String,
+        data_center: bool,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
         let base = format!("http://{addr}");
         let shared = state.clone();
         let task = tokio::spawn(async move {
@@ -71,7 +93,7 @@ impl JiraStandIn {
                         let state = state.clone();
                         let expected = expected.clone();
                         let base = base.clone();
-                        async move { Ok::<_, Infallible>(handle(req, &state, &expected, &base).await) }
+                        async move { Ok::<_, Infallible>(handle(req, &state, &expected, &base, data_center).await) }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -83,6 +105,7 @@ impl JiraStandIn {
             addr,
             email: email.into(),
             api_token: api_token.into(),
+            data_center,
             state,
             task,
         })
@@ -94,7 +117,15 @@ impl JiraStandIn {
 
     /// The `pao/jira` secret value that points at this stand-in as instance `name`.
     pub fn secret(&self, name: &str) -> String {
-        json!({"instances": {name: {"baseUrl": self.base_url(), "email": self.email, "apiToken": self.api_token}}}).to_string()
+        let deployment = if self.data_center { "datacenter" } else { "cloud" };
+        json!({"instances": {name: {"baseUrl": self.base_url(), "email": self.email, "apiToken": self.api_token, "deployment": deployment}}}).to_string()
+    }
+
+    /// From now on, answer every call only after `delay` (a slow JIRA).
+    pub fn delay(&self, delay: std::time::Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.delay = delay;
+        }
     }
 
     /// Every issue created so far, oldest first.
@@ -137,7 +168,12 @@ async fn handle(
     state: &Mutex<State>,
     expected_auth: &str,
     base: &str,
+    data_center: bool,
 ) -> Response<Full<Bytes>> {
+    let delay = state.lock().map(|s| s.delay).unwrap_or_default();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let authorized = req
         .headers()
         .get("authorization")
@@ -235,7 +271,14 @@ async fn handle(
                 json!({"id": id, "key": key, "self": format!("{base}/rest/api/2/issue/{id}")}),
             )
         }
-        ("GET", "/rest/api/2/search") => {
+        ("GET", "/rest/api/2/search") if !data_center => jira_error(
+            StatusCode::GONE,
+            &["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."],
+            json!({}),
+        ),
+        ("GET", "/rest/api/2/search" | "/rest/api/3/search/jql")
+            if data_center == path.starts_with("/rest/api/2/") =>
+        {
             let jql = query
                 .split('&')
                 .find_map(|p| p.strip_prefix("jql="))
@@ -253,10 +296,14 @@ async fn handle(
                 })
                 .map(|i| json!({"id": i.id, "key": i.key}))
                 .collect();
-            reply(
-                StatusCode::OK,
-                json!({"startAt": 0, "maxResults": 50, "total": found.len(), "issues": found}),
-            )
+            if data_center {
+                reply(
+                    StatusCode::OK,
+                    json!({"startAt": 0, "maxResults": 50, "total": found.len(), "issues": found}),
+                )
+            } else {
+                reply(StatusCode::OK, json!({"issues": found, "isLast": true}))
+            }
         }
         ("GET", p) if p.starts_with("/rest/api/2/issue/") => {
             let key = &p["/rest/api/2/issue/".len()..];

@@ -9,7 +9,7 @@
 //! writing them again.
 
 use crate::catalog::Catalog;
-use crate::form::{FieldIssue, redact_paths};
+use crate::form::{FieldIssue, password_values, redact_paths, redact_values};
 use crate::queue::{Queue, TaskMessage};
 use crate::request::{RequestState, SubmissionItem, plan};
 use crate::record::{Principal, RequestId, RequestRecord, TaskRecord};
@@ -112,6 +112,11 @@ pub fn build(
         .ok_or_else(|| vec![FieldIssue::new(item.target.field(), "does not exist")])?;
     let form = entry.document.form();
     let input = form.validate_input(&item.input)?;
+    // Every password value the caller typed, wherever a mapping or the caller copied it.
+    let mut secrets = password_values(&input, &form.password_paths());
+    for task in &planned {
+        secrets.extend(password_values(&task.current, &task.password_paths));
+    }
     let metadata = catalog.metadata_vars();
     let tasks: Vec<TaskRecord> = planned
         .into_iter()
@@ -128,7 +133,10 @@ pub fn build(
                 },
                 catalog_item_id: task.catalog_item_id,
                 component: task.component,
-                current: redact_paths(&task.current, &task.password_paths),
+                current: redact_values(
+                    &redact_paths(&task.current, &task.password_paths),
+                    &secrets,
+                ),
                 metadata: referenced_metadata(&task.item.config, &metadata),
                 item: task.item,
                 password_paths: task.password_paths,
@@ -155,7 +163,7 @@ pub fn build(
             .unwrap_or_default()
             .to_string(),
         user: ctx.user.clone(),
-        input: form.redact(&input),
+        input: redact_values(&form.redact(&input), &secrets),
         correlation_id: ctx.correlation_id.clone(),
         total_tasks: tasks.len() as u32,
         completed_tasks: 0,

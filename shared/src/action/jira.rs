@@ -1,10 +1,16 @@
-//! The `jira-ticket` fulfillment item: creates an issue through JIRA's REST API v2 on one of
+//! The `jira-ticket` fulfillment item: creates an issue through JIRA's REST API on one of
 //! several instances configured in the Secrets Manager secret `pao/jira`:
-//! `{"instances":{"<name>":{"baseUrl":"…","email":"…","apiToken":"…"}}}`.
+//! `{"instances":{"<name>":{"baseUrl":"…","email":"…","apiToken":"…","deployment":"cloud"}}}`.
 //!
-//! Every issue PAO creates carries a per-task label (`pao-<requestId>-<seq>`), so a worker that
-//! finds a task still `processing` after a crash can look for the ticket instead of creating
-//! a second one.
+//! `deployment` is `cloud` (the default: basic auth with the account email and an API token)
+//! or `datacenter` (a personal access token as `Authorization: Bearer`). Issues are created
+//! with `POST /rest/api/2/issue` on both.
+//!
+//! Every issue PAO creates carries a per-task label (`pao-<requestId>-<seq>`), whatever labels
+//! the catalog item sets, so a worker that finds a task still `processing` after a crash can
+//! look for the ticket instead of creating a second one. Jira Cloud removed
+//! `/rest/api/2/search` in 2025: Cloud is searched with `GET /rest/api/3/search/jql`, Data
+//! Center with `GET /rest/api/2/search`.
 
 use super::{ActionError, ActionResult};
 use crate::record::ExternalRef;
@@ -18,8 +24,22 @@ use std::time::Duration;
 #[serde(rename_all = "camelCase")]
 pub struct JiraInstance {
     pub base_url: String,
+    /// The account email (Cloud); unused on Data Center.
+    #[serde(default)]
     pub email: String,
     pub api_token: String,
+    #[serde(default)]
+    pub deployment: Deployment,
+}
+
+/// Which kind of JIRA an instance is: it decides authentication and the search API.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    #[default]
+    Cloud,
+    #[serde(alias = "data-center", alias = "server")]
+    Datacenter,
 }
 
 impl std::fmt::Debug for JiraInstance {
@@ -28,6 +48,7 @@ impl std::fmt::Debug for JiraInstance {
             .field("base_url", &self.base_url)
             .field("email", &self.email)
             .field("api_token", &"********")
+            .field("deployment", &self.deployment)
             .finish()
     }
 }
@@ -85,7 +106,7 @@ impl JiraClient {
         let fields = issue_fields(config, label)?;
         let request = self
             .http
-            .post(endpoint(instance, "issue"))
+            .post(endpoint(instance, "2/issue"))
             .json(&json!({ "fields": fields }));
         let body = call(request, instance, timeout, "JIRA").await?;
         let key = body
@@ -107,7 +128,11 @@ impl JiraClient {
         timeout: Duration,
     ) -> Result<Option<ActionResult>, ActionError> {
         let jql = format!("labels = \"{label}\"");
-        let request = self.http.get(endpoint(instance, "search")).query(&[
+        let search = match instance.deployment {
+            Deployment::Cloud => "3/search/jql",
+            Deployment::Datacenter => "2/search",
+        };
+        let request = self.http.get(endpoint(instance, search)).query(&[
             ("jql", jql.as_str()),
             ("fields", "key"),
             ("maxResults", "1"),
@@ -128,9 +153,10 @@ impl JiraClient {
     }
 }
 
+/// `resource` is `<version>/<path>`.
 fn endpoint(instance: &JiraInstance, resource: &str) -> String {
     format!(
-        "{}/rest/api/2/{resource}",
+        "{}/rest/api/{resource}",
         instance.base_url.trim_end_matches('/')
     )
 }
@@ -142,8 +168,11 @@ async fn call(
     timeout: Duration,
     what: &str,
 ) -> Result<Value, ActionError> {
+    let request = match instance.deployment {
+        Deployment::Cloud => request.basic_auth(&instance.email, Some(&instance.api_token)),
+        Deployment::Datacenter => request.bearer_auth(&instance.api_token),
+    };
     let response = request
-        .basic_auth(&instance.email, Some(&instance.api_token))
         .header("Accept", "application/json")
         .timeout(timeout)
         .send()
@@ -241,8 +270,7 @@ pub fn issue_fields(config: &Value, label: &str) -> Result<Map<String, Value>, A
                 .collect()
         })
         .unwrap_or_default();
-    labels.push(Value::String(label.to_string()));
-    fields.insert("labels".into(), Value::Array(labels));
+    let label = Value::String(label.to_string());
     if let Some(p) = text("priority") {
         fields.insert("priority".into(), json!({"name": p}));
     }
@@ -259,9 +287,18 @@ pub fn issue_fields(config: &Value, label: &str) -> Result<Map<String, Value>, A
     }
     if let Some(custom) = config.get("fields").and_then(Value::as_object) {
         for (k, v) in custom {
-            fields.insert(k.clone(), v.clone());
+            if k == "labels" {
+                labels.extend(v.as_array().into_iter().flatten().cloned());
+            } else {
+                fields.insert(k.clone(), v.clone());
+            }
         }
     }
+    // PAO's task label goes on every ticket, whatever labels the item sets: it is how a
+    // crashed attempt's ticket is found again.
+    labels.retain(|l| *l != label);
+    labels.push(label);
+    fields.insert("labels".into(), Value::Array(labels));
     Ok(fields)
 }
 
@@ -291,6 +328,24 @@ mod tests {
             ),
             Err(ActionError::Config("summary is empty".into()))
         );
+    }
+
+    #[test]
+    fn the_task_label_survives_the_items_own_labels() {
+        let f = issue_fields(
+            &json!({"project": "DBA", "issueType": "Task", "summary": "s",
+                    "fields": {"labels": ["team-db", "pao-req-1-0"]}}),
+            "pao-req-1-0",
+        )
+        .expect("valid");
+        assert_eq!(f["labels"], json!(["team-db", "pao-req-1-0"]));
+    }
+
+    #[test]
+    fn data_center_instances_are_told_apart() {
+        let i = JiraInstances::parse(r#"{"instances": {"dc": {"baseUrl": "https://jira.corp", "apiToken": "pat", "deployment": "datacenter"}, "cloud": {"baseUrl": "https://x.atlassian.net", "email": "e", "apiToken": "t"}}}"#).expect("valid");
+        assert_eq!(i.get("dc").map(|d| d.deployment).ok(), Some(Deployment::Datacenter));
+        assert_eq!(i.get("cloud").map(|d| d.deployment).ok(), Some(Deployment::Cloud));
     }
 
     #[test]

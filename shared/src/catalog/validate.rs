@@ -285,6 +285,15 @@ impl Context<'_> {
                         &path.key("input"),
                         found,
                     );
+                    check_password_mapping(
+                        &mut engine,
+                        mapping,
+                        &bundle.form,
+                        target_form,
+                        component.target.id(),
+                        &path.key("input"),
+                        found,
+                    );
                 }
                 None => check_unmapped(
                     &bundle.form,
@@ -565,6 +574,54 @@ fn check_mapping(
     }
 }
 
+/// A password may only be mapped into a password field: anywhere else it would be stored and
+/// shown in plain text.
+fn check_password_mapping(
+    engine: &mut crate::template::Engine,
+    mapping: &Value,
+    source: &Form,
+    target: &Form,
+    target_id: &str,
+    base: &DocPath,
+    found: &mut Found,
+) {
+    let Some(top) = mapping.as_object() else {
+        return;
+    };
+    for (g, fields) in top {
+        for (f, value) in fields.as_object().into_iter().flatten() {
+            let is_password = target
+                .field(g, f)
+                .is_some_and(|t| t.kind == crate::form::FieldType::Password);
+            if is_password {
+                continue;
+            }
+            let Ok(tree) = engine.parse_tree(value, None) else {
+                continue;
+            };
+            for (_, template) in tree.templates() {
+                for r in template.references() {
+                    let [rg, rf, ..] = r.path.as_slice() else {
+                        continue;
+                    };
+                    let reads_password = r.namespace == crate::template::Namespace::Current
+                        && source
+                            .field(rg, rf)
+                            .is_some_and(|s| s.kind == crate::form::FieldType::Password);
+                    if reads_password {
+                        found.push((
+                            base.key(g.clone()).key(f.clone()),
+                            format!(
+                                "copies password field {rg}.{rf} into {g}.{f} of {target_id:?}, which is not a password field: the password would be stored in plain text"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A component without a mapping gets the bundle's whole input: the bundle's form must have
 /// every field its item requires.
 fn check_unmapped(
@@ -574,6 +631,18 @@ fn check_unmapped(
     path: &DocPath,
     found: &mut Found,
 ) {
+    for (field_path, field) in bundle_form.fields() {
+        let (g, f) = field_path.split_once('.').unwrap_or_default();
+        let leaks = field.kind == crate::form::FieldType::Password
+            && target
+                .field(g, f)
+                .is_some_and(|t| t.kind != crate::form::FieldType::Password);
+        if leaks {
+            found.push((path.clone(), format!(
+                "passes password field {field_path} to {target_id:?}, where {field_path} is not a password field: give the component an input mapping"
+            )));
+        }
+    }
     for (field_path, field) in target.fields() {
         if field.required && field.default.is_none() {
             let (g, f) = field_path.split_once('.').unwrap_or_default();
