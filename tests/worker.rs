@@ -1,77 +1,14 @@
 //! Requests through the real queue and worker against the local AWS endpoint and a JIRA
 //! stand-in: tickets chained through `.output`, JIRA failing, duplicate deliveries.
 
-use pao::catalog::load::load_dir;
 use pao::queue::TaskMessage;
-use pao::request::{RequestState, SubmissionItem};
-use pao::target::Target;
-use pao::record::{Principal, RequestDetail, RequestId};
+use pao::request::RequestState;
+use pao::record::RequestId;
 use pao::task::TaskState;
-use pao::worker::{Outcome, Worker};
+use pao::worker::Outcome;
 use pao_local::jira_standin::JiraStandIn;
-use pao_system_tests::{TWO_TICKETS, TestEnv, drain_until, worker_for, write_repo};
+use pao_system_tests::{Setup, detail, drain_until, setup, submit};
 use serde_json::json;
-
-struct Setup {
-    env: TestEnv,
-    jira: JiraStandIn,
-    worker: Worker,
-    catalog: pao::catalog::Catalog,
-    _repo: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let env = TestEnv::new().await;
-    let jira = JiraStandIn::start(0, "pao@example.com", "jira-token-123")
-        .await
-        .expect("JIRA stand-in");
-    let worker = worker_for(&env, &jira.secret("default")).await;
-    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
-    let loaded = load_dir(repo.path()).expect("catalog");
-    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
-    Setup {
-        env,
-        jira,
-        worker,
-        catalog: loaded.catalog,
-        _repo: repo,
-    }
-}
-
-async fn submit(s: &Setup, input: serde_json::Value) -> RequestId {
-    let item = SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: Target::CatalogItem("two-tickets".into()),
-        input,
-    };
-    let ctx = pao::submission::Context {
-        user: Principal {
-            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
-            email: Some("dev@example.com".into()),
-        },
-        correlation_id: "corr-test".into(),
-        submission_id: "sub-test".into(),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "test".into(),
-        idempotency_seed: None,
-    };
-    let (request, tasks) =
-        pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid submission");
-    pao::submission::write(&s.env.store(), &s.env.queue(), &request, &tasks)
-        .await
-        .expect("written");
-    request.request_id
-}
-
-async fn detail(s: &Setup, id: &RequestId) -> RequestDetail {
-    s.env
-        .store()
-        .get_request(id, 0, pao::store::Read::Strong)
-        .await
-        .expect("query")
-        .expect("request exists")
-}
 
 #[tokio::test]
 async fn two_tickets_complete_in_order_and_chain_outputs() {

@@ -244,3 +244,219 @@ pub async fn stop_local(running: pao_local::runner::Running, opts: &pao_local::r
     let _ =
         pao_local::provision::delete_table(&aws_sdk_dynamodb::Client::new(&sdk), &opts.table).await;
 }
+
+/// Fault injection at the wire: an SDK interceptor that fails chosen calls before they are
+/// sent (as a dropped connection or a throttled service would), and records every call it
+/// sees. DynamoDB and SQS speak JSON, so a call is its operation (`X-Amz-Target`) and body.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    rules: std::sync::Arc<std::sync::Mutex<Vec<FaultRule>>>,
+    calls: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    operations: Vec<String>,
+    body_contains: Vec<String>,
+    skip: u32,
+}
+
+/// DynamoDB operations that write.
+pub const WRITES: [&str; 4] = ["PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"];
+
+impl Faults {
+    /// From now on fail every call to one of `operations` whose body contains all of
+    /// `body_contains`, after letting the first `skip` such calls through; until [`Faults::clear`].
+    pub fn fail(&self, operations: &[&str], body_contains: &[&str], skip: u32) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.push(FaultRule {
+                operations: operations.iter().map(|s| s.to_string()).collect(),
+                body_contains: body_contains.iter().map(|s| s.to_string()).collect(),
+                skip,
+            });
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.clear();
+        }
+    }
+
+    /// Every call seen so far: (operation, body).
+    pub fn calls(&self) -> Vec<(String, String)> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    pub fn dynamo(&self, env: &TestEnv) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&env.sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    pub fn sqs(&self, env: &TestEnv) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&env.sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for Faults {
+    fn name(&self) -> &'static str {
+        "fault-injection"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let request = context.request();
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or_default()
+            .to_string();
+        let body = request
+            .body()
+            .bytes()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default();
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push((operation.clone(), body.clone()));
+        }
+        let Ok(mut rules) = self.rules.lock() else {
+            return Ok(());
+        };
+        for rule in rules.iter_mut() {
+            let matches = rule.operations.contains(&operation)
+                && rule.body_contains.iter().all(|s| body.contains(s.as_str()));
+            if !matches {
+                continue;
+            }
+            if rule.skip > 0 {
+                rule.skip -= 1;
+                continue;
+            }
+            return Err(format!("injected fault: {operation} refused").into());
+        }
+        Ok(())
+    }
+}
+
+/// A worker like [`worker_for`]'s whose DynamoDB and SQS calls go through `faults`.
+pub async fn faulty_worker(env: &TestEnv, jira_secret: &str, faults: &Faults) -> pao::worker::Worker {
+    let mut worker = worker_for(env, jira_secret).await;
+    worker.store = pao::store::Store::new(faults.dynamo(env), &env.table);
+    worker.queue = pao::queue::Queue::new(faults.sqs(env), &env.queues.queue);
+    worker
+}
+
+/// A sweeper on the test's table and queue.
+pub fn sweeper_for(env: &TestEnv, stuck_after_secs: u64, resend_after_secs: u64) -> pao::sweeper::Sweeper {
+    pao::sweeper::Sweeper {
+        store: env.store(),
+        queue: env.queue(),
+        settings: pao::sweeper::SweepSettings {
+            stuck_after: std::time::Duration::from_secs(stuck_after_secs),
+            resend_after: std::time::Duration::from_secs(resend_after_secs),
+        },
+    }
+}
+
+/// Every item of the test's table, as JSON text (for scans that look for leaks).
+pub async fn dump_table(env: &TestEnv) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = env
+            .dynamo
+            .scan()
+            .table_name(&env.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in page.items() {
+            let map: serde_json::Map<String, serde_json::Value> = item
+                .iter()
+                .map(|(k, v)| (k.clone(), pao::store::from_attr(v)))
+                .collect();
+            out.push(serde_json::Value::Object(map).to_string());
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return out;
+        }
+    }
+}
+
+/// A worker, a JIRA stand-in and the [`TWO_TICKETS`] catalog on the test's own resources.
+pub struct Setup {
+    pub env: TestEnv,
+    pub jira: pao_local::jira_standin::JiraStandIn,
+    pub worker: pao::worker::Worker,
+    pub catalog: pao::catalog::Catalog,
+    pub _repo: tempfile::TempDir,
+}
+
+pub async fn setup() -> Setup {
+    let env = TestEnv::new().await;
+    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-token-123")
+        .await
+        .expect("JIRA stand-in");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    Setup {
+        env,
+        jira,
+        worker,
+        catalog: loaded.catalog,
+        _repo: repo,
+    }
+}
+
+/// Submits a TWO_TICKETS request with `input` (written and its first task sent).
+pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::RequestId {
+    let item = pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::target::Target::CatalogItem("two-tickets".into()),
+        input,
+    };
+    let ctx = pao::submission::Context {
+        user: pao::record::Principal {
+            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+            email: Some("dev@example.com".into()),
+        },
+        correlation_id: "corr-test".into(),
+        submission_id: "sub-test".into(),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "test".into(),
+        idempotency_seed: None,
+    };
+    let (request, tasks) =
+        pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid submission");
+    pao::submission::write(&s.env.store(), &s.env.queue(), &request, &tasks)
+        .await
+        .expect("written");
+    request.request_id
+}
+
+pub async fn detail(s: &Setup, id: &pao::record::RequestId) -> pao::record::RequestDetail {
+    s.env
+        .store()
+        .get_request(id, 0, pao::store::Read::Strong)
+        .await
+        .expect("query")
+        .expect("request exists")
+}
+
