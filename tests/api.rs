@@ -1,9 +1,10 @@
 //! The REST API against the local AWS endpoint: routes, the error envelope, bad input that
 //! writes nothing, idempotency, and requests running to completion through the worker.
 
-use pao::api::{ApiRequest, App};
+use pao::api::ApiRequest;
 use pao_local::jira_standin::JiraStandIn;
 use pao_system_tests::{
+    api_request, api_send as send,
     TWO_TICKETS, TestEnv, app_for, drain_until, example_catalog_dir, worker_for, write_repo,
 };
 use serde_json::{Value, json};
@@ -13,33 +14,7 @@ const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.
 const OTHER: &str = "arn:aws:sts::000000000000:assumed-role/Developer/other@example.com";
 
 fn call(method: &str, path: &str, body: Option<Value>) -> ApiRequest {
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    ApiRequest {
-        method: method.into(),
-        path: path.into(),
-        query: query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_string(), v.to_string())
-            })
-            .collect(),
-        headers: vec![],
-        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
-        caller_arn: Some(DEV.into()),
-    }
-}
-
-async fn send(app: &App, req: ApiRequest) -> (u16, Value) {
-    let r = app.handle(&req).await;
-    assert!(
-        r.headers
-            .iter()
-            .any(|(k, v)| k == "X-Correlation-Id" && !v.is_empty()),
-        "no correlation id"
-    );
-    (r.status, r.body)
+    api_request(DEV, method, path, body)
 }
 
 fn seed_request() -> Value {

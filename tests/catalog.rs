@@ -483,3 +483,29 @@ fn the_seed_example_request_plans_in_order() {
     .expect_err("bundle-only item");
     assert_eq!(issues[0].field, "catalogItemId");
 }
+
+#[test]
+fn a_password_copied_into_a_plain_field_is_refused() {
+    let bundle_doc = "schemaVersion: catalog/v1\nkind: CatalogBundle\nmetadata: { id: leaky, name: B, version: 1.0.0, category: testing, owner: t, description: d }\nform:\n  groups:\n    - id: basic\n      fields:\n        - { id: instanceName, type: string, required: true }\n        - { id: secret, type: password }\ncomponents:\n  - id: one\n    catalogItemId: sample-item\n    input:\n      name: \"{{.current.name}}\"\n      basic:\n        instanceName: \"x-{{.current.basic.secret}}\"\n";
+    let problems = problems_of(&[
+        ("catalog/sample.yaml", ITEM),
+        ("bundles/leaky.yaml", bundle_doc),
+    ]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("bundles/leaky.yaml: components[0].input.basic.instanceName: copies password field basic.secret into basic.instanceName of \"sample-item\", which is not a password field"),
+        "{problems:?}"
+    );
+    // Without a mapping the bundle's password would arrive in the item's plain field.
+    let unmapped = bundle_doc
+        .replace("        - { id: secret, type: password }\n", "        - { id: size, type: password }\n")
+        .split("    input:")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let problems = problems_of(&[("catalog/sample.yaml", ITEM), ("bundles/leaky.yaml", &unmapped)]);
+    assert!(
+        problems.iter().any(|p| p.contains("passes password field basic.size to \"sample-item\"")),
+        "{problems:?}"
+    );
+}

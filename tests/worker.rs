@@ -248,3 +248,39 @@ async fn a_changed_jira_secret_is_picked_up_without_a_restart() {
     );
     s.env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_data_center_jira_is_searched_on_its_own_api() {
+    let s = setup().await;
+    let dc = JiraStandIn::start_data_center(0, "dc-personal-token")
+        .await
+        .expect("Data Center stand-in");
+    let worker = pao_system_tests::worker_for(&s.env, &dc.secret("default")).await;
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    claim(&s, &id).await;
+    let secret = pao::action::jira::JiraInstances::parse(&dc.secret("default")).expect("secret");
+    let instance = secret.get("default").expect("instance");
+    // The earlier attempt created the ticket (Bearer auth) and died before recording it.
+    pao::action::jira::JiraClient::new(reqwest_client())
+        .create_issue(
+            instance,
+            &json!({"project": "DBA", "issueType": "Task", "summary": "x"}),
+            &format!("pao-{id}-0"),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("created on Data Center");
+    let message = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    assert_eq!(worker.handle(&message).await.expect("handled"), Outcome::Completed);
+    assert_eq!(dc.create_calls(), 1);
+    s.env.cleanup().await;
+}

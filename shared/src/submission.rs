@@ -151,19 +151,20 @@ pub fn build(
             }
         })
         .collect();
+    let stored_input = redact_values(&form.redact(&input), &secrets);
     let request = RequestRecord {
         request_id: id,
         submission_id: ctx.submission_id.clone(),
         state: RequestState::Submitted,
         target: item.target.clone(),
         catalog_version: entry.document.metadata().version.clone(),
-        name: input
+        name: stored_input
             .get("name")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string(),
         user: ctx.user.clone(),
-        input: redact_values(&form.redact(&input), &secrets),
+        input: stored_input,
         correlation_id: ctx.correlation_id.clone(),
         total_tasks: tasks.len() as u32,
         completed_tasks: 0,

@@ -460,3 +460,41 @@ pub async fn detail(s: &Setup, id: &pao::record::RequestId) -> pao::record::Requ
         .expect("request exists")
 }
 
+
+/// An API call by `caller` (the IAM principal API Gateway would have authenticated).
+pub fn api_request(
+    caller: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> pao::api::ApiRequest {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    pao::api::ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        headers: vec![],
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+        caller_arn: Some(caller.into()),
+    }
+}
+
+/// Sends a call to the API; every answer must carry a correlation id.
+pub async fn api_send(app: &pao::api::App, req: pao::api::ApiRequest) -> (u16, serde_json::Value) {
+    let r = app.handle(&req).await;
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "X-Correlation-Id" && !v.is_empty()),
+        "no correlation id"
+    );
+    (r.status, r.body)
+}
+
