@@ -4,8 +4,8 @@
 use pao::api::ApiRequest;
 use pao_local::jira_standin::JiraStandIn;
 use pao_system_tests::{
-    api_request, api_send as send,
-    TWO_TICKETS, TestEnv, app_for, drain_until, example_catalog_dir, worker_for, write_repo,
+    TWO_TICKETS, TestEnv, api_request, api_send as send, app_for, drain_until, example_catalog_dir,
+    worker_for, write_repo,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -498,14 +498,22 @@ fn a_password_copied_into_a_plain_field_is_refused() {
     );
     // Without a mapping the bundle's password would arrive in the item's plain field.
     let unmapped = bundle_doc
-        .replace("        - { id: secret, type: password }\n", "        - { id: size, type: password }\n")
+        .replace(
+            "        - { id: secret, type: password }\n",
+            "        - { id: size, type: password }\n",
+        )
         .split("    input:")
         .next()
         .unwrap_or_default()
         .to_string();
-    let problems = problems_of(&[("catalog/sample.yaml", ITEM), ("bundles/leaky.yaml", &unmapped)]);
+    let problems = problems_of(&[
+        ("catalog/sample.yaml", ITEM),
+        ("bundles/leaky.yaml", &unmapped),
+    ]);
     assert!(
-        problems.iter().any(|p| p.contains("passes password field basic.size to \"sample-item\"")),
+        problems
+            .iter()
+            .any(|p| p.contains("passes password field basic.size to \"sample-item\"")),
         "{problems:?}"
     );
 }

@@ -3,8 +3,8 @@
 //! and a scan of everything a run writes (table and logs) for passwords and secrets.
 
 use pao_system_tests::{
-    Faults, TestEnv, api_request, api_send, app_for, drain_until, dump_table,
-    example_catalog_dir, worker_for, write_repo,
+    Faults, TestEnv, api_request, api_send, app_for, drain_until, dump_table, example_catalog_dir,
+    worker_for, write_repo,
 };
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -38,16 +38,25 @@ async fn an_abandoned_idempotency_claim_expires() {
     let t = pao::clock::now_epoch();
     use pao::store::Idempotent;
     assert_eq!(
-        store.claim_idempotency(DEV, "k1", b"{}", t).await.expect("claim"),
+        store
+            .claim_idempotency(DEV, "k1", b"{}", t)
+            .await
+            .expect("claim"),
         Idempotent::Claimed
     );
     assert_eq!(
-        store.claim_idempotency(DEV, "k1", b"{}", t + 10).await.expect("claim"),
+        store
+            .claim_idempotency(DEV, "k1", b"{}", t + 10)
+            .await
+            .expect("claim"),
         Idempotent::InProgress
     );
     let later = t + pao::store::IN_PROGRESS_SECS + 1;
     assert_eq!(
-        store.claim_idempotency(DEV, "k1", b"{}", later).await.expect("claim"),
+        store
+            .claim_idempotency(DEV, "k1", b"{}", later)
+            .await
+            .expect("claim"),
         Idempotent::Claimed
     );
     env.cleanup().await;
@@ -69,9 +78,17 @@ async fn a_retried_submission_writes_each_item_once() {
     assert_eq!(status, 202, "{body}");
     let (_, list) = api_send(&app, api_request(DEV, "GET", "/api/v1/requests", None)).await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(2), "{list}");
-    let listed: Vec<&Value> = list["data"].as_array().into_iter().flatten().map(|r| &r["requestId"]).collect();
+    let listed: Vec<&Value> = list["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| &r["requestId"])
+        .collect();
     for r in body["data"]["requests"].as_array().into_iter().flatten() {
-        assert!(listed.contains(&&r["requestId"]), "{r} not among {listed:?}");
+        assert!(
+            listed.contains(&&r["requestId"]),
+            "{r} not among {listed:?}"
+        );
     }
     env.cleanup().await;
 }
@@ -85,23 +102,67 @@ async fn tampered_and_foreign_cursors_answer_400() {
         let (status, _) = api_send(&app, with_key(DEV, key, two_items())).await;
         assert_eq!(status, 202);
     }
-    let (_, page) = api_send(&app, api_request(DEV, "GET", "/api/v1/requests?limit=1", None)).await;
-    let cursor = page["meta"]["nextCursor"].as_str().expect("a next page").to_string();
-    let (status, _) = api_send(&app, api_request(DEV, "GET", &format!("/api/v1/requests?cursor={cursor}"), None)).await;
+    let (_, page) = api_send(
+        &app,
+        api_request(DEV, "GET", "/api/v1/requests?limit=1", None),
+    )
+    .await;
+    let cursor = page["meta"]["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (status, _) = api_send(
+        &app,
+        api_request(
+            DEV,
+            "GET",
+            &format!("/api/v1/requests?cursor={cursor}"),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(status, 200);
     let mut tampered = cursor.clone().into_bytes();
     tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap_or_default();
-    for (caller, c) in [(DEV, tampered.as_str()), (OTHER, cursor.as_str()), (DEV, "7b7d")] {
-        let (status, body) = api_send(&app, api_request(caller, "GET", &format!("/api/v1/requests?cursor={c}"), None)).await;
+    for (caller, c) in [
+        (DEV, tampered.as_str()),
+        (OTHER, cursor.as_str()),
+        (DEV, "7b7d"),
+    ] {
+        let (status, body) = api_send(
+            &app,
+            api_request(caller, "GET", &format!("/api/v1/requests?cursor={c}"), None),
+        )
+        .await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["details"][0]["field"], json!("cursor"));
     }
-    let (_, catalog) = api_send(&app, api_request(DEV, "GET", "/api/v1/catalog?limit=2", None)).await;
-    let next = catalog["meta"]["nextCursor"].as_str().expect("more").to_string();
-    let (status, _) = api_send(&app, api_request(DEV, "GET", &format!("/api/v1/catalog?limit=2&cursor={next}"), None)).await;
+    let (_, catalog) = api_send(
+        &app,
+        api_request(DEV, "GET", "/api/v1/catalog?limit=2", None),
+    )
+    .await;
+    let next = catalog["meta"]["nextCursor"]
+        .as_str()
+        .expect("more")
+        .to_string();
+    let (status, _) = api_send(
+        &app,
+        api_request(
+            DEV,
+            "GET",
+            &format!("/api/v1/catalog?limit=2&cursor={next}"),
+            None,
+        ),
+    )
+    .await;
     assert_eq!(status, 200);
-    let (status, _) = api_send(&app, api_request(DEV, "GET", "/api/v1/catalog?cursor=o2", None)).await;
+    let (status, _) = api_send(
+        &app,
+        api_request(DEV, "GET", "/api/v1/catalog?cursor=o2", None),
+    )
+    .await;
     assert_eq!(status, 400);
     env.cleanup().await;
 }
@@ -112,10 +173,16 @@ async fn readiness_never_shows_sdk_errors() {
     let env = TestEnv::new().await;
     let mut app = app_for(&env, &example_catalog_dir()).await;
     app.store = pao::store::Store::new(env.dynamo.clone(), "no-such-table-pao");
-    let (status, body) = api_send(&app, api_request(DEV, "GET", "/api/v1/health/ready", None)).await;
+    let (status, body) =
+        api_send(&app, api_request(DEV, "GET", "/api/v1/health/ready", None)).await;
     assert_eq!(status, 503);
     let text = body.to_string();
-    for leak in ["no-such-table-pao", "ResourceNotFound", "DynamoDB:", "service error"] {
+    for leak in [
+        "no-such-table-pao",
+        "ResourceNotFound",
+        "DynamoDB:",
+        "service error",
+    ] {
         assert!(!text.contains(leak), "{leak} in {text}");
     }
     env.cleanup().await;
@@ -167,9 +234,10 @@ async fn no_password_or_secret_is_stored_or_logged() {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let env = TestEnv::new().await;
-    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-Token-XYZ-123")
-        .await
-        .expect("JIRA stand-in");
+    let jira =
+        pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-Token-XYZ-123")
+            .await
+            .expect("JIRA stand-in");
     let worker = worker_for(&env, &jira.secret("default")).await;
     let repo = write_repo(&[("catalog/notes.yaml", NOTES_ITEM)]);
     let notes_app = app_for(&env, repo.path()).await;
@@ -180,11 +248,23 @@ async fn no_password_or_secret_is_stored_or_logged() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let id = pao::record::RequestId(body["data"]["requests"][0]["requestId"].as_str().unwrap_or_default().into());
-    drain_until(&env, &worker, &id, |d| d.request.state.is_terminal() || d.request.state == pao::request::RequestState::Failed).await;
+    let id = pao::record::RequestId(
+        body["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+    );
+    drain_until(&env, &worker, &id, |d| {
+        d.request.state.is_terminal() || d.request.state == pao::request::RequestState::Failed
+    })
+    .await;
     // The ticket did not get it either.
     for issue in jira.issues() {
-        assert!(!issue.fields.to_string().contains(PASSWORD), "{:?}", issue.fields);
+        assert!(
+            !issue.fields.to_string().contains(PASSWORD),
+            "{:?}",
+            issue.fields
+        );
     }
 
     let app = app_for(&env, &example_catalog_dir()).await;
@@ -193,12 +273,16 @@ async fn no_password_or_secret_is_stored_or_logged() {
     while worker.poll_once(0).await.expect("poll") > 0 {}
 
     let items = dump_table(&env).await;
-    assert!(items.iter().any(|i| i.contains("IDEMP#")), "the claims are there");
+    assert!(
+        items.iter().any(|i| i.contains("IDEMP#")),
+        "the claims are there"
+    );
     for item in &items {
         assert!(!item.contains(PASSWORD), "password stored: {item}");
         assert!(!item.contains("jira-Token-XYZ-123"), "token stored: {item}");
     }
-    let text = String::from_utf8_lossy(&logs.0.lock().map(|l| l.clone()).unwrap_or_default()).into_owned();
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().map(|l| l.clone()).unwrap_or_default()).into_owned();
     assert!(text.contains("message handled"), "logs were captured");
     assert!(!text.contains(PASSWORD), "password logged");
     assert!(!text.contains("jira-Token-XYZ-123"), "token logged");

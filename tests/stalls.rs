@@ -40,7 +40,10 @@ async fn a_lost_send_of_the_next_task_is_repaired_by_the_redelivery() {
     let faults = Faults::default();
     let worker = faulty_worker(&s.env, &s.jira.secret("default"), &faults).await;
     faults.fail(&["SendMessage"], &[], 0);
-    assert!(worker.handle(&message(&id, 0)).await.is_err(), "the send failed");
+    assert!(
+        worker.handle(&message(&id, 0)).await.is_err(),
+        "the send failed"
+    );
     assert_eq!(detail(&s, &id).await.tasks[0].state, TaskState::Completed);
     faults.clear();
     // SQS delivers the first message again.
@@ -68,7 +71,11 @@ async fn a_failed_event_write_does_not_strand_the_request() {
         Outcome::Completed
     );
     let done = drain_until(&s.env, &s.worker, &id, completed).await;
-    assert_eq!(s.jira.create_calls(), 2, "the first ticket was found, not made again");
+    assert_eq!(
+        s.jira.create_calls(),
+        2,
+        "the first ticket was found, not made again"
+    );
     let kinds: Vec<&str> = done.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds.iter().filter(|k| **k == "task-completed").count(),
@@ -167,7 +174,10 @@ async fn the_batch_stops_before_the_deadline() {
     let deadline = Instant::now() + s.worker.settings.action_timeout + Duration::from_secs(6);
     let failed = s.worker.process_batch(&records, Some(deadline)).await;
     assert_eq!(failed, ["m1", "m2"]);
-    assert_eq!(detail(&s, &ids[0]).await.tasks[0].state, TaskState::Completed);
+    assert_eq!(
+        detail(&s, &ids[0]).await.tasks[0].state,
+        TaskState::Completed
+    );
     for id in &ids[1..] {
         assert_eq!(detail(&s, id).await.tasks[0].state, TaskState::Queued);
     }
@@ -188,7 +198,10 @@ async fn a_failure_holds_back_only_its_own_message_group() {
         group_id: Some(id.to_string()),
     };
     let failed = worker
-        .process_batch(&[record("a1", &a), record("b1", &b), record("a2", &a)], None)
+        .process_batch(
+            &[record("a1", &a), record("b1", &b), record("a2", &a)],
+            None,
+        )
         .await;
     assert_eq!(failed, ["a1", "a2"]);
     assert_eq!(detail(&s, &b).await.tasks[0].state, TaskState::Completed);
@@ -226,7 +239,11 @@ async fn the_sweeper_sends_what_was_written_but_never_sent() {
         .expect("accepted");
     assert_eq!(written, pao::submission::Written::WrittenNotSent);
     let id = request.request_id;
-    assert_eq!(s.worker.poll_once(0).await.expect("poll"), 0, "nothing was sent");
+    assert_eq!(
+        s.worker.poll_once(0).await.expect("poll"),
+        0,
+        "nothing was sent"
+    );
 
     let (one, two) = (sweeper_for(&s.env, 900, 60), sweeper_for(&s.env, 900, 60));
     let later = pao::clock::now_epoch() + 61;
@@ -252,7 +269,13 @@ async fn a_task_left_running_is_marked_stuck_once() {
     let run = {
         let worker = faulty_worker(&s.env, &s.jira.secret("default"), &Faults::default()).await;
         let m = message(&id, 0);
-        tokio::spawn(async move { worker.handle(&m).await.map(|_| ()).map_err(|e| e.to_string()) })
+        tokio::spawn(async move {
+            worker
+                .handle(&m)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     };
     // Wait (with a deadline) until the claim is written, then kill the worker.
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -2,12 +2,12 @@
 //! conditional state changes, the caller's requests newest first, TTL on read.
 
 use pao::catalog::{ActionType, FulfillmentItem};
-use pao::request::RequestState;
-use pao::target::Target;
-use pao::record::{Principal, RequestId, RequestRecord, TaskRecord};
 use pao::clock::Now;
+use pao::record::{Principal, RequestId, RequestRecord, TaskRecord};
+use pao::request::RequestState;
 use pao::store::requests::Completion;
 use pao::store::{CursorKey, Read, StoreError};
+use pao::target::Target;
 use pao::task::TaskState;
 use pao_system_tests::TestEnv;
 use serde_json::{Map, json};
@@ -171,7 +171,10 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     // Completing bumps progress; the last task completes the request and sets its TTL.
     let second_task = store.get_task(id, 1).await.expect("get").expect("found");
     let done = Completion {
-        outputs: json!({"ticket": "OPS-1"}).as_object().cloned().unwrap_or_default(),
+        outputs: json!({"ticket": "OPS-1"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         external_ref: None,
     };
     store
@@ -212,7 +215,13 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
 
     // Once its retention has passed, a finished request is gone for readers.
     let later = NOW + pao::store::KEEP_COMPLETED_SECS + 1;
-    assert!(store.get_request(id, later, Read::Strong).await.expect("query").is_none());
+    assert!(
+        store
+            .get_request(id, later, Read::Strong)
+            .await
+            .expect("query")
+            .is_none()
+    );
     env.cleanup().await;
 }
 

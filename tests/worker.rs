@@ -2,8 +2,8 @@
 //! stand-in: tickets chained through `.output`, JIRA failing, duplicate deliveries.
 
 use pao::queue::TaskMessage;
-use pao::request::RequestState;
 use pao::record::RequestId;
+use pao::request::RequestState;
 use pao::task::TaskState;
 use pao::worker::Outcome;
 use pao_local::jira_standin::JiraStandIn;
@@ -190,7 +190,12 @@ async fn claim(s: &Setup, id: &RequestId) {
     let started = pao::worker::event(&d.tasks[0], "task-started", "started".into());
     s.env
         .store()
-        .claim_task(&d.request, &d.tasks[0], &pao::clock::Now::current(), &started)
+        .claim_task(
+            &d.request,
+            &d.tasks[0],
+            &pao::clock::Now::current(),
+            &started,
+        )
         .await
         .expect("claimed");
 }
@@ -280,7 +285,10 @@ async fn a_data_center_jira_is_searched_on_its_own_api() {
         attempt: 1,
         correlation_id: "c".into(),
     };
-    assert_eq!(worker.handle(&message).await.expect("handled"), Outcome::Completed);
+    assert_eq!(
+        worker.handle(&message).await.expect("handled"),
+        Outcome::Completed
+    );
     assert_eq!(dc.create_calls(), 1);
     s.env.cleanup().await;
 }

@@ -276,9 +276,7 @@ pub fn render(
         };
         let rendered = engine
             .parse_tree(&task.item.config, task.item.action.json_body_key())
-            .map_err(|errors| {
-                pao::template::join_errors(&errors)
-            })
+            .map_err(|errors| pao::template::join_errors(&errors))
             .and_then(|tree| {
                 engine
                     .render_tree(&tree, &vars)

@@ -93,7 +93,11 @@ impl JiraStandIn {
                         let state = state.clone();
                         let expected = expected.clone();
                         let base = base.clone();
-                        async move { Ok::<_, Infallible>(handle(req, &state, &expected, &base, data_center).await) }
+                        async move {
+                            Ok::<_, Infallible>(
+                                handle(req, &state, &expected, &base, data_center).await,
+                            )
+                        }
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -117,7 +121,11 @@ impl JiraStandIn {
 
     /// The `pao/jira` secret value that points at this stand-in as instance `name`.
     pub fn secret(&self, name: &str) -> String {
-        let deployment = if self.data_center { "datacenter" } else { "cloud" };
+        let deployment = if self.data_center {
+            "datacenter"
+        } else {
+            "cloud"
+        };
         json!({"instances": {name: {"baseUrl": self.base_url(), "email": self.email, "apiToken": self.api_token, "deployment": deployment}}}).to_string()
     }
 
@@ -273,7 +281,9 @@ async fn handle(
         }
         ("GET", "/rest/api/2/search") if !data_center => jira_error(
             StatusCode::GONE,
-            &["The requested API has been removed. Please migrate to the /rest/api/3/search/jql API."],
+            &[
+                "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.",
+            ],
             json!({}),
         ),
         ("GET", "/rest/api/2/search" | "/rest/api/3/search/jql")

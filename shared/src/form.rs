@@ -632,10 +632,16 @@ fn humanize(id: &str) -> String {
 /// follows a password's value wherever it was copied, not only the field it was typed into.
 pub fn redact_values(value: &Value, secrets: &[String]) -> Value {
     match value {
-        Value::String(s) if secrets.iter().any(|p| !p.is_empty() && s.contains(p.as_str())) => {
+        Value::String(s)
+            if secrets
+                .iter()
+                .any(|p| !p.is_empty() && s.contains(p.as_str())) =>
+        {
             Value::String(REDACTED.into())
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| redact_values(v, secrets)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| redact_values(v, secrets)).collect())
+        }
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), redact_values(v, secrets)))

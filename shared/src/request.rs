@@ -284,9 +284,9 @@ fn component_input(
 ) -> Result<Value, String> {
     let mut input = match mapping {
         Some(mapping) => {
-            let tree = engine.parse_tree(mapping, None).map_err(|errors| {
-                crate::template::join_errors(&errors)
-            })?;
+            let tree = engine
+                .parse_tree(mapping, None)
+                .map_err(|errors| crate::template::join_errors(&errors))?;
             engine
                 .render_tree(&tree, vars)
                 .map_err(|(p, e)| format!("input mapping {p}: {e}"))?

@@ -11,8 +11,8 @@
 use crate::catalog::Catalog;
 use crate::form::{FieldIssue, password_values, redact_paths, redact_values};
 use crate::queue::{Queue, TaskMessage};
-use crate::request::{RequestState, SubmissionItem, plan};
 use crate::record::{Principal, RequestId, RequestRecord, TaskRecord};
+use crate::request::{RequestState, SubmissionItem, plan};
 use crate::store::{Store, StoreError};
 use crate::task::TaskState;
 use crate::template::{Engine, Namespace, SystemVars};

@@ -73,8 +73,7 @@ impl Sweeper {
     pub async fn sweep(&self, now_epoch: u64) -> Result<SweepReport, SweepError> {
         let now = Now::at(now_epoch);
         let stuck_before = rfc3339(now_epoch.saturating_sub(self.settings.stuck_after.as_secs()));
-        let resend_before =
-            rfc3339(now_epoch.saturating_sub(self.settings.resend_after.as_secs()));
+        let resend_before = rfc3339(now_epoch.saturating_sub(self.settings.resend_after.as_secs()));
         let mut report = SweepReport::default();
         for state in [TaskState::Queued, TaskState::Processing] {
             for seen in self

@@ -78,7 +78,9 @@ impl Record {
             body: m.body.clone().unwrap_or_default(),
             group_id: m
                 .attributes()
-                .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
+                })
                 .cloned(),
         }
     }
@@ -118,7 +120,11 @@ impl Worker {
     /// per group), not other requests'. Before each record the invocation's `deadline` is
     /// checked: when less than an action's timeout (plus a margin) is left, the rest of the
     /// batch is handed back unprocessed rather than cut off mid-action.
-    pub async fn process_batch(&self, records: &[Record], deadline: Option<Instant>) -> Vec<String> {
+    pub async fn process_batch(
+        &self,
+        records: &[Record],
+        deadline: Option<Instant>,
+    ) -> Vec<String> {
         let mut failed = Vec::new();
         let mut held: HashSet<&str> = HashSet::new();
         for (i, record) in records.iter().enumerate() {
@@ -152,9 +158,7 @@ impl Worker {
                         request_id = %message.request_id,
                         seq = message.seq
                     );
-                    self.handle_until(&message, deadline)
-                        .instrument(span)
-                        .await
+                    self.handle_until(&message, deadline).instrument(span).await
                 }
             };
             match result {
@@ -452,7 +456,9 @@ impl Worker {
                 {
                     Ok(()) => {}
                     Err(StoreError::Conflict(_)) => {
-                        return self.settle_alone(task, Ok(&completion), &now, completed).await;
+                        return self
+                            .settle_alone(task, Ok(&completion), &now, completed)
+                            .await;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -493,7 +499,11 @@ impl Worker {
         ended
             .message
             .push_str(" (the request had moved on; nothing after it is queued)");
-        match self.store.settle_task_alone(task, result, now, &ended).await {
+        match self
+            .store
+            .settle_task_alone(task, result, now, &ended)
+            .await
+        {
             Ok(()) => Ok(match result {
                 Ok(_) => Outcome::Completed,
                 Err(m) => Outcome::Failed(m.to_string()),

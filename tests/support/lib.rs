@@ -351,7 +351,11 @@ impl aws_sdk_dynamodb::config::Intercept for Faults {
 }
 
 /// A worker like [`worker_for`]'s whose DynamoDB and SQS calls go through `faults`.
-pub async fn faulty_worker(env: &TestEnv, jira_secret: &str, faults: &Faults) -> pao::worker::Worker {
+pub async fn faulty_worker(
+    env: &TestEnv,
+    jira_secret: &str,
+    faults: &Faults,
+) -> pao::worker::Worker {
     let mut worker = worker_for(env, jira_secret).await;
     worker.store = pao::store::Store::new(faults.dynamo(env), &env.table);
     worker.queue = pao::queue::Queue::new(faults.sqs(env), &env.queues.queue);
@@ -359,7 +363,11 @@ pub async fn faulty_worker(env: &TestEnv, jira_secret: &str, faults: &Faults) ->
 }
 
 /// A sweeper on the test's table and queue.
-pub fn sweeper_for(env: &TestEnv, stuck_after_secs: u64, resend_after_secs: u64) -> pao::sweeper::Sweeper {
+pub fn sweeper_for(
+    env: &TestEnv,
+    stuck_after_secs: u64,
+    resend_after_secs: u64,
+) -> pao::sweeper::Sweeper {
     pao::sweeper::Sweeper {
         store: env.store(),
         queue: env.queue(),
@@ -460,7 +468,6 @@ pub async fn detail(s: &Setup, id: &pao::record::RequestId) -> pao::record::Requ
         .expect("request exists")
 }
 
-
 /// An API call by `caller` (the IAM principal API Gateway would have authenticated).
 pub fn api_request(
     caller: &str,
@@ -497,4 +504,3 @@ pub async fn api_send(app: &pao::api::App, req: pao::api::ApiRequest) -> (u16, s
     );
     (r.status, r.body)
 }
-

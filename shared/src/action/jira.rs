@@ -62,13 +62,24 @@ pub struct JiraInstances {
 impl JiraInstances {
     /// Parses the secret; the error never quotes the secret's text.
     pub fn parse(secret: &str) -> Result<Self, ActionError> {
-        serde_json::from_str(secret).map_err(|e| {
+        let parsed: Self = serde_json::from_str(secret).map_err(|e| {
             ActionError::Config(format!(
                 "the JIRA secret is not {{\"instances\":{{\"<name>\":{{\"baseUrl\",\"email\",\"apiToken\"}}}}}} (line {}, column {})",
                 e.line(),
                 e.column()
             ))
-        })
+        })?;
+        // Cloud authenticates with the account email and the token.
+        if let Some((name, _)) = parsed
+            .instances
+            .iter()
+            .find(|(_, i)| i.deployment == Deployment::Cloud && i.email.trim().is_empty())
+        {
+            return Err(ActionError::Config(format!(
+                "JIRA instance {name:?} is a Cloud instance without an email in the JIRA secret"
+            )));
+        }
+        Ok(parsed)
     }
 
     pub fn get(&self, name: &str) -> Result<&JiraInstance, ActionError> {
@@ -344,8 +355,14 @@ mod tests {
     #[test]
     fn data_center_instances_are_told_apart() {
         let i = JiraInstances::parse(r#"{"instances": {"dc": {"baseUrl": "https://jira.corp", "apiToken": "pat", "deployment": "datacenter"}, "cloud": {"baseUrl": "https://x.atlassian.net", "email": "e", "apiToken": "t"}}}"#).expect("valid");
-        assert_eq!(i.get("dc").map(|d| d.deployment).ok(), Some(Deployment::Datacenter));
-        assert_eq!(i.get("cloud").map(|d| d.deployment).ok(), Some(Deployment::Cloud));
+        assert_eq!(
+            i.get("dc").map(|d| d.deployment).ok(),
+            Some(Deployment::Datacenter)
+        );
+        assert_eq!(
+            i.get("cloud").map(|d| d.deployment).ok(),
+            Some(Deployment::Cloud)
+        );
     }
 
     #[test]

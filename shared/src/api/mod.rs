@@ -9,11 +9,11 @@ pub mod envelope;
 
 use crate::catalog::validate::validate_sources;
 use crate::catalog::{Catalog, Document, Entry};
+use crate::clock::now_epoch;
 use crate::form::FieldIssue;
 use crate::queue::Queue;
-use crate::request::{RequestState, Submission};
-use crate::clock::now_epoch;
 use crate::record::{Principal, RequestDetail, RequestId, RequestRecord, TaskRecord};
+use crate::request::{RequestState, Submission};
 use crate::store::{CursorKey, Idempotent, Read, Store};
 use envelope::{ApiError, ApiResponse};
 use serde_json::{Map, Value, json};
@@ -301,8 +301,8 @@ impl App {
             .take(limit)
             .map(|e| card(e))
             .collect();
-        let next = (start + limit < matching.len())
-            .then(|| key.seal(&scope, &json!(start + limit)));
+        let next =
+            (start + limit < matching.len()).then(|| key.seal(&scope, &json!(start + limit)));
         meta["catalogVersion"] = json!(version);
         meta["total"] = json!(matching.len());
         meta["nextCursor"] = json!(next);

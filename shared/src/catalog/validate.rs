@@ -15,8 +15,8 @@ use super::{
 };
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
-use crate::target::Target;
 use crate::schema::{self, SchemaKind};
+use crate::target::Target;
 use crate::template::{Engine, Namespace, Reference, SYSTEM_KEYS};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};

@@ -84,9 +84,7 @@ impl Store {
     }
 
     /// The current catalog snapshot: its version and document sources (none stored: None).
-    pub async fn catalog(
-        &self,
-    ) -> Result<Option<(String, Vec<SourceDoc>)>, StoreError> {
+    pub async fn catalog(&self) -> Result<Option<(String, Vec<SourceDoc>)>, StoreError> {
         let Some(version) = self.current_catalog_version().await? else {
             return Ok(None);
         };
@@ -118,5 +116,4 @@ impl Store {
         }
         Ok(Some((version, sources)))
     }
-
 }

@@ -97,7 +97,10 @@ mod tests {
     fn cursors_round_trip_only_under_their_key_and_scope() {
         let key = CursorKey::new("k1");
         let c = key.seal("requests|alice", &json!({"pk": "REQ#1"}));
-        assert_eq!(key.open("requests|alice", &c).ok(), Some(json!({"pk": "REQ#1"})));
+        assert_eq!(
+            key.open("requests|alice", &c).ok(),
+            Some(json!({"pk": "REQ#1"}))
+        );
         // Another caller, another deployment's key, a tampered payload: all refused.
         assert!(key.open("requests|bob", &c).is_err());
         assert!(CursorKey::new("k2").open("requests|alice", &c).is_err());

@@ -175,7 +175,11 @@ impl Store {
         }
     }
 
-    fn put_write(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    fn put_write(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

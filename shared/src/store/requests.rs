@@ -49,7 +49,8 @@ impl Store {
         if tasks.len() > MAX_TASKS {
             return Err(StoreError::TooManyTasks(tasks.len()));
         }
-        let mut writes = vec![self.put_write(request_item(request)?, Some("attribute_not_exists(pk)"))?];
+        let mut writes =
+            vec![self.put_write(request_item(request)?, Some("attribute_not_exists(pk)"))?];
         for t in tasks {
             writes.push(self.put_write(task_item(t)?, None)?);
         }
@@ -258,7 +259,10 @@ impl Store {
             self.put_write(event_item(id, event)?, None)?,
         ];
         self.transact(writes, || {
-            format!("task {} of {id} was claimed or its request changed", task.seq)
+            format!(
+                "task {} of {id} was claimed or its request changed",
+                task.seq
+            )
         })
         .await
     }
@@ -311,7 +315,10 @@ impl Store {
             writes.push(self.put_write(event_item(id, e)?, None)?);
         }
         self.transact(writes, || {
-            format!("task {} of {id} or its request changed while it ran", task.seq)
+            format!(
+                "task {} of {id} or its request changed while it ran",
+                task.seq
+            )
         })
         .await
     }
@@ -350,7 +357,10 @@ impl Store {
             self.put_write(event_item(id, event)?, None)?,
         ];
         self.transact(writes, || {
-            format!("task {} of {id} or its request changed while it ran", task.seq)
+            format!(
+                "task {} of {id} or its request changed while it ran",
+                task.seq
+            )
         })
         .await
     }
@@ -383,8 +393,10 @@ impl Store {
             )?)?,
             self.put_write(event_item(id, event)?, None)?,
         ];
-        self.transact(writes, || format!("task {} of {id} is no longer processing", task.seq))
-            .await
+        self.transact(writes, || {
+            format!("task {} of {id} is no longer processing", task.seq)
+        })
+        .await
     }
 
     /// The sweeper's verdict on a task that has been `queued` or `processing` too long: the
@@ -490,7 +502,10 @@ fn completion_changes(done: &Completion, now: &Now) -> Changes {
         ("finishedAt", json!(now.rfc3339)),
     ];
     if let Some(r) = &done.external_ref {
-        changes.push(("externalRef", serde_json::to_value(r).unwrap_or(Value::Null)));
+        changes.push((
+            "externalRef",
+            serde_json::to_value(r).unwrap_or(Value::Null),
+        ));
     }
     changes
 }
