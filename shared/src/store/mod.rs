@@ -71,6 +71,27 @@ pub(crate) fn dynamo<E: std::error::Error + 'static>(
     StoreError::Dynamo(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
+/// A conditional write's result: the service error `refusal` (a failed condition, a cancelled
+/// transaction) is a `Conflict` described by `what`; anything else is a DynamoDB error.
+pub(crate) fn conditional<O, E>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+    refusal: &str,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some(refusal) => {
+            Err(StoreError::Conflict(what()))
+        }
+        Err(e) => Err(dynamo(e)),
+    }
+}
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
 fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Dynamo(e.to_string())
 }
@@ -135,16 +156,7 @@ impl Store {
             .set_transact_items(Some(writes))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Err(StoreError::Conflict(what()))
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        conditional(result, "TransactionCanceledException", what)
     }
 
     /// Sends one conditional state change on its own.
@@ -163,16 +175,7 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(what))
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        conditional(result, CONDITION_FAILED, || what)
     }
 
     fn put_write(

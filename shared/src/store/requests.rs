@@ -467,19 +467,12 @@ impl Store {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "task {} of {} moved on or was re-sent",
-                    task.seq, task.request_id
-                )))
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        super::conditional(result, super::CONDITION_FAILED, || {
+            format!(
+                "task {} of {} moved on or was re-sent",
+                task.seq, task.request_id
+            )
+        })
     }
 
     /// Appends an audit event.
