@@ -142,3 +142,62 @@ async fn signed_calls_run_a_request_to_completion() {
 
     stop_local(running, &opts).await;
 }
+
+/// The local stack fires the sweeper on its schedule: a request written ten minutes ago whose
+/// first message never left is sent by it and runs to completion.
+#[tokio::test]
+async fn the_local_sweeper_sends_what_was_never_sent() {
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let mut opts = local_options(repo.path());
+    opts.sweep_interval = Duration::from_secs(1);
+    let running = start(opts.clone()).await.expect("local stack starts");
+    let catalog = pao::catalog::load_dir(repo.path())
+        .expect("catalog")
+        .catalog;
+    let ten_minutes_ago = pao::clock::rfc3339(pao::clock::now_epoch() - 600);
+    let item = pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::target::Target::CatalogItem("two-tickets".into()),
+        input: json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    };
+    let ctx = pao::submission::Context {
+        user: pao::record::Principal {
+            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+            email: None,
+        },
+        correlation_id: "corr-sweep".into(),
+        submission_id: "sub-sweep".into(),
+        now: ten_minutes_ago,
+        region: "us-east-1".into(),
+        environment: "local".into(),
+        idempotency_seed: None,
+    };
+    let (request, tasks) = pao::submission::build(&catalog, &item, 0, &ctx).expect("valid");
+    let sdk = pao::aws::load_sdk_config().await;
+    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.table);
+    // Written, never sent: what a crash between the transaction and the send leaves.
+    store
+        .create_request(&request, &tasks)
+        .await
+        .expect("written");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = store
+            .get_request(&request.request_id, 0, pao::store::Read::Strong)
+            .await
+            .expect("read")
+            .expect("exists");
+        if d.request.state == pao::request::RequestState::Completed {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never completed: {:?} {:?}",
+            d.request.state,
+            d.tasks.iter().map(|t| t.state).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(running.jira.issues().len(), 2);
+    stop_local(running, &opts).await;
+}

@@ -9,10 +9,13 @@ use pao::request::RequestState;
 use pao::task::TaskState;
 use pao::worker::{Outcome, Record};
 use pao_system_tests::{
-    Faults, WRITES, detail, drain_until, faulty_worker, setup, submit, sweeper_for,
+    Faults, WRITES, api_request, api_send, app_for, detail, drain_until, faulty_worker, setup,
+    submit, sweeper_for,
 };
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
 
 fn input() -> serde_json::Value {
     json!({"name": "db", "basic": {"instanceName": "orders-db"}})
@@ -213,32 +216,25 @@ async fn a_failure_holds_back_only_its_own_message_group() {
 #[tokio::test]
 async fn the_sweeper_sends_what_was_written_but_never_sent() {
     let s = setup().await;
+    let mut app = app_for(&s.env, s._repo.path()).await;
     let faults = Faults::default();
-    let broken_queue = pao::queue::Queue::new(faults.sqs(&s.env), &s.env.queues.queue);
+    app.queue = pao::queue::Queue::new(faults.sqs(&s.env), &s.env.queues.queue);
     faults.fail(&["SendMessage"], &[], 0);
-    let item = pao::request::SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: pao::target::Target::CatalogItem("two-tickets".into()),
-        input: input(),
-    };
-    let ctx = pao::submission::Context {
-        user: pao::record::Principal {
-            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
-            email: None,
-        },
-        correlation_id: "corr".into(),
-        submission_id: "sub".into(),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "test".into(),
-        idempotency_seed: None,
-    };
-    let (request, tasks) = pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid");
-    let written = pao::submission::write(&s.env.store(), &broken_queue, &request, &tasks)
-        .await
-        .expect("accepted");
-    assert_eq!(written, pao::submission::Written::WrittenNotSent);
-    let id = request.request_id;
+    let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets", "input": input()}]});
+    let (status, answer) = api_send(
+        &app,
+        api_request(DEV, "POST", "/api/v1/requests", Some(body)),
+    )
+    .await;
+    // The request is stored: the caller is told so, not asked to submit it again.
+    assert_eq!(status, 202, "{answer}");
+    let id = RequestId(
+        answer["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
+    );
+    assert_eq!(detail(&s, &id).await.tasks[0].state, TaskState::Queued);
     assert_eq!(
         s.worker.poll_once(0).await.expect("poll"),
         0,

@@ -57,3 +57,27 @@ pub async fn handle_batch(
         .collect();
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lambda_deadline_becomes_an_instant() {
+        assert_eq!(deadline_of(0), None, "no deadline given");
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let left = deadline_of(now_ms + 50_000)
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        assert!(
+            left > Duration::from_secs(45) && left <= Duration::from_secs(50),
+            "{left:?}"
+        );
+        let passed = deadline_of(now_ms.saturating_sub(1_000))
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        assert_eq!(passed, Some(Duration::ZERO));
+    }
+}
