@@ -1,8 +1,11 @@
 //! List cursors: opaque to callers and authenticated. A cursor is the position to resume from
-//! (DynamoDB's last evaluated key, or an offset) sealed with HMAC-SHA256 under the
-//! deployment's cursor key and bound to a scope (the list, the caller, the filter). A cursor
-//! that was altered, made by another deployment, or given out to another caller or for
-//! another filter does not open: the API answers 400, never 500.
+//! (DynamoDB's last evaluated key, or an offset), encrypted and then authenticated with keys
+//! derived from the deployment's cursor secret, and bound to a scope (the list, the caller,
+//! the filter). Encryption is HMAC-SHA256 in counter mode over a random nonce; the tag is
+//! HMAC-SHA256 over scope, nonce and ciphertext (encrypt-then-MAC), compared in constant time.
+//! A cursor that was altered, made by another deployment, or given out to another caller or
+//! for another filter does not open: the API answers 400, never 500. Nothing in a cursor is
+//! readable without the key.
 
 use super::StoreError;
 use super::attr::{Item, from_attr, to_attr};
@@ -14,10 +17,15 @@ use sha2::Sha256;
 
 /// Longest cursor accepted.
 const MAX_CURSOR: usize = 4096;
+const NONCE: usize = 16;
+const TAG: usize = 32;
 
-/// The key cursors are sealed with (from Secrets Manager in a deployment).
+/// The secret cursors are sealed with (from Secrets Manager in a deployment).
 #[derive(Clone)]
-pub struct CursorKey(Vec<u8>);
+pub struct CursorKey {
+    encrypt: Vec<u8>,
+    authenticate: Vec<u8>,
+}
 
 impl std::fmt::Debug for CursorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,27 +33,62 @@ impl std::fmt::Debug for CursorKey {
     }
 }
 
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail here.
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default()));
+    for p in parts {
+        mac.update(p);
+    }
+    mac
+}
+
 impl CursorKey {
+    /// Derives the encryption and authentication keys from the secret.
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self(secret.as_ref().to_vec())
+        let secret = secret.as_ref();
+        Self {
+            encrypt: hmac(secret, &[b"pao cursor encryption"])
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+            authenticate: hmac(secret, &[b"pao cursor authentication"])
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        }
     }
 
-    fn mac(&self, scope: &str, payload: &str) -> Vec<u8> {
-        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) else {
-            // HMAC takes keys of any length; this cannot happen.
-            return Vec::new();
-        };
-        mac.update(scope.as_bytes());
-        mac.update(b"\n");
-        mac.update(payload.as_bytes());
-        mac.finalize().into_bytes().to_vec()
+    /// XORs `data` with the keystream of `nonce`.
+    fn apply_keystream(&self, nonce: &[u8], data: &mut [u8]) {
+        for (block, chunk) in data.chunks_mut(32).enumerate() {
+            let counter = (block as u32).to_be_bytes();
+            let stream = hmac(&self.encrypt, &[nonce, &counter])
+                .finalize()
+                .into_bytes();
+            for (b, k) in chunk.iter_mut().zip(stream.iter()) {
+                *b ^= k;
+            }
+        }
+    }
+
+    fn tag(&self, scope: &str, nonce: &[u8], ciphertext: &[u8]) -> Hmac<Sha256> {
+        hmac(
+            &self.authenticate,
+            &[scope.as_bytes(), b"\n", nonce, ciphertext],
+        )
     }
 
     /// Seals a position for `scope`.
     pub fn seal(&self, scope: &str, position: &Value) -> String {
-        let payload = URL_SAFE_NO_PAD.encode(position.to_string());
-        let tag = URL_SAFE_NO_PAD.encode(self.mac(scope, &payload));
-        format!("{payload}.{tag}")
+        let nonce = *uuid::Uuid::new_v4().as_bytes();
+        let mut data = position.to_string().into_bytes();
+        self.apply_keystream(&nonce, &mut data);
+        let tag = self.tag(scope, &nonce, &data).finalize().into_bytes();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&data);
+        out.extend_from_slice(&tag);
+        URL_SAFE_NO_PAD.encode(out)
     }
 
     /// Opens a cursor sealed for `scope`; anything else is `BadCursor`.
@@ -53,22 +96,20 @@ impl CursorKey {
         if cursor.len() > MAX_CURSOR {
             return Err(StoreError::BadCursor);
         }
-        let (payload, tag) = cursor.split_once('.').ok_or(StoreError::BadCursor)?;
-        let tag = URL_SAFE_NO_PAD
-            .decode(tag)
-            .map_err(|_| StoreError::BadCursor)?;
-        let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) else {
-            return Err(StoreError::BadCursor);
-        };
-        mac.update(scope.as_bytes());
-        mac.update(b"\n");
-        mac.update(payload.as_bytes());
-        // Constant-time comparison.
-        mac.verify_slice(&tag).map_err(|_| StoreError::BadCursor)?;
         let bytes = URL_SAFE_NO_PAD
-            .decode(payload)
+            .decode(cursor)
             .map_err(|_| StoreError::BadCursor)?;
-        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)
+        if bytes.len() < NONCE + TAG {
+            return Err(StoreError::BadCursor);
+        }
+        let (nonce, rest) = bytes.split_at(NONCE);
+        let (ciphertext, tag) = rest.split_at(rest.len() - TAG);
+        self.tag(scope, nonce, ciphertext)
+            .verify_slice(tag)
+            .map_err(|_| StoreError::BadCursor)?;
+        let mut data = ciphertext.to_vec();
+        self.apply_keystream(nonce, &mut data);
+        serde_json::from_slice(&data).map_err(|_| StoreError::BadCursor)
     }
 
     /// A DynamoDB last evaluated key as a cursor.
@@ -104,9 +145,22 @@ mod tests {
         // Another caller, another deployment's key, a tampered payload: all refused.
         assert!(key.open("requests|bob", &c).is_err());
         assert!(CursorKey::new("k2").open("requests|alice", &c).is_err());
-        let (_, tag) = c.split_once('.').unwrap_or_default();
-        let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(r#"{"pk":"REQ#2"}"#));
-        assert!(key.open("requests|alice", &forged).is_err());
+        // Flipping any byte breaks it; nothing of the position is readable.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap_or_default();
+        for i in [0, NONCE + 1, bytes.len() - 1] {
+            bytes[i] ^= 1;
+            assert!(
+                key.open("requests|alice", &URL_SAFE_NO_PAD.encode(&bytes))
+                    .is_err()
+            );
+            bytes[i] ^= 1;
+        }
+        assert!(!String::from_utf8_lossy(&bytes).contains("REQ#1"));
+        assert_ne!(
+            c,
+            key.seal("requests|alice", &json!({"pk": "REQ#1"})),
+            "fresh nonce"
+        );
         for bad in ["", "zz", "a.b.c", "7b7d", &"00".repeat(3000)] {
             assert!(key.open("requests|alice", bad).is_err(), "{bad}");
         }
