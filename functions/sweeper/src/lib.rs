@@ -4,6 +4,7 @@
 use lambda_runtime::LambdaEvent;
 use pao::sweeper::Sweeper;
 use serde_json::Value;
+use tracing::Instrument;
 
 /// What Lambda (and the local runner) calls on every scheduled event.
 pub async fn handle(
@@ -16,8 +17,11 @@ pub async fn handle(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    // Every log line of the run carries the scheduled event's id.
     let span = tracing::info_span!("sweep", correlation_id = %id);
-    let _entered = span.enter();
-    let report = sweeper.sweep(pao::clock::now_epoch()).await?;
+    let report = sweeper
+        .sweep(pao::clock::now_epoch())
+        .instrument(span)
+        .await?;
     Ok(serde_json::to_value(report)?)
 }
