@@ -187,7 +187,7 @@ async fn an_interrupted_task_is_recovered_by_its_label_or_failed() {
 /// What a worker's claim writes, as if it died right after.
 async fn claim(s: &Setup, id: &RequestId) {
     let d = detail(s, id).await;
-    let started = pao::worker::event(&d.tasks[0], "task-started", "started".into());
+    let started = pao::record::Event::about(&d.tasks[0], "task-started", "started".into());
     s.env
         .store()
         .claim_task(

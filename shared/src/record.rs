@@ -113,6 +113,18 @@ pub struct Event {
     pub task_seq: Option<u32>,
 }
 
+impl Event {
+    /// An audit event about a task, now.
+    pub fn about(task: &TaskRecord, kind: &str, message: String) -> Self {
+        Self {
+            at: crate::clock::now_rfc3339(),
+            kind: kind.into(),
+            message,
+            task_seq: Some(task.seq),
+        }
+    }
+}
+
 /// A request with everything under it, from one Query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestDetail {

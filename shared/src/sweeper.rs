@@ -141,7 +141,7 @@ impl Sweeper {
             "task {} ({}) stuck: {} since {} (more than {minutes} min); retry or escalate",
             seen.seq, seen.item.id, seen.state, seen.updated_at
         );
-        let event = crate::worker::event(seen, "task-stuck", reason.clone());
+        let event = crate::record::Event::about(seen, "task-stuck", reason.clone());
         match self
             .store
             .mark_stuck(&detail.request, seen, &reason, now, &event)

@@ -19,6 +19,7 @@ use crate::catalog::ActionType;
 use crate::clock::{self, Now};
 use crate::queue::{Queue, QueueError, TaskMessage};
 use crate::record::{Event, RequestDetail, TaskRecord};
+
 use crate::request::RequestState;
 use crate::secrets::{SecretCache, SecretError};
 use crate::store::requests::Completion;
@@ -239,6 +240,12 @@ impl Worker {
             TaskState::Processing => return self.recover(&detail, &task, deadline).await,
             other => return Ok(Outcome::Ignored(format!("task is {other}"))),
         }
+        if !matches!(
+            request_state,
+            RequestState::Submitted | RequestState::Processing | RequestState::Retrying
+        ) {
+            return Ok(Outcome::Ignored(format!("request is {request_state}")));
+        }
         if let Some(earlier) = detail
             .tasks
             .iter()
@@ -250,7 +257,7 @@ impl Worker {
             )));
         }
         let now = Now::current();
-        let started = event(
+        let started = Event::about(
             &task,
             "task-started",
             format!(
@@ -264,7 +271,7 @@ impl Worker {
             .await
         {
             Ok(()) => {}
-            // Another delivery claimed it, or the request moved (aborted): read again next time.
+            // Another delivery claimed it, or the request moved on (aborted): nothing to run.
             Err(StoreError::Conflict(m)) => return Ok(Outcome::Ignored(m)),
             Err(e) => return Err(e.into()),
         }
@@ -440,14 +447,18 @@ impl Worker {
                     .as_ref()
                     .map(|r| format!(": {} {}", r.key, r.url))
                     .unwrap_or_default();
-                let completed = event(
+                let completed = Event::about(
                     task,
                     "task-completed",
                     format!("task {} ({}) completed{what}", task.seq, task.item.id),
                 );
                 let mut events = vec![completed.clone()];
                 if next.is_none() {
-                    events.push(event(task, "request-completed", "request completed".into()));
+                    events.push(Event::about(
+                        task,
+                        "request-completed",
+                        "request completed".into(),
+                    ));
                 }
                 match self
                     .store
@@ -471,7 +482,7 @@ impl Worker {
                 let message = e.to_string();
                 let request_error =
                     format!("task {} ({}) failed: {message}", task.seq, task.item.id);
-                let failed = event(task, "task-failed", request_error.clone());
+                let failed = Event::about(task, "task-failed", request_error.clone());
                 match self
                     .store
                     .fail_task(task, &message, &request_error, &now, &failed)
@@ -540,7 +551,7 @@ impl Worker {
         self.store
             .append_event(
                 &task.request_id,
-                &event(
+                &Event::about(
                     task,
                     "task-skipped",
                     format!(
@@ -554,15 +565,6 @@ impl Worker {
     }
 }
 
-/// An audit event about a task.
-pub fn event(task: &TaskRecord, kind: &str, message: String) -> Event {
-    Event {
-        at: clock::now_rfc3339(),
-        kind: kind.into(),
-        message,
-        task_seq: Some(task.seq),
-    }
-}
 /// A conditional write that lost to another delivery changed nothing that matters here.
 fn settled(result: Result<(), StoreError>) -> Result<(), WorkerError> {
     match result {
