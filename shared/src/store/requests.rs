@@ -239,26 +239,25 @@ impl Store {
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let writes = vec![
-            self.update_write(task_update(
+        let updates = vec![
+            task_update(
                 id,
                 task.seq,
                 &[TaskState::Queued],
                 TaskState::Processing,
                 &now.rfc3339,
                 vec![("startedAt", json!(now.rfc3339))],
-            )?)?,
-            self.update_write(request_update(
+            )?,
+            request_update(
                 id,
                 &[request.state],
                 RequestState::Processing,
                 now,
                 vec![],
                 false,
-            )?)?,
-            self.put_write(event_item(id, event)?, None)?,
+            )?,
         ];
-        self.transact(writes, || {
+        self.change_together(id, updates, std::slice::from_ref(event), || {
             format!(
                 "task {} of {id} was claimed or its request changed",
                 task.seq
@@ -279,16 +278,16 @@ impl Store {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let mut writes = vec![
-            self.update_write(task_update(
+        let mut updates = vec![
+            task_update(
                 id,
                 task.seq,
                 &[TaskState::Processing],
                 TaskState::Completed,
                 &now.rfc3339,
                 completion_changes(done, now),
-            )?)?,
-            self.update_write(request_update(
+            )?,
+            request_update(
                 id,
                 &[RequestState::Processing],
                 if next.is_some() {
@@ -299,22 +298,19 @@ impl Store {
                 now,
                 vec![],
                 true,
-            )?)?,
+            )?,
         ];
         if let Some(next) = next {
-            writes.push(self.update_write(task_update(
+            updates.push(task_update(
                 id,
                 next.seq,
                 &[TaskState::Pending],
                 TaskState::Queued,
                 &now.rfc3339,
                 vec![],
-            )?)?);
+            )?);
         }
-        for e in events {
-            writes.push(self.put_write(event_item(id, e)?, None)?);
-        }
-        self.transact(writes, || {
+        self.change_together(id, updates, events, || {
             format!(
                 "task {} of {id} or its request changed while it ran",
                 task.seq
@@ -333,16 +329,16 @@ impl Store {
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let writes = vec![
-            self.update_write(task_update(
+        let updates = vec![
+            task_update(
                 id,
                 task.seq,
                 &[TaskState::Processing],
                 TaskState::Failed,
                 &now.rfc3339,
                 vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
-            )?)?,
-            self.update_write(request_update(
+            )?,
+            request_update(
                 id,
                 &[
                     RequestState::Submitted,
@@ -353,10 +349,9 @@ impl Store {
                 now,
                 vec![("error", json!(request_error))],
                 false,
-            )?)?,
-            self.put_write(event_item(id, event)?, None)?,
+            )?,
         ];
-        self.transact(writes, || {
+        self.change_together(id, updates, std::slice::from_ref(event), || {
             format!(
                 "task {} of {id} or its request changed while it ran",
                 task.seq
@@ -382,18 +377,15 @@ impl Store {
                 vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
             ),
         };
-        let writes = vec![
-            self.update_write(task_update(
-                id,
-                task.seq,
-                &[TaskState::Processing],
-                to,
-                &now.rfc3339,
-                changes,
-            )?)?,
-            self.put_write(event_item(id, event)?, None)?,
-        ];
-        self.transact(writes, || {
+        let update = task_update(
+            id,
+            task.seq,
+            &[TaskState::Processing],
+            to,
+            &now.rfc3339,
+            changes,
+        )?;
+        self.change_together(id, vec![update], std::slice::from_ref(event), || {
             format!("task {} of {id} is no longer processing", task.seq)
         })
         .await
@@ -429,12 +421,7 @@ impl Store {
             false,
         )?;
         failed.unchanged_since = Some(request.updated_at.clone());
-        let writes = vec![
-            self.update_write(stuck)?,
-            self.update_write(failed)?,
-            self.put_write(event_item(id, event)?, None)?,
-        ];
-        self.transact(writes, || {
+        self.change_together(id, vec![stuck, failed], std::slice::from_ref(event), || {
             format!("task {} of {id} or its request moved on", task.seq)
         })
         .await
@@ -473,6 +460,24 @@ impl Store {
                 task.seq, task.request_id
             )
         })
+    }
+
+    /// Sends state changes and the events that record them as one transaction.
+    async fn change_together(
+        &self,
+        id: &RequestId,
+        updates: Vec<StateUpdate>,
+        events: &[Event],
+        what: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(updates.len() + events.len());
+        for u in updates {
+            writes.push(self.update_write(u)?);
+        }
+        for e in events {
+            writes.push(self.put_write(event_item(id, e)?, None)?);
+        }
+        self.transact(writes, what).await
     }
 
     /// Appends an audit event.
