@@ -24,6 +24,10 @@ fn two_items() -> Value {
     ]})
 }
 
+async fn get(app: &pao::api::App, caller: &str, path: &str) -> (u16, Value) {
+    api_send(app, api_request(caller, "GET", path, None)).await
+}
+
 fn with_key(caller: &str, key: &str, body: Value) -> pao::api::ApiRequest {
     let mut r = api_request(caller, "POST", "/api/v1/requests", Some(body));
     r.headers.push(("idempotency-key".into(), key.into()));
@@ -76,7 +80,7 @@ async fn a_retried_submission_writes_each_item_once() {
     faults.clear();
     let (status, body) = api_send(&app, with_key(DEV, "retry-1", two_items())).await;
     assert_eq!(status, 202, "{body}");
-    let (_, list) = api_send(&app, api_request(DEV, "GET", "/api/v1/requests", None)).await;
+    let (_, list) = get(&app, DEV, "/api/v1/requests").await;
     assert_eq!(list["data"].as_array().map(Vec::len), Some(2), "{list}");
     let listed: Vec<&Value> = list["data"]
         .as_array()
@@ -102,25 +106,12 @@ async fn tampered_and_foreign_cursors_answer_400() {
         let (status, _) = api_send(&app, with_key(DEV, key, two_items())).await;
         assert_eq!(status, 202);
     }
-    let (_, page) = api_send(
-        &app,
-        api_request(DEV, "GET", "/api/v1/requests?limit=1", None),
-    )
-    .await;
+    let (_, page) = get(&app, DEV, "/api/v1/requests?limit=1").await;
     let cursor = page["meta"]["nextCursor"]
         .as_str()
         .expect("a next page")
         .to_string();
-    let (status, _) = api_send(
-        &app,
-        api_request(
-            DEV,
-            "GET",
-            &format!("/api/v1/requests?cursor={cursor}"),
-            None,
-        ),
-    )
-    .await;
+    let (status, _) = get(&app, DEV, &format!("/api/v1/requests?cursor={cursor}")).await;
     assert_eq!(status, 200);
     let mut tampered = cursor.clone().into_bytes();
     tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
@@ -130,39 +121,18 @@ async fn tampered_and_foreign_cursors_answer_400() {
         (OTHER, cursor.as_str()),
         (DEV, "7b7d"),
     ] {
-        let (status, body) = api_send(
-            &app,
-            api_request(caller, "GET", &format!("/api/v1/requests?cursor={c}"), None),
-        )
-        .await;
+        let (status, body) = get(&app, caller, &format!("/api/v1/requests?cursor={c}")).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(body["error"]["details"][0]["field"], json!("cursor"));
     }
-    let (_, catalog) = api_send(
-        &app,
-        api_request(DEV, "GET", "/api/v1/catalog?limit=2", None),
-    )
-    .await;
+    let (_, catalog) = get(&app, DEV, "/api/v1/catalog?limit=2").await;
     let next = catalog["meta"]["nextCursor"]
         .as_str()
         .expect("more")
         .to_string();
-    let (status, _) = api_send(
-        &app,
-        api_request(
-            DEV,
-            "GET",
-            &format!("/api/v1/catalog?limit=2&cursor={next}"),
-            None,
-        ),
-    )
-    .await;
+    let (status, _) = get(&app, DEV, &format!("/api/v1/catalog?limit=2&cursor={next}")).await;
     assert_eq!(status, 200);
-    let (status, _) = api_send(
-        &app,
-        api_request(DEV, "GET", "/api/v1/catalog?cursor=o2", None),
-    )
-    .await;
+    let (status, _) = get(&app, DEV, "/api/v1/catalog?cursor=o2").await;
     assert_eq!(status, 400);
     env.cleanup().await;
 }
@@ -173,8 +143,7 @@ async fn readiness_never_shows_sdk_errors() {
     let env = TestEnv::new().await;
     let mut app = app_for(&env, &example_catalog_dir()).await;
     app.store = pao::store::Store::new(env.dynamo.clone(), "no-such-table-pao");
-    let (status, body) =
-        api_send(&app, api_request(DEV, "GET", "/api/v1/health/ready", None)).await;
+    let (status, body) = get(&app, DEV, "/api/v1/health/ready").await;
     assert_eq!(status, 503);
     let text = body.to_string();
     for leak in [

@@ -133,6 +133,18 @@ async fn signed_calls_run_a_request_to_completion() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Listing needs the cursor key, read from the stack's secret on first use.
+    let (status, list) = call(
+        &base,
+        "GET",
+        "/api/v1/requests?limit=1",
+        None,
+        dev,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"][0]["requestId"], json!(id));
     let issues = running.jira.issues();
     assert_eq!(issues.len(), 2);
     assert_eq!(

@@ -5,7 +5,7 @@ use pao::catalog::{ActionType, FulfillmentItem};
 use pao::clock::Now;
 use pao::record::{Principal, RequestId, RequestRecord, TaskRecord};
 use pao::request::RequestState;
-use pao::store::requests::Completion;
+use pao::store::tasks::Completion;
 use pao::store::{CursorKey, Read, StoreError};
 use pao::target::Target;
 use pao::task::TaskState;

@@ -155,11 +155,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         &opts.environment,
     )
     .map_err(|e| e.to_string())?;
-    let app = Arc::new(
-        App::from_config(&config, &sdk)
-            .await
-            .map_err(|e| e.to_string())?,
-    );
+    let app = Arc::new(App::from_config(&config, &sdk));
     let worker = Arc::new(Worker::from_config(&config, &sdk));
     let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(&config, &sdk));
 

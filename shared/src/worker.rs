@@ -22,7 +22,7 @@ use crate::record::{Event, RequestDetail, TaskRecord};
 
 use crate::request::RequestState;
 use crate::secrets::{SecretCache, SecretError};
-use crate::store::requests::Completion;
+use crate::store::tasks::Completion;
 use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
 use crate::template::{Engine, SystemVars, Vars};

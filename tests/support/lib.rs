@@ -209,7 +209,10 @@ pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::
             environment: "test".into(),
             catalog_cache: std::time::Duration::from_secs(60),
             version: "test".into(),
-            cursor_key: pao::store::CursorKey::new(format!("cursor-key-{}", env.table)),
+            cursor_key: pao::api::CursorKeys::Fixed(pao::store::CursorKey::new(format!(
+                "cursor-key-{}",
+                env.table
+            ))),
         },
     )
 }

@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     pao::logging::init();
     let config = Config::from_env()?;
     let sdk = pao::aws::load_sdk_config().await;
-    let app = App::from_config(&config, &sdk).await?;
+    let app = App::from_config(&config, &sdk);
     let app = &app;
     lambda_http::run(service_fn(move |event: Request| async move {
         api::handle(app, event).await

@@ -150,7 +150,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             environment: "bench".into(),
             catalog_cache: Duration::from_secs(600),
             version: "bench".into(),
-            cursor_key: pao::store::CursorKey::new("bench"),
+            cursor_key: pao::api::CursorKeys::Fixed(pao::store::CursorKey::new("bench")),
         },
     ));
     let worker = Worker {

@@ -72,9 +72,7 @@ async fn run() -> Result<(), String> {
     if event.get("httpMethod").is_some() {
         let request = lambda_http::request::from_str(&text)
             .map_err(|e| format!("{path}: not an API Gateway event: {e}"))?;
-        let app = pao::api::App::from_config(&config, &sdk)
-            .await
-            .map_err(|e| e.to_string())?;
+        let app = pao::api::App::from_config(&config, &sdk);
         let response = api::handle(&app, request)
             .await
             .map_err(|e| e.to_string())?;

@@ -61,6 +61,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::secrets::SecretError> for ApiError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<QueueError> for ApiError {
     fn from(e: QueueError) -> Self {
         Self::Internal(e.to_string())

@@ -6,20 +6,25 @@
 //! context); its email is the assumed-role session name when that is an email.
 
 pub mod envelope;
+mod input;
+mod views;
 
 use crate::catalog::validate::validate_sources;
 use crate::catalog::{Catalog, Document, Entry};
 use crate::clock::now_epoch;
 use crate::form::FieldIssue;
 use crate::queue::Queue;
-use crate::record::{Principal, RequestDetail, RequestId, RequestRecord, TaskRecord};
+use crate::record::{Principal, RequestDetail, RequestId};
 use crate::request::{RequestState, Submission};
+use crate::secrets::SecretCache;
 use crate::store::{CursorKey, Idempotent, Read, Store};
 use envelope::{ApiError, ApiResponse};
-use serde_json::{Map, Value, json};
+use input::{caller, item_field, limit_param, method_not_allowed, parse_body};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 use tracing::Instrument;
+use views::{SUMMARY_FIELDS, card, request_json, status_json, summary_json};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -54,15 +59,26 @@ impl ApiRequest {
     }
 }
 
+/// Where the key that seals list cursors comes from.
+#[derive(Debug)]
+pub enum CursorKeys {
+    /// A fixed key (tests, the benchmark).
+    Fixed(CursorKey),
+    /// The deployment's secret, read when a list first needs it and again once the cached copy
+    /// is older than the secret cache's age: a cold start makes no call for it, and a rotated
+    /// key takes effect without a restart.
+    Secret { secrets: SecretCache, id: String },
+}
+
 /// What the API needs besides its clients.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ApiSettings {
     pub region: String,
     pub environment: String,
     pub catalog_cache: Duration,
     pub version: String,
-    /// Seals list cursors (from the secret `PAO_CURSOR_SECRET_ID` in a deployment).
-    pub cursor_key: CursorKey,
+    /// Seals list cursors (the secret `PAO_CURSOR_SECRET_ID` in a deployment).
+    pub cursor_key: CursorKeys,
 }
 
 struct CachedCatalog {
@@ -86,18 +102,16 @@ pub fn email_of(arn: &str) -> Option<String> {
 }
 
 impl App {
-    /// Builds the API a deployment runs: clients from `sdk`, settings from `config`, and the
-    /// cursor key read once from Secrets Manager.
-    pub async fn from_config(
-        config: &crate::config::Config,
-        sdk: &crate::aws::SdkConfig,
-    ) -> Result<Self, crate::secrets::SecretError> {
-        let secrets = crate::secrets::SecretCache::new(
-            aws_sdk_secretsmanager::Client::new(sdk),
-            config.secret_cache,
-        );
-        let cursor_key = CursorKey::new(secrets.get(&config.cursor_secret_id).await?);
-        Ok(Self::new(
+    /// Builds the API a deployment runs: clients from `sdk`, settings from `config`.
+    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+        let cursor_key = CursorKeys::Secret {
+            secrets: SecretCache::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                config.secret_cache,
+            ),
+            id: config.cursor_secret_id.clone(),
+        };
+        Self::new(
             Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
             ApiSettings {
@@ -107,7 +121,15 @@ impl App {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 cursor_key,
             },
-        ))
+        )
+    }
+
+    /// The key list cursors are sealed with.
+    async fn cursor_key(&self) -> Result<CursorKey, ApiError> {
+        match &self.settings.cursor_key {
+            CursorKeys::Fixed(key) => Ok(key.clone()),
+            CursorKeys::Secret { secrets, id } => Ok(CursorKey::new(secrets.get(id).await?)),
+        }
     }
 
     pub fn new(store: Store, queue: Queue, settings: ApiSettings) -> Self {
@@ -268,7 +290,7 @@ impl App {
             category.unwrap_or_default(),
             q.as_deref().unwrap_or_default()
         );
-        let key = &self.settings.cursor_key;
+        let key = &self.cursor_key().await?;
         let start = match req.query("cursor").filter(|c| !c.is_empty()) {
             None => 0,
             Some(c) => key
@@ -494,7 +516,7 @@ impl App {
                 state,
                 limit,
                 req.query("cursor").filter(|c| !c.is_empty()),
-                &self.settings.cursor_key,
+                &self.cursor_key().await?,
                 now_epoch(),
             )
             .await?;
@@ -538,164 +560,6 @@ impl App {
         }
         Ok(detail)
     }
-}
-
-const SUMMARY_FIELDS: [&str; 11] = [
-    "requestId",
-    "name",
-    "state",
-    "catalogItemId",
-    "bundleId",
-    "catalogVersion",
-    "progress",
-    "createdAt",
-    "updatedAt",
-    "error",
-    "submissionId",
-];
-
-fn method_not_allowed(req: &ApiRequest) -> ApiError {
-    ApiError::NotFound(format!("no route {} {}", req.method, req.path))
-}
-
-fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
-    let arn = req
-        .caller_arn
-        .clone()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::Forbidden("the call is not signed by an IAM principal".into()))?;
-    Ok(Principal {
-        email: email_of(&arn),
-        arn,
-    })
-}
-
-fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
-    if req.body.len() > MAX_BODY {
-        return Err(ApiError::TooLarge(MAX_BODY));
-    }
-    if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldIssue::new(
-            "body",
-            "is empty: send a JSON object",
-        )]));
-    }
-    serde_json::from_slice(&req.body).map_err(|e| {
-        ApiError::Validation(vec![FieldIssue::new(
-            "body",
-            format!(
-                "is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )])
-    })
-}
-
-fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, ApiError> {
-    match req.query("limit").filter(|l| !l.is_empty()) {
-        None => Ok(default),
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::Validation(vec![FieldIssue::new(
-                    "limit",
-                    "must be a whole number from 1 to 100",
-                )])
-            }),
-    }
-}
-
-/// `items[0].input.basic.x` for an issue of item 0's input; `items[0].catalogItemId` etc.
-fn item_field(index: usize, field: &str) -> String {
-    if matches!(field, "catalogItemId" | "bundleId") {
-        format!("items[{index}].{field}")
-    } else {
-        format!("items[{index}].input.{field}")
-    }
-}
-
-fn card(e: &Entry) -> Value {
-    let m = e.document.metadata();
-    json!({
-        "id": m.id, "kind": e.document.kind(), "name": m.name, "version": m.version,
-        "category": m.category, "description": m.description, "owner": e.owner_team(), "tags": m.tags,
-        "links": {"self": format!("/api/v1/catalog/{}", m.id), "form": format!("/api/v1/catalog/{}/form", m.id)},
-    })
-}
-
-fn progress(r: &RequestRecord) -> Value {
-    json!({
-        "completed": r.completed_tasks,
-        "total": r.total_tasks,
-        "text": format!("{} of {} completed", r.completed_tasks, r.total_tasks),
-    })
-}
-
-fn summary_json(r: &RequestRecord) -> Value {
-    let mut v = json!({
-        "requestId": r.request_id, "name": r.name, "state": r.state, "catalogVersion": r.catalog_version,
-        "progress": progress(r), "createdAt": r.created_at, "updatedAt": r.updated_at, "submissionId": r.submission_id,
-    });
-    let (key, id) = (r.target.field(), r.target.id());
-    v[key] = json!(id);
-    if let Some(e) = &r.error {
-        v["error"] = json!(e);
-    }
-    v
-}
-
-fn task_json(t: &TaskRecord) -> Value {
-    let mut v = Map::new();
-    let mut put = |k: &str, val: Value| {
-        if !val.is_null() {
-            v.insert(k.into(), val);
-        }
-    };
-    put("seq", json!(t.seq));
-    put("fulfillmentItemId", json!(t.item.id));
-    put("name", json!(t.item.name));
-    put("type", json!(t.item.action));
-    put("catalogItemId", json!(t.catalog_item_id));
-    put("component", json!(t.component));
-    put("state", json!(t.state));
-    put("attempt", json!(t.attempt));
-    put("outputs", Value::Object(t.outputs.clone()));
-    put(
-        "externalRef",
-        serde_json::to_value(&t.external_ref).unwrap_or(Value::Null),
-    );
-    put("error", json!(t.error));
-    put("startedAt", json!(t.started_at));
-    put("finishedAt", json!(t.finished_at));
-    Value::Object(v)
-}
-
-fn request_json(d: &RequestDetail) -> Value {
-    let r = &d.request;
-    let mut v = summary_json(r);
-    v["user"] = json!({"arn": r.user.arn, "email": r.user.email});
-    v["correlationId"] = json!(r.correlation_id);
-    v["input"] = r.input.clone();
-    v["tasks"] = d.tasks.iter().map(task_json).collect();
-    v
-}
-
-fn status_json(d: &RequestDetail) -> Value {
-    let r = &d.request;
-    let current = d
-        .tasks
-        .iter()
-        .find(|t| {
-            !matches!(
-                t.state,
-                crate::task::TaskState::Completed | crate::task::TaskState::Skipped
-            )
-        })
-        .map(task_json);
-    json!({"requestId": r.request_id, "state": r.state, "progress": progress(r), "currentTask": current, "error": r.error})
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer | `CATALOG` | `CURRENT` | – | – |
 //!
-//! [`cursor`] seals list positions; [`attr`] maps records to attributes.
+//! [`tasks`] changes a task's state (with its request and events); [`cursor`] seals list
+//! positions; [`attr`] maps records to attributes.
 //!
 //! A request, its tasks and its events share one partition, so `GET /requests/{id}` is one
 //! Query. Every state change is a conditional write whose condition is the state it leaves,
@@ -23,6 +24,7 @@ pub mod catalog;
 pub mod cursor;
 pub mod idempotency;
 pub mod requests;
+pub mod tasks;
 
 pub use attr::{from_attr, to_attr};
 pub use cursor::CursorKey;
@@ -90,7 +92,7 @@ where
     }
 }
 
-const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+pub(crate) const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
 fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Dynamo(e.to_string())

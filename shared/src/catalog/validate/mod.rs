@@ -8,7 +8,11 @@
 //! parses and every reference resolves (a `.current` path is a field of the form, an `.output`
 //! key is produced by an earlier fulfillment item — across bundle components too — a
 //! `.metadata` id exists with that field, a `.system` key is known); bundle components exist,
-//! form no cycle, and get the input their items require.
+//! form no cycle, and get the input their items require ([`mapping`]: never a password copied
+//! into a field that is not a password); forms are checked in [`form`].
+
+mod form;
+mod mapping;
 
 use super::{
     ActionType, Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem,
@@ -18,8 +22,10 @@ use crate::path::DocPath;
 use crate::schema::{self, SchemaKind};
 use crate::target::Target;
 use crate::template::{Engine, Namespace, Reference, SYSTEM_KEYS};
+use form::check_form;
+use mapping::{check_mapping, check_password_mapping, check_unmapped};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 /// One catalog file's text with where it came from.
 #[derive(Debug, Clone)]
@@ -151,7 +157,7 @@ pub fn validate_sources(sources: Vec<SourceDoc>) -> (Catalog, Vec<Problem>) {
     (Catalog::new(valid), problems)
 }
 
-type Found = Vec<(DocPath, String)>;
+pub(super) type Found = Vec<(DocPath, String)>;
 
 struct Context<'a> {
     catalog: &'a Catalog,
@@ -473,7 +479,7 @@ impl Context<'_> {
 }
 
 /// Whether reading `.current.<p>` exposes a password field's value.
-fn reads_password(p: &[&str], form: &Form) -> bool {
+pub(super) fn reads_password(p: &[&str], form: &Form) -> bool {
     form.fields().any(|(path, f)| {
         f.kind == FieldType::Password && {
             let mut parts = path.split('.');
@@ -522,249 +528,6 @@ fn check_outputs(
                 path.key("outputs").key(key.clone()),
                 format!("output {key:?} is already produced by an earlier fulfillment item"),
             ));
-        }
-    }
-}
-
-/// A component's input mapping must build input its item's form accepts.
-fn check_mapping(
-    mapping: &Value,
-    target: &Form,
-    target_id: &str,
-    base: &DocPath,
-    found: &mut Found,
-) {
-    let Some(top) = mapping.as_object() else {
-        return;
-    };
-    for (key, value) in top {
-        if key == "name" {
-            continue;
-        }
-        let Some(group) = target.group(key) else {
-            found.push((
-                base.key(key.clone()),
-                format!("{target_id:?} has no form group {key:?}"),
-            ));
-            continue;
-        };
-        let Some(fields) = value.as_object() else {
-            found.push((base.key(key.clone()), "must map the group's fields".into()));
-            continue;
-        };
-        for field in fields.keys() {
-            if !group.fields.iter().any(|f| &f.id == field) {
-                found.push((
-                    base.key(key.clone()).key(field.clone()),
-                    format!("{target_id:?} has no field {key}.{field}"),
-                ));
-            }
-        }
-    }
-    for (path, field) in target.fields() {
-        if field.required && field.default.is_none() {
-            let (g, f) = path.split_once('.').unwrap_or_default();
-            if top.get(g).and_then(|v| v.get(f)).is_none() {
-                found.push((
-                    base.clone(),
-                    format!("does not provide {path}, which {target_id:?} requires"),
-                ));
-            }
-        }
-    }
-}
-
-/// A password may only be mapped into a password field: anywhere else it would be stored and
-/// shown in plain text.
-fn check_password_mapping(
-    engine: &mut crate::template::Engine,
-    mapping: &Value,
-    source: &Form,
-    target: &Form,
-    target_id: &str,
-    base: &DocPath,
-    found: &mut Found,
-) {
-    let Some(top) = mapping.as_object() else {
-        return;
-    };
-    for (g, fields) in top {
-        for (f, value) in fields.as_object().into_iter().flatten() {
-            let is_password = target
-                .field(g, f)
-                .is_some_and(|t| t.kind == crate::form::FieldType::Password);
-            if is_password {
-                continue;
-            }
-            let Ok(tree) = engine.parse_tree(value, None) else {
-                continue;
-            };
-            for (_, template) in tree.templates() {
-                for r in template.references() {
-                    let [rg, rf, ..] = r.path.as_slice() else {
-                        continue;
-                    };
-                    let reads_password = r.namespace == crate::template::Namespace::Current
-                        && source
-                            .field(rg, rf)
-                            .is_some_and(|s| s.kind == crate::form::FieldType::Password);
-                    if reads_password {
-                        found.push((
-                            base.key(g.clone()).key(f.clone()),
-                            format!(
-                                "copies password field {rg}.{rf} into {g}.{f} of {target_id:?}, which is not a password field: the password would be stored in plain text"
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A component without a mapping gets the bundle's whole input: the bundle's form must have
-/// every field its item requires.
-fn check_unmapped(
-    bundle_form: &Form,
-    target: &Form,
-    target_id: &str,
-    path: &DocPath,
-    found: &mut Found,
-) {
-    for (field_path, field) in bundle_form.fields() {
-        let (g, f) = field_path.split_once('.').unwrap_or_default();
-        let leaks = field.kind == crate::form::FieldType::Password
-            && target
-                .field(g, f)
-                .is_some_and(|t| t.kind != crate::form::FieldType::Password);
-        if leaks {
-            found.push((path.clone(), format!(
-                "passes password field {field_path} to {target_id:?}, where {field_path} is not a password field: give the component an input mapping"
-            )));
-        }
-    }
-    for (field_path, field) in target.fields() {
-        if field.required && field.default.is_none() {
-            let (g, f) = field_path.split_once('.').unwrap_or_default();
-            if bundle_form.field(g, f).is_none() {
-                found.push((path.clone(), format!(
-                    "{target_id:?} requires {field_path}, which the bundle's form does not have: add it or an input mapping"
-                )));
-            }
-        }
-    }
-}
-
-fn check_form(form: &Form, base: &DocPath, found: &mut Found) {
-    let mut groups = BTreeSet::new();
-    for (gi, group) in form.groups.iter().enumerate() {
-        let gpath = base.key("groups").index(gi);
-        if group.id == "name" {
-            found.push((
-                gpath.key("id"),
-                "\"name\" is reserved for the request name".into(),
-            ));
-        }
-        if !groups.insert(group.id.as_str()) {
-            found.push((
-                gpath.key("id"),
-                format!("duplicate group id {:?}", group.id),
-            ));
-        }
-        let mut fields = BTreeSet::new();
-        for (fi, field) in group.fields.iter().enumerate() {
-            let fpath = gpath.key("fields").index(fi);
-            if !fields.insert(field.id.as_str()) {
-                found.push((
-                    fpath.key("id"),
-                    format!("duplicate field id {:?} in group {:?}", field.id, group.id),
-                ));
-            }
-            check_field(field, &fpath, found);
-        }
-    }
-}
-
-fn check_field(field: &crate::form::Field, path: &DocPath, found: &mut Found) {
-    let kind = field.kind;
-    if kind.has_options() {
-        if field.options.is_empty() {
-            found.push((path.key("options"), format!("a {kind} field needs options")));
-        }
-        let mut seen = HashSet::new();
-        for (i, o) in field.options.iter().enumerate() {
-            if !seen.insert(o.value()) {
-                found.push((
-                    path.key("options").index(i),
-                    format!("duplicate option {:?}", o.value()),
-                ));
-            }
-        }
-    } else if !field.options.is_empty() {
-        found.push((
-            path.key("options"),
-            format!("a {kind} field has no options (only select and multiselect do)"),
-        ));
-    }
-    if let Some(pattern) = &field.pattern {
-        if !kind.is_textual() {
-            found.push((
-                path.key("pattern"),
-                format!("a {kind} field takes no pattern"),
-            ));
-        } else if let Err(e) = crate::form::compiled(pattern) {
-            let msg = e
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            found.push((
-                path.key("pattern"),
-                format!("invalid regular expression: {msg}"),
-            ));
-        }
-    }
-    if (field.min_length.is_some() || field.max_length.is_some()) && !kind.is_textual() {
-        let key = if field.min_length.is_some() {
-            "minLength"
-        } else {
-            "maxLength"
-        };
-        found.push((
-            path.key(key),
-            format!("a {kind} field takes no length limits"),
-        ));
-    }
-    if let (Some(lo), Some(hi)) = (field.min_length, field.max_length) {
-        if lo > hi {
-            found.push((
-                path.key("minLength"),
-                format!("minLength {lo} is greater than maxLength {hi}"),
-            ));
-        }
-    }
-    if (field.min.is_some() || field.max.is_some())
-        && !(kind.is_numeric() || kind == FieldType::Multiselect)
-    {
-        let key = if field.min.is_some() { "min" } else { "max" };
-        found.push((path.key(key), format!("a {kind} field takes no min or max")));
-    }
-    if let (Some(lo), Some(hi)) = (field.min, field.max) {
-        if lo > hi {
-            found.push((
-                path.key("min"),
-                format!("min {lo} is greater than max {hi}"),
-            ));
-        }
-    }
-    if let Some(default) = &field.default {
-        if kind == FieldType::Password {
-            found.push((
-                path.key("default"),
-                "a password field cannot have a default".into(),
-            ));
-        } else if let Err(issue) = field.check(default) {
-            found.push((path.key("default"), format!("the default {issue}")));
         }
     }
 }

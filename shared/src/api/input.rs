@@ -1,0 +1,71 @@
+//! Reading a call: its IAM caller, its JSON body, its query parameters, and the dotted names
+//! its problems are reported under.
+
+use super::envelope::ApiError;
+use super::{ApiRequest, MAX_BODY, email_of};
+use crate::form::FieldIssue;
+use crate::record::Principal;
+use serde_json::Value;
+
+pub(super) fn method_not_allowed(req: &ApiRequest) -> ApiError {
+    ApiError::NotFound(format!("no route {} {}", req.method, req.path))
+}
+
+pub(super) fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
+    let arn = req
+        .caller_arn
+        .clone()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::Forbidden("the call is not signed by an IAM principal".into()))?;
+    Ok(Principal {
+        email: email_of(&arn),
+        arn,
+    })
+}
+
+pub(super) fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
+    if req.body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(MAX_BODY));
+    }
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::Validation(vec![FieldIssue::new(
+            "body",
+            "is empty: send a JSON object",
+        )]));
+    }
+    serde_json::from_slice(&req.body).map_err(|e| {
+        ApiError::Validation(vec![FieldIssue::new(
+            "body",
+            format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )])
+    })
+}
+
+pub(super) fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, ApiError> {
+    match req.query("limit").filter(|l| !l.is_empty()) {
+        None => Ok(default),
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                ApiError::Validation(vec![FieldIssue::new(
+                    "limit",
+                    "must be a whole number from 1 to 100",
+                )])
+            }),
+    }
+}
+
+/// `items[0].input.basic.x` for an issue of item 0's input; `items[0].catalogItemId` etc.
+pub(super) fn item_field(index: usize, field: &str) -> String {
+    if matches!(field, "catalogItemId" | "bundleId") {
+        format!("items[{index}].{field}")
+    } else {
+        format!("items[{index}].input.{field}")
+    }
+}

@@ -1,0 +1,381 @@
+//! A task's life in the table: claimed (`queued → processing`, [`Store::claim_task`]),
+//! completed or failed together with its request, settled alone when its request moved on,
+//! marked stuck or re-sent by the sweeper. Every change is conditional on the state it leaves,
+//! and every change that moves two records, or records what happened, is one transaction.
+
+use super::attr::{n, s};
+use super::requests::{event_item, request_pk, task_sk};
+use super::{
+    CONDITION_FAILED, Changes, KEEP_COMPLETED_SECS, KEEP_FAILED_SECS, StateUpdate, Store,
+    StoreError, conditional,
+};
+use crate::clock::Now;
+use crate::record::{Event, ExternalRef, RequestId, RequestRecord, TaskRecord};
+use crate::request::RequestState;
+use crate::task::TaskState;
+use serde_json::{Map, Value, json};
+
+/// What a completed task produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    pub outputs: Map<String, Value>,
+    pub external_ref: Option<ExternalRef>,
+}
+
+impl Store {
+    /// Moves a task from `from` to `to` (and sets `changes`) only if it is still in `from`.
+    pub async fn transition_task(
+        &self,
+        id: &RequestId,
+        seq: u32,
+        from: TaskState,
+        to: TaskState,
+        now: &str,
+        changes: Changes,
+    ) -> Result<(), StoreError> {
+        self.apply(task_update(id, seq, &[from], to, now, changes)?)
+            .await
+    }
+
+    /// Moves a request from `from` to `to` only if it is still in `from`.
+    pub async fn transition_request(
+        &self,
+        id: &RequestId,
+        from: RequestState,
+        to: RequestState,
+        now: &Now,
+        changes: Changes,
+    ) -> Result<(), StoreError> {
+        self.apply(request_update(id, &[from], to, now, changes, false)?)
+            .await
+    }
+
+    /// Claims a task for one delivery: the task `queued → processing`, its request
+    /// (`submitted`, `retrying` or already `processing`) `→ processing`, and the
+    /// `task-started` event, all or nothing. Of two deliveries only one claims.
+    pub async fn claim_task(
+        &self,
+        request: &RequestRecord,
+        task: &TaskRecord,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let updates = vec![
+            task_update(
+                id,
+                task.seq,
+                &[TaskState::Queued],
+                TaskState::Processing,
+                &now.rfc3339,
+                vec![("startedAt", json!(now.rfc3339))],
+            )?,
+            request_update(
+                id,
+                &[request.state],
+                RequestState::Processing,
+                now,
+                vec![],
+                false,
+            )?,
+        ];
+        self.change_together(id, updates, std::slice::from_ref(event), || {
+            format!(
+                "task {} of {id} was claimed or its request changed",
+                task.seq
+            )
+        })
+        .await
+    }
+
+    /// A task completes, its request's progress moves on (and the request completes when it
+    /// was the last task), the next task becomes `queued`, and the events are written, in one
+    /// transaction. The caller then sends the next task's message.
+    pub async fn complete_task(
+        &self,
+        task: &TaskRecord,
+        done: &Completion,
+        next: Option<&TaskRecord>,
+        now: &Now,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let mut updates = vec![
+            task_update(
+                id,
+                task.seq,
+                &[TaskState::Processing],
+                TaskState::Completed,
+                &now.rfc3339,
+                completion_changes(done, now),
+            )?,
+            request_update(
+                id,
+                &[RequestState::Processing],
+                if next.is_some() {
+                    RequestState::Processing
+                } else {
+                    RequestState::Completed
+                },
+                now,
+                vec![],
+                true,
+            )?,
+        ];
+        if let Some(next) = next {
+            updates.push(task_update(
+                id,
+                next.seq,
+                &[TaskState::Pending],
+                TaskState::Queued,
+                &now.rfc3339,
+                vec![],
+            )?);
+        }
+        self.change_together(id, updates, events, || {
+            format!(
+                "task {} of {id} or its request changed while it ran",
+                task.seq
+            )
+        })
+        .await
+    }
+
+    /// A task fails and its request fails with it, with the event, in one transaction.
+    pub async fn fail_task(
+        &self,
+        task: &TaskRecord,
+        error: &str,
+        request_error: &str,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let updates = vec![
+            task_update(
+                id,
+                task.seq,
+                &[TaskState::Processing],
+                TaskState::Failed,
+                &now.rfc3339,
+                vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
+            )?,
+            request_update(
+                id,
+                &[RequestState::Processing],
+                RequestState::Failed,
+                now,
+                vec![("error", json!(request_error))],
+                false,
+            )?,
+        ];
+        self.change_together(id, updates, std::slice::from_ref(event), || {
+            format!(
+                "task {} of {id} or its request changed while it ran",
+                task.seq
+            )
+        })
+        .await
+    }
+
+    /// Records how a task ended when its request was stopped while it ran (aborted, or
+    /// failed by the sweeper): the task alone, with its event; nothing after it is queued.
+    pub async fn settle_task_alone(
+        &self,
+        task: &TaskRecord,
+        result: Result<&Completion, &str>,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let (to, changes) = match result {
+            Ok(done) => (TaskState::Completed, completion_changes(done, now)),
+            Err(error) => (
+                TaskState::Failed,
+                vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
+            ),
+        };
+        let update = task_update(
+            id,
+            task.seq,
+            &[TaskState::Processing],
+            to,
+            &now.rfc3339,
+            changes,
+        )?;
+        self.change_together(id, vec![update], std::slice::from_ref(event), || {
+            format!("task {} of {id} is no longer processing", task.seq)
+        })
+        .await
+    }
+
+    /// The sweeper's verdict on a task that has been `queued` or `processing` too long: the
+    /// task becomes `stuck` and its request `failed` (so a human can retry or escalate), with
+    /// the event, all or nothing, and only if neither changed since the sweeper looked.
+    pub async fn mark_stuck(
+        &self,
+        request: &RequestRecord,
+        task: &TaskRecord,
+        request_error: &str,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let mut stuck = task_update(
+            id,
+            task.seq,
+            &[task.state],
+            TaskState::Stuck,
+            &now.rfc3339,
+            vec![("error", json!(request_error))],
+        )?;
+        stuck.unchanged_since = Some(task.updated_at.clone());
+        let mut failed = request_update(
+            id,
+            &[request.state],
+            RequestState::Failed,
+            now,
+            vec![("error", json!(request_error))],
+            false,
+        )?;
+        failed.unchanged_since = Some(request.updated_at.clone());
+        self.change_together(id, vec![stuck, failed], std::slice::from_ref(event), || {
+            format!("task {} of {id} or its request moved on", task.seq)
+        })
+        .await
+    }
+
+    /// Takes the right to re-send a queued task's message: succeeds for one caller only while
+    /// the task is still `queued` as seen and was not re-sent since `resent_before`.
+    pub async fn claim_resend(
+        &self,
+        task: &TaskRecord,
+        now: &Now,
+        resent_before: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(request_pk(&task.request_id)))
+            .key("sk", s(task_sk(task.seq)))
+            .update_expression("SET resentAt = :now, resends = if_not_exists(resends, :zero) + :one")
+            .condition_expression(
+                "#state = :queued AND updatedAt = :seen AND (attribute_not_exists(resentAt) OR resentAt < :before)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":queued", s(TaskState::Queued.as_str()))
+            .expression_attribute_values(":seen", s(&task.updated_at))
+            .expression_attribute_values(":before", s(resent_before))
+            .expression_attribute_values(":now", s(&now.rfc3339))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        conditional(result, CONDITION_FAILED, || {
+            format!(
+                "task {} of {} moved on or was re-sent",
+                task.seq, task.request_id
+            )
+        })
+    }
+
+    /// Sends state changes and the events that record them as one transaction.
+    async fn change_together(
+        &self,
+        id: &RequestId,
+        updates: Vec<StateUpdate>,
+        events: &[Event],
+        what: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(updates.len() + events.len());
+        for u in updates {
+            writes.push(self.update_write(u)?);
+        }
+        for e in events {
+            writes.push(self.put_write(event_item(id, e)?, None)?);
+        }
+        self.transact(writes, what).await
+    }
+}
+
+fn completion_changes(done: &Completion, now: &Now) -> Changes {
+    let mut changes = vec![
+        ("outputs", Value::Object(done.outputs.clone())),
+        ("finishedAt", json!(now.rfc3339)),
+    ];
+    if let Some(r) = &done.external_ref {
+        changes.push((
+            "externalRef",
+            serde_json::to_value(r).unwrap_or(Value::Null),
+        ));
+    }
+    changes
+}
+
+fn task_update(
+    id: &RequestId,
+    seq: u32,
+    from: &[TaskState],
+    to: TaskState,
+    now: &str,
+    mut changes: Changes,
+) -> Result<StateUpdate, StoreError> {
+    if let Some(bad) = from.iter().find(|f| !f.can_become(to)) {
+        return Err(StoreError::IllegalTransition {
+            what: "task",
+            from: bad.to_string(),
+            to: to.to_string(),
+        });
+    }
+    changes.push(("state", Value::String(to.to_string())));
+    changes.push(("updatedAt", Value::String(now.into())));
+    changes.push(("gsi2pk", Value::String(format!("TASK#{to}"))));
+    changes.push(("gsi2sk", Value::String(format!("{now}#{id}#{seq:04}"))));
+    Ok(StateUpdate {
+        key: (request_pk(id), task_sk(seq)),
+        from: from.iter().map(|f| f.to_string()).collect(),
+        changes,
+        increment_completed: false,
+        unchanged_since: None,
+    })
+}
+
+/// A request's state change; `from == to` is allowed (progress without a new state).
+fn request_update(
+    id: &RequestId,
+    from: &[RequestState],
+    to: RequestState,
+    now: &Now,
+    mut changes: Changes,
+    increment_completed: bool,
+) -> Result<StateUpdate, StoreError> {
+    if let Some(bad) = from.iter().find(|f| **f != to && !f.can_become(to)) {
+        return Err(StoreError::IllegalTransition {
+            what: "request",
+            from: bad.to_string(),
+            to: to.to_string(),
+        });
+    }
+    changes.push(("state", Value::String(to.to_string())));
+    changes.push(("updatedAt", Value::String(now.rfc3339.clone())));
+    changes.push(("gsi2pk", Value::String(format!("REQUEST#{to}"))));
+    changes.push(("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))));
+    let keep = match to {
+        RequestState::Completed | RequestState::Aborted | RequestState::Escalated => {
+            Some(KEEP_COMPLETED_SECS)
+        }
+        RequestState::Failed => Some(KEEP_FAILED_SECS),
+        _ => None,
+    };
+    if let Some(keep) = keep {
+        changes.push(("expiresAt", Value::from(now.epoch + keep)));
+    }
+    Ok(StateUpdate {
+        key: (request_pk(id), "#REQUEST".into()),
+        from: from.iter().map(|f| f.to_string()).collect(),
+        changes,
+        increment_completed,
+        unchanged_since: None,
+    })
+}
