@@ -8,8 +8,9 @@ export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_DEFAULT_REGION="$AWS_REGION"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-# moto's TransactWriteItems is not thread-safe: concurrent transactions now and then get a
-# 500, which the SDK retries. Locally we give it more attempts than the default three.
+# moto_server runs through scripts/moto_server.py, which makes its DynamoDB operations atomic
+# (moto's own TransactWriteItems is not). Other services can still answer a 500 under load,
+# which the SDK retries: locally we give it more attempts than the default three.
 export AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-10}"
 if [ -n "${AWS_ENDPOINT_URL:-}" ]; then
   exec "$@"
@@ -18,7 +19,7 @@ fi
 port="${PAO_MOTO_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 log=target/moto-$port.log
 mkdir -p target
-.venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+.venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto=$!
 trap 'kill $moto 2>/dev/null || true; wait $moto 2>/dev/null || true' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
