@@ -1,10 +1,11 @@
 //! Catalog validation as a platform team sees it: the example catalog is valid, and each kind
 //! of broken document is reported with its file, exact YAML path and message.
 
+use pao::catalog::SourceDoc;
+use pao::catalog::Target;
 use pao::catalog::load::load_dir;
-use pao::catalog::validate::{SourceDoc, validate_sources};
-use pao::request::plan;
-use pao::target::Target;
+use pao::catalog::validate::validate_sources;
+use pao::plan::plan;
 use pao_system_tests::{example_catalog_dir, write_repo};
 use serde_json::json;
 
@@ -438,7 +439,8 @@ fn the_seed_example_request_plans_in_order() {
         &input,
         &json!({}),
     )
-    .expect("the seed's example request is valid");
+    .expect("the seed's example request is valid")
+    .tasks;
     let order: Vec<String> = tasks
         .iter()
         .map(|t| format!("{}/{}", t.catalog_item_id, t.item.id))
@@ -472,7 +474,7 @@ fn the_seed_example_request_plans_in_order() {
         &json!({}),
     )
     .expect_err("invalid input");
-    assert_eq!(issues[0].field, "application.appName");
+    assert_eq!(issues[0].path, "application.appName");
 
     let issues = plan(
         &loaded.catalog,
@@ -481,7 +483,7 @@ fn the_seed_example_request_plans_in_order() {
         &json!({}),
     )
     .expect_err("bundle-only item");
-    assert_eq!(issues[0].field, "catalogItemId");
+    assert_eq!(issues[0].path, "catalogItemId");
 }
 
 #[test]

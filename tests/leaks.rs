@@ -43,14 +43,14 @@ async fn an_abandoned_idempotency_claim_expires() {
     use pao::store::Idempotent;
     assert_eq!(
         store
-            .claim_idempotency(DEV, "k1", b"{}", t)
+            .claim_idempotency(DEV, "k1", b"{}", &pao::clock::Now::at(t))
             .await
             .expect("claim"),
         Idempotent::Claimed
     );
     assert_eq!(
         store
-            .claim_idempotency(DEV, "k1", b"{}", t + 10)
+            .claim_idempotency(DEV, "k1", b"{}", &pao::clock::Now::at(t + 10))
             .await
             .expect("claim"),
         Idempotent::InProgress
@@ -58,7 +58,7 @@ async fn an_abandoned_idempotency_claim_expires() {
     let later = t + pao::store::IN_PROGRESS_SECS + 1;
     assert_eq!(
         store
-            .claim_idempotency(DEV, "k1", b"{}", later)
+            .claim_idempotency(DEV, "k1", b"{}", &pao::clock::Now::at(later))
             .await
             .expect("claim"),
         Idempotent::Claimed

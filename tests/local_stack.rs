@@ -152,7 +152,7 @@ async fn signed_calls_run_a_request_to_completion() {
         json!(format!("Follow-up of {}", issues[0].key))
     );
 
-    stop_local(running, &opts).await;
+    stop_local(running).await;
 }
 
 /// The local stack fires the sweeper on its schedule: a request written ten minutes ago whose
@@ -169,7 +169,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
     let ten_minutes_ago = pao::clock::rfc3339(pao::clock::now_epoch() - 600);
     let item = pao::request::SubmissionItem {
         schema_version: "catalog/v1".into(),
-        target: pao::target::Target::CatalogItem("two-tickets".into()),
+        target: pao::catalog::Target::CatalogItem("two-tickets".into()),
         input: json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
     };
     let ctx = pao::submission::Context {
@@ -186,7 +186,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
     };
     let (request, tasks) = pao::submission::build(&catalog, &item, 0, &ctx).expect("valid");
     let sdk = pao::aws::load_sdk_config().await;
-    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.table);
+    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.names.table);
     // Written, never sent: what a crash between the transaction and the send leaves.
     store
         .create_request(&request, &tasks)
@@ -195,7 +195,11 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let d = store
-            .get_request(&request.request_id, 0, pao::store::Read::Strong)
+            .get_request(
+                &request.request_id,
+                &pao::clock::Now::current(),
+                pao::store::Read::Strong,
+            )
             .await
             .expect("read")
             .expect("exists");
@@ -211,5 +215,5 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(running.jira.issues().len(), 2);
-    stop_local(running, &opts).await;
+    stop_local(running).await;
 }

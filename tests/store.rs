@@ -1,13 +1,13 @@
 //! The DynamoDB store against the local AWS endpoint: one transaction per submission,
 //! conditional state changes, the caller's requests newest first, TTL on read.
 
+use pao::catalog::Target;
 use pao::catalog::{ActionType, FulfillmentItem};
 use pao::clock::Now;
 use pao::record::{Principal, RequestId, RequestRecord, TaskRecord};
 use pao::request::RequestState;
 use pao::store::tasks::Completion;
-use pao::store::{CursorKey, Read, StoreError};
-use pao::target::Target;
+use pao::store::{Change, CursorKey, Read, StoreError};
 use pao::task::TaskState;
 use pao_system_tests::TestEnv;
 use serde_json::{Map, json};
@@ -77,7 +77,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
     store.create_request(&req, &tasks).await.expect("created");
 
     let detail = store
-        .get_request(&req.request_id, NOW, Read::Strong)
+        .get_request(&req.request_id, &Now::at(NOW), Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -93,7 +93,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let again = store
-        .get_request(&req.request_id, NOW, Read::Strong)
+        .get_request(&req.request_id, &Now::at(NOW), Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -102,7 +102,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
 
     assert!(
         store
-            .get_request(&RequestId::generate(), NOW, Read::Strong)
+            .get_request(&RequestId::generate(), &Now::at(NOW), Read::Strong)
             .await
             .expect("query")
             .is_none()
@@ -117,7 +117,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     let (req, tasks) = request(ALICE, "2026-11-23T09:00:00Z", 2);
     store.create_request(&req, &tasks).await.expect("created");
     let id = &req.request_id;
-    let t = "2026-11-23T09:00:01Z";
+    let t = &Now::at(NOW + 1);
 
     store
         .transition_task(id, 0, TaskState::Pending, TaskState::Queued, t, vec![])
@@ -160,13 +160,13 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
             TaskState::Queued,
             TaskState::Processing,
             t,
-            vec![("startedAt", json!(t))],
+            vec![Change::StartedAt(t.rfc3339.clone())],
         )
         .await
         .expect("processing");
     let task = store.get_task(id, 0).await.expect("get").expect("found");
     assert_eq!(task.state, TaskState::Processing);
-    assert_eq!(task.started_at.as_deref(), Some(t));
+    assert_eq!(task.started_at.as_deref(), Some(t.rfc3339.as_str()));
 
     // Completing bumps progress; the last task completes the request and sets its TTL.
     let second_task = store.get_task(id, 1).await.expect("get").expect("found");
@@ -187,7 +187,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
         .expect_err("twice");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     let detail = store
-        .get_request(id, NOW, Read::Strong)
+        .get_request(id, &Now::at(NOW), Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -206,7 +206,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
         .await
         .expect("completed");
     let detail = store
-        .get_request(id, NOW, Read::Strong)
+        .get_request(id, &Now::at(NOW), Read::Strong)
         .await
         .expect("query")
         .expect("found");
@@ -217,7 +217,7 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     let later = NOW + pao::store::KEEP_COMPLETED_SECS + 1;
     assert!(
         store
-            .get_request(id, later, Read::Strong)
+            .get_request(id, &Now::at(later), Read::Strong)
             .await
             .expect("query")
             .is_none()
@@ -240,14 +240,14 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     let key = CursorKey::new("test-key");
 
     let first = store
-        .list_requests(ALICE, None, 2, None, &key, NOW)
+        .list_requests(ALICE, None, 2, None, &key, &Now::at(NOW))
         .await
         .expect("page 1");
     let seen: Vec<&RequestId> = first.items.iter().map(|r| &r.request_id).collect();
     assert_eq!(seen, [&ids[4], &ids[3]]);
     let cursor = first.next_cursor.expect("more pages");
     let second = store
-        .list_requests(ALICE, None, 10, Some(&cursor), &key, NOW)
+        .list_requests(ALICE, None, 10, Some(&cursor), &key, &Now::at(NOW))
         .await
         .expect("page 2");
     let seen: Vec<&RequestId> = second.items.iter().map(|r| &r.request_id).collect();
@@ -264,7 +264,14 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
         .await
         .expect("processing");
     let processing = store
-        .list_requests(ALICE, Some(RequestState::Processing), 10, None, &key, NOW)
+        .list_requests(
+            ALICE,
+            Some(RequestState::Processing),
+            10,
+            None,
+            &key,
+            &Now::at(NOW),
+        )
         .await
         .expect("filtered");
     assert_eq!(processing.items.len(), 1);
@@ -272,7 +279,7 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
 
     assert!(matches!(
         store
-            .list_requests(ALICE, None, 10, Some("not-a-cursor"), &key, NOW)
+            .list_requests(ALICE, None, 10, Some("not-a-cursor"), &key, &Now::at(NOW))
             .await,
         Err(StoreError::BadCursor)
     ));

@@ -1,11 +1,11 @@
 //! The offline commands: they read a catalog repository from disk and never call PAO.
 
+use pao::catalog::Target;
 use pao::catalog::load::{Loaded, find_root, load_dir};
 use pao::catalog::{Document, Entry, Problem};
-use pao::form::{FieldIssue, redact_paths};
-use pao::request::plan;
-use pao::target::Target;
-use pao::template::{Engine, SystemVars, Vars};
+use pao::form::redact_paths;
+use pao::plan::plan;
+use pao::template::{SystemVars, Vars};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -254,7 +254,7 @@ pub fn render(
         Document::Bundle(_) => Target::Bundle(entry.document.id().to_string()),
     };
     let system = sample_system().to_value();
-    let tasks = match plan(&repo.loaded.catalog, &target, &input, &system) {
+    let tasks = match plan(&repo.loaded.catalog, &target, &input, &system).map(|p| p.tasks) {
         Ok(t) => t,
         Err(issues) => return Ok(report_input(&issues, input_file, as_json)),
     };
@@ -262,7 +262,6 @@ pub fn render(
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let mut engine = Engine::new();
     let mut steps = Vec::new();
     let total = tasks.len();
     let mut text = String::new();
@@ -274,14 +273,10 @@ pub fn render(
             metadata: repo.loaded.catalog.metadata_vars(),
             system: system.clone(),
         };
-        let rendered = engine
-            .parse_tree(&task.item.config, task.item.action.json_body_key())
-            .map_err(|errors| pao::template::join_errors(&errors))
-            .and_then(|tree| {
-                engine
-                    .render_tree(&tree, &vars)
-                    .map_err(|(p, e)| format!("{p}: {e}"))
-            });
+        let rendered = task
+            .item
+            .parse_config()
+            .and_then(|tree| tree.render(&vars).map_err(|(p, e)| format!("{p}: {e}")));
         let config = match rendered {
             Ok(v) => v,
             Err(message) => {
@@ -334,12 +329,15 @@ pub fn render(
     Ok(ExitCode::SUCCESS)
 }
 
-fn report_input(issues: &[FieldIssue], input_file: &Path, as_json: bool) -> ExitCode {
+fn report_input(issues: &[Problem], input_file: &Path, as_json: bool) -> ExitCode {
     if as_json {
-        println!("{}", json!({"valid": false, "issues": issues}));
+        println!(
+            "{}",
+            json!({"valid": false, "issues": issues.iter().map(Problem::field_issue).collect::<Vec<_>>()})
+        );
     } else {
         for i in issues {
-            println!("{}: {}: {}", input_file.display(), i.field, i.issue);
+            println!("{}: {}: {}", input_file.display(), i.path, i.message);
         }
     }
     ExitCode::FAILURE

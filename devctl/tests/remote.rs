@@ -88,7 +88,7 @@ async fn submit_and_follow_a_request() {
         assert!(Instant::now() < deadline, "not completed: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stop_local(running, &opts).await;
+    stop_local(running).await;
     let out = run(&api, &["requests"]).await;
     assert_eq!(
         out.status.code(),

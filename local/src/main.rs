@@ -43,8 +43,8 @@ async fn main() -> ExitCode {
         "  identity       AKIAPAOLOCALDEV00001 / pao-local-dev-secret (more in local/identities.json)"
     );
     println!("  AWS endpoint   {endpoint}");
-    println!("  task queue     {}", running.queue_url);
-    println!("  dead letters   {}", running.dlq_url);
+    println!("  task queue     {}", running.stack.queues.queue);
+    println!("  dead letters   {}", running.stack.queues.dlq);
     println!(
         "  JIRA stand-in  {}  (secret pao/jira, instance \"default\")",
         running.jira.base_url()

@@ -1,5 +1,6 @@
 //! Tables, queues and secrets as declared in template.yaml, created on the local endpoint.
-//! Names can be overridden so that every test gets its own resources.
+//! [`stack`] provisions a whole stack under [`Names`] of its own (the local runner, the tests,
+//! `pao-bench` and `pao-invoke` all use it) and returns the `Config` its functions would read.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -20,6 +21,8 @@ pub enum ProvisionError {
     BadResource { resource: String, message: String },
     #[error("{0}")]
     Aws(String),
+    #[error(transparent)]
+    Config(#[from] pao::config::ConfigError),
 }
 
 fn aws<E: std::error::Error + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) -> ProvisionError {
@@ -342,22 +345,90 @@ pub async fn put_secret(
     }
 }
 
+/// The names of one stack's resources (CloudFormation chooses them on deploy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub table: String,
+    pub queue: String,
+    pub dlq: String,
+    pub jira_secret: String,
+    pub cursor_secret: String,
+    /// `.system.platform.environment`.
+    pub environment: String,
+}
+
+impl Names {
+    /// Names no other run uses: `<prefix>-<random>…`.
+    pub fn unique(prefix: &str) -> Self {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        Self {
+            table: format!("{prefix}-{suffix}"),
+            queue: format!("{prefix}-{suffix}.fifo"),
+            dlq: format!("{prefix}-dlq-{suffix}.fifo"),
+            jira_secret: format!("{prefix}/{suffix}/jira"),
+            cursor_secret: format!("{prefix}/{suffix}/cursor-key"),
+            environment: "local".into(),
+        }
+    }
+}
+
+/// A provisioned stack: its table and queues exist, its cursor key is stored, and `config` is
+/// what its functions read (the JIRA secret is the caller's: it names a stand-in).
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub names: Names,
+    pub queues: QueueUrls,
+    pub config: pao::config::Config,
+}
+
+/// Creates a stack's resources as template.yaml declares them.
+pub async fn stack(sdk: &pao::aws::SdkConfig, names: &Names) -> Result<Stack, ProvisionError> {
+    let template = Template::repository()?;
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    create_table(&dynamo, &template, "PaoTable", &names.table).await?;
+    let queues = create_queues(
+        &aws_sdk_sqs::Client::new(sdk),
+        &template,
+        ("TaskQueue", &names.queue),
+        ("TaskDeadLetterQueue", &names.dlq),
+    )
+    .await?;
+    put_cursor_key(
+        &aws_sdk_secretsmanager::Client::new(sdk),
+        &names.cursor_secret,
+    )
+    .await?;
+    let config = config_for(names, &queues)?;
+    Ok(Stack {
+        names: names.clone(),
+        queues,
+        config,
+    })
+}
+
+impl Stack {
+    /// Removes the stack's table and queues.
+    pub async fn delete(&self, sdk: &pao::aws::SdkConfig) {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let _ = delete_table(&aws_sdk_dynamodb::Client::new(sdk), &self.names.table).await;
+        let _ = delete_queue(&sqs, &self.queues.queue).await;
+        let _ = delete_queue(&sqs, &self.queues.dlq).await;
+    }
+}
+
 /// The settings a deployed function would get from template.yaml's environment, for
-/// resources provisioned here; every other setting keeps its default.
-pub fn config_for(
-    table: &str,
+/// resources provisioned here; every other setting comes from the environment or its default.
+fn config_for(
+    names: &Names,
     queues: &QueueUrls,
-    jira_secret: &str,
-    cursor_secret: &str,
-    environment: &str,
 ) -> Result<pao::config::Config, pao::config::ConfigError> {
     let vars = [
-        ("PAO_TABLE_NAME", table),
+        ("PAO_TABLE_NAME", names.table.as_str()),
         ("PAO_TASK_QUEUE_URL", queues.queue.as_str()),
         ("PAO_DLQ_URL", queues.dlq.as_str()),
-        ("PAO_JIRA_SECRET_ID", jira_secret),
-        ("PAO_CURSOR_SECRET_ID", cursor_secret),
-        ("PAO_ENVIRONMENT", environment),
+        ("PAO_JIRA_SECRET_ID", names.jira_secret.as_str()),
+        ("PAO_CURSOR_SECRET_ID", names.cursor_secret.as_str()),
+        ("PAO_ENVIRONMENT", names.environment.as_str()),
     ];
     pao::config::Config::from_lookup(|name| {
         vars.iter()

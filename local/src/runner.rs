@@ -4,7 +4,7 @@
 //! the way an SQS event source mapping does (long-poll, batches, partial batch response).
 
 use crate::jira_standin::JiraStandIn;
-use crate::provision::{self, Template};
+use crate::provision::{self, Names};
 use crate::sigv4::{self, Identity, SignedRequest};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -30,12 +30,9 @@ pub struct Options {
     pub jira_port: u16,
     pub identities: Vec<Identity>,
     pub region: String,
-    pub environment: String,
-    pub table: String,
-    pub queue: String,
-    pub dlq: String,
-    pub jira_secret: String,
-    pub cursor_secret: String,
+    /// The stack's resources, under the variable names a deployed function reads
+    /// (`PAO_TABLE_NAME`, `PAO_TASK_QUEUE_URL`, …; a queue URL's last segment is its name).
+    pub names: Names,
     /// How often the sweeper runs (`PAO_SWEEP_INTERVAL_SECONDS`, default 30).
     pub sweep_interval: Duration,
 }
@@ -72,12 +69,14 @@ impl Options {
             jira_port: port("PAO_JIRA_PORT", 8081)?,
             identities,
             region: var("AWS_REGION", "us-east-1"),
-            environment: var("PAO_ENVIRONMENT", "local"),
-            table: var("PAO_TABLE_NAME", "pao-local"),
-            queue: var("PAO_TASK_QUEUE_NAME", "pao-tasks-local.fifo"),
-            dlq: var("PAO_DLQ_NAME", "pao-tasks-dlq-local.fifo"),
-            jira_secret: var("PAO_JIRA_SECRET_ID", "pao/jira"),
-            cursor_secret: var("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
+            names: Names {
+                table: var("PAO_TABLE_NAME", "pao-local"),
+                queue: queue_name(&var("PAO_TASK_QUEUE_URL", "pao-tasks-local.fifo")),
+                dlq: queue_name(&var("PAO_DLQ_URL", "pao-tasks-dlq-local.fifo")),
+                jira_secret: var("PAO_JIRA_SECRET_ID", "pao/jira"),
+                cursor_secret: var("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
+                environment: var("PAO_ENVIRONMENT", "local"),
+            },
             sweep_interval: Duration::from_secs(
                 var("PAO_SWEEP_INTERVAL_SECONDS", "30")
                     .parse::<u64>()
@@ -89,12 +88,21 @@ impl Options {
     }
 }
 
+/// A queue's name from its URL (or the name itself).
+fn queue_name(url_or_name: &str) -> String {
+    url_or_name
+        .rsplit('/')
+        .next()
+        .unwrap_or(url_or_name)
+        .to_string()
+}
+
 /// A running local stack; dropping it stops the servers.
 pub struct Running {
     pub api_addr: SocketAddr,
     pub jira: JiraStandIn,
-    pub queue_url: String,
-    pub dlq_url: String,
+    /// The provisioned resources and the config the functions run with.
+    pub stack: provision::Stack,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -109,55 +117,34 @@ impl Drop for Running {
 /// Starts everything and returns once it all listens.
 pub async fn start(opts: Options) -> Result<Running, String> {
     let sdk = pao::aws::load_sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let template = Template::repository().map_err(|e| e.to_string())?;
-    provision::create_table(&dynamo, &template, "PaoTable", &opts.table)
+    let stack = provision::stack(&sdk, &opts.names)
         .await
         .map_err(|e| e.to_string())?;
-    let queues = provision::create_queues(
-        &sqs,
-        &template,
-        ("TaskQueue", &opts.queue),
-        ("TaskDeadLetterQueue", &opts.dlq),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 
     let jira = JiraStandIn::start(opts.jira_port, "pao@example.com", "local-jira-token")
         .await
         .map_err(|e| format!("JIRA stand-in on port {}: {e}", opts.jira_port))?;
-    provision::put_secret(&secrets, &opts.jira_secret, &jira.secret("default"))
+    provision::put_secret(&secrets, &opts.names.jira_secret, &jira.secret("default"))
         .await
         .map_err(|e| e.to_string())?;
 
-    let store = pao::store::Store::new(dynamo.clone(), &opts.table);
+    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.names.table);
     let loaded = pao::catalog::load_dir(&opts.catalog_dir).map_err(|e| e.to_string())?;
     for p in &loaded.problems {
         tracing::warn!(problem = %p, "catalog problem; the document is left out");
     }
     let version = format!("local-{}", pao::clock::now_rfc3339());
     store
-        .put_catalog(&version, &loaded.sources, now_epoch())
+        .put_catalog(&version, &loaded.sources, &pao::clock::Now::current())
         .await
         .map_err(|e| e.to_string())?;
 
-    provision::put_cursor_key(&secrets, &opts.cursor_secret)
-        .await
-        .map_err(|e| e.to_string())?;
     // The same settings and constructors a deployed function uses.
-    let config = provision::config_for(
-        &opts.table,
-        &queues,
-        &opts.jira_secret,
-        &opts.cursor_secret,
-        &opts.environment,
-    )
-    .map_err(|e| e.to_string())?;
-    let app = Arc::new(App::from_config(&config, &sdk));
-    let worker = Arc::new(Worker::from_config(&config, &sdk));
-    let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(&config, &sdk));
+    let config = &stack.config;
+    let app = Arc::new(App::from_config(config, &sdk));
+    let worker = Arc::new(Worker::from_config(config, &sdk));
+    let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(config, &sdk));
 
     let listener = TcpListener::bind(("127.0.0.1", opts.api_port))
         .await
@@ -188,8 +175,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     Ok(Running {
         api_addr,
         jira,
-        queue_url: queues.queue,
-        dlq_url: queues.dlq,
+        stack,
         tasks: vec![server, poller, sweeping],
     })
 }

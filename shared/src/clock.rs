@@ -71,6 +71,6 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(1_795_426_200), "2026-11-23T09:30:00Z");
-        assert!(crate::form::is_datetime(&now_rfc3339()));
+        assert!(crate::value::is_datetime(&now_rfc3339()));
     }
 }

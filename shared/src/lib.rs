@@ -12,7 +12,6 @@
 //! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
 //! - [`request`]: the request submission, its states, and planning it into tasks.
 //! - [`task`]: fulfillment task states and their allowed changes.
-//! - [`target`]: what a request asks for (a catalog item or a bundle).
 //! - [`record`]: the stored records of a request, its tasks and its events.
 //! - [`config`]: settings from the environment.
 //! - [`store`]: DynamoDB state (requests, tasks, events, idempotency claims, catalog
@@ -38,6 +37,8 @@ pub mod config;
 pub mod form;
 pub mod logging;
 pub mod path;
+pub mod plan;
+pub mod problem;
 pub mod queue;
 pub mod record;
 pub mod request;
@@ -47,7 +48,7 @@ pub mod signing;
 pub mod store;
 pub mod submission;
 pub mod sweeper;
-pub mod target;
 pub mod task;
 pub mod template;
+pub mod value;
 pub mod worker;

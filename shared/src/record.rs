@@ -3,9 +3,10 @@
 //! DynamoDB items, the API to JSON, the worker reads and changes them.
 
 use crate::catalog::FulfillmentItem;
+use crate::catalog::Target;
 use crate::request::RequestState;
-use crate::target::Target;
 use crate::task::TaskState;
+use crate::template::SystemVars;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -60,6 +61,21 @@ pub struct RequestRecord {
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl RequestRecord {
+    /// The `.system` namespace for this request, at `timestamp`.
+    pub fn system_vars(&self, timestamp: String, region: &str, environment: &str) -> SystemVars {
+        SystemVars {
+            request_id: self.request_id.to_string(),
+            correlation_id: self.correlation_id.clone(),
+            timestamp,
+            user_email: self.user.email.clone().unwrap_or_default(),
+            user_arn: self.user.arn.clone(),
+            region: region.to_string(),
+            environment: environment.to_string(),
+        }
+    }
 }
 
 /// A task's link to the outside world (a JIRA issue, a workflow run).

@@ -3,6 +3,7 @@
 //! shape; this module only turns their errors into `path: message` problems.
 
 use crate::path::DocPath;
+use crate::problem::Problem;
 use jsonschema::{Retrieve, Uri, ValidationError, Validator, error::ValidationErrorKind};
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -42,13 +43,6 @@ impl SchemaKind {
         // The embedded schemas are ours and checked by the tests below.
         serde_json::from_str(self.source()).unwrap_or(Value::Null) // ok: compile-time asset
     }
-}
-
-/// One schema violation: where in the instance, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaProblem {
-    pub path: DocPath,
-    pub message: String,
 }
 
 /// Serves cross-references between our own schemas (`catalog-item.schema.json#/$defs/...`)
@@ -93,17 +87,14 @@ fn validator(kind: SchemaKind) -> &'static Result<Validator, String> {
 }
 
 /// Every violation of `kind`'s schema in `instance`, in document order.
-pub fn validate(kind: SchemaKind, instance: &Value) -> Vec<SchemaProblem> {
+pub fn validate(kind: SchemaKind, instance: &Value) -> Vec<Problem> {
     let validator = match validator(kind) {
         Ok(v) => v,
         Err(e) => {
-            return vec![SchemaProblem {
-                path: DocPath::root(),
-                message: format!("schema failed to compile: {e}"),
-            }];
+            return vec![Problem::at("", format!("schema failed to compile: {e}"))];
         }
     };
-    let mut problems: Vec<SchemaProblem> = validator
+    let mut problems: Vec<Problem> = validator
         .iter_errors(instance)
         .map(|e| describe(&e, instance))
         .collect();
@@ -112,7 +103,7 @@ pub fn validate(kind: SchemaKind, instance: &Value) -> Vec<SchemaProblem> {
 }
 
 /// Turns a jsonschema error into a problem that names the exact property at fault.
-fn describe(error: &ValidationError<'_>, doc: &Value) -> SchemaProblem {
+fn describe(error: &ValidationError<'_>, doc: &Value) -> Problem {
     let path = DocPath::from_pointer(error.instance_path().as_str(), doc);
     let instance = error.instance();
     let (path, message) = match error.kind() {
@@ -161,7 +152,7 @@ fn describe(error: &ValidationError<'_>, doc: &Value) -> SchemaProblem {
         ),
         _ => (path, error.to_string()),
     };
-    SchemaProblem { path, message }
+    Problem::at(path.to_string(), message)
 }
 
 /// A request item or bundle component with both or neither of its two references (as

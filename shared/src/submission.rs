@@ -9,13 +9,15 @@
 //! writing them again.
 
 use crate::catalog::Catalog;
-use crate::form::{FieldIssue, password_values, redact_paths, redact_values};
+use crate::form::{password_values, redact_paths, redact_values};
+use crate::plan::plan;
+use crate::problem::Problem;
 use crate::queue::{Queue, TaskMessage};
 use crate::record::{Principal, RequestId, RequestRecord, TaskRecord};
-use crate::request::{RequestState, SubmissionItem, plan};
+use crate::request::{RequestState, SubmissionItem};
 use crate::store::{Store, StoreError};
 use crate::task::TaskState;
-use crate::template::{Engine, Namespace, SystemVars};
+use crate::template::{Namespace, SystemVars, TemplateTree};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -73,7 +75,7 @@ pub enum Written {
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     #[error("invalid input")]
-    Invalid(Vec<FieldIssue>),
+    Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -84,7 +86,7 @@ pub fn build(
     item: &SubmissionItem,
     index: usize,
     ctx: &Context,
-) -> Result<(RequestRecord, Vec<TaskRecord>), Vec<FieldIssue>> {
+) -> Result<(RequestRecord, Vec<TaskRecord>), Vec<Problem>> {
     let id = ctx.request_id(index);
     let system = SystemVars {
         request_id: id.to_string(),
@@ -96,9 +98,10 @@ pub fn build(
         environment: ctx.environment.clone(),
     }
     .to_value();
-    let planned = plan(catalog, &item.target, &item.input, &system)?;
+    let plan = plan(catalog, &item.target, &item.input, &system)?;
+    let planned = plan.tasks;
     if planned.len() > crate::store::MAX_TASKS {
-        return Err(vec![FieldIssue::new(
+        return Err(vec![Problem::at(
             item.target.field(),
             format!(
                 "expands to {} tasks; at most {} are allowed",
@@ -107,13 +110,8 @@ pub fn build(
             ),
         )]);
     }
-    let entry = catalog
-        .get(item.target.id())
-        .ok_or_else(|| vec![FieldIssue::new(item.target.field(), "does not exist")])?;
-    let form = entry.document.form();
-    let input = form.validate_input(&item.input)?;
     // Every password value the caller typed, wherever a mapping or the caller copied it.
-    let mut secrets = password_values(&input, &form.password_paths());
+    let mut secrets = password_values(&plan.input, &plan.password_paths);
     for task in &planned {
         secrets.extend(password_values(&task.current, &task.password_paths));
     }
@@ -151,13 +149,13 @@ pub fn build(
             }
         })
         .collect();
-    let stored_input = redact_values(&form.redact(&input), &secrets);
+    let stored_input = redact_values(&redact_paths(&plan.input, &plan.password_paths), &secrets);
     let request = RequestRecord {
         request_id: id,
         submission_id: ctx.submission_id.clone(),
         state: RequestState::Submitted,
         target: item.target.clone(),
-        catalog_version: entry.document.metadata().version.clone(),
+        catalog_version: plan.version,
         name: stored_input
             .get("name")
             .and_then(Value::as_str)
@@ -206,8 +204,7 @@ pub async fn write(
 
 /// The part of the `.metadata` namespace a config reads: pinned on the task.
 fn referenced_metadata(config: &Value, all: &Map<String, Value>) -> Map<String, Value> {
-    let mut engine = Engine::new();
-    let Ok(tree) = engine.parse_tree(config, None) else {
+    let Ok(tree) = TemplateTree::parse(config, None) else {
         return Map::new();
     };
     let ids: BTreeSet<String> = tree

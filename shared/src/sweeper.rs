@@ -116,7 +116,7 @@ impl Sweeper {
     async fn current(&self, seen: &TaskRecord) -> Result<Option<RequestDetail>, SweepError> {
         let Some(detail) = self
             .store
-            .get_request(&seen.request_id, crate::clock::now_epoch(), Read::Strong)
+            .get_request(&seen.request_id, &Now::current(), Read::Strong)
             .await?
         else {
             return Ok(None);

@@ -20,12 +20,13 @@ use crate::clock::{self, Now};
 use crate::queue::{Queue, QueueError, TaskMessage};
 use crate::record::{Event, RequestDetail, TaskRecord};
 
+use crate::catalog::parsed::ParsedConfigs;
 use crate::request::RequestState;
 use crate::secrets::{SecretCache, SecretError};
 use crate::store::tasks::Completion;
 use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
-use crate::template::{Engine, SystemVars, Vars};
+use crate::template::Vars;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -93,6 +94,8 @@ pub struct Worker {
     pub secrets: SecretCache,
     pub jira: JiraClient,
     pub settings: WorkerSettings,
+    /// Fulfillment configs parsed once per catalog snapshot.
+    pub configs: ParsedConfigs,
 }
 
 impl Worker {
@@ -112,6 +115,7 @@ impl Worker {
                 region: config.region.clone(),
                 action_timeout: config.action_timeout,
             },
+            configs: ParsedConfigs::default(),
         }
     }
 
@@ -207,7 +211,7 @@ impl Worker {
     ) -> Result<Outcome, WorkerError> {
         let Some(detail) = self
             .store
-            .get_request(&message.request_id, clock::now_epoch(), Read::Strong)
+            .get_request(&message.request_id, &Now::current(), Read::Strong)
             .await?
         else {
             return Ok(Outcome::Ignored("request not found".into()));
@@ -299,7 +303,7 @@ impl Worker {
                             next.seq,
                             TaskState::Pending,
                             TaskState::Queued,
-                            &clock::now_rfc3339(),
+                            &Now::current(),
                             vec![],
                         )
                         .await,
@@ -403,20 +407,19 @@ impl Worker {
             current: task.current.clone(),
             output,
             metadata: task.metadata.clone(),
-            system: SystemVars::of(
-                request,
-                clock::now_rfc3339(),
-                &self.settings.region,
-                &self.settings.environment,
-            )
-            .to_value(),
+            system: request
+                .system_vars(
+                    clock::now_rfc3339(),
+                    &self.settings.region,
+                    &self.settings.environment,
+                )
+                .to_value(),
         };
-        let mut engine = Engine::new();
-        let tree = engine
-            .parse_tree(&task.item.config, task.item.action.json_body_key())
-            .map_err(|errors| ActionError::Config(crate::template::join_errors(&errors)))?;
-        engine
-            .render_tree(&tree, &vars)
+        let tree = self
+            .configs
+            .get(&request.catalog_version, &task.catalog_item_id, &task.item)
+            .map_err(ActionError::Config)?;
+        tree.render(&vars)
             .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
     }
 
@@ -535,7 +538,7 @@ impl Worker {
     }
 
     async fn skip(&self, task: &TaskRecord) -> Result<(), WorkerError> {
-        let now = clock::now_rfc3339();
+        let now = Now::current();
         settled(
             self.store
                 .transition_task(

@@ -31,6 +31,8 @@ pub struct TestEnv {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub table: String,
     pub queues: pao_local::provision::QueueUrls,
+    /// Everything provisioned, with the config a deployed function would read.
+    pub stack: pao_local::provision::Stack,
 }
 
 impl TestEnv {
@@ -45,30 +47,19 @@ impl TestEnv {
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        let template = pao_local::provision::Template::repository().expect("template.yaml");
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-        let table = format!("pao-test-{suffix}");
-        pao_local::provision::create_table(&dynamo, &template, "PaoTable", &table)
+        let mut names = pao_local::provision::Names::unique("pao-test");
+        names.environment = "test".into();
+        let stack = pao_local::provision::stack(&sdk, &names)
             .await
-            .expect("create table");
-        let queues = pao_local::provision::create_queues(
-            &sqs,
-            &template,
-            ("TaskQueue", &format!("pao-test-{suffix}.fifo")),
-            (
-                "TaskDeadLetterQueue",
-                &format!("pao-test-dlq-{suffix}.fifo"),
-            ),
-        )
-        .await
-        .expect("create queues");
+            .expect("provision table, queues and cursor key");
         Self {
             sdk,
             dynamo,
             sqs,
             secrets,
-            table,
-            queues,
+            table: names.table,
+            queues: stack.queues.clone(),
+            stack,
         }
     }
 
@@ -82,34 +73,19 @@ impl TestEnv {
 
     /// Removes the test's table and queues.
     pub async fn cleanup(self) {
-        let _ = pao_local::provision::delete_table(&self.dynamo, &self.table).await;
-        let _ = pao_local::provision::delete_queue(&self.sqs, &self.queues.queue).await;
-        let _ = pao_local::provision::delete_queue(&self.sqs, &self.queues.dlq).await;
+        self.stack.delete(&self.sdk).await;
     }
 }
 
 /// A worker wired to the test's table and queue, reading its JIRA instances from a secret of
 /// its own that holds `jira_secret`.
 pub async fn worker_for(env: &TestEnv, jira_secret: &str) -> pao::worker::Worker {
-    let secret_id = format!("{}/jira", env.table);
-    pao_local::provision::put_secret(&env.secrets, &secret_id, jira_secret)
+    pao_local::provision::put_secret(&env.secrets, &env.stack.config.jira_secret_id, jira_secret)
         .await
         .expect("JIRA secret");
-    pao::worker::Worker {
-        store: env.store(),
-        queue: env.queue(),
-        secrets: pao::secrets::SecretCache::new(
-            env.secrets.clone(),
-            std::time::Duration::from_secs(60),
-        ),
-        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
-        settings: pao::worker::WorkerSettings {
-            jira_secret_id: secret_id,
-            environment: "test".into(),
-            region: "us-east-1".into(),
-            action_timeout: std::time::Duration::from_secs(10),
-        },
-    }
+    let mut worker = pao::worker::Worker::from_config(&env.stack.config, &env.sdk);
+    worker.settings.action_timeout = std::time::Duration::from_secs(10);
+    worker
 }
 
 /// Runs the worker on the test's queue as an SQS event source mapping would (receive a
@@ -125,7 +101,7 @@ pub async fn drain_until(
     loop {
         let detail = env
             .store()
-            .get_request(id, 0, pao::store::Read::Strong)
+            .get_request(id, &pao::clock::Now::current(), pao::store::Read::Strong)
             .await
             .expect("query")
             .expect("request exists");
@@ -198,54 +174,30 @@ pub fn sign(
 pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::App {
     let loaded = pao::catalog::load::load_dir(catalog_dir).expect("catalog");
     env.store()
-        .put_catalog("v1", &loaded.sources, 0)
+        .put_catalog("v1", &loaded.sources, &pao::clock::Now::current())
         .await
         .expect("catalog stored");
-    pao::api::App::new(
-        env.store(),
-        env.queue(),
-        pao::api::ApiSettings {
-            region: "us-east-1".into(),
-            environment: "test".into(),
-            catalog_cache: std::time::Duration::from_secs(60),
-            version: "test".into(),
-            cursor_key: pao::api::CursorKeys::Fixed(pao::store::CursorKey::new(format!(
-                "cursor-key-{}",
-                env.table
-            ))),
-        },
-    )
+    pao::api::App::from_config(&env.stack.config, &env.sdk)
 }
 
 /// Local stack options with uniquely named resources and free ports, serving `catalog_dir`.
 pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Options {
-    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     pao_local::runner::Options {
         catalog_dir: catalog_dir.to_path_buf(),
         api_port: 0,
         jira_port: 0,
         identities: vec![pao_local::sigv4::default_identity()],
         region: "us-east-1".into(),
-        environment: "local".into(),
-        table: format!("pao-local-test-{suffix}"),
-        queue: format!("pao-local-test-{suffix}.fifo"),
-        dlq: format!("pao-local-test-dlq-{suffix}.fifo"),
-        jira_secret: format!("pao-local-test/{suffix}/jira"),
-        cursor_secret: format!("pao-local-test/{suffix}/cursor-key"),
+        names: pao_local::provision::Names::unique("pao-local-test"),
         sweep_interval: std::time::Duration::from_secs(2),
     }
 }
 
 /// Stops a local stack started with `opts` and removes its table and queues.
-pub async fn stop_local(running: pao_local::runner::Running, opts: &pao_local::runner::Options) {
-    let (queue, dlq) = (running.queue_url.clone(), running.dlq_url.clone());
+pub async fn stop_local(running: pao_local::runner::Running) {
+    let stack = running.stack.clone();
     drop(running);
-    let sdk = pao::aws::load_sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let _ = pao_local::provision::delete_queue(&sqs, &queue).await;
-    let _ = pao_local::provision::delete_queue(&sqs, &dlq).await;
-    let _ =
-        pao_local::provision::delete_table(&aws_sdk_dynamodb::Client::new(&sdk), &opts.table).await;
+    stack.delete(&pao::aws::load_sdk_config().await).await;
 }
 
 /// Fault injection at the wire: an SDK interceptor that fails chosen calls before they are
@@ -439,7 +391,7 @@ pub async fn setup() -> Setup {
 pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::RequestId {
     let item = pao::request::SubmissionItem {
         schema_version: "catalog/v1".into(),
-        target: pao::target::Target::CatalogItem("two-tickets".into()),
+        target: pao::catalog::Target::CatalogItem("two-tickets".into()),
         input,
     };
     let ctx = pao::submission::Context {
@@ -465,7 +417,7 @@ pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::Request
 pub async fn detail(s: &Setup, id: &pao::record::RequestId) -> pao::record::RequestDetail {
     s.env
         .store()
-        .get_request(id, 0, pao::store::Read::Strong)
+        .get_request(id, &pao::clock::Now::current(), pao::store::Read::Strong)
         .await
         .expect("query")
         .expect("request exists")

@@ -45,7 +45,11 @@ async fn every_api_event_gets_its_answer() {
     // The caller is the IAM principal of the request context.
     let detail = env
         .store()
-        .get_request(&pao::record::RequestId(id), 0, pao::store::Read::Strong)
+        .get_request(
+            &pao::record::RequestId(id),
+            &pao::clock::Now::current(),
+            pao::store::Read::Strong,
+        )
         .await
         .expect("query")
         .expect("stored");

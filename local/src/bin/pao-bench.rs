@@ -8,10 +8,10 @@
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use pao::api::{ApiRequest, ApiSettings, App};
-use pao::worker::{Worker, WorkerSettings};
+use pao::api::{ApiRequest, App};
+use pao::worker::Worker;
 use pao_local::jira_standin::JiraStandIn;
-use pao_local::provision::{self, Template};
+use pao_local::provision;
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,26 +102,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 
-    let suffix = &uuid_suffix();
-    let table = format!("pao-bench-{suffix}");
-    let template = Template::repository()?;
-    provision::create_table(&dynamo, &template, "PaoTable", &table).await?;
-    let queues = provision::create_queues(
-        &sqs,
-        &template,
-        ("TaskQueue", &format!("pao-bench-{suffix}.fifo")),
-        (
-            "TaskDeadLetterQueue",
-            &format!("pao-bench-dlq-{suffix}.fifo"),
-        ),
-    )
-    .await?;
+    let mut names = provision::Names::unique("pao-bench");
+    names.environment = "bench".into();
+    let stack = provision::stack(&sdk, &names).await?;
     let jira = JiraStandIn::start(0, "bench@example.com", "bench-token").await?;
-    let secret_id = format!("pao-bench/{suffix}/jira");
-    provision::put_secret(&secrets, &secret_id, &jira.secret("default")).await?;
-    let store = pao::store::Store::new(dynamo.clone(), &table);
+    provision::put_secret(&secrets, &names.jira_secret, &jira.secret("default")).await?;
+    let store = pao::store::Store::new(dynamo.clone(), &names.table);
     let (catalog, problems) =
-        pao::catalog::validate::validate_sources(vec![pao::catalog::validate::SourceDoc {
+        pao::catalog::validate::validate_sources(vec![pao::catalog::SourceDoc {
             file: "catalog/bench.yaml".into(),
             text: ITEM.into(),
             owners: vec![],
@@ -133,38 +121,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store
         .put_catalog(
             "bench",
-            &[pao::catalog::validate::SourceDoc {
+            &[pao::catalog::SourceDoc {
                 file: "catalog/bench.yaml".into(),
                 text: ITEM.into(),
                 owners: vec![],
             }],
-            0,
+            &pao::clock::Now::current(),
         )
         .await?;
-    let queue = pao::queue::Queue::new(sqs.clone(), &queues.queue);
-    let app = Arc::new(App::new(
-        store.clone(),
-        queue.clone(),
-        ApiSettings {
-            region: "us-east-1".into(),
-            environment: "bench".into(),
-            catalog_cache: Duration::from_secs(600),
-            version: "bench".into(),
-            cursor_key: pao::api::CursorKeys::Fixed(pao::store::CursorKey::new("bench")),
-        },
-    ));
-    let worker = Worker {
-        store: store.clone(),
-        queue,
-        secrets: pao::secrets::SecretCache::new(secrets, Duration::from_secs(600)),
-        jira: pao::action::jira::JiraClient::new(reqwest::Client::new()),
-        settings: WorkerSettings {
-            jira_secret_id: secret_id,
-            environment: "bench".into(),
-            region: "us-east-1".into(),
-            action_timeout: Duration::from_secs(10),
-        },
-    };
+    // The functions' own constructors, with the clients that count calls.
+    let queue = pao::queue::Queue::new(sqs.clone(), &stack.queues.queue);
+    let mut app = App::from_config(&stack.config, &sdk);
+    app.store = store.clone();
+    app.queue = queue.clone();
+    let app = Arc::new(app);
+    let mut worker = Worker::from_config(&stack.config, &sdk);
+    worker.store = store.clone();
+    worker.queue = queue;
 
     // Warm the catalog cache, then measure the floor: one GetItem round trip.
     app.catalog().await?;
@@ -269,19 +242,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (s2 - s1) as f64 / tasks as f64
     );
 
-    let _ = provision::delete_table(&dynamo, &table).await;
-    let _ = provision::delete_queue(&sqs, &queues.queue).await;
-    let _ = provision::delete_queue(&sqs, &queues.dlq).await;
+    stack.delete(&sdk).await;
     if done < tasks {
         return Err(format!("only {done} of {tasks} tasks completed").into());
     }
     Ok(())
-}
-
-fn uuid_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
 }

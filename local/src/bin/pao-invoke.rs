@@ -4,7 +4,7 @@
 //! (`PAO_CATALOG_DIR`, default `examples/catalog`) and a JIRA stand-in are set up first.
 
 use pao_local::jira_standin::JiraStandIn;
-use pao_local::provision::{self, Template};
+use pao_local::provision;
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -32,40 +32,26 @@ async fn run() -> Result<(), String> {
         return Err("AWS_ENDPOINT_URL is not set: run `make invoke EVENT=...`".into());
     }
     let sdk = pao::aws::load_sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let template = Template::repository().map_err(|e| e.to_string())?;
-    let table = "pao-invoke";
-    provision::create_table(&dynamo, &template, "PaoTable", table)
+    let names = provision::Names {
+        table: "pao-invoke".into(),
+        queue: "pao-invoke.fifo".into(),
+        dlq: "pao-invoke-dlq.fifo".into(),
+        jira_secret: "pao-invoke/jira".into(),
+        cursor_secret: "pao-invoke/cursor-key".into(),
+        environment: "local".into(),
+    };
+    let config = provision::stack(&sdk, &names)
         .await
-        .map_err(|e| e.to_string())?;
-    let queues = provision::create_queues(
-        &sqs,
-        &template,
-        ("TaskQueue", "pao-invoke.fifo"),
-        ("TaskDeadLetterQueue", "pao-invoke-dlq.fifo"),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let store = pao::store::Store::new(dynamo, table);
-    provision::put_cursor_key(&secrets, "pao-invoke/cursor-key")
-        .await
-        .map_err(|e| e.to_string())?;
-    let config = provision::config_for(
-        table,
-        &queues,
-        "pao-invoke/jira",
-        "pao-invoke/cursor-key",
-        "local",
-    )
-    .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .config;
+    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &names.table);
     let catalog_dir = std::env::var("PAO_CATALOG_DIR")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/catalog").into());
     let loaded =
         pao::catalog::load_dir(std::path::Path::new(&catalog_dir)).map_err(|e| e.to_string())?;
     store
-        .put_catalog("invoke", &loaded.sources, 0)
+        .put_catalog("invoke", &loaded.sources, &pao::clock::Now::current())
         .await
         .map_err(|e| e.to_string())?;
 
@@ -99,7 +85,7 @@ async fn run() -> Result<(), String> {
         let jira = JiraStandIn::start(0, "pao@example.com", "invoke-token")
             .await
             .map_err(|e| e.to_string())?;
-        provision::put_secret(&secrets, "pao-invoke/jira", &jira.secret("default"))
+        provision::put_secret(&secrets, &names.jira_secret, &jira.secret("default"))
             .await
             .map_err(|e| e.to_string())?;
         let worker = pao::worker::Worker::from_config(&config, &sdk);

@@ -2,7 +2,7 @@
 //! `{"error": {"code", "message", "details", "correlation_id"}}`. Every error of every layer is
 //! mapped to a status and code here and nowhere else.
 
-use crate::form::FieldIssue;
+use crate::problem::Problem;
 use crate::queue::QueueError;
 use crate::store::StoreError;
 use crate::submission::SubmitError;
@@ -29,9 +29,9 @@ impl ApiResponse {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("the request is invalid")]
-    Validation(Vec<FieldIssue>),
+    Validation(Vec<Problem>),
     #[error("the request cannot be processed")]
-    Unprocessable(Vec<FieldIssue>),
+    Unprocessable(Vec<Problem>),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
@@ -51,7 +51,7 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::BadCursor => Self::Validation(vec![FieldIssue::new(
+            StoreError::BadCursor => Self::Validation(vec![Problem::at(
                 "cursor",
                 "is not a cursor this API gave out",
             )]),
@@ -104,15 +104,14 @@ impl ApiError {
             tracing::error!(correlation_id, error = %detail, "internal error");
         }
         let details: Vec<Value> = match &self {
-            Self::Validation(issues) | Self::Unprocessable(issues) => issues
-                .iter()
-                .map(|i| json!({"field": i.field, "issue": i.issue}))
-                .collect(),
+            Self::Validation(issues) | Self::Unprocessable(issues) => {
+                issues.iter().map(Problem::field_issue).collect()
+            }
             _ => Vec::new(),
         };
         let message = match &self {
             Self::Validation(issues) | Self::Unprocessable(issues) if issues.len() == 1 => {
-                format!("{}: {}", issues[0].field, issues[0].issue)
+                format!("{}: {}", issues[0].path, issues[0].message)
             }
             other => other.to_string(),
         };

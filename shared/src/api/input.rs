@@ -3,7 +3,7 @@
 
 use super::envelope::ApiError;
 use super::{ApiRequest, MAX_BODY, email_of};
-use crate::form::FieldIssue;
+use crate::problem::Problem;
 use crate::record::Principal;
 use serde_json::Value;
 
@@ -28,13 +28,13 @@ pub(super) fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
         return Err(ApiError::TooLarge(MAX_BODY));
     }
     if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::Validation(vec![FieldIssue::new(
+        return Err(ApiError::Validation(vec![Problem::at(
             "body",
             "is empty: send a JSON object",
         )]));
     }
     serde_json::from_slice(&req.body).map_err(|e| {
-        ApiError::Validation(vec![FieldIssue::new(
+        ApiError::Validation(vec![Problem::at(
             "body",
             format!(
                 "is not valid JSON (line {}, column {})",
@@ -53,7 +53,7 @@ pub(super) fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, Api
             .ok()
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| {
-                ApiError::Validation(vec![FieldIssue::new(
+                ApiError::Validation(vec![Problem::at(
                     "limit",
                     "must be a whole number from 1 to 100",
                 )])

@@ -11,8 +11,8 @@ mod views;
 
 use crate::catalog::validate::validate_sources;
 use crate::catalog::{Catalog, Document, Entry};
-use crate::clock::now_epoch;
-use crate::form::FieldIssue;
+use crate::clock::Now;
+use crate::problem::Problem;
 use crate::queue::Queue;
 use crate::record::{Principal, RequestDetail, RequestId};
 use crate::request::{RequestState, Submission};
@@ -390,7 +390,7 @@ impl App {
                 Err(found) => issues.extend(
                     found
                         .into_iter()
-                        .map(|f| FieldIssue::new(item_field(i, &f.field), f.issue)),
+                        .map(|f| Problem::at(item_field(i, &f.path), f.message)),
                 ),
             }
         }
@@ -433,7 +433,7 @@ impl App {
             return f().await;
         };
         if key.len() > 128 {
-            return Err(ApiError::Validation(vec![FieldIssue::new(
+            return Err(ApiError::Validation(vec![Problem::at(
                 "Idempotency-Key",
                 "must be at most 128 characters",
             )]));
@@ -443,7 +443,7 @@ impl App {
         }
         match self
             .store
-            .claim_idempotency(&caller.arn, key, &req.body, now_epoch())
+            .claim_idempotency(&caller.arn, key, &req.body, &Now::current())
             .await?
         {
             Idempotent::Replay { status, body } => Ok(ApiResponse {
@@ -451,7 +451,7 @@ impl App {
                 body,
                 headers: vec![("Idempotent-Replayed".into(), "true".into())],
             }),
-            Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![FieldIssue::new(
+            Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
                 "Idempotency-Key",
                 "was already used with a different body",
             )])),
@@ -463,13 +463,25 @@ impl App {
                 match &result {
                     Ok(r) => {
                         self.store
-                            .finish_idempotency(&caller.arn, key, r.status, &r.body, now_epoch())
+                            .finish_idempotency(
+                                &caller.arn,
+                                key,
+                                r.status,
+                                &r.body,
+                                &Now::current(),
+                            )
                             .await?
                     }
                     Err(e) if e.status_and_code().0 < 500 => {
                         let r = e.clone().into_response(cid);
                         self.store
-                            .finish_idempotency(&caller.arn, key, r.status, &r.body, now_epoch())
+                            .finish_idempotency(
+                                &caller.arn,
+                                key,
+                                r.status,
+                                &r.body,
+                                &Now::current(),
+                            )
                             .await?;
                     }
                     // Our failure: let the caller try again with the same key.
@@ -490,7 +502,7 @@ impl App {
             None => None,
             Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
                 let known: Vec<&str> = RequestState::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::Validation(vec![FieldIssue::new(
+                ApiError::Validation(vec![Problem::at(
                     "state",
                     format!("must be one of: {}", known.join(", ")),
                 )])
@@ -502,7 +514,7 @@ impl App {
             .map(|f| f.split(',').map(str::trim).collect());
         if let Some(fields) = &fields {
             if let Some(bad) = fields.iter().find(|f| !SUMMARY_FIELDS.contains(f)) {
-                return Err(ApiError::Validation(vec![FieldIssue::new(
+                return Err(ApiError::Validation(vec![Problem::at(
                     "fields",
                     format!("{bad:?} is not one of: {}", SUMMARY_FIELDS.join(", ")),
                 )]));
@@ -517,7 +529,7 @@ impl App {
                 limit,
                 req.query("cursor").filter(|c| !c.is_empty()),
                 &self.cursor_key().await?,
-                now_epoch(),
+                &Now::current(),
             )
             .await?;
         let items: Vec<Value> = page
@@ -552,7 +564,7 @@ impl App {
         }
         let detail = self
             .store
-            .get_request(&RequestId(id.to_string()), now_epoch(), Read::Eventual)
+            .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
             .await?
             .ok_or_else(not_found)?;
         if detail.request.user.arn != caller.arn {

@@ -2,8 +2,9 @@
 //! `bundles/**/*.yaml` (bundles) and CODEOWNERS. Parsing and validation problems are
 //! collected per file; only an unreadable repository is an error.
 
+use super::SourceDoc;
 use super::codeowners::CodeOwners;
-use super::validate::{self, SourceDoc};
+use super::validate;
 use super::{Catalog, Problem};
 use std::path::{Path, PathBuf};
 

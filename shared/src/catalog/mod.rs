@@ -8,15 +8,18 @@
 
 pub mod codeowners;
 pub mod load;
+pub mod parsed;
+pub mod target;
 pub mod validate;
 
 use crate::form::Form;
-use crate::target::Target;
+use crate::template::TemplateTree;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
 pub use load::{LoadError, load_dir};
+pub use target::Target;
 
 /// A catalog document's id (`database-aurora-postgresql`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -107,6 +110,12 @@ pub struct FulfillmentItem {
 }
 
 impl FulfillmentItem {
+    /// The item's config as parsed templates (the action's JSON body renders as JSON).
+    pub fn parse_config(&self) -> Result<TemplateTree, String> {
+        TemplateTree::parse(&self.config, self.action.json_body_key())
+            .map_err(|errors| crate::template::join_errors(&errors))
+    }
+
     /// Output keys in declaration order.
     pub fn output_keys(&self) -> impl Iterator<Item = &String> {
         self.outputs.keys()
@@ -210,18 +219,14 @@ impl Entry {
     }
 }
 
-/// One problem in a catalog repository: file, YAML path and message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Problem {
-    pub file: String,
-    pub path: String,
-    pub message: String,
-}
+pub use crate::problem::Problem;
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {}", self.file, self.path, self.message)
-    }
+/// One catalog file's text with where it came from.
+#[derive(Debug, Clone)]
+pub struct SourceDoc {
+    pub file: String,
+    pub text: String,
+    pub owners: Vec<String>,
 }
 
 /// The valid documents of a catalog repository.

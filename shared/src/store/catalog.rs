@@ -5,7 +5,8 @@
 
 use super::attr::{from_attr, n, s, to_attr};
 use super::{Store, StoreError, dynamo};
-use crate::catalog::validate::SourceDoc;
+use crate::catalog::SourceDoc;
+use crate::clock::Now;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ impl Store {
         &self,
         version: &str,
         sources: &[SourceDoc],
-        now_epoch: u64,
+        now: &Now,
     ) -> Result<(), StoreError> {
         let partition = format!("CATALOG#{version}");
         for (i, doc) in sources.iter().enumerate() {
@@ -55,7 +56,7 @@ impl Store {
                         .key("pk", pk.clone())
                         .key("sk", sk.clone())
                         .update_expression("SET expiresAt = :e")
-                        .expression_attribute_values(":e", n(now_epoch + 3600))
+                        .expression_attribute_values(":e", n(now.epoch + 3600))
                         .send()
                         .await
                         .map_err(dynamo)?;

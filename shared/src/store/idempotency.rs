@@ -6,6 +6,7 @@
 
 use super::attr::{from_attr, n, s};
 use super::{Store, StoreError, dynamo};
+use crate::clock::Now;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -44,7 +45,7 @@ impl Store {
         caller: &str,
         key: &str,
         body: &[u8],
-        now_epoch: u64,
+        now: &Now,
     ) -> Result<Idempotent, StoreError> {
         let pk = pk(caller, key);
         let hash = body_hash(body);
@@ -56,10 +57,10 @@ impl Store {
             .item("sk", s("IDEMP"))
             .item("itemType", s("idempotency"))
             .item("bodyHash", s(&hash))
-            .item("expiresAt", n(now_epoch + IN_PROGRESS_SECS))
+            .item("expiresAt", n(now.epoch + IN_PROGRESS_SECS))
             // An expired claim (an abandoned call, or TTL not yet applied) may be taken again.
             .condition_expression("attribute_not_exists(pk) OR expiresAt < :now")
-            .expression_attribute_values(":now", n(now_epoch))
+            .expression_attribute_values(":now", n(now.epoch))
             .send()
             .await;
         match put {
@@ -105,7 +106,7 @@ impl Store {
         key: &str,
         status: u16,
         response: &Value,
-        now_epoch: u64,
+        now: &Now,
     ) -> Result<(), StoreError> {
         self.client
             .update_item()
@@ -117,7 +118,7 @@ impl Store {
             .expression_attribute_names("#r", "response")
             .expression_attribute_values(":st", n(u64::from(status)))
             .expression_attribute_values(":r", super::attr::to_attr(response))
-            .expression_attribute_values(":e", n(now_epoch + IDEMPOTENCY_SECS))
+            .expression_attribute_values(":e", n(now.epoch + IDEMPOTENCY_SECS))
             .send()
             .await
             .map_err(dynamo)?;

@@ -105,8 +105,42 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Attributes to set alongside a state change (`outputs`, `error`, ...).
-pub type Changes = Vec<(&'static str, Value)>;
+/// What changes on a record alongside its state, named as the record's fields are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// A task's `startedAt`.
+    StartedAt(String),
+    /// A task's `finishedAt`.
+    FinishedAt(String),
+    /// A task's `outputs`.
+    Outputs(serde_json::Map<String, Value>),
+    /// A task's `externalRef`.
+    ExternalRef(crate::record::ExternalRef),
+    /// A task's or a request's `error`.
+    Error(String),
+    /// A request's `completedTasks` goes up by one.
+    OneMoreTaskCompleted,
+}
+
+impl Change {
+    /// The attribute this change sets and its value; `None` for an increment.
+    fn set(&self) -> Option<(&'static str, Value)> {
+        Some(match self {
+            Self::StartedAt(at) => ("startedAt", Value::String(at.clone())),
+            Self::FinishedAt(at) => ("finishedAt", Value::String(at.clone())),
+            Self::Outputs(outputs) => ("outputs", Value::Object(outputs.clone())),
+            Self::ExternalRef(r) => (
+                "externalRef",
+                serde_json::json!({"key": r.key, "url": r.url}),
+            ),
+            Self::Error(e) => ("error", Value::String(e.clone())),
+            Self::OneMoreTaskCompleted => return None,
+        })
+    }
+}
+
+/// Attributes a state change sets itself (state, index keys, TTL).
+type Sets = Vec<(&'static str, Value)>;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -227,8 +261,8 @@ impl Store {
 struct StateUpdate {
     key: (String, String),
     from: Vec<String>,
-    changes: Changes,
-    increment_completed: bool,
+    sets: Sets,
+    changes: Vec<Change>,
     unchanged_since: Option<String>,
 }
 
@@ -268,12 +302,13 @@ impl StateUpdate {
             condition.push_str(" AND #seen = :seen");
         }
         let mut sets = Vec::new();
-        for (i, (attr, value)) in self.changes.iter().enumerate() {
+        let changed = self.changes.iter().filter_map(Change::set);
+        for (i, (attr, value)) in self.sets.iter().cloned().chain(changed).enumerate() {
             names.insert(format!("#a{i}"), attr.to_string());
-            values.insert(format!(":v{i}"), to_attr(value));
+            values.insert(format!(":v{i}"), to_attr(&value));
             sets.push(format!("#a{i} = :v{i}"));
         }
-        if self.increment_completed {
+        if self.changes.contains(&Change::OneMoreTaskCompleted) {
             names.insert("#done".into(), "completedTasks".into());
             values.insert(":one".into(), AttributeValue::N("1".into()));
             sets.push("#done = #done + :one".into());

@@ -6,6 +6,7 @@
 use super::attr::{Item, from_item, is_expired, s, to_item};
 use super::cursor::CursorKey;
 use super::{GSI_BY_STATE, GSI_BY_USER, MAX_TASKS, Page, Store, StoreError, dynamo};
+use crate::clock::Now;
 use crate::record::{Event, RequestDetail, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
 use crate::task::TaskState;
@@ -59,7 +60,7 @@ impl Store {
     pub async fn get_request(
         &self,
         id: &RequestId,
-        now_epoch: u64,
+        now: &Now,
         read: Read,
     ) -> Result<Option<RequestDetail>, StoreError> {
         let mut request = None;
@@ -69,7 +70,7 @@ impl Store {
             .partition(&request_pk(id), read == Read::Strong)
             .await?
         {
-            if is_expired(item, now_epoch) {
+            if is_expired(item, now.epoch) {
                 return Ok(None);
             }
             match item
@@ -118,7 +119,7 @@ impl Store {
         limit: i32,
         cursor: Option<&str>,
         key: &CursorKey,
-        now_epoch: u64,
+        now: &Now,
     ) -> Result<Page<RequestRecord>, StoreError> {
         let scope = format!(
             "requests|{user_arn}|{}",
@@ -145,7 +146,7 @@ impl Store {
         let items = out
             .items()
             .iter()
-            .filter(|i| !is_expired(i, now_epoch))
+            .filter(|i| !is_expired(i, now.epoch))
             .map(from_item)
             .collect::<Result<_, _>>()?;
         Ok(Page {

@@ -6,14 +6,14 @@
 use super::attr::{n, s};
 use super::requests::{event_item, request_pk, task_sk};
 use super::{
-    CONDITION_FAILED, Changes, KEEP_COMPLETED_SECS, KEEP_FAILED_SECS, StateUpdate, Store,
+    CONDITION_FAILED, Change, KEEP_COMPLETED_SECS, KEEP_FAILED_SECS, StateUpdate, Store,
     StoreError, conditional,
 };
 use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
 use crate::task::TaskState;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// What a completed task produced.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -30,8 +30,8 @@ impl Store {
         seq: u32,
         from: TaskState,
         to: TaskState,
-        now: &str,
-        changes: Changes,
+        now: &Now,
+        changes: Vec<Change>,
     ) -> Result<(), StoreError> {
         self.apply(task_update(id, seq, &[from], to, now, changes)?)
             .await
@@ -44,9 +44,9 @@ impl Store {
         from: RequestState,
         to: RequestState,
         now: &Now,
-        changes: Changes,
+        changes: Vec<Change>,
     ) -> Result<(), StoreError> {
-        self.apply(request_update(id, &[from], to, now, changes, false)?)
+        self.apply(request_update(id, &[from], to, now, changes)?)
             .await
     }
 
@@ -67,17 +67,10 @@ impl Store {
                 task.seq,
                 &[TaskState::Queued],
                 TaskState::Processing,
-                &now.rfc3339,
-                vec![("startedAt", json!(now.rfc3339))],
-            )?,
-            request_update(
-                id,
-                &[request.state],
-                RequestState::Processing,
                 now,
-                vec![],
-                false,
+                vec![Change::StartedAt(now.rfc3339.clone())],
             )?,
+            request_update(id, &[request.state], RequestState::Processing, now, vec![])?,
         ];
         self.change_together(id, updates, std::slice::from_ref(event), || {
             format!(
@@ -106,7 +99,7 @@ impl Store {
                 task.seq,
                 &[TaskState::Processing],
                 TaskState::Completed,
-                &now.rfc3339,
+                now,
                 completion_changes(done, now),
             )?,
             request_update(
@@ -118,8 +111,7 @@ impl Store {
                     RequestState::Completed
                 },
                 now,
-                vec![],
-                true,
+                vec![Change::OneMoreTaskCompleted],
             )?,
         ];
         if let Some(next) = next {
@@ -128,7 +120,7 @@ impl Store {
                 next.seq,
                 &[TaskState::Pending],
                 TaskState::Queued,
-                &now.rfc3339,
+                now,
                 vec![],
             )?);
         }
@@ -157,16 +149,18 @@ impl Store {
                 task.seq,
                 &[TaskState::Processing],
                 TaskState::Failed,
-                &now.rfc3339,
-                vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
+                now,
+                vec![
+                    Change::Error(error.into()),
+                    Change::FinishedAt(now.rfc3339.clone()),
+                ],
             )?,
             request_update(
                 id,
                 &[RequestState::Processing],
                 RequestState::Failed,
                 now,
-                vec![("error", json!(request_error))],
-                false,
+                vec![Change::Error(request_error.into())],
             )?,
         ];
         self.change_together(id, updates, std::slice::from_ref(event), || {
@@ -192,17 +186,13 @@ impl Store {
             Ok(done) => (TaskState::Completed, completion_changes(done, now)),
             Err(error) => (
                 TaskState::Failed,
-                vec![("error", json!(error)), ("finishedAt", json!(now.rfc3339))],
+                vec![
+                    Change::Error(error.into()),
+                    Change::FinishedAt(now.rfc3339.clone()),
+                ],
             ),
         };
-        let update = task_update(
-            id,
-            task.seq,
-            &[TaskState::Processing],
-            to,
-            &now.rfc3339,
-            changes,
-        )?;
+        let update = task_update(id, task.seq, &[TaskState::Processing], to, now, changes)?;
         self.change_together(id, vec![update], std::slice::from_ref(event), || {
             format!("task {} of {id} is no longer processing", task.seq)
         })
@@ -226,8 +216,8 @@ impl Store {
             task.seq,
             &[task.state],
             TaskState::Stuck,
-            &now.rfc3339,
-            vec![("error", json!(request_error))],
+            now,
+            vec![Change::Error(request_error.into())],
         )?;
         stuck.unchanged_since = Some(task.updated_at.clone());
         let mut failed = request_update(
@@ -235,8 +225,7 @@ impl Store {
             &[request.state],
             RequestState::Failed,
             now,
-            vec![("error", json!(request_error))],
-            false,
+            vec![Change::Error(request_error.into())],
         )?;
         failed.unchanged_since = Some(request.updated_at.clone());
         self.change_together(id, vec![stuck, failed], std::slice::from_ref(event), || {
@@ -299,16 +288,13 @@ impl Store {
     }
 }
 
-fn completion_changes(done: &Completion, now: &Now) -> Changes {
+fn completion_changes(done: &Completion, now: &Now) -> Vec<Change> {
     let mut changes = vec![
-        ("outputs", Value::Object(done.outputs.clone())),
-        ("finishedAt", json!(now.rfc3339)),
+        Change::Outputs(done.outputs.clone()),
+        Change::FinishedAt(now.rfc3339.clone()),
     ];
     if let Some(r) = &done.external_ref {
-        changes.push((
-            "externalRef",
-            serde_json::to_value(r).unwrap_or(Value::Null),
-        ));
+        changes.push(Change::ExternalRef(r.clone()));
     }
     changes
 }
@@ -318,8 +304,8 @@ fn task_update(
     seq: u32,
     from: &[TaskState],
     to: TaskState,
-    now: &str,
-    mut changes: Changes,
+    now: &Now,
+    changes: Vec<Change>,
 ) -> Result<StateUpdate, StoreError> {
     if let Some(bad) = from.iter().find(|f| !f.can_become(to)) {
         return Err(StoreError::IllegalTransition {
@@ -328,15 +314,18 @@ fn task_update(
             to: to.to_string(),
         });
     }
-    changes.push(("state", Value::String(to.to_string())));
-    changes.push(("updatedAt", Value::String(now.into())));
-    changes.push(("gsi2pk", Value::String(format!("TASK#{to}"))));
-    changes.push(("gsi2sk", Value::String(format!("{now}#{id}#{seq:04}"))));
+    let now = &now.rfc3339;
+    let sets = vec![
+        ("state", Value::String(to.to_string())),
+        ("updatedAt", Value::String(now.clone())),
+        ("gsi2pk", Value::String(format!("TASK#{to}"))),
+        ("gsi2sk", Value::String(format!("{now}#{id}#{seq:04}"))),
+    ];
     Ok(StateUpdate {
         key: (request_pk(id), task_sk(seq)),
         from: from.iter().map(|f| f.to_string()).collect(),
+        sets,
         changes,
-        increment_completed: false,
         unchanged_since: None,
     })
 }
@@ -347,8 +336,7 @@ fn request_update(
     from: &[RequestState],
     to: RequestState,
     now: &Now,
-    mut changes: Changes,
-    increment_completed: bool,
+    changes: Vec<Change>,
 ) -> Result<StateUpdate, StoreError> {
     if let Some(bad) = from.iter().find(|f| **f != to && !f.can_become(to)) {
         return Err(StoreError::IllegalTransition {
@@ -357,10 +345,12 @@ fn request_update(
             to: to.to_string(),
         });
     }
-    changes.push(("state", Value::String(to.to_string())));
-    changes.push(("updatedAt", Value::String(now.rfc3339.clone())));
-    changes.push(("gsi2pk", Value::String(format!("REQUEST#{to}"))));
-    changes.push(("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))));
+    let mut sets = vec![
+        ("state", Value::String(to.to_string())),
+        ("updatedAt", Value::String(now.rfc3339.clone())),
+        ("gsi2pk", Value::String(format!("REQUEST#{to}"))),
+        ("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))),
+    ];
     let keep = match to {
         RequestState::Completed | RequestState::Aborted | RequestState::Escalated => {
             Some(KEEP_COMPLETED_SECS)
@@ -369,13 +359,13 @@ fn request_update(
         _ => None,
     };
     if let Some(keep) = keep {
-        changes.push(("expiresAt", Value::from(now.epoch + keep)));
+        sets.push(("expiresAt", Value::from(now.epoch + keep)));
     }
     Ok(StateUpdate {
         key: (request_pk(id), "#REQUEST".into()),
         from: from.iter().map(|f| f.to_string()).collect(),
+        sets,
         changes,
-        increment_completed,
         unchanged_since: None,
     })
 }

@@ -63,7 +63,7 @@ fn check_field(field: &crate::form::Field, path: &DocPath, found: &mut Found) {
                 path.key("pattern"),
                 format!("a {kind} field takes no pattern"),
             ));
-        } else if let Err(e) = crate::form::compiled(pattern) {
+        } else if let Err(e) = crate::value::compiled_pattern(pattern) {
             let msg = e
                 .to_string()
                 .split_whitespace()

@@ -5,7 +5,7 @@
 use super::{Found, reads_password};
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
-use crate::template::{Engine, Namespace};
+use crate::template::{Namespace, TemplateTree};
 use serde_json::Value;
 
 /// A component's input mapping must build input its item's form accepts.
@@ -59,7 +59,6 @@ pub(super) fn check_mapping(
 /// A password may only be mapped into a password field: anywhere else it would be stored and
 /// shown in plain text.
 pub(super) fn check_password_mapping(
-    engine: &mut Engine,
     mapping: &Value,
     source: &Form,
     target: &Form,
@@ -78,7 +77,7 @@ pub(super) fn check_password_mapping(
             if into_password {
                 continue;
             }
-            let Ok(tree) = engine.parse_tree(value, None) else {
+            let Ok(tree) = TemplateTree::parse(value, None) else {
                 continue;
             };
             for (_, template) in tree.templates() {

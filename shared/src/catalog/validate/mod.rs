@@ -16,35 +16,25 @@ mod mapping;
 
 use super::{
     ActionType, Catalog, CatalogBundle, CatalogItem, Document, Entry, FulfillmentItem, Problem,
+    SourceDoc,
 };
+use crate::catalog::Target;
+use crate::catalog::target::Unresolved;
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
 use crate::schema::{self, SchemaKind};
-use crate::target::Target;
-use crate::template::{Engine, Namespace, Reference, SYSTEM_KEYS};
+use crate::template::{Namespace, Reference, SYSTEM_KEYS, TemplateTree};
 use form::check_form;
 use mapping::{check_mapping, check_password_mapping, check_unmapped};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
-/// One catalog file's text with where it came from.
-#[derive(Debug, Clone)]
-pub struct SourceDoc {
-    pub file: String,
-    pub text: String,
-    pub owners: Vec<String>,
-}
-
 /// Parses and validates a set of catalog files as one catalog. Returns the catalog of valid
 /// documents (a bundle is valid only if everything it runs is) and every problem.
 pub fn validate_sources(sources: Vec<SourceDoc>) -> (Catalog, Vec<Problem>) {
     let mut problems = Vec::new();
-    let mut report = |file: &str, path: &DocPath, message: String| {
-        problems.push(Problem {
-            file: file.to_string(),
-            path: path.to_string(),
-            message,
-        });
+    let mut report = |file: &str, path: &dyn std::fmt::Display, message: String| {
+        problems.push(Problem::in_file(file, path.to_string(), message));
     };
     // Ids claimed by any document, even one that fails its schema, so that a broken item
     // is reported once and not again by every bundle that names it.
@@ -200,7 +190,6 @@ impl Context<'_> {
             }
         }
         let mut ids = HashSet::new();
-        let mut engine = Engine::new();
         for (i, fi) in item.fulfillment.items.iter().enumerate() {
             let path = items_path.index(i);
             if !ids.insert(fi.id.as_str()) {
@@ -222,7 +211,6 @@ impl Context<'_> {
                 passwords_forbidden: fi.action == ActionType::JiraTicket,
             };
             self.check_templates(
-                &mut engine,
                 &fi.config,
                 fi.action.json_body_key(),
                 &path.key("config"),
@@ -237,7 +225,6 @@ impl Context<'_> {
     fn check_bundle(&self, bundle: &CatalogBundle, found: &mut Found) {
         let components_path = DocPath::root().key("components");
         let mut ids = HashSet::new();
-        let mut engine = Engine::new();
         for (i, component) in bundle.components.iter().enumerate() {
             let path = components_path.index(i);
             if let Some(id) = &component.id {
@@ -245,10 +232,8 @@ impl Context<'_> {
                     found.push((path.key("id"), format!("duplicate component id {id:?}")));
                 }
             }
-            let (key, target_form) = match &component.target {
-                Target::CatalogItem(id) => ("catalogItemId", self.target_form(id, false)),
-                Target::Bundle(id) => ("bundleId", self.target_form(id, true)),
-            };
+            let key = component.target.field();
+            let target_form = self.target_form(&component.target);
             let target_form = match target_form {
                 Ok(Some(form)) => form,
                 // Exists but is itself invalid: reported in its own file.
@@ -276,14 +261,7 @@ impl Context<'_> {
                         outputs_allowed: false,
                         passwords_forbidden: false,
                     };
-                    self.check_templates(
-                        &mut engine,
-                        mapping,
-                        None,
-                        &path.key("input"),
-                        &scope,
-                        found,
-                    );
+                    self.check_templates(mapping, None, &path.key("input"), &scope, found);
                     check_mapping(
                         mapping,
                         target_form,
@@ -292,7 +270,6 @@ impl Context<'_> {
                         found,
                     );
                     check_password_mapping(
-                        &mut engine,
                         mapping,
                         &bundle.form,
                         target_form,
@@ -315,21 +292,11 @@ impl Context<'_> {
 
     /// The form of the document a component names; `Ok(None)` when that document exists but
     /// failed validation.
-    fn target_form(&self, id: &str, bundle: bool) -> Result<Option<&Form>, String> {
-        let wanted = if bundle { "bundle" } else { "catalog item" };
-        match self.catalog.get(id) {
-            Some(e) => match (&e.document, bundle) {
-                (Document::Item(i), false) => Ok(Some(&i.form)),
-                (Document::Bundle(b), true) => Ok(Some(&b.form)),
-                (Document::Item(_), true) => Err(format!(
-                    "{id:?} is a catalog item, not a bundle: use catalogItemId"
-                )),
-                (Document::Bundle(_), false) => Err(format!(
-                    "{id:?} is a bundle, not a catalog item: use bundleId"
-                )),
-            },
-            None if self.claimed.contains_key(id) => Ok(None),
-            None => Err(format!("{wanted} {id:?} does not exist")),
+    fn target_form(&self, target: &Target) -> Result<Option<&Form>, String> {
+        match self.catalog.resolve(target) {
+            Ok(e) => Ok(Some(e.document.form())),
+            Err(Unresolved::Missing) if self.claimed.contains_key(target.id()) => Ok(None),
+            Err(why) => Err(why.message(target)),
         }
     }
 
@@ -403,14 +370,13 @@ impl Context<'_> {
 
     fn check_templates(
         &self,
-        engine: &mut Engine,
         tree: &Value,
         json_key: Option<&str>,
         base: &DocPath,
         scope: &Scope<'_>,
         found: &mut Found,
     ) {
-        let parsed = match engine.parse_tree(tree, json_key) {
+        let parsed = match TemplateTree::parse(tree, json_key) {
             Ok(t) => t,
             Err(errors) => {
                 for (path, e) in errors {
