@@ -356,3 +356,27 @@ async fn fifty_concurrent_submissions_all_complete_in_order() {
     );
     env.cleanup().await;
 }
+
+/// A known path called with a method it does not have answers 405 and says what is allowed;
+/// an unknown path is 404.
+#[tokio::test]
+async fn a_wrong_method_answers_405_with_allow() {
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &example_catalog_dir()).await;
+    let response = app.handle(&call("DELETE", "/api/v1/requests", None)).await;
+    assert_eq!(response.status, 405);
+    let allow = response
+        .headers
+        .iter()
+        .find(|(k, _)| k == "Allow")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(allow, Some("POST, GET"));
+    assert_eq!(response.body["error"]["code"], json!("METHOD_NOT_ALLOWED"));
+    let response = app
+        .handle(&call("POST", "/api/v1/catalog/cache-redis/form", None))
+        .await;
+    assert_eq!(response.status, 405);
+    let (status, body) = send(&app, call("GET", "/api/v1/nothing/here", None)).await;
+    assert_eq!(status, 404, "{body}");
+    env.cleanup().await;
+}

@@ -33,9 +33,12 @@ pub enum ApiError {
     #[error("the request cannot be processed")]
     Unprocessable(Vec<Problem>),
     #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
     NotFound(String),
+    #[error("{method} is not allowed here; allowed: {}", allow.join(", "))]
+    MethodNotAllowed {
+        method: String,
+        allow: Vec<&'static str>,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -86,9 +89,10 @@ impl ApiError {
     /// The HTTP status and error code.
     pub fn status_and_code(&self) -> (u16, &'static str) {
         match self {
-            Self::Validation(_) | Self::BadRequest(_) => (400, "VALIDATION_ERROR"),
+            Self::Validation(_) => (400, "VALIDATION_ERROR"),
             Self::Forbidden(_) => (403, "FORBIDDEN"),
             Self::NotFound(_) => (404, "NOT_FOUND"),
+            Self::MethodNotAllowed { .. } => (405, "METHOD_NOT_ALLOWED"),
             Self::Conflict(_) => (409, "CONFLICT"),
             Self::TooLarge(_) => (413, "PAYLOAD_TOO_LARGE"),
             Self::Unprocessable(_) => (422, "UNPROCESSABLE"),
@@ -115,10 +119,14 @@ impl ApiError {
             }
             other => other.to_string(),
         };
+        let headers = match &self {
+            Self::MethodNotAllowed { allow, .. } => vec![("Allow".into(), allow.join(", "))],
+            _ => Vec::new(),
+        };
         ApiResponse {
             status,
             body: json!({"error": {"code": code, "message": message, "details": details, "correlation_id": correlation_id}}),
-            headers: Vec::new(),
+            headers,
         }
     }
 }

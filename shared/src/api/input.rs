@@ -7,10 +7,6 @@ use crate::problem::Problem;
 use crate::record::Principal;
 use serde_json::Value;
 
-pub(super) fn method_not_allowed(req: &ApiRequest) -> ApiError {
-    ApiError::NotFound(format!("no route {} {}", req.method, req.path))
-}
-
 pub(super) fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
     let arn = req
         .caller_arn

@@ -1,10 +1,14 @@
 //! How records look on the wire: catalog cards, request summaries and details, task views and
-//! status. The JSON field names here are the API's.
+//! status. Each is a `Serialize` type whose field names are the API's.
 
-use crate::catalog::Entry;
-use crate::record::{RequestDetail, RequestRecord, TaskRecord};
-use serde_json::{Map, Value, json};
+use crate::catalog::{Entry, Target};
+use crate::record::{ExternalRef, RequestDetail, RequestRecord, TaskRecord};
+use crate::request::RequestState;
+use crate::task::TaskState;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
+/// The fields of a [`Summary`], which `GET /requests?fields=` may choose from.
 pub(super) const SUMMARY_FIELDS: [&str; 11] = [
     "requestId",
     "name",
@@ -19,83 +23,237 @@ pub(super) const SUMMARY_FIELDS: [&str; 11] = [
     "submissionId",
 ];
 
-pub(super) fn card(e: &Entry) -> Value {
-    let m = e.document.metadata();
-    json!({
-        "id": m.id, "kind": e.document.kind(), "name": m.name, "version": m.version,
-        "category": m.category, "description": m.description, "owner": e.owner_team(), "tags": m.tags,
-        "links": {"self": format!("/api/v1/catalog/{}", m.id), "form": format!("/api/v1/catalog/{}/form", m.id)},
-    })
+/// A catalog document as a list shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct Card<'a> {
+    id: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    version: &'a str,
+    category: &'a str,
+    description: &'a str,
+    owner: &'a str,
+    tags: &'a [String],
+    links: CardLinks,
 }
 
-fn progress(r: &RequestRecord) -> Value {
-    json!({
-        "completed": r.completed_tasks,
-        "total": r.total_tasks,
-        "text": format!("{} of {} completed", r.completed_tasks, r.total_tasks),
-    })
+#[derive(Debug, Serialize)]
+struct CardLinks {
+    #[serde(rename = "self")]
+    this: String,
+    form: String,
 }
 
-pub(super) fn summary_json(r: &RequestRecord) -> Value {
-    let mut v = json!({
-        "requestId": r.request_id, "name": r.name, "state": r.state, "catalogVersion": r.catalog_version,
-        "progress": progress(r), "createdAt": r.created_at, "updatedAt": r.updated_at, "submissionId": r.submission_id,
-    });
-    let (key, id) = (r.target.field(), r.target.id());
-    v[key] = json!(id);
-    if let Some(e) = &r.error {
-        v["error"] = json!(e);
-    }
-    v
-}
-
-fn task_json(t: &TaskRecord) -> Value {
-    let mut v = Map::new();
-    let mut put = |k: &str, val: Value| {
-        if !val.is_null() {
-            v.insert(k.into(), val);
+impl<'a> Card<'a> {
+    pub(super) fn of(e: &'a Entry) -> Self {
+        let m = e.document.metadata();
+        Self {
+            id: m.id.as_str(),
+            kind: e.document.kind(),
+            name: &m.name,
+            version: &m.version,
+            category: &m.category,
+            description: &m.description,
+            owner: e.owner_team(),
+            tags: &m.tags,
+            links: CardLinks {
+                this: format!("/api/v1/catalog/{}", m.id),
+                form: format!("/api/v1/catalog/{}/form", m.id),
+            },
         }
-    };
-    put("seq", json!(t.seq));
-    put("fulfillmentItemId", json!(t.item.id));
-    put("name", json!(t.item.name));
-    put("type", json!(t.item.action));
-    put("catalogItemId", json!(t.catalog_item_id));
-    put("component", json!(t.component));
-    put("state", json!(t.state));
-    put("attempt", json!(t.attempt));
-    put("outputs", Value::Object(t.outputs.clone()));
-    put(
-        "externalRef",
-        serde_json::to_value(&t.external_ref).unwrap_or(Value::Null),
-    );
-    put("error", json!(t.error));
-    put("startedAt", json!(t.started_at));
-    put("finishedAt", json!(t.finished_at));
-    Value::Object(v)
+    }
 }
 
-pub(super) fn request_json(d: &RequestDetail) -> Value {
-    let r = &d.request;
-    let mut v = summary_json(r);
-    v["user"] = json!({"arn": r.user.arn, "email": r.user.email});
-    v["correlationId"] = json!(r.correlation_id);
-    v["input"] = r.input.clone();
-    v["tasks"] = d.tasks.iter().map(task_json).collect();
-    v
+#[derive(Debug, Serialize)]
+struct Progress {
+    completed: u32,
+    total: u32,
+    text: String,
 }
 
-pub(super) fn status_json(d: &RequestDetail) -> Value {
-    let r = &d.request;
-    let current = d
-        .tasks
-        .iter()
-        .find(|t| {
-            !matches!(
-                t.state,
-                crate::task::TaskState::Completed | crate::task::TaskState::Skipped
-            )
-        })
-        .map(task_json);
-    json!({"requestId": r.request_id, "state": r.state, "progress": progress(r), "currentTask": current, "error": r.error})
+impl Progress {
+    fn of(r: &RequestRecord) -> Self {
+        Self {
+            completed: r.completed_tasks,
+            total: r.total_tasks,
+            text: format!("{} of {} completed", r.completed_tasks, r.total_tasks),
+        }
+    }
+}
+
+/// A request as a list shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Summary<'a> {
+    request_id: &'a str,
+    name: &'a str,
+    state: RequestState,
+    #[serde(flatten)]
+    target: &'a Target,
+    catalog_version: &'a str,
+    progress: Progress,
+    created_at: &'a str,
+    updated_at: &'a str,
+    submission_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+impl<'a> Summary<'a> {
+    pub(super) fn of(r: &'a RequestRecord) -> Self {
+        Self {
+            request_id: r.request_id.as_str(),
+            name: &r.name,
+            state: r.state,
+            target: &r.target,
+            catalog_version: &r.catalog_version,
+            progress: Progress::of(r),
+            created_at: &r.created_at,
+            updated_at: &r.updated_at,
+            submission_id: &r.submission_id,
+            error: r.error.as_deref(),
+        }
+    }
+}
+
+/// A task inside a request's detail and status.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskView<'a> {
+    seq: u32,
+    fulfillment_item_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(rename = "type")]
+    action: crate::catalog::ActionType,
+    catalog_item_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component: Option<&'a str>,
+    state: TaskState,
+    attempt: u32,
+    outputs: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_ref: Option<&'a ExternalRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<&'a str>,
+}
+
+impl<'a> TaskView<'a> {
+    fn of(t: &'a TaskRecord) -> Self {
+        Self {
+            seq: t.seq,
+            fulfillment_item_id: &t.item.id,
+            name: t.item.name.as_deref(),
+            action: t.item.action,
+            catalog_item_id: &t.catalog_item_id,
+            component: t.component.as_deref(),
+            state: t.state,
+            attempt: t.attempt,
+            outputs: &t.outputs,
+            external_ref: t.external_ref.as_ref(),
+            error: t.error.as_deref(),
+            started_at: t.started_at.as_deref(),
+            finished_at: t.finished_at.as_deref(),
+        }
+    }
+}
+
+/// One request with everything under it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RequestView<'a> {
+    #[serde(flatten)]
+    summary: Summary<'a>,
+    user: User<'a>,
+    correlation_id: &'a str,
+    input: &'a Value,
+    tasks: Vec<TaskView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct User<'a> {
+    arn: &'a str,
+    email: Option<&'a str>,
+}
+
+impl<'a> RequestView<'a> {
+    pub(super) fn of(d: &'a RequestDetail) -> Self {
+        let r = &d.request;
+        Self {
+            summary: Summary::of(r),
+            user: User {
+                arn: &r.user.arn,
+                email: r.user.email.as_deref(),
+            },
+            correlation_id: &r.correlation_id,
+            input: &r.input,
+            tasks: d.tasks.iter().map(TaskView::of).collect(),
+        }
+    }
+}
+
+/// Where a request is: state, progress and the task it is at.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StatusView<'a> {
+    request_id: &'a str,
+    state: RequestState,
+    progress: Progress,
+    current_task: Option<TaskView<'a>>,
+    error: Option<&'a str>,
+}
+
+impl<'a> StatusView<'a> {
+    pub(super) fn of(d: &'a RequestDetail) -> Self {
+        let r = &d.request;
+        Self {
+            request_id: r.request_id.as_str(),
+            state: r.state,
+            progress: Progress::of(r),
+            current_task: d
+                .tasks
+                .iter()
+                .find(|t| !matches!(t.state, TaskState::Completed | TaskState::Skipped))
+                .map(TaskView::of),
+            error: r.error.as_deref(),
+        }
+    }
+}
+
+/// A view as the `data` of an envelope.
+pub(super) fn to_data(view: impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_fields_are_what_a_summary_has() {
+        let record: RequestRecord = serde_json::from_value(serde_json::json!({
+            "requestId": "req-1", "submissionId": "sub-1", "state": "failed",
+            "catalogItemId": "x", "catalogVersion": "1.0.0", "name": "n",
+            "user": {"arn": "arn"}, "input": {}, "correlationId": "c",
+            "totalTasks": 2, "completedTasks": 1, "createdAt": "t", "updatedAt": "t",
+            "error": "boom"
+        }))
+        .expect("record");
+        let summary = to_data(Summary::of(&record));
+        let mut keys: Vec<&str> = summary
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        keys.push("bundleId");
+        keys.sort_unstable();
+        let mut fields = SUMMARY_FIELDS.to_vec();
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
+    }
 }

@@ -1,0 +1,97 @@
+//! Catalog routes: browsing the catalog a portal or `devctl` shows.
+
+use super::App;
+use super::envelope::{ApiError, ApiResponse};
+use super::input::limit_param;
+use super::routes::Call;
+use super::views::{Card, to_data};
+use crate::catalog::{Document, Entry};
+use serde_json::{Value, json};
+
+/// `GET /catalog`: cards of the catalog's documents, searched and paged.
+pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let (req, mut meta) = (call.req, call.meta());
+    let (version, catalog) = app.catalog().await?;
+    let limit = limit_param(req, 50)?;
+    let category = req.query("category").filter(|c| !c.is_empty());
+    let q = req
+        .query("q")
+        .map(str::to_lowercase)
+        .filter(|q| !q.is_empty());
+    // A cursor is good for the same search of the same catalog version only.
+    let scope = format!(
+        "catalog|{version}|{}|{}",
+        category.unwrap_or_default(),
+        q.as_deref().unwrap_or_default()
+    );
+    let key = &app.cursor_key().await?;
+    let start = match req.query("cursor").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => key
+            .open(&scope, c)?
+            .as_u64()
+            .ok_or(crate::store::StoreError::BadCursor)? as usize,
+    };
+    let mut matching: Vec<&Entry> = catalog
+        .entries()
+        .iter()
+        .filter(|e| category.is_none_or(|c| e.document.metadata().category == c))
+        .filter(|e| {
+            q.as_ref().is_none_or(|q| {
+                let m = e.document.metadata();
+                [m.id.as_str(), &m.name, &m.description, &m.category]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(q))
+                    || m.tags.iter().any(|t| t.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    // By name, so pages are stable whatever order the repository's files are in.
+    matching.sort_by(|a, b| {
+        let (a, b) = (a.document.metadata(), b.document.metadata());
+        a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id))
+    });
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|e| to_data(Card::of(e)))
+        .collect();
+    let next = (start + limit < matching.len()).then(|| key.seal(&scope, &json!(start + limit)));
+    meta["catalogVersion"] = json!(version);
+    meta["total"] = json!(matching.len());
+    meta["nextCursor"] = json!(next);
+    Ok(ApiResponse::ok(200, Value::Array(page), meta))
+}
+
+/// `GET /catalog/{id}`: one document with its form (and a bundle's components).
+pub(super) async fn item(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    entry_view(app, call, false).await
+}
+
+/// `GET /catalog/{id}/form`: the document's form as a portal renders it.
+pub(super) async fn form(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    entry_view(app, call, true).await
+}
+
+async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiResponse, ApiError> {
+    let (id, meta) = (call.param(0), call.meta());
+    let (_, catalog) = app.catalog().await?;
+    let entry = catalog
+        .get(id)
+        .ok_or_else(|| ApiError::NotFound(format!("catalog item {id:?} does not exist")))?;
+    let form = entry.document.form().portal_view();
+    if form_only {
+        return Ok(ApiResponse::ok(200, form, meta));
+    }
+    let mut data = to_data(Card::of(entry));
+    data["form"] = form;
+    if let Document::Bundle(b) = &entry.document {
+        data["components"] = b
+            .components
+            .iter()
+            .map(|c| json!({"id": c.id, "ref": c.target.id()}))
+            .collect();
+    }
+    Ok(ApiResponse::ok(200, data, meta))
+}

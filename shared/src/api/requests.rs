@@ -1,0 +1,247 @@
+//! Request routes: submitting (once per `Idempotency-Key`), listing, and reading one request.
+
+use super::envelope::{ApiError, ApiResponse};
+use super::input::{caller, item_field, limit_param, parse_body};
+use super::routes::Call;
+use super::views::{RequestView, SUMMARY_FIELDS, StatusView, Summary, to_data};
+use super::{ApiRequest, App, MAX_BODY};
+use crate::clock::Now;
+use crate::problem::Problem;
+use crate::record::{Principal, RequestDetail, RequestId};
+use crate::request::{RequestState, Submission};
+use crate::store::{Idempotent, Read};
+use serde_json::{Value, json};
+
+/// `POST /requests`: validates every item, then writes and queues each as a request.
+pub(super) async fn submit(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let caller = caller(call.req)?;
+    idempotent(app, call, &caller, || {
+        create(app, call.req, &caller, call.correlation_id)
+    })
+    .await
+}
+
+async fn create(
+    app: &App,
+    req: &ApiRequest,
+    caller: &Principal,
+    cid: &str,
+) -> Result<ApiResponse, ApiError> {
+    let body = parse_body(req)?;
+    let submission = Submission::parse(&body).map_err(ApiError::Validation)?;
+    let (_, catalog) = app.catalog().await?;
+    // Under an Idempotency-Key every id derives from caller and key: a retry after a
+    // partial failure finds what the first attempt wrote and writes each item once.
+    let seed = req
+        .header("idempotency-key")
+        .filter(|k| !k.is_empty())
+        .map(|k| format!("{}#{k}", caller.arn));
+    let ctx = crate::submission::Context {
+        user: caller.clone(),
+        correlation_id: cid.to_string(),
+        submission_id: crate::submission::Context::new_submission_id(seed.as_deref()),
+        now: crate::clock::now_rfc3339(),
+        region: app.settings.region.clone(),
+        environment: app.settings.environment.clone(),
+        idempotency_seed: seed,
+    };
+    // Every item is validated before anything is written: one bad item writes none.
+    let mut built = Vec::new();
+    let mut issues = Vec::new();
+    for (i, item) in submission.items.iter().enumerate() {
+        match crate::submission::build(&catalog, item, i, &ctx) {
+            Ok(records) => built.push(records),
+            Err(found) => issues.extend(
+                found
+                    .into_iter()
+                    .map(|f| Problem::at(item_field(i, &f.path), f.message)),
+            ),
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::Unprocessable(issues));
+    }
+    let mut created = Vec::new();
+    for (request, tasks) in &built {
+        crate::submission::write(&app.store, &app.queue, request, tasks).await?;
+        let (key, target_id) = (request.target.field(), request.target.id());
+        let mut one = json!({
+            "requestId": request.request_id,
+            "state": request.state,
+            "totalTasks": request.total_tasks,
+            "links": {"self": format!("/api/v1/requests/{}", request.request_id)},
+        });
+        one[key] = json!(target_id);
+        created.push(one);
+    }
+    Ok(ApiResponse::ok(
+        202,
+        json!({"submissionId": ctx.submission_id, "requests": created}),
+        json!({"correlationId": cid}),
+    ))
+}
+
+/// Runs `f` at most once per (caller, `Idempotency-Key`, body).
+async fn idempotent<F, Fut>(
+    app: &App,
+    call: &Call<'_>,
+    caller: &Principal,
+    f: F,
+) -> Result<ApiResponse, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let (req, cid) = (call.req, call.correlation_id);
+    let Some(key) = req.header("idempotency-key").filter(|k| !k.is_empty()) else {
+        return f().await;
+    };
+    if key.len() > 128 {
+        return Err(ApiError::Validation(vec![Problem::at(
+            "Idempotency-Key",
+            "must be at most 128 characters",
+        )]));
+    }
+    if req.body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(MAX_BODY));
+    }
+    match app
+        .store
+        .claim_idempotency(&caller.arn, key, &req.body, &Now::current())
+        .await?
+    {
+        Idempotent::Replay { status, body } => Ok(ApiResponse {
+            status,
+            body,
+            headers: vec![("Idempotent-Replayed".into(), "true".into())],
+        }),
+        Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
+            "Idempotency-Key",
+            "was already used with a different body",
+        )])),
+        Idempotent::InProgress => Err(ApiError::Conflict(
+            "a call with this Idempotency-Key is still being processed".into(),
+        )),
+        Idempotent::Claimed => {
+            let result = f().await;
+            match &result {
+                Ok(r) => {
+                    app.store
+                        .finish_idempotency(&caller.arn, key, r.status, &r.body, &Now::current())
+                        .await?
+                }
+                Err(e) if e.status_and_code().0 < 500 => {
+                    let r = e.clone().into_response(cid);
+                    app.store
+                        .finish_idempotency(&caller.arn, key, r.status, &r.body, &Now::current())
+                        .await?;
+                }
+                // Our failure: let the caller try again with the same key.
+                Err(_) => app.store.release_idempotency(&caller.arn, key).await?,
+            }
+            result
+        }
+    }
+}
+
+/// `GET /requests`: the caller's requests, newest first, optionally by state.
+pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let (req, caller, mut meta) = (call.req, caller(call.req)?, call.meta());
+    let state = match req.query("state").filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
+            let known: Vec<&str> = RequestState::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::Validation(vec![Problem::at(
+                "state",
+                format!("must be one of: {}", known.join(", ")),
+            )])
+        })?),
+    };
+    let fields: Option<Vec<&str>> = req
+        .query("fields")
+        .filter(|f| !f.is_empty())
+        .map(|f| f.split(',').map(str::trim).collect());
+    if let Some(fields) = &fields {
+        if let Some(bad) = fields.iter().find(|f| !SUMMARY_FIELDS.contains(f)) {
+            return Err(ApiError::Validation(vec![Problem::at(
+                "fields",
+                format!("{bad:?} is not one of: {}", SUMMARY_FIELDS.join(", ")),
+            )]));
+        }
+    }
+    let limit = limit_param(req, 20)? as i32;
+    let page = app
+        .store
+        .list_requests(
+            &caller.arn,
+            state,
+            limit,
+            req.query("cursor").filter(|c| !c.is_empty()),
+            &app.cursor_key().await?,
+            &Now::current(),
+        )
+        .await?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| {
+            let full = to_data(Summary::of(r));
+            match &fields {
+                None => full,
+                Some(fields) => Value::Object(
+                    full.as_object()
+                        .map(|o| {
+                            o.iter()
+                                .filter(|(k, _)| fields.contains(&k.as_str()))
+                                .map(|(k, v)| (k.clone(), v.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                ),
+            }
+        })
+        .collect();
+    meta["nextCursor"] = json!(page.next_cursor);
+    Ok(ApiResponse::ok(200, Value::Array(items), meta))
+}
+
+/// `GET /requests/{id}`: the request with its tasks.
+pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let d = owned(app, call).await?;
+    Ok(ApiResponse::ok(200, to_data(RequestView::of(&d)), call.meta()))
+}
+
+/// `GET /requests/{id}/status`: state, progress and the task it is at.
+pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let d = owned(app, call).await?;
+    Ok(ApiResponse::ok(200, to_data(StatusView::of(&d)), call.meta()))
+}
+
+/// `GET /requests/{id}/logs`: the request's audit events, oldest first.
+pub(super) async fn logs(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let d = owned(app, call).await?;
+    let events: Vec<Value> = d
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
+        .collect();
+    Ok(ApiResponse::ok(200, Value::Array(events), call.meta()))
+}
+
+/// A request of the caller's; another caller's request is "not found".
+async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
+    let (id, caller) = (call.param(0), caller(call.req)?);
+    let not_found = || ApiError::NotFound(format!("request {id:?} does not exist"));
+    if !id.starts_with("req-") || id.len() > 64 {
+        return Err(not_found());
+    }
+    let detail = app
+        .store
+        .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
+        .await?
+        .ok_or_else(not_found)?;
+    if detail.request.user.arn != caller.arn {
+        return Err(not_found());
+    }
+    Ok(detail)
+}

@@ -1,0 +1,137 @@
+//! The route table: every route of `/api/v1`, one line each, and how a call finds its route.
+//! A known path called with a method it does not have answers 405 with `Allow`.
+
+use super::envelope::{ApiError, ApiResponse};
+use super::{ApiRequest, App, catalog, health, requests};
+use serde_json::{Value, json};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a handler is given: the call, the path's `{parameters}` in order, the correlation id.
+pub struct Call<'a> {
+    pub req: &'a ApiRequest,
+    pub params: Vec<&'a str>,
+    pub correlation_id: &'a str,
+}
+
+impl Call<'_> {
+    /// The `n`th `{parameter}` of the route's path.
+    pub fn param(&self, n: usize) -> &str {
+        self.params.get(n).copied().unwrap_or_default()
+    }
+
+    /// The `meta` of a success envelope.
+    pub fn meta(&self) -> Value {
+        json!({"correlationId": self.correlation_id})
+    }
+}
+
+type Reply<'a> = Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send + 'a>>;
+type Handler = for<'a> fn(&'a App, &'a Call<'a>) -> Reply<'a>;
+
+macro_rules! to {
+    ($handler:path) => {{
+        fn boxed<'a>(app: &'a App, call: &'a Call<'a>) -> Reply<'a> {
+            Box::pin($handler(app, call))
+        }
+        boxed as Handler
+    }};
+}
+
+/// Method, path below `/api/v1` (`{name}` is a parameter), handler.
+const ROUTES: &[(&str, &str, Handler)] = &[
+    ("GET", "/health", to!(health::live)),
+    ("GET", "/health/ready", to!(health::ready)),
+    ("GET", "/version", to!(health::version)),
+    ("GET", "/catalog", to!(catalog::list)),
+    ("GET", "/catalog/{id}", to!(catalog::item)),
+    ("GET", "/catalog/{id}/form", to!(catalog::form)),
+    ("POST", "/requests", to!(requests::submit)),
+    ("GET", "/requests", to!(requests::list)),
+    ("GET", "/requests/{id}", to!(requests::detail)),
+    ("GET", "/requests/{id}/status", to!(requests::status)),
+    ("GET", "/requests/{id}/logs", to!(requests::logs)),
+];
+
+/// Every route as `(method, path)`, for documentation and tests.
+pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
+    ROUTES.iter().map(|(method, path, _)| (*method, *path))
+}
+
+/// Finds the route for a call and runs it.
+pub(super) async fn dispatch(
+    app: &App,
+    req: &ApiRequest,
+    correlation_id: &str,
+) -> Result<ApiResponse, ApiError> {
+    let no_route = || ApiError::NotFound(format!("no route {} {}", req.method, req.path));
+    let path = req.path.trim_end_matches('/');
+    let rest = path.strip_prefix("/api/v1").ok_or_else(no_route)?;
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let mut allowed = Vec::new();
+    for (method, template, handler) in ROUTES {
+        let Some(params) = matches(template, &parts) else {
+            continue;
+        };
+        if *method != req.method {
+            allowed.push(*method);
+            continue;
+        }
+        let call = Call {
+            req,
+            params,
+            correlation_id,
+        };
+        return handler(app, &call).await;
+    }
+    if allowed.is_empty() {
+        Err(no_route())
+    } else {
+        Err(ApiError::MethodNotAllowed {
+            method: req.method.clone(),
+            allow: allowed,
+        })
+    }
+}
+
+/// The parameters of `parts` if they fit the path template.
+fn matches<'p>(template: &str, parts: &[&'p str]) -> Option<Vec<&'p str>> {
+    let wanted: Vec<&str> = template.split('/').filter(|p| !p.is_empty()).collect();
+    if wanted.len() != parts.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (w, p) in wanted.iter().zip(parts) {
+        if w.starts_with('{') && w.ends_with('}') {
+            params.push(*p);
+        } else if w != p {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_and_capture() {
+        assert_eq!(
+            matches("/requests/{id}/status", &["requests", "req-1", "status"]),
+            Some(vec!["req-1"])
+        );
+        assert_eq!(matches("/requests", &["requests"]), Some(vec![]));
+        assert_eq!(matches("/requests/{id}", &["requests"]), None);
+        assert_eq!(matches("/catalog/{id}", &["requests", "x"]), None);
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        for route in table() {
+            assert!(seen.insert(route), "{route:?} twice");
+        }
+        assert_eq!(seen.len(), 11);
+    }
+}
