@@ -10,7 +10,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
+.PHONY: help venv machete bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,8 +28,9 @@ fmt: ## Format the code
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
-lint: ## Clippy with warnings denied
+lint: ## Clippy with warnings denied, and no module cycle in shared/src
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	python3 scripts/module-deps.py
 
 venv: $(VENV)/.installed ## Python venv with moto_server (the local AWS endpoint)
 
@@ -58,6 +59,10 @@ invoke: ## Feed an event to its function's handler against a local endpoint: mak
 unit: venv ## Run every test against a fresh local AWS endpoint (prints the total last)
 	@mkdir -p target; set -o pipefail; scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
+
+machete: ## Unused dependencies (cargo-machete, installed under .tools on first use)
+	@test -x .tools/bin/cargo-machete || $(CARGO) install --quiet --locked --root .tools cargo-machete --version 0.9.2
+	.tools/bin/cargo-machete
 
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)

@@ -1,9 +1,6 @@
 //! `pao-local`: the whole PAO stack on one machine. Run it through `make dev`, which starts
 //! the local AWS endpoint first.
 
-// The worker future is deep (SDK calls inside tracing spans inside the batch loop).
-#![recursion_limit = "256"]
-
 use std::process::ExitCode;
 
 #[tokio::main]

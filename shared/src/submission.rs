@@ -74,8 +74,6 @@ pub enum Written {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
-    #[error("invalid input")]
-    Invalid(Vec<Problem>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -2,9 +2,6 @@
 //! (`ReportBatchItemFailures`): a failed record and the later records of its message group
 //! are reported, and so is whatever is left when the invocation's deadline comes near.
 
-// The worker future is deep (SDK calls inside tracing spans inside the batch loop).
-#![recursion_limit = "256"]
-
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use pao::worker::{Record, Worker};

@@ -79,7 +79,6 @@ impl From<QueueError> for ApiError {
 impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
-            SubmitError::Invalid(issues) => Self::Unprocessable(issues),
             SubmitError::Store(s) => s.into(),
         }
     }

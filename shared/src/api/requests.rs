@@ -208,13 +208,21 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
 /// `GET /requests/{id}`: the request with its tasks.
 pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let d = owned(app, call).await?;
-    Ok(ApiResponse::ok(200, to_data(RequestView::of(&d)), call.meta()))
+    Ok(ApiResponse::ok(
+        200,
+        to_data(RequestView::of(&d)),
+        call.meta(),
+    ))
 }
 
 /// `GET /requests/{id}/status`: state, progress and the task it is at.
 pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let d = owned(app, call).await?;
-    Ok(ApiResponse::ok(200, to_data(StatusView::of(&d)), call.meta()))
+    Ok(ApiResponse::ok(
+        200,
+        to_data(StatusView::of(&d)),
+        call.meta(),
+    ))
 }
 
 /// `GET /requests/{id}/logs`: the request's audit events, oldest first.

@@ -12,7 +12,7 @@ async fn setup() -> (TestEnv, JiraStandIn, pao::worker::Worker, SqsEvent) {
         .expect("JIRA");
     let w = worker_for(&env, &jira.secret("default")).await;
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/sqs-task-batch.json");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/sqs-task-batch.json");
     let batch: SqsEvent =
         serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("an SQS event");
     (env, jira, w, batch)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 fn event(name: &str) -> lambda_http::Request {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../events")
+        .join("../events")
         .join(name);
     let text = std::fs::read_to_string(&path).expect("event file");
     lambda_http::request::from_str(&text).expect("an API Gateway event")

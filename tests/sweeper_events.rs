@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 async fn a_scheduled_event_runs_one_sweep_and_reports_it() {
     let env = TestEnv::new().await;
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/schedule-sweep.json");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/schedule-sweep.json");
     let payload: Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("event")).expect("JSON");
     let sweeper = sweeper_for(&env, 900, 120);
