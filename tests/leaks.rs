@@ -239,7 +239,11 @@ async fn no_password_or_secret_is_stored_or_logged() {
     let app = app_for(&env, &example_catalog_dir()).await;
     let (status, _) = api_send(&app, with_key(DEV, "leak-2", two_items())).await;
     assert_eq!(status, 202);
-    while worker.poll_once(0).await.expect("poll") > 0 {}
+    while pao_local::esm::poll_once(&worker.queue, &worker, 0)
+        .await
+        .expect("poll")
+        > 0
+    {}
 
     let items = dump_table(&env).await;
     assert!(

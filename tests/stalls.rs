@@ -236,7 +236,9 @@ async fn the_sweeper_sends_what_was_written_but_never_sent() {
     );
     assert_eq!(detail(&s, &id).await.tasks[0].state, TaskState::Queued);
     assert_eq!(
-        s.worker.poll_once(0).await.expect("poll"),
+        pao_local::esm::poll_once(&s.worker.queue, &s.worker, 0)
+            .await
+            .expect("poll"),
         0,
         "nothing was sent"
     );

@@ -223,11 +223,7 @@ fn preview_json(entry: &Entry) -> Value {
         "form": entry.document.form().portal_view(),
     });
     if let Document::Bundle(b) = &entry.document {
-        view["components"] = b
-            .components
-            .iter()
-            .map(|c| json!({"id": c.id, "ref": c.target.id()}))
-            .collect();
+        view["components"] = b.component_refs();
     }
     view
 }

@@ -1,7 +1,9 @@
 //! The local runner's library: the AWS resources template.yaml declares, created on a local
 //! endpoint (moto_server or LocalStack); the JIRA stand-in; SigV4 verification like API
-//! Gateway's AWS_IAM authorizer; and the whole local stack.
+//! Gateway's AWS_IAM authorizer; the SQS event source mapping (`esm`); and the whole local
+//! stack.
 
+pub mod esm;
 pub mod jira_standin;
 pub mod provision;
 pub mod runner;

@@ -35,7 +35,7 @@ fn aws_sqs<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -
 
 /// The parsed `Resources` of template.yaml.
 #[derive(Debug, Clone)]
-pub struct Template {
+pub struct SamTemplate {
     resources: Map<String, Value>,
 }
 
@@ -46,7 +46,7 @@ pub struct QueueUrls {
     pub dlq: String,
 }
 
-impl Template {
+impl SamTemplate {
     pub fn load(path: &Path) -> Result<Self, ProvisionError> {
         let err = |message: String| ProvisionError::Template {
             path: path.display().to_string(),
@@ -115,7 +115,7 @@ fn key_schema(v: &Value, resource: &str) -> Result<Vec<KeySchemaElement>, Provis
 /// GSIs and TTL.
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
-    template: &Template,
+    template: &SamTemplate,
     logical_id: &str,
     name: &str,
 ) -> Result<(), ProvisionError> {
@@ -250,7 +250,7 @@ fn queue_attributes(p: &Value) -> HashMap<QueueAttributeName, String> {
 /// the given names, wiring the redrive policy (maxReceiveCount) as declared.
 pub async fn create_queues(
     client: &aws_sdk_sqs::Client,
-    template: &Template,
+    template: &SamTemplate,
     (queue_id, queue_name): (&str, &str),
     (dlq_id, dlq_name): (&str, &str),
 ) -> Result<QueueUrls, ProvisionError> {
@@ -383,7 +383,7 @@ pub struct Stack {
 
 /// Creates a stack's resources as template.yaml declares them.
 pub async fn stack(sdk: &pao::aws::SdkConfig, names: &Names) -> Result<Stack, ProvisionError> {
-    let template = Template::repository()?;
+    let template = SamTemplate::repository()?;
     let dynamo = aws_sdk_dynamodb::Client::new(sdk);
     create_table(&dynamo, &template, "PaoTable", &names.table).await?;
     let queues = create_queues(

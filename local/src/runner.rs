@@ -340,53 +340,12 @@ fn uuid_like() -> String {
     format!("local-{}", now_epoch())
 }
 
-/// What an SQS event source mapping does: long-poll a batch, hand it to the worker's Lambda
-/// handler, delete what succeeded; failed records come back after the visibility timeout and
-/// go to the DLQ after three receives.
+/// What an SQS event source mapping does, for as long as the stack runs (see [`crate::esm`]).
 async fn poll_queue(queue: pao::queue::Queue, worker: Arc<Worker>) {
     loop {
-        let messages = match queue.receive(20).await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "receiving from the task queue failed");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-        };
-        if messages.is_empty() {
-            continue;
-        }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let attributes: serde_json::Map<String, Value> = m
-                    .attributes
-                    .iter()
-                    .flatten()
-                    .map(|(k, v)| (k.as_str().to_string(), json!(v)))
-                    .collect();
-                json!({"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                       "attributes": attributes, "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
-            })
-            .collect();
-        let event: aws_lambda_events::event::sqs::SqsEvent =
-            match serde_json::from_value(json!({"Records": records})) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not build the SQS event");
-                    continue;
-                }
-            };
-        // The worker function's own Lambda handler, as the event source mapping calls it.
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        let response = worker::handle_batch(&worker, &event, Some(deadline)).await;
-        let failed: Vec<String> = response
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        if let Err(e) = queue.acknowledge(&messages, &failed).await {
-            tracing::error!(error = %e, "deleting handled messages failed");
+        if let Err(e) = crate::esm::poll_once(&queue, &worker, 20).await {
+            tracing::error!(error = %e, "polling the task queue failed");
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The input is validated here, once per item.
 
 use crate::catalog::Target;
+use crate::catalog::walk::walk;
 use crate::catalog::{Catalog, CatalogBundle, Document, FulfillmentItem};
 use crate::form::Form;
 use crate::problem::Problem;
@@ -78,14 +79,7 @@ pub fn plan(
                 system: system.clone(),
                 ..Vars::default()
             };
-            plan_bundle(
-                catalog,
-                bundle,
-                &vars,
-                "",
-                &mut out,
-                &mut vec![bundle.metadata.id.as_str()],
-            )?;
+            plan_bundle(catalog, bundle, vars, &mut out)?;
             Ok(Plan {
                 version: bundle.metadata.version.clone(),
                 tasks: out,
@@ -115,30 +109,32 @@ fn tasks_of(
         .collect()
 }
 
-fn plan_bundle<'a>(
-    catalog: &'a Catalog,
-    bundle: &'a CatalogBundle,
-    vars: &Vars,
-    prefix: &str,
+/// The tasks of a bundle's components in order, each component's input rendered from its
+/// bundle's `.current` (in `vars`) and validated against its own form.
+fn plan_bundle(
+    catalog: &Catalog,
+    bundle: &CatalogBundle,
+    vars: Vars,
     out: &mut Vec<PlannedTask>,
-    stack: &mut Vec<&'a str>,
 ) -> Result<(), Vec<Problem>> {
-    for (i, component) in bundle.components.iter().enumerate() {
+    // The state below each bundle: its `.current` and the label prefix of its components.
+    let top = (vars, String::new());
+    walk(catalog, &[], bundle, &top, &mut |step, (vars, prefix)| {
         let label = format!(
             "{prefix}{}",
-            component
+            step.component
                 .id
                 .clone()
-                .unwrap_or_else(|| format!("components[{i}]"))
+                .unwrap_or_else(|| format!("components[{}]", step.index))
         );
-        let Some(entry) = catalog.get(component.target.id()) else {
+        let Some(entry) = step.entry else {
             return Err(vec![Problem::at(
                 label,
                 "names a document that is not in the catalog",
             )]);
         };
         let form = entry.document.form();
-        let input = component_input(component.input.as_ref(), form, vars)
+        let input = component_input(step.component.input.as_ref(), form, vars)
             .map_err(|issue| vec![Problem::at(label.clone(), issue)])?;
         let current = form.validate_input(&input).map_err(|issues| {
             issues
@@ -147,29 +143,22 @@ fn plan_bundle<'a>(
                 .collect::<Vec<_>>()
         })?;
         match &entry.document {
-            Document::Item(item) => out.extend(tasks_of(item, Some(label), &current)),
-            Document::Bundle(inner) => {
-                if stack.contains(&inner.metadata.id.as_str()) {
-                    return Err(vec![Problem::at(label, "bundle cycle")]);
-                }
-                stack.push(inner.metadata.id.as_str());
-                let inner_vars = Vars {
+            Document::Item(item) => {
+                out.extend(tasks_of(item, Some(label), &current));
+                Ok(None)
+            }
+            Document::Bundle(_) if step.closes_cycle => {
+                Err(vec![Problem::at(label, "bundle cycle")])
+            }
+            Document::Bundle(_) => Ok(Some((
+                Vars {
                     current,
                     ..vars.clone()
-                };
-                plan_bundle(
-                    catalog,
-                    inner,
-                    &inner_vars,
-                    &format!("{label}."),
-                    out,
-                    stack,
-                )?;
-                stack.pop();
-            }
+                },
+                format!("{label}."),
+            ))),
         }
-    }
-    Ok(())
+    })
 }
 
 /// A component's input: its mapping rendered over the bundle's `.current`, or the bundle's

@@ -72,22 +72,7 @@ pub struct Record {
     pub group_id: Option<String>,
 }
 
-impl Record {
-    /// From an SQS message as `ReceiveMessage` returns it.
-    pub fn from_message(m: &aws_sdk_sqs::types::Message) -> Self {
-        Self {
-            message_id: m.message_id.clone().unwrap_or_default(),
-            body: m.body.clone().unwrap_or_default(),
-            group_id: m
-                .attributes()
-                .and_then(|a| {
-                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId)
-                })
-                .cloned(),
-        }
-    }
-}
-
+/// Runs tasks: built once per container by [`Worker::from_config`].
 pub struct Worker {
     pub store: Store,
     pub queue: Queue,
@@ -186,16 +171,6 @@ impl Worker {
             }
         }
         failed
-    }
-
-    /// Receives one batch from the task queue, processes it and deletes what succeeded, as an
-    /// SQS event source mapping does. Returns how many messages arrived.
-    pub async fn poll_once(&self, wait_seconds: i32) -> Result<usize, WorkerError> {
-        let messages = self.queue.receive(wait_seconds).await?;
-        let records: Vec<Record> = messages.iter().map(Record::from_message).collect();
-        let failed = self.process_batch(&records, None).await;
-        self.queue.acknowledge(&messages, &failed).await?;
-        Ok(messages.len())
     }
 
     /// Runs the task a message names, if it still should run.

@@ -114,7 +114,9 @@ pub async fn drain_until(
             detail.request.state,
             detail.tasks.iter().map(|t| t.state).collect::<Vec<_>>()
         );
-        worker.poll_once(1).await.expect("poll the task queue");
+        pao_local::esm::poll_once(&worker.queue, worker, 1)
+            .await
+            .expect("poll the task queue");
     }
 }
 

@@ -195,7 +195,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
     while jira.issues().len() < tasks as usize && Instant::now() < deadline {
-        worker.poll_once(1).await?;
+        pao_local::esm::poll_once(&worker.queue, &worker, 1).await?;
     }
     let task_wall = started.elapsed();
     let done = jira.issues().len() as u64;

@@ -87,11 +87,7 @@ async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiRe
     let mut data = to_data(Card::of(entry));
     data["form"] = form;
     if let Document::Bundle(b) = &entry.document {
-        data["components"] = b
-            .components
-            .iter()
-            .map(|c| json!({"id": c.id, "ref": c.target.id()}))
-            .collect();
+        data["components"] = b.component_refs();
     }
     Ok(ApiResponse::ok(200, data, meta))
 }

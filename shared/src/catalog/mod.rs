@@ -11,6 +11,7 @@ pub mod load;
 pub mod parsed;
 pub mod target;
 pub mod validate;
+pub mod walk;
 
 use crate::form::Form;
 use crate::template::TemplateTree;
@@ -163,6 +164,16 @@ pub struct CatalogBundle {
     pub components: Vec<Component>,
 }
 
+impl CatalogBundle {
+    /// The components as a portal and `devctl preview` show them: `[{"id", "ref"}]`.
+    pub fn component_refs(&self) -> Value {
+        self.components
+            .iter()
+            .map(|c| serde_json::json!({"id": c.id, "ref": c.target.id()}))
+            .collect()
+    }
+}
+
 /// A catalog document of either kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Document {
@@ -284,35 +295,27 @@ impl Catalog {
     /// validation reports.
     pub fn expand<'a>(&'a self, bundle: &'a CatalogBundle) -> Vec<(Vec<usize>, &'a CatalogItem)> {
         let mut out = Vec::new();
-        let mut stack = vec![bundle.metadata.id.as_str()];
-        self.expand_into(bundle, &mut Vec::new(), &mut stack, &mut out);
-        out
-    }
-
-    fn expand_into<'a>(
-        &'a self,
-        bundle: &'a CatalogBundle,
-        prefix: &mut Vec<usize>,
-        stack: &mut Vec<&'a str>,
-        out: &mut Vec<(Vec<usize>, &'a CatalogItem)>,
-    ) {
-        for (i, component) in bundle.components.iter().enumerate() {
-            prefix.push(i);
-            match &component.target {
-                Target::CatalogItem(id) => {
-                    if let Some(item) = self.item(id) {
-                        out.push((prefix.clone(), item));
+        let walked = walk::walk(
+            self,
+            &[],
+            bundle,
+            &Vec::new(),
+            &mut |step, path: &Vec<usize>| {
+                let mut path = path.clone();
+                path.push(step.index);
+                Ok::<_, std::convert::Infallible>(match step.entry.map(|e| &e.document) {
+                    Some(Document::Item(item)) => {
+                        out.push((path, item));
+                        None
                     }
-                }
-                Target::Bundle(id) => {
-                    if let Some(inner) = self.bundle(id).filter(|_| !stack.contains(&id.as_str())) {
-                        stack.push(id);
-                        self.expand_into(inner, prefix, stack, out);
-                        stack.pop();
-                    }
-                }
-            }
-            prefix.pop();
+                    Some(Document::Bundle(_)) => Some(path),
+                    None => None,
+                })
+            },
+        );
+        match walked {
+            Ok(()) => out,
+            Err(never) => match never {},
         }
     }
 }

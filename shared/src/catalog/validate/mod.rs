@@ -20,6 +20,7 @@ use super::{
 };
 use crate::catalog::Target;
 use crate::catalog::target::Unresolved;
+use crate::catalog::walk::walk;
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
 use crate::schema::{self, SchemaKind};
@@ -302,33 +303,19 @@ impl Context<'_> {
 
     /// The bundle ids of a cycle that `from → to` closes, if any.
     fn cycle_through(&self, from: &str, to: &str) -> Option<Vec<String>> {
-        fn walk(
-            c: &Catalog,
-            target: &str,
-            at: &str,
-            trail: &mut Vec<String>,
-            seen: &mut HashSet<String>,
-        ) -> bool {
-            if at == target {
-                return true;
-            }
-            if !seen.insert(at.to_string()) {
-                return false;
-            }
-            let Some(b) = c.bundle(at) else { return false };
-            for comp in &b.components {
-                if let Target::Bundle(next) = &comp.target {
-                    trail.push(next.clone());
-                    if walk(c, target, next, trail, seen) {
-                        return true;
-                    }
-                    trail.pop();
-                }
-            }
-            false
+        if from == to {
+            return Some(vec![from.to_string(), to.to_string()]);
         }
-        let mut trail = vec![from.to_string(), to.to_string()];
-        walk(self.catalog, from, to, &mut trail, &mut HashSet::new()).then_some(trail)
+        let inner = self.catalog.bundle(to)?;
+        let found = walk(self.catalog, &[from], inner, &(), &mut |step, _| {
+            if step.closes_cycle && step.component.target.id() == from {
+                let mut cycle: Vec<String> = step.trail.iter().map(|b| b.to_string()).collect();
+                cycle.push(from.to_string());
+                return Err(cycle);
+            }
+            Ok(Some(()))
+        });
+        found.err()
     }
 
     /// Outputs across components: what an item requires from earlier components must be
