@@ -66,15 +66,33 @@ pub struct RequestRecord {
 impl RequestRecord {
     /// The `.system` namespace for this request, at `timestamp`.
     pub fn system_vars(&self, timestamp: String, region: &str, environment: &str) -> SystemVars {
-        SystemVars {
-            request_id: self.request_id.to_string(),
-            correlation_id: self.correlation_id.clone(),
+        system_vars(
+            &self.request_id,
+            &self.correlation_id,
+            &self.user,
             timestamp,
-            user_email: self.user.email.clone().unwrap_or_default(),
-            user_arn: self.user.arn.clone(),
-            region: region.to_string(),
-            environment: environment.to_string(),
-        }
+            (region, environment),
+        )
+    }
+}
+
+/// The `.system` namespace of a request by `user`, at `timestamp`, on a platform
+/// (`region`, `environment`).
+pub fn system_vars(
+    request_id: &RequestId,
+    correlation_id: &str,
+    user: &Principal,
+    timestamp: String,
+    (region, environment): (&str, &str),
+) -> SystemVars {
+    SystemVars {
+        request_id: request_id.to_string(),
+        correlation_id: correlation_id.to_string(),
+        timestamp,
+        user_email: user.email.clone().unwrap_or_default(),
+        user_arn: user.arn.clone(),
+        region: region.to_string(),
+        environment: environment.to_string(),
     }
 }
 

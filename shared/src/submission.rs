@@ -17,7 +17,7 @@ use crate::record::{Principal, RequestId, RequestRecord, TaskRecord};
 use crate::request::{RequestState, SubmissionItem};
 use crate::store::{Store, StoreError};
 use crate::task::TaskState;
-use crate::template::{Namespace, SystemVars, TemplateTree};
+use crate::template::{Namespace, TemplateTree};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -86,15 +86,13 @@ pub fn build(
     ctx: &Context,
 ) -> Result<(RequestRecord, Vec<TaskRecord>), Vec<Problem>> {
     let id = ctx.request_id(index);
-    let system = SystemVars {
-        request_id: id.to_string(),
-        correlation_id: ctx.correlation_id.clone(),
-        timestamp: ctx.now.clone(),
-        user_email: ctx.user.email.clone().unwrap_or_default(),
-        user_arn: ctx.user.arn.clone(),
-        region: ctx.region.clone(),
-        environment: ctx.environment.clone(),
-    }
+    let system = crate::record::system_vars(
+        &id,
+        &ctx.correlation_id,
+        &ctx.user,
+        ctx.now.clone(),
+        (&ctx.region, &ctx.environment),
+    )
     .to_value();
     let plan = plan(catalog, &item.target, &item.input, &system)?;
     let planned = plan.tasks;

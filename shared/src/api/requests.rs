@@ -3,7 +3,7 @@
 use super::envelope::{ApiError, ApiResponse};
 use super::input::{caller, item_field, limit_param, parse_body};
 use super::routes::Call;
-use super::views::{RequestView, SUMMARY_FIELDS, StatusView, Summary, to_data};
+use super::views::{Created, RequestView, SUMMARY_FIELDS, StatusView, Submitted, Summary, to_data};
 use super::{ApiRequest, App, MAX_BODY};
 use crate::clock::Now;
 use crate::problem::Problem;
@@ -64,19 +64,14 @@ async fn create(
     let mut created = Vec::new();
     for (request, tasks) in &built {
         crate::submission::write(&app.store, &app.queue, request, tasks).await?;
-        let (key, target_id) = (request.target.field(), request.target.id());
-        let mut one = json!({
-            "requestId": request.request_id,
-            "state": request.state,
-            "totalTasks": request.total_tasks,
-            "links": {"self": format!("/api/v1/requests/{}", request.request_id)},
-        });
-        one[key] = json!(target_id);
-        created.push(one);
+        created.push(Created::of(request));
     }
     Ok(ApiResponse::ok(
         202,
-        json!({"submissionId": ctx.submission_id, "requests": created}),
+        to_data(Submitted {
+            submission_id: &ctx.submission_id,
+            requests: created,
+        }),
         json!({"correlationId": cid}),
     ))
 }

@@ -224,6 +224,46 @@ impl<'a> StatusView<'a> {
     }
 }
 
+/// The answer to a submission: its id and the requests it made.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Submitted<'a> {
+    pub(super) submission_id: &'a str,
+    pub(super) requests: Vec<Created<'a>>,
+}
+
+/// A request just written and queued.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Created<'a> {
+    request_id: &'a str,
+    #[serde(flatten)]
+    target: &'a Target,
+    state: RequestState,
+    total_tasks: u32,
+    links: SelfLink,
+}
+
+#[derive(Debug, Serialize)]
+struct SelfLink {
+    #[serde(rename = "self")]
+    this: String,
+}
+
+impl<'a> Created<'a> {
+    pub(super) fn of(r: &'a RequestRecord) -> Self {
+        Self {
+            request_id: r.request_id.as_str(),
+            target: &r.target,
+            state: r.state,
+            total_tasks: r.total_tasks,
+            links: SelfLink {
+                this: format!("/api/v1/requests/{}", r.request_id),
+            },
+        }
+    }
+}
+
 /// A view as the `data` of an envelope.
 pub(super) fn to_data(view: impl Serialize) -> Value {
     serde_json::to_value(view).unwrap_or(Value::Null)

@@ -158,26 +158,14 @@ impl Store {
 
     /// Every item of a partition, all pages.
     async fn partition(&self, pk: &str, consistent: bool) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(consistent)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            start = out.last_evaluated_key().cloned();
-            items.extend(out.items.unwrap_or_default());
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(consistent);
+        query_pages(query, usize::MAX).await
     }
 
     /// Writes all of `writes` or none; a failed condition is a `Conflict` described by `what`.
@@ -252,6 +240,29 @@ impl Store {
             .await
             .map_err(dynamo)?;
         Ok(())
+    }
+}
+
+/// The items a query finds, page after page, until there are no more or `limit` are in.
+async fn query_pages(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        start = out.last_evaluated_key;
+        items.extend(out.items.unwrap_or_default());
+        if start.is_none() || items.len() >= limit {
+            items.truncate(limit);
+            return Ok(items);
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::attr::{Item, from_item, is_expired, s, to_item};
 use super::cursor::CursorKey;
-use super::{GSI_BY_STATE, GSI_BY_USER, MAX_TASKS, Page, Store, StoreError, dynamo};
+use super::{GSI_BY_STATE, GSI_BY_USER, MAX_TASKS, Page, Store, StoreError, dynamo, query_pages};
 use crate::clock::Now;
 use crate::record::{Event, RequestDetail, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
@@ -164,30 +164,19 @@ impl Store {
         before: &str,
         limit: usize,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        let mut tasks = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI_BY_STATE)
-                .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
-                .expression_attribute_values(":p", s(format!("TASK#{state}")))
-                .expression_attribute_values(":b", s(before))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for item in out.items() {
-                tasks.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() || tasks.len() >= limit {
-                tasks.truncate(limit);
-                return Ok(tasks);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_BY_STATE)
+            .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
+            .expression_attribute_values(":p", s(format!("TASK#{state}")))
+            .expression_attribute_values(":b", s(before));
+        query_pages(query, limit)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
     }
 
     /// Appends an audit event.
