@@ -23,6 +23,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         state: RequestState::Submitted,
         target: Target::CatalogItem("sample-item".into()),
         catalog_version: "1.0.0".into(),
+        catalog_commit: None,
         name: "my-request".into(),
         user: Principal {
             arn: user.into(),

@@ -39,6 +39,19 @@ pub struct Config {
     /// `PAO_RESEND_AFTER_SECONDS` (default 120): a task `queued` this long without running
     /// gets its message sent again by the sweeper (SQS drops the copy if the first arrived).
     pub resend_after: Duration,
+    /// `PAO_CATALOG_REPOSITORY` (`owner/name`; empty: no catalog repository is followed).
+    pub catalog_repository: String,
+    /// `PAO_CATALOG_BRANCH` (default `main`): the branch whose head is the catalog.
+    pub catalog_branch: String,
+    /// `PAO_GITHUB_API_URL` (default `https://api.github.com`; GitHub Enterprise Server:
+    /// `https://<host>/api/v3`).
+    pub github_api_url: String,
+    /// `PAO_GITHUB_TOKEN_SECRET_ID` (default `pao/github-token`): a token that reads the
+    /// catalog repository.
+    pub github_token_secret_id: String,
+    /// `PAO_GITHUB_WEBHOOK_SECRET_ID` (default `pao/github-webhook`): the webhook's shared
+    /// secret (HMAC `X-Hub-Signature-256`).
+    pub github_webhook_secret_id: String,
 }
 
 impl Config {
@@ -90,7 +103,31 @@ impl Config {
                 120,
             )?,
             resend_after: seconds("PAO_RESEND_AFTER_SECONDS", 120)?,
+            catalog_repository: repository(get("PAO_CATALOG_REPOSITORY"))?,
+            catalog_branch: or("PAO_CATALOG_BRANCH", "main"),
+            github_api_url: or("PAO_GITHUB_API_URL", "https://api.github.com"),
+            github_token_secret_id: or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
+            github_webhook_secret_id: or("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
         })
+    }
+}
+
+/// `owner/name`, or empty.
+fn repository(value: Option<String>) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_default().trim().to_string();
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match value.split_once('/') {
+        None if value.is_empty() => Ok(value),
+        Some((owner, name)) if valid(owner) && valid(name) => Ok(value),
+        _ => Err(ConfigError::Invalid {
+            name: "PAO_CATALOG_REPOSITORY",
+            problem: format!("{value:?} is not owner/name"),
+        }),
     }
 }
 

@@ -10,7 +10,10 @@
 //! - [`form`]: input forms: validating a request's input, defaults, password redaction,
 //!   and the portal view of a form.
 //! - [`template`]: the variable engine (`{{.namespace.path}}` on Tera).
-//! - [`request`]: the request submission, its states, and planning it into tasks.
+//! - [`request`]: a request's states and allowed changes; the submission wire type.
+//! - [`plan`]: a submission item becomes its ordered tasks (bundles expanded).
+//! - [`problem`]: the one problem type of input, catalog and schema checks.
+//! - [`value`]: date, email, URL and pattern checks shared by forms and validation.
 //! - [`task`]: fulfillment task states and their allowed changes.
 //! - [`record`]: the stored records of a request, its tasks and its events.
 //! - [`config`]: settings from the environment.
@@ -23,6 +26,9 @@
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
 //! - [`submission`]: a submission item becomes a stored, queued request.
 //! - [`sweeper`]: finds tasks that were never queued or got stuck, on a schedule.
+//! - [`sync`]: follows the catalog repository on GitHub (snapshots, rejections).
+//! - [`webhook`]: the GitHub webhook: signature, deliveries once, push → sync.
+//! - [`github`]: the GitHub REST API (branches, trees, blobs).
 //! - [`logging`]: JSON logs for Lambda, with the correlation id on every line.
 //! - [`api`]: the REST API, independent of its transport.
 //! - [`signing`]: SigV4 signing of API calls (devctl, tests).
@@ -35,6 +41,7 @@ pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod form;
+pub mod github;
 pub mod logging;
 pub mod path;
 pub mod plan;
@@ -48,7 +55,9 @@ pub mod signing;
 pub mod store;
 pub mod submission;
 pub mod sweeper;
+pub mod sync;
 pub mod task;
 pub mod template;
 pub mod value;
+pub mod webhook;
 pub mod worker;

@@ -50,6 +50,9 @@ pub struct RequestRecord {
     pub target: Target,
     /// Version of the catalog document the request is pinned to.
     pub catalog_version: String,
+    /// The commit of the catalog snapshot it was submitted against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_commit: Option<String>,
     pub name: String,
     pub user: Principal,
     /// The validated input, passwords redacted.

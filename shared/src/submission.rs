@@ -32,6 +32,8 @@ pub struct Context {
     pub environment: String,
     /// `<caller>#<Idempotency-Key>` when the call carries one: request ids derive from it.
     pub idempotency_seed: Option<String>,
+    /// The commit of the catalog snapshot the submission is checked against (empty: none).
+    pub catalog_commit: String,
 }
 
 impl Context {
@@ -152,6 +154,7 @@ pub fn build(
         state: RequestState::Submitted,
         target: item.target.clone(),
         catalog_version: plan.version,
+        catalog_commit: Some(ctx.catalog_commit.clone()).filter(|c| !c.is_empty()),
         name: stored_input
             .get("name")
             .and_then(Value::as_str)

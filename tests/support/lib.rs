@@ -407,6 +407,7 @@ pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::Request
         region: "us-east-1".into(),
         environment: "test".into(),
         idempotency_seed: None,
+        catalog_commit: String::new(),
     };
     let (request, tasks) =
         pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid submission");

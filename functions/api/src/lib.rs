@@ -3,12 +3,17 @@
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use pao::api::envelope::ApiResponse;
 use pao::api::{ApiRequest, App};
 
 /// What Lambda (and the local runner) calls for every API event.
 pub async fn handle(app: &App, event: Request) -> Result<Response<Body>, lambda_http::Error> {
     let request = to_api_request(&event);
-    let answer = app.handle(&request).await;
+    respond(app.handle(&request).await)
+}
+
+/// An answer as the HTTP response Lambda returns.
+pub fn respond(answer: ApiResponse) -> Result<Response<Body>, lambda_http::Error> {
     let mut response = Response::builder().status(answer.status);
     for (k, v) in &answer.headers {
         response = response.header(k, v);

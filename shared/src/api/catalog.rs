@@ -1,8 +1,9 @@
-//! Catalog routes: browsing the catalog a portal or `devctl` shows.
+//! Catalog routes: browsing the catalog a portal or `devctl` shows, and following its
+//! repository (a full refresh, and the state of the last sync).
 
 use super::App;
 use super::envelope::{ApiError, ApiResponse};
-use super::input::limit_param;
+use super::input::{caller, limit_param};
 use super::routes::Call;
 use super::views::{Card, to_data};
 use crate::catalog::{Document, Entry};
@@ -11,7 +12,8 @@ use serde_json::{Value, json};
 /// `GET /catalog`: cards of the catalog's documents, searched and paged.
 pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let (req, mut meta) = (call.req, call.meta());
-    let (version, catalog) = app.catalog().await?;
+    let current = app.catalog().await?;
+    let (version, catalog) = (&current.version, &current.catalog);
     let limit = limit_param(req, 50)?;
     let category = req.query("category").filter(|c| !c.is_empty());
     let q = req
@@ -76,7 +78,8 @@ pub(super) async fn form(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
 
 async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiResponse, ApiError> {
     let (id, meta) = (call.param(0), call.meta());
-    let (_, catalog) = app.catalog().await?;
+    let current = app.catalog().await?;
+    let catalog = &current.catalog;
     let entry = catalog
         .get(id)
         .ok_or_else(|| ApiError::NotFound(format!("catalog item {id:?} does not exist")))?;
@@ -90,4 +93,35 @@ async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiRe
         data["components"] = b.component_refs();
     }
     Ok(ApiResponse::ok(200, data, meta))
+}
+
+/// `POST /catalog/refresh`: syncs the catalog to the repository branch's head now.
+pub(super) async fn refresh(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let who = caller(call.req)?;
+    tracing::info!(caller = %who.arn, "catalog refresh asked for");
+    let report = app.sync.sync_head().await?;
+    app.forget_catalog().await;
+    Ok(ApiResponse::ok(200, to_data(report), call.meta()))
+}
+
+/// `GET /catalog/sync`: the snapshot in force and the rejections on record.
+pub(super) async fn sync_status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let settings = &app.sync.settings;
+    let data = match app.store.snapshot_info().await? {
+        None => json!({
+            "loaded": false,
+            "repository": settings.repository,
+            "branch": settings.branch,
+        }),
+        Some(info) => json!({
+            "loaded": true,
+            "repository": settings.repository,
+            "branch": settings.branch,
+            "commit": info.commit,
+            "syncedAt": info.synced_at,
+            "documents": info.count,
+            "rejections": info.rejections,
+        }),
+    };
+    Ok(ApiResponse::ok(200, data, call.meta()))
 }

@@ -40,6 +40,8 @@ pub enum ApiError {
         allow: Vec<&'static str>,
     },
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
@@ -47,6 +49,9 @@ pub enum ApiError {
     TooLarge(usize),
     #[error("{0}")]
     Unavailable(String),
+    /// A service PAO depends on (GitHub) refused or failed; its message is safe to show.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -89,6 +94,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (u16, &'static str) {
         match self {
             Self::Validation(_) => (400, "VALIDATION_ERROR"),
+            Self::Unauthorized(_) => (401, "UNAUTHORIZED"),
             Self::Forbidden(_) => (403, "FORBIDDEN"),
             Self::NotFound(_) => (404, "NOT_FOUND"),
             Self::MethodNotAllowed { .. } => (405, "METHOD_NOT_ALLOWED"),
@@ -96,6 +102,7 @@ impl ApiError {
             Self::TooLarge(_) => (413, "PAYLOAD_TOO_LARGE"),
             Self::Unprocessable(_) => (422, "UNPROCESSABLE"),
             Self::Internal(_) => (500, "INTERNAL_ERROR"),
+            Self::Upstream(_) => (502, "UPSTREAM_ERROR"),
             Self::Unavailable(_) => (503, "UNAVAILABLE"),
         }
     }

@@ -24,6 +24,7 @@ use crate::queue::Queue;
 use crate::secrets::SecretCache;
 use crate::store::{CursorKey, Store};
 use envelope::{ApiError, ApiResponse};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 use tracing::Instrument;
@@ -83,10 +84,19 @@ pub struct ApiSettings {
     pub cursor_key: CursorKeys,
 }
 
+/// The catalog in force, as the API serves it.
+#[derive(Debug)]
+pub struct InForce {
+    /// The stored snapshot's version (cursors are bound to it).
+    pub version: String,
+    /// The commit it was synced from (empty for a catalog loaded from a directory).
+    pub commit: String,
+    pub catalog: Catalog,
+}
+
 struct CachedCatalog {
     loaded_at: Instant,
-    version: String,
-    catalog: Catalog,
+    current: Arc<InForce>,
 }
 
 /// The API's dependencies, built once per container.
@@ -94,6 +104,8 @@ pub struct App {
     pub store: Store,
     pub queue: Queue,
     pub settings: ApiSettings,
+    /// Follows the catalog repository (`POST /catalog/refresh`).
+    pub sync: crate::sync::Syncer,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -113,17 +125,19 @@ impl App {
             ),
             id: config.cursor_secret_id.clone(),
         };
-        Self::new(
-            Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
-            ApiSettings {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
+            settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),
                 catalog_cache: config.catalog_cache,
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 cursor_key,
             },
-        )
+            sync: crate::sync::Syncer::from_config(config, sdk),
+            catalog: RwLock::new(None),
+        }
     }
 
     /// The key list cursors are sealed with.
@@ -131,15 +145,6 @@ impl App {
         match &self.settings.cursor_key {
             CursorKeys::Fixed(key) => Ok(key.clone()),
             CursorKeys::Secret { secrets, id } => Ok(CursorKey::new(secrets.get(id).await?)),
-        }
-    }
-
-    pub fn new(store: Store, queue: Queue, settings: ApiSettings) -> Self {
-        Self {
-            store,
-            queue,
-            settings,
-            catalog: RwLock::new(None),
         }
     }
 
@@ -170,31 +175,40 @@ impl App {
         response
     }
 
+    /// Drops the cached catalog: the next call reads the snapshot in force.
+    pub async fn forget_catalog(&self) {
+        *self.catalog.write().await = None;
+    }
+
     /// The catalog, from memory while fresh, else from the table.
-    pub async fn catalog(&self) -> Result<(String, Catalog), ApiError> {
+    pub async fn catalog(&self) -> Result<Arc<InForce>, ApiError> {
         if let Some(c) = self.catalog.read().await.as_ref() {
             if c.loaded_at.elapsed() < self.settings.catalog_cache {
-                return Ok((c.version.clone(), c.catalog.clone()));
+                return Ok(c.current.clone());
             }
         }
-        let (version, sources) = self
-            .store
-            .catalog()
-            .await?
-            .ok_or_else(|| ApiError::Unavailable("no catalog has been loaded yet".into()))?;
-        let (catalog, problems) = validate_sources(sources);
+        let snapshot = self.store.snapshot().await?.ok_or_else(|| {
+            ApiError::Unavailable(
+                "no catalog has been loaded yet: POST /api/v1/catalog/refresh loads it".into(),
+            )
+        })?;
+        let (catalog, problems) = validate_sources(snapshot.sources);
         if !problems.is_empty() {
             tracing::warn!(
                 count = problems.len(),
                 "catalog snapshot has problems; invalid documents are left out"
             );
         }
+        let current = Arc::new(InForce {
+            version: snapshot.version,
+            commit: snapshot.commit,
+            catalog,
+        });
         *self.catalog.write().await = Some(CachedCatalog {
             loaded_at: Instant::now(),
-            version: version.clone(),
-            catalog: catalog.clone(),
+            current: current.clone(),
         });
-        Ok((version, catalog))
+        Ok(current)
     }
 }
 

@@ -29,7 +29,8 @@ async fn create(
 ) -> Result<ApiResponse, ApiError> {
     let body = parse_body(req)?;
     let submission = Submission::parse(&body).map_err(ApiError::Validation)?;
-    let (_, catalog) = app.catalog().await?;
+    let current = app.catalog().await?;
+    let catalog = &current.catalog;
     // Under an Idempotency-Key every id derives from caller and key: a retry after a
     // partial failure finds what the first attempt wrote and writes each item once.
     let seed = req
@@ -44,12 +45,13 @@ async fn create(
         region: app.settings.region.clone(),
         environment: app.settings.environment.clone(),
         idempotency_seed: seed,
+        catalog_commit: current.commit.clone(),
     };
     // Every item is validated before anything is written: one bad item writes none.
     let mut built = Vec::new();
     let mut issues = Vec::new();
     for (i, item) in submission.items.iter().enumerate() {
-        match crate::submission::build(&catalog, item, i, &ctx) {
+        match crate::submission::build(catalog, item, i, &ctx) {
             Ok(records) => built.push(records),
             Err(found) => issues.extend(
                 found

@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/health/ready", to!(health::ready)),
     ("GET", "/version", to!(health::version)),
     ("GET", "/catalog", to!(catalog::list)),
+    ("POST", "/catalog/refresh", to!(catalog::refresh)),
+    ("GET", "/catalog/sync", to!(catalog::sync_status)),
     ("GET", "/catalog/{id}", to!(catalog::item)),
     ("GET", "/catalog/{id}/form", to!(catalog::form)),
     ("POST", "/requests", to!(requests::submit)),
@@ -68,13 +70,21 @@ pub(super) async fn dispatch(
     let path = req.path.trim_end_matches('/');
     let rest = path.strip_prefix("/api/v1").ok_or_else(no_route)?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    // The routes whose path fits; a literal path (`/catalog/sync`) wins over a parameter
+    // (`/catalog/{id}`), whatever the method.
+    let fitting: Vec<(&str, Vec<&str>, &Handler)> = ROUTES
+        .iter()
+        .filter_map(|(method, template, handler)| {
+            matches(template, &parts).map(|params| (*method, params, handler))
+        })
+        .collect();
+    let fewest = fitting.iter().map(|(_, p, _)| p.len()).min().unwrap_or(0);
     let mut allowed = Vec::new();
-    for (method, template, handler) in ROUTES {
-        let Some(params) = matches(template, &parts) else {
-            continue;
-        };
-        if *method != req.method {
-            allowed.push(*method);
+    for (method, params, handler) in fitting.into_iter().filter(|(_, p, _)| p.len() == fewest) {
+        if method != req.method {
+            if !allowed.contains(&method) {
+                allowed.push(method);
+            }
             continue;
         }
         let call = Call {
@@ -132,6 +142,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 11);
+        assert_eq!(seen.len(), 13);
     }
 }

@@ -170,6 +170,9 @@ pub(super) struct RequestView<'a> {
     summary: Summary<'a>,
     user: User<'a>,
     correlation_id: &'a str,
+    /// The commit of the catalog snapshot the request was submitted against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catalog_commit: Option<&'a str>,
     input: &'a Value,
     tasks: Vec<TaskView<'a>>,
 }
@@ -190,6 +193,7 @@ impl<'a> RequestView<'a> {
                 email: r.user.email.as_deref(),
             },
             correlation_id: &r.correlation_id,
+            catalog_commit: r.catalog_commit.as_deref(),
             input: &r.input,
             tasks: d.tasks.iter().map(TaskView::of).collect(),
         }

@@ -1,11 +1,13 @@
-//! Reading a catalog repository from a directory: `catalog/**/*.yaml` (items),
-//! `bundles/**/*.yaml` (bundles) and CODEOWNERS. Parsing and validation problems are
-//! collected per file; only an unreadable repository is an error.
+//! Reading a catalog repository: `catalog/**/*.yaml` (items), `bundles/**/*.yaml` (bundles)
+//! and CODEOWNERS, from a directory ([`load_dir`]) or as files already read ([`load_files`],
+//! for GitHub and the tools routes). Parsing and validation problems are collected per file;
+//! only an unreadable repository is an error.
 
 use super::SourceDoc;
 use super::codeowners::CodeOwners;
 use super::validate;
 use super::{Catalog, Problem};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The folders of a catalog repository that hold documents.
@@ -49,6 +51,25 @@ pub fn find_root(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// A catalog repository's files as text, wherever they were read from (a directory, the
+/// GitHub API, a `POST /tools/validate` body).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoFiles {
+    /// Document files (`catalog/**/*.yaml`, `bundles/**/*.yaml`) by path.
+    pub documents: BTreeMap<String, String>,
+    /// The CODEOWNERS file GitHub would use, as (path, text).
+    pub codeowners: Option<(String, String)>,
+}
+
+/// Whether a repository path holds a catalog document.
+pub fn is_document_path(path: &str) -> bool {
+    let under = DOCUMENT_DIRS.iter().any(|d| {
+        path.strip_prefix(d)
+            .is_some_and(|rest| rest.starts_with('/'))
+    });
+    under && (path.ends_with(".yaml") || path.ends_with(".yml"))
+}
+
 /// Loads and validates the catalog repository at `root`.
 pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
     if !is_catalog_root(root) {
@@ -60,40 +81,57 @@ pub fn load_dir(root: &Path) -> Result<Loaded, LoadError> {
         let path = path.display().to_string();
         move |source| LoadError::Io { path, source }
     };
-    let (owners, owner_errors, owners_file) = CodeOwners::read(root).map_err(io(root))?;
-    let mut problems: Vec<Problem> = owner_errors
-        .into_iter()
-        .map(|e| Problem {
-            file: owners_file.unwrap_or("CODEOWNERS").to_string(),
-            path: format!("line {}", e.line),
-            message: e.message,
-        })
-        .collect();
     let mut files = Vec::new();
     for dir in DOCUMENT_DIRS {
         collect_yaml(&root.join(dir), &mut files).map_err(io(&root.join(dir)))?;
     }
-    files.sort();
-    let mut sources = Vec::new();
-    let mut names = Vec::new();
+    let mut repo = RepoFiles::default();
     for file in &files {
-        let rel = relative(root, file);
         let text = std::fs::read_to_string(file).map_err(io(file))?;
-        names.push(rel.clone());
-        sources.push(SourceDoc {
-            owners: owners.owners_of(&rel).to_vec(),
-            file: rel,
-            text,
-        });
+        repo.documents.insert(relative(root, file), text);
     }
+    for location in super::codeowners::LOCATIONS {
+        let path = root.join(location);
+        if path.is_file() {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            repo.codeowners = Some((location.to_string(), text));
+            break;
+        }
+    }
+    Ok(load_files(&repo))
+}
+
+/// Validates a repository's files as one catalog, with each document's owners.
+pub fn load_files(repo: &RepoFiles) -> Loaded {
+    let (owners, owner_errors) = match &repo.codeowners {
+        Some((_, text)) => CodeOwners::parse(text),
+        None => (CodeOwners::default(), Vec::new()),
+    };
+    let owners_file = repo
+        .codeowners
+        .as_ref()
+        .map_or("CODEOWNERS", |(path, _)| path.as_str());
+    let mut problems: Vec<Problem> = owner_errors
+        .into_iter()
+        .map(|e| Problem::in_file(owners_file, format!("line {}", e.line), e.message))
+        .collect();
+    let sources: Vec<SourceDoc> = repo
+        .documents
+        .iter()
+        .map(|(file, text)| SourceDoc {
+            owners: owners.owners_of(file).to_vec(),
+            file: file.clone(),
+            text: text.clone(),
+        })
+        .collect();
     let (catalog, mut found) = validate::validate_sources(sources.clone());
     problems.append(&mut found);
-    Ok(Loaded {
+    Loaded {
         catalog,
         problems,
-        files: names,
+        files: repo.documents.keys().cloned().collect(),
         sources,
-    })
+    }
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

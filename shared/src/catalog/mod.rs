@@ -9,6 +9,7 @@
 pub mod codeowners;
 pub mod load;
 pub mod parsed;
+pub mod sync;
 pub mod target;
 pub mod validate;
 pub mod walk;
@@ -233,7 +234,7 @@ impl Entry {
 pub use crate::problem::Problem;
 
 /// One catalog file's text with where it came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceDoc {
     pub file: String,
     pub text: String,

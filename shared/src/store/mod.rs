@@ -7,7 +7,8 @@
 //! | [`requests`] | event | `REQ#<id>` | `EVT#<nanos>#<rand>` | – | – |
 //! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
-//! | [`catalog`] | pointer | `CATALOG` | `CURRENT` | – | – |
+//! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
+//! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
 //!
 //! [`tasks`] changes a task's state (with its request and events); [`cursor`] seals list
 //! positions; [`attr`] maps records to attributes.

@@ -1,0 +1,226 @@
+//! Catalog sync from GitHub: the catalog becomes what the configured branch's head holds.
+//!
+//! A sync reads the head commit, its tree (one call) and only the blobs that differ from the
+//! snapshot in force (git blob ids are content hashes), plus CODEOWNERS. [`catalog::sync`]
+//! decides the next snapshot; the store makes it current in one conditional write, so readers
+//! see the old catalog or the new one, never a mix, and two syncs at once never lose a change
+//! (the later one starts again from what the earlier one wrote). A push and a refresh are the
+//! same operation: syncing to the head, whatever order deliveries arrive in.
+//!
+//! [`catalog::sync`]: crate::catalog::sync
+
+use crate::catalog::codeowners::LOCATIONS;
+use crate::catalog::load::{is_document_path, load_files};
+use crate::catalog::sync::{Change, Snapshot, SyncReport, apply};
+use crate::clock::Now;
+use crate::github::{GitHub, GitHubError};
+use crate::secrets::{SecretCache, SecretError};
+use crate::store::{Store, StoreError};
+use std::collections::BTreeMap;
+
+/// How many blobs are fetched at once.
+const PARALLEL_FETCHES: usize = 16;
+/// How often a sync starts again when another sync moved the catalog first.
+const ATTEMPTS: usize = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(
+        "no catalog repository is configured (the CatalogRepository parameter, PAO_CATALOG_REPOSITORY)"
+    )]
+    NotConfigured,
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Which repository and branch are the catalog, and the token that reads them.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub repository: String,
+    pub branch: String,
+    pub token_secret_id: String,
+}
+
+/// Follows the catalog repository: built once per container.
+#[derive(Debug)]
+pub struct Syncer {
+    pub store: Store,
+    pub github: GitHub,
+    pub secrets: SecretCache,
+    pub settings: SyncSettings,
+}
+
+impl Syncer {
+    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            github: GitHub::new(reqwest::Client::new(), &config.github_api_url),
+            secrets: SecretCache::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                config.secret_cache,
+            ),
+            settings: SyncSettings {
+                repository: config.catalog_repository.clone(),
+                branch: config.catalog_branch.clone(),
+                token_secret_id: config.github_token_secret_id.clone(),
+            },
+        }
+    }
+
+    /// Whether `repository` and `git_ref` (`refs/heads/<branch>`) are what this syncer follows.
+    pub fn follows(&self, repository: &str, git_ref: &str) -> bool {
+        !self.settings.repository.is_empty()
+            && repository.eq_ignore_ascii_case(&self.settings.repository)
+            && git_ref == format!("refs/heads/{}", self.settings.branch)
+    }
+
+    /// Syncs the catalog to the branch's head and says what changed.
+    pub async fn sync_head(&self) -> Result<SyncReport, SyncError> {
+        if self.settings.repository.is_empty() {
+            return Err(SyncError::NotConfigured);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync_once().await {
+                Err(SyncError::Store(StoreError::Conflict(_))) if attempt < ATTEMPTS => {
+                    tracing::info!(
+                        attempt,
+                        "another sync moved the catalog first; starting again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn sync_once(&self) -> Result<SyncReport, SyncError> {
+        let (repo, branch) = (&self.settings.repository, &self.settings.branch);
+        let token = self.secrets.get(&self.settings.token_secret_id).await?;
+        let previous = self.store.snapshot().await?;
+        let had = previous.as_ref().map(|p| p.version.clone());
+        let previous = previous.unwrap_or_default();
+        let head = self.github.branch_head(&token, repo, branch).await?;
+        let tree = self.github.tree(&token, repo, &head).await?;
+        let blobs: BTreeMap<String, String> = tree
+            .iter()
+            .filter(|e| e.kind == "blob" && is_document_path(&e.path))
+            .map(|e| (e.path.clone(), e.sha.clone()))
+            .collect();
+        let owners_entry = LOCATIONS
+            .iter()
+            .find_map(|l| tree.iter().find(|e| e.kind == "blob" && e.path == *l));
+        // Only what differs from the snapshot is fetched.
+        let wanted: Vec<(String, String)> = blobs
+            .iter()
+            .filter(|(file, sha)| previous.blobs.get(*file) != Some(*sha))
+            .map(|(f, s)| (f.clone(), s.clone()))
+            .collect();
+        let mut documents: BTreeMap<String, Option<String>> =
+            self.fetch(&token, wanted).await?.into_iter().collect();
+        for doc in &previous.sources {
+            if !blobs.contains_key(&doc.file) {
+                documents.insert(doc.file.clone(), None);
+            }
+        }
+        let codeowners = match owners_entry {
+            Some(e) => Some((
+                e.path.clone(),
+                self.github.blob(&token, repo, &e.sha).await?,
+            )),
+            None => None,
+        };
+        if head == previous.commit && documents.is_empty() {
+            return Ok(SyncReport {
+                commit: head,
+                rejected: previous.rejections,
+                ..SyncReport::default()
+            });
+        }
+        let (kept, rejections, report) = apply(
+            &previous,
+            Change::Files {
+                documents,
+                codeowners,
+            },
+            &head,
+        );
+        let reverted = |file: &str| rejections.iter().any(|r| r.file == file);
+        let now = Now::current();
+        let snapshot = Snapshot {
+            version: format!("{head}-{}", uuid::Uuid::new_v4().simple()),
+            commit: head.clone(),
+            synced_at: now.rfc3339.clone(),
+            blobs: kept
+                .documents
+                .keys()
+                .filter_map(|file| {
+                    // A rejected change keeps its old text, so it keeps its old blob id.
+                    let sha = if reverted(file) {
+                        previous.blobs.get(file)
+                    } else {
+                        blobs.get(file)
+                    };
+                    sha.map(|s| (file.clone(), s.clone()))
+                })
+                .collect(),
+            sources: load_files(&kept).sources,
+            rejections,
+        };
+        self.store
+            .put_snapshot(&snapshot, had.as_deref(), &now)
+            .await?;
+        tracing::info!(
+            commit = %head,
+            added = report.added.len(),
+            changed = report.changed.len(),
+            removed = report.removed.len(),
+            rejected = report.rejected.len(),
+            "catalog synced"
+        );
+        Ok(report)
+    }
+
+    /// The text of each blob, a few at a time.
+    async fn fetch(
+        &self,
+        token: &str,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Vec<(String, Option<String>)>, SyncError> {
+        let mut out = Vec::with_capacity(wanted.len());
+        let mut pending = wanted.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < PARALLEL_FETCHES {
+                let Some((file, sha)) = pending.next() else {
+                    break;
+                };
+                let (github, token, repo) = (
+                    self.github.clone(),
+                    token.to_string(),
+                    self.settings.repository.clone(),
+                );
+                running.spawn(async move {
+                    let text = github.blob(&token, &repo, &sha).await?;
+                    Ok::<_, GitHubError>((file, Some(text)))
+                });
+            }
+            let Some(done) = running.join_next().await else {
+                return Ok(out);
+            };
+            match done {
+                Ok(result) => out.push(result?),
+                Err(e) => {
+                    return Err(SyncError::GitHub(GitHubError::Transport {
+                        what: "a blob".into(),
+                        message: e.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+}
