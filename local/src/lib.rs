@@ -4,6 +4,7 @@
 //! stack.
 
 pub mod esm;
+pub mod github_standin;
 pub mod jira_standin;
 pub mod provision;
 pub mod runner;

@@ -353,6 +353,8 @@ pub struct Names {
     pub dlq: String,
     pub jira_secret: String,
     pub cursor_secret: String,
+    pub github_token_secret: String,
+    pub github_webhook_secret: String,
     /// `.system.platform.environment`.
     pub environment: String,
 }
@@ -367,6 +369,8 @@ impl Names {
             dlq: format!("{prefix}-dlq-{suffix}.fifo"),
             jira_secret: format!("{prefix}/{suffix}/jira"),
             cursor_secret: format!("{prefix}/{suffix}/cursor-key"),
+            github_token_secret: format!("{prefix}/{suffix}/github-token"),
+            github_webhook_secret: format!("{prefix}/{suffix}/github-webhook"),
             environment: "local".into(),
         }
     }
@@ -428,6 +432,14 @@ fn config_for(
         ("PAO_DLQ_URL", queues.dlq.as_str()),
         ("PAO_JIRA_SECRET_ID", names.jira_secret.as_str()),
         ("PAO_CURSOR_SECRET_ID", names.cursor_secret.as_str()),
+        (
+            "PAO_GITHUB_TOKEN_SECRET_ID",
+            names.github_token_secret.as_str(),
+        ),
+        (
+            "PAO_GITHUB_WEBHOOK_SECRET_ID",
+            names.github_webhook_secret.as_str(),
+        ),
         ("PAO_ENVIRONMENT", names.environment.as_str()),
     ];
     pao::config::Config::from_lookup(|name| {

@@ -3,6 +3,7 @@
 //! Lambda handler the same API Gateway event a deployed REST API would), and runs the worker
 //! the way an SQS event source mapping does (long-poll, batches, partial batch response).
 
+use crate::github_standin::GitHubStandIn;
 use crate::jira_standin::JiraStandIn;
 use crate::provision::{self, Names};
 use crate::sigv4::{self, Identity, SignedRequest};
@@ -28,6 +29,10 @@ pub struct Options {
     pub catalog_dir: PathBuf,
     pub api_port: u16,
     pub jira_port: u16,
+    pub github_port: u16,
+    /// The git working directory the GitHub stand-in serves (made afresh at every start from
+    /// `catalog_dir`; `make catalog-push` commits what you change there and delivers the push).
+    pub catalog_git_dir: PathBuf,
     pub identities: Vec<Identity>,
     pub region: String,
     /// The stack's resources, under the variable names a deployed function reads
@@ -67,6 +72,11 @@ impl Options {
             )),
             api_port: port("PAO_API_PORT", 3000)?,
             jira_port: port("PAO_JIRA_PORT", 8081)?,
+            github_port: port("PAO_GITHUB_PORT", 8082)?,
+            catalog_git_dir: PathBuf::from(var(
+                "PAO_CATALOG_GIT_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/catalog-repo"),
+            )),
             identities,
             region: var("AWS_REGION", "us-east-1"),
             names: Names {
@@ -75,6 +85,8 @@ impl Options {
                 dlq: queue_name(&var("PAO_DLQ_URL", "pao-tasks-dlq-local.fifo")),
                 jira_secret: var("PAO_JIRA_SECRET_ID", "pao/jira"),
                 cursor_secret: var("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
+                github_token_secret: var("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
+                github_webhook_secret: var("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
                 environment: var("PAO_ENVIRONMENT", "local"),
             },
             sweep_interval: Duration::from_secs(
@@ -97,10 +109,19 @@ fn queue_name(url_or_name: &str) -> String {
         .to_string()
 }
 
+/// The repository the GitHub stand-in serves.
+pub const LOCAL_REPOSITORY: &str = "pao-local/catalog";
+/// The local webhook secret (a deployment generates one).
+pub const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret";
+
 /// A running local stack; dropping it stops the servers.
 pub struct Running {
     pub api_addr: SocketAddr,
     pub jira: JiraStandIn,
+    /// Serves the catalog repository (a git working directory) as GitHub would.
+    pub github: GitHubStandIn,
+    /// What the first sync loaded.
+    pub first_sync: pao::catalog::sync::SyncReport,
     /// The provisioned resources and the config the functions run with.
     pub stack: provision::Stack,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -129,22 +150,55 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| e.to_string())?;
 
-    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.names.table);
-    let loaded = pao::catalog::load_dir(&opts.catalog_dir).map_err(|e| e.to_string())?;
-    for p in &loaded.problems {
-        tracing::warn!(problem = %p, "catalog problem; the document is left out");
+    // The catalog repository: a git working directory made afresh from the catalog
+    // directory, served by the GitHub stand-in; the stack follows it as a deployment does.
+    if opts.catalog_git_dir.exists() {
+        std::fs::remove_dir_all(&opts.catalog_git_dir)
+            .map_err(|e| format!("{}: {e}", opts.catalog_git_dir.display()))?;
     }
-    let version = format!("local-{}", pao::clock::now_rfc3339());
-    store
-        .put_catalog(&version, &loaded.sources, &pao::clock::Now::current())
+    crate::github_standin::init_repo(&opts.catalog_git_dir, &opts.catalog_dir).map_err(|e| {
+        format!(
+            "catalog repository in {}: {e}",
+            opts.catalog_git_dir.display()
+        )
+    })?;
+    let github = GitHubStandIn::start(
+        opts.github_port,
+        &opts.catalog_git_dir,
+        LOCAL_REPOSITORY,
+        "local-github-token",
+    )
+    .await
+    .map_err(|e| format!("GitHub stand-in on port {}: {e}", opts.github_port))?;
+    provision::put_secret(&secrets, &opts.names.github_token_secret, &github.token)
         .await
         .map_err(|e| e.to_string())?;
+    provision::put_secret(
+        &secrets,
+        &opts.names.github_webhook_secret,
+        LOCAL_WEBHOOK_SECRET,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
 
     // The same settings and constructors a deployed function uses.
-    let config = &stack.config;
+    let mut config = stack.config.clone();
+    config.catalog_repository = LOCAL_REPOSITORY.into();
+    config.catalog_branch = "main".into();
+    config.github_api_url = github.api_url();
+    let config = &config;
     let app = Arc::new(App::from_config(config, &sdk));
     let worker = Arc::new(Worker::from_config(config, &sdk));
     let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(config, &sdk));
+    let webhook = Arc::new(pao::webhook::Webhook::from_config(config, &sdk));
+    let first_sync = app
+        .sync
+        .sync_head()
+        .await
+        .map_err(|e| format!("loading the catalog from the GitHub stand-in: {e}"))?;
+    for r in &first_sync.rejected {
+        tracing::warn!(file = %r.file, path = %r.path, message = %r.message, "catalog problem; the document is left out");
+    }
 
     let listener = TcpListener::bind(("127.0.0.1", opts.api_port))
         .await
@@ -157,12 +211,23 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (app, identities, region) = (app.clone(), identities.clone(), region.clone());
+            let (app, webhook, identities, region) = (
+                app.clone(),
+                webhook.clone(),
+                identities.clone(),
+                region.clone(),
+            );
             tokio::spawn(async move {
                 let service = service_fn(move |req| {
-                    let (app, identities, region) =
-                        (app.clone(), identities.clone(), region.clone());
-                    async move { Ok::<_, Infallible>(serve(&app, &identities, &region, req).await) }
+                    let (app, webhook, identities, region) = (
+                        app.clone(),
+                        webhook.clone(),
+                        identities.clone(),
+                        region.clone(),
+                    );
+                    async move {
+                        Ok::<_, Infallible>(serve(&app, &webhook, &identities, &region, req).await)
+                    }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -175,6 +240,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     Ok(Running {
         api_addr,
         jira,
+        github,
+        first_sync,
         stack,
         tasks: vec![server, poller, sweeping],
     })
@@ -210,9 +277,15 @@ fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     r
 }
 
-/// One HTTP call: SigV4 like API Gateway's AWS_IAM authorizer, then the API handler.
+/// The one route API Gateway sends to the webhook function, without IAM.
+const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
+
+/// One HTTP call: the webhook route goes to the webhook function's handler (it checks its
+/// HMAC signature itself); every other call is checked for SigV4 like API Gateway's AWS_IAM
+/// authorizer does, then goes to the API handler.
 async fn serve(
     app: &App,
+    webhook: &pao::webhook::Webhook,
     identities: &[Identity],
     region: &str,
     req: Request<Incoming>,
@@ -238,6 +311,16 @@ async fn serve(
         .collect();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
+    if parts.method == hyper::Method::POST && path == WEBHOOK_PATH {
+        let event = apigw_event(parts.method.as_str(), &path, &query, &headers, &body, None);
+        return match lambda_http::request::from_str(&event.to_string()) {
+            Ok(request) => http_response(github_webhook::handle(webhook, request).await),
+            Err(e) => json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"message": format!("local runner: {e}")}),
+            ),
+        };
+    }
     let signed = SignedRequest {
         method: parts.method.as_str(),
         path: &path,
@@ -256,7 +339,7 @@ async fn serve(
         &query,
         &headers,
         &body,
-        identity,
+        Some(identity),
     );
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
@@ -267,7 +350,14 @@ async fn serve(
             );
         }
     };
-    match api::handle(app, request).await {
+    http_response(api::handle(app, request).await)
+}
+
+/// A handler's Lambda response as the HTTP response API Gateway would give.
+fn http_response(
+    answer: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
+) -> Response<Full<Bytes>> {
+    match answer {
         Ok(response) => {
             let (parts, body) = response.into_parts();
             let mut out = Response::new(Full::new(Bytes::from(body.as_ref().to_vec())));
@@ -289,7 +379,7 @@ fn apigw_event(
     query: &str,
     headers: &[(String, String)],
     body: &[u8],
-    identity: &Identity,
+    identity: Option<&Identity>,
 ) -> Value {
     let mut single = serde_json::Map::new();
     let mut multi = serde_json::Map::new();
@@ -324,7 +414,10 @@ fn apigw_event(
             "accountId": "000000000000", "resourceId": "local", "stage": "local",
             "requestId": uuid_like(), "httpMethod": method, "path": format!("/local{path}"), "resourcePath": path,
             "protocol": "HTTP/1.1", "apiId": "local", "domainName": "127.0.0.1",
-            "identity": {"userArn": identity.arn, "accessKey": identity.access_key_id, "caller": identity.arn, "sourceIp": "127.0.0.1"},
+            "identity": match identity {
+                Some(i) => json!({"userArn": i.arn, "accessKey": i.access_key_id, "caller": i.arn, "sourceIp": "127.0.0.1"}),
+                None => json!({"sourceIp": "127.0.0.1"}),
+            },
         },
         "body": if body.is_empty() { Value::Null } else { json!(text.map(str::to_string).unwrap_or_else(|| crate::jira_standin::base64(body))) },
         "isBase64Encoded": !body.is_empty() && text.is_none(),

@@ -184,13 +184,16 @@ pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::
 
 /// Local stack options with uniquely named resources and free ports, serving `catalog_dir`.
 pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Options {
+    let names = pao_local::provision::Names::unique("pao-local-test");
     pao_local::runner::Options {
         catalog_dir: catalog_dir.to_path_buf(),
         api_port: 0,
         jira_port: 0,
+        github_port: 0,
+        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
         identities: vec![pao_local::sigv4::default_identity()],
         region: "us-east-1".into(),
-        names: pao_local::provision::Names::unique("pao-local-test"),
+        names,
         sweep_interval: std::time::Duration::from_secs(2),
     }
 }
@@ -198,7 +201,9 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
 /// Stops a local stack started with `opts` and removes its table and queues.
 pub async fn stop_local(running: pao_local::runner::Running) {
     let stack = running.stack.clone();
+    let git_dir = running.github.dir.clone();
     drop(running);
+    let _ = std::fs::remove_dir_all(git_dir);
     stack.delete(&pao::aws::load_sdk_config().await).await;
 }
 

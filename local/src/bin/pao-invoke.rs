@@ -39,6 +39,8 @@ async fn run() -> Result<(), String> {
         dlq: "pao-invoke-dlq.fifo".into(),
         jira_secret: "pao-invoke/jira".into(),
         cursor_secret: "pao-invoke/cursor-key".into(),
+        github_token_secret: "pao-invoke/github-token".into(),
+        github_webhook_secret: "pao-invoke/github-webhook".into(),
         environment: "local".into(),
     };
     let config = provision::stack(&sdk, &names)
