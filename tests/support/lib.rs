@@ -467,3 +467,128 @@ pub async fn api_send(app: &pao::api::App, req: pao::api::ApiRequest) -> (u16, s
     );
     (r.status, r.body)
 }
+
+/// A catalog repository on the GitHub stand-in (a git working directory made from
+/// `catalog_dir`), and the API and webhook following it, as a deployment would.
+pub struct Followed {
+    pub env: TestEnv,
+    pub repo: tempfile::TempDir,
+    pub github: pao_local::github_standin::GitHubStandIn,
+    pub app: pao::api::App,
+    pub webhook: pao::webhook::Webhook,
+    pub webhook_secret: String,
+}
+
+pub const FOLLOWED_REPOSITORY: &str = "acme/platform-catalog";
+
+/// Starts a GitHub stand-in for a copy of `catalog_dir` and builds the API and the webhook
+/// with their settings pointing at it; nothing is synced yet.
+pub async fn follow(catalog_dir: &std::path::Path) -> Followed {
+    let env = TestEnv::new().await;
+    let repo = tempfile::tempdir().expect("temporary directory");
+    pao_local::github_standin::init_repo(repo.path(), catalog_dir).expect("git repository");
+    let token = format!("ghp_{}", env.table);
+    let github = pao_local::github_standin::GitHubStandIn::start(
+        0,
+        repo.path(),
+        FOLLOWED_REPOSITORY,
+        &token,
+    )
+    .await
+    .expect("GitHub stand-in");
+    let mut config = env.stack.config.clone();
+    config.catalog_repository = FOLLOWED_REPOSITORY.into();
+    config.catalog_branch = "main".into();
+    config.github_api_url = github.api_url();
+    let webhook_secret = format!("whsec-{}", env.table);
+    pao_local::provision::put_secret(&env.secrets, &config.github_token_secret_id, &token)
+        .await
+        .expect("token secret");
+    pao_local::provision::put_secret(
+        &env.secrets,
+        &config.github_webhook_secret_id,
+        &webhook_secret,
+    )
+    .await
+    .expect("webhook secret");
+    let app = pao::api::App::from_config(&config, &env.sdk);
+    let webhook = pao::webhook::Webhook::from_config(&config, &env.sdk);
+    Followed {
+        env,
+        repo,
+        github,
+        app,
+        webhook,
+        webhook_secret,
+    }
+}
+
+impl Followed {
+    /// Writes (Some) or deletes (None) files in the working directory and commits them.
+    pub fn commit(&self, changes: &[(&str, Option<&str>)], message: &str) -> String {
+        for (path, content) in changes {
+            let full = self.repo.path().join(path);
+            match content {
+                Some(text) => {
+                    if let Some(parent) = full.parent() {
+                        std::fs::create_dir_all(parent).expect("create folders");
+                    }
+                    std::fs::write(&full, text).expect("write file");
+                }
+                None => std::fs::remove_file(&full).expect("remove file"),
+            }
+        }
+        pao_local::github_standin::commit_all(self.repo.path(), message).expect("commit")
+    }
+
+    /// A push delivery as GitHub sends it: body and headers, signed with the webhook secret.
+    pub fn push(
+        &self,
+        git_ref: &str,
+        after: &str,
+        delivery: &str,
+    ) -> (Vec<(String, String)>, Vec<u8>) {
+        let body = serde_json::json!({
+            "ref": git_ref, "before": "0000000000000000000000000000000000000000", "after": after,
+            "repository": {"full_name": FOLLOWED_REPOSITORY, "default_branch": "main"},
+            "pusher": {"name": "dev"}, "commits": [], "head_commit": {"id": after},
+        })
+        .to_string()
+        .into_bytes();
+        let headers = vec![
+            ("X-GitHub-Event".to_string(), "push".to_string()),
+            ("X-GitHub-Delivery".to_string(), delivery.to_string()),
+            (
+                "X-Hub-Signature-256".to_string(),
+                pao::webhook::sign(self.webhook_secret.as_bytes(), &body),
+            ),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ];
+        (headers, body)
+    }
+
+    /// Delivers `headers` and `body` to the webhook: status and JSON body.
+    pub async fn deliver(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let r = self.webhook.handle(headers, body).await;
+        (r.status, r.body)
+    }
+
+    /// The API's answer to `method path` by the developer, with a fresh view of the catalog.
+    pub async fn api(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
+        self.app.forget_catalog().await;
+        api_send(
+            &self.app,
+            api_request(
+                "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com",
+                method,
+                path,
+                None,
+            ),
+        )
+        .await
+    }
+}
