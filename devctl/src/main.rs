@@ -94,6 +94,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tools = matches!(
+        cli.command,
+        Command::Validate { .. } | Command::Preview { .. } | Command::Render { .. }
+    );
+    if tools && cli.api.is_some() {
+        return remote_tools(&cli);
+    }
     let result = match &cli.command {
         Command::Validate { paths } => offline::validate(paths, cli.json),
         Command::Preview { file } => offline::preview(file, cli.json),
@@ -110,6 +117,90 @@ fn main() -> ExitCode {
             eprintln!("devctl: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `validate`, `preview` and `render` with `--api`: the API's `/tools` routes check the files
+/// together with the catalog in force.
+fn remote_tools(cli: &Cli) -> ExitCode {
+    let target = match remote::Target::from_env(cli.api.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("devctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| {
+            eprintln!("devctl: {}: {e}", path.display());
+            ExitCode::from(2)
+        })
+    };
+    let post = |path: &str, body: serde_json::Value| {
+        remote::send(
+            &target,
+            "POST",
+            path,
+            Some(body.to_string().into_bytes()),
+            None,
+        )
+    };
+    let outcome = match &cli.command {
+        Command::Validate { paths } => {
+            let files = match offline::document_files(paths) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("devctl: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match post("/tools/validate", serde_json::json!({"files": files})) {
+                Ok((200, answer)) => {
+                    let problems: Vec<pao::problem::Problem> = answer
+                        .pointer("/data/problems")
+                        .cloned()
+                        .and_then(|p| serde_json::from_value(p).ok())
+                        .unwrap_or_default();
+                    return offline::print_problems(&problems, files.len(), cli.json);
+                }
+                other => other,
+            }
+        }
+        Command::Preview { file } => match read(file) {
+            Ok(document) => post(
+                "/tools/preview",
+                serde_json::json!({"document": document, "path": offline::repo_path(file)}),
+            ),
+            Err(code) => return code,
+        },
+        Command::Render {
+            file,
+            input,
+            outputs,
+        } => {
+            let (document, input_text) = match (read(file), read(input)) {
+                (Ok(d), Ok(i)) => (d, i),
+                (Err(code), _) | (_, Err(code)) => return code,
+            };
+            let Ok(input) = serde_json::from_str::<serde_json::Value>(&input_text) else {
+                eprintln!("devctl: {}: not valid JSON", input.display());
+                return ExitCode::from(2);
+            };
+            let outputs: serde_json::Map<String, serde_json::Value> = outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            post(
+                "/tools/test-variables",
+                serde_json::json!({"document": document, "path": offline::repo_path(file),
+                                   "input": input, "outputs": outputs}),
+            )
+        }
+        _ => return ExitCode::from(2),
+    };
+    match outcome {
+        Ok((status, answer)) => remote::print_answer(status, &answer, cli.json),
+        Err(code) => code,
     }
 }
 

@@ -1,12 +1,9 @@
 //! The offline commands: they read a catalog repository from disk and never call PAO.
 
-use pao::catalog::Target;
 use pao::catalog::load::{Loaded, find_root, load_dir};
-use pao::catalog::{Document, Entry, Problem};
-use pao::form::redact_paths;
-use pao::plan::plan;
-use pao::template::{SystemVars, Vars};
+use pao::catalog::{Entry, Problem};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -130,6 +127,12 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
                 .map(|p| repo.shown_problem(p)),
         );
     }
+    Ok(print_problems(&problems, documents, as_json))
+}
+
+/// Prints what `validate` found (the same lines whether checked here or by the API's
+/// `POST /tools/validate`): exit status 0 when nothing, 1 otherwise.
+pub fn print_problems(problems: &[Problem], documents: usize, as_json: bool) -> ExitCode {
     if as_json {
         println!(
             "{}",
@@ -138,7 +141,7 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
     } else if problems.is_empty() {
         println!("ok: {documents} documents valid");
     } else {
-        for p in &problems {
+        for p in problems {
             println!("{p}");
         }
         let mut files: Vec<&str> = problems.iter().map(|p| p.file.as_str()).collect();
@@ -152,11 +155,45 @@ pub fn validate(paths: &[PathBuf], as_json: bool) -> Result<ExitCode, CliError> 
             plural(files.len())
         );
     }
-    Ok(if problems.is_empty() {
+    if problems.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
+}
+
+/// `file`'s path in its catalog repository (`catalog/db/aurora.yaml`), if it is in one.
+pub fn repo_path(file: &Path) -> Option<String> {
+    let root = find_root(file)?;
+    let abs = file.canonicalize().ok()?;
+    let rel = abs.strip_prefix(&root).ok()?;
+    Some(
+        rel.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/"),
+    )
+}
+
+/// The document files under `paths` (roots, folders or files of catalog repositories) with
+/// their text, by repository-relative path: what `devctl validate --api` sends.
+pub fn document_files(paths: &[PathBuf]) -> Result<BTreeMap<String, String>, CliError> {
+    let mut files = BTreeMap::new();
+    for path in paths {
+        let repo = Repo::open(path)?;
+        let scope = repo.relative(path);
+        for file in &repo.loaded.files {
+            if scope.is_empty() || *file == scope || file.starts_with(&format!("{scope}/")) {
+                let full = repo.root.join(file);
+                let text = std::fs::read_to_string(&full).map_err(|e| CliError::Input {
+                    path: full.display().to_string(),
+                    message: e.to_string(),
+                })?;
+                files.insert(file.clone(), text);
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Prints the problems that keep `file` out of the catalog; exit status 1.
@@ -198,7 +235,7 @@ pub fn preview(file: &Path, as_json: bool) -> Result<ExitCode, CliError> {
     let Some(entry) = repo.entry(file)? else {
         return Ok(report_unusable(&repo, file, as_json));
     };
-    let view = preview_json(entry);
+    let view = pao::tools::preview(entry);
     let text = if as_json {
         view.to_string()
     } else {
@@ -206,26 +243,6 @@ pub fn preview(file: &Path, as_json: bool) -> Result<ExitCode, CliError> {
     };
     println!("{text}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// The document's card and form, as `GET /catalog/{id}/form` will serve it.
-fn preview_json(entry: &Entry) -> Value {
-    let meta = entry.document.metadata();
-    let mut view = json!({
-        "id": meta.id,
-        "kind": entry.document.kind(),
-        "name": meta.name,
-        "version": meta.version,
-        "category": meta.category,
-        "description": meta.description,
-        "owner": entry.owner_team(),
-        "tags": meta.tags,
-        "form": entry.document.form().portal_view(),
-    });
-    if let Document::Bundle(b) = &entry.document {
-        view["components"] = b.component_refs();
-    }
-    view
 }
 
 pub fn render(
@@ -245,59 +262,36 @@ pub fn render(
     let Some(entry) = repo.entry(file)? else {
         return Ok(report_unusable(&repo, file, as_json));
     };
-    let target = match &entry.document {
-        Document::Item(_) => Target::CatalogItem(entry.document.id().to_string()),
-        Document::Bundle(_) => Target::Bundle(entry.document.id().to_string()),
-    };
-    let system = sample_system().to_value();
-    let tasks = match plan(&repo.loaded.catalog, &target, &input, &system).map(|p| p.tasks) {
-        Ok(t) => t,
-        Err(issues) => return Ok(report_input(&issues, input_file, as_json)),
-    };
-    let mut given: Map<String, Value> = outputs
+    let target = pao::tools::target_of(entry);
+    let given: Map<String, Value> = outputs
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    let mut steps = Vec::new();
-    let total = tasks.len();
-    let mut text = String::new();
-    for (n, task) in tasks.iter().enumerate() {
-        let vars = Vars {
-            // Sample input may hold a real password: it is never printed.
-            current: redact_paths(&task.current, &task.password_paths),
-            output: given.clone(),
-            metadata: repo.loaded.catalog.metadata_vars(),
-            system: system.clone(),
-        };
-        let rendered = task
-            .item
-            .parse_config()
-            .and_then(|tree| tree.render(&vars).map_err(|(p, e)| format!("{p}: {e}")));
-        let config = match rendered {
-            Ok(v) => v,
-            Err(message) => {
-                eprintln!(
-                    "devctl: {}: fulfillment item {:?}: {message}",
-                    file.display(),
-                    task.item.id
-                );
-                return Ok(ExitCode::FAILURE);
-            }
-        };
-        // Later items see what this one would produce.
-        for key in task.item.output_keys() {
-            given
-                .entry(key.clone())
-                .or_insert_with(|| Value::String(format!("<{key}>")));
+    let rendered = match pao::tools::render(&repo.loaded.catalog, &target, &input, &given) {
+        Ok(steps) => steps,
+        Err(pao::tools::RenderError::Input(issues)) => {
+            return Ok(report_input(&issues, input_file, as_json));
         }
+        Err(pao::tools::RenderError::Template { item, message }) => {
+            eprintln!(
+                "devctl: {}: fulfillment item {item:?}: {message}",
+                file.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let total = rendered.len();
+    let mut text = String::new();
+    let mut steps = Vec::with_capacity(total);
+    for (n, step) in rendered.iter().enumerate() {
         let _ = writeln!(
             text,
             "[{}/{total}] {} › {} ({}){}",
             n + 1,
-            task.catalog_item_id,
-            task.item.id,
-            task.item.action,
-            task.component
+            step.catalog_item_id,
+            step.item.id,
+            step.item.action,
+            step.component
                 .as_deref()
                 .map(|c| format!("  component: {c}"))
                 .unwrap_or_default()
@@ -305,17 +299,9 @@ pub fn render(
         let _ = writeln!(
             text,
             "{}\n",
-            serde_json::to_string_pretty(&config).unwrap_or_default()
+            serde_json::to_string_pretty(&step.config).unwrap_or_default()
         );
-        steps.push(json!({
-            "step": n + 1,
-            "catalogItemId": task.catalog_item_id,
-            "component": task.component,
-            "fulfillmentItem": task.item.id,
-            "type": task.item.action,
-            "config": config,
-            "outputs": task.item.outputs,
-        }));
+        steps.push(step.to_json(n + 1));
     }
     if as_json {
         println!("{}", Value::Array(steps));
@@ -340,18 +326,6 @@ fn report_input(issues: &[Problem], input_file: &Path, as_json: bool) -> ExitCod
 }
 
 /// The `.system` namespace `render` uses.
-fn sample_system() -> SystemVars {
-    SystemVars {
-        request_id: "req-00000000-preview".into(),
-        correlation_id: "corr-00000000-preview".into(),
-        timestamp: pao::clock::now_rfc3339(),
-        user_email: "dev@example.com".into(),
-        user_arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
-        region: "us-east-1".into(),
-        environment: "local".into(),
-    }
-}
-
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }

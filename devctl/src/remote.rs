@@ -82,6 +82,58 @@ pub fn call(
     idempotency_key: Option<&str>,
     as_json: bool,
 ) -> ExitCode {
+    match send(target, method, path, body, idempotency_key) {
+        Ok((status, value)) => print_answer(status, &value, as_json),
+        Err(code) => code,
+    }
+}
+
+/// Prints an answer as [`call`] does and gives its exit status.
+pub fn print_answer(status: u16, value: &Value, as_json: bool) -> ExitCode {
+    if (200..300).contains(&status) {
+        let data = value.get("data").cloned().unwrap_or(value.clone());
+        let out = if as_json {
+            value.to_string()
+        } else {
+            serde_json::to_string_pretty(&data).unwrap_or_default()
+        };
+        println!("{out}");
+        return ExitCode::SUCCESS;
+    }
+    if as_json {
+        println!("{value}");
+    } else {
+        let message = value
+            .pointer("/error/message")
+            .or_else(|| value.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("no message");
+        eprintln!("devctl: {status} {message}");
+        for d in value
+            .pointer("/error/details")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            eprintln!(
+                "  {}: {}",
+                d["field"].as_str().unwrap_or_default(),
+                d["issue"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    ExitCode::FAILURE
+}
+
+/// Sends one signed call: the answer's status and JSON body, or the exit status of a call
+/// that could not be made (2, with the reason on stderr).
+pub fn send(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    idempotency_key: Option<&str>,
+) -> Result<(u16, Value), ExitCode> {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -89,7 +141,7 @@ pub fn call(
         Ok(r) => r,
         Err(e) => {
             eprintln!("devctl: {e}");
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         }
     };
     runtime.block_on(async {
@@ -106,7 +158,7 @@ pub fn call(
             Ok(h) => h,
             Err(e) => {
                 eprintln!("devctl: cannot sign the call: {e}");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         };
         if let Some(key) = idempotency_key {
@@ -114,7 +166,7 @@ pub fn call(
         }
         let client = reqwest::Client::new();
         let Ok(method) = method.parse::<reqwest::Method>() else {
-            return ExitCode::from(2);
+            return Err(ExitCode::from(2));
         };
         let mut request = client.request(method, &url).body(body);
         for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
@@ -124,45 +176,13 @@ pub fn call(
             Ok(r) => r,
             Err(e) => {
                 eprintln!("devctl: cannot reach {}: {e}", target.api);
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
         };
-        let status = response.status();
+        let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status.is_success() {
-            let data = value.get("data").cloned().unwrap_or(value.clone());
-            let out = if as_json {
-                value.to_string()
-            } else {
-                serde_json::to_string_pretty(&data).unwrap_or_default()
-            };
-            println!("{out}");
-            return ExitCode::SUCCESS;
-        }
-        if as_json {
-            println!("{value}");
-        } else {
-            let message = value
-                .pointer("/error/message")
-                .or_else(|| value.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            eprintln!("devctl: {} {message}", status.as_u16());
-            for d in value
-                .pointer("/error/details")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                eprintln!(
-                    "  {}: {}",
-                    d["field"].as_str().unwrap_or_default(),
-                    d["issue"].as_str().unwrap_or_default()
-                );
-            }
-        }
-        ExitCode::FAILURE
+        Ok((status, value))
     })
 }
 

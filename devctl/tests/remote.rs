@@ -96,3 +96,148 @@ async fn submit_and_follow_a_request() {
         "the stack is stopped: devctl cannot reach it"
     );
 }
+
+/// `validate`, `preview` and `render` with `--api` (the API's /tools routes) say what the
+/// offline commands say, on the example catalog and on a broken document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_routes_agree_with_the_offline_commands() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    let examples = pao_system_tests::example_catalog_dir();
+    let opts = local_options(&examples);
+    let running = start(opts.clone()).await.expect("local stack");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let examples_arg = examples.to_string_lossy().into_owned();
+    let both = |args: Vec<String>| {
+        let api = api.clone();
+        async move {
+            let plain: Vec<&str> = args.iter().map(String::as_str).collect();
+            let offline = run(&api, &plain).await;
+            let mut remote_args = vec!["--api", api.as_str()];
+            remote_args.extend(plain.iter().copied());
+            let remote = run(&api, &remote_args).await;
+            (offline, remote)
+        }
+    };
+    let json = |out: &Output| -> Value {
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            panic!(
+                "not JSON: {} / {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    };
+
+    // The example catalog: valid both ways.
+    let (offline, remote) = both(vec![
+        "validate".into(),
+        "--json".into(),
+        examples_arg.clone(),
+    ])
+    .await;
+    assert_eq!(offline.status.code(), Some(0));
+    assert_eq!(
+        remote.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    assert_eq!(json(&offline)["documents"], json(&remote)["documents"]);
+
+    // A broken document: the same problems, file, path and message.
+    let broken = write_repo(&[(
+        "catalog/storage/s3-bucket.yaml",
+        &std::fs::read_to_string(examples.join("catalog/storage/s3-bucket.yaml"))
+            .expect("example")
+            .replace("version: 1.1.0", "version: one")
+            .replace("type: boolean", "type: yes-no"),
+    )]);
+    let broken_arg = broken.path().to_string_lossy().into_owned();
+    let (offline, remote) =
+        both(vec!["validate".into(), "--json".into(), broken_arg.clone()]).await;
+    assert_eq!(offline.status.code(), Some(1));
+    assert_eq!(
+        remote.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    let strip = |v: Value| -> Vec<(String, String)> {
+        v["problems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let file = p["file"].as_str().unwrap_or_default();
+                // Offline names the file as found on disk; the API as a repository path.
+                let file = file.rsplit("catalog/").next().unwrap_or(file).to_string();
+                (
+                    format!("{file}:{}", p["path"].as_str().unwrap_or_default()),
+                    p["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (o, r) = (strip(json(&offline)), strip(json(&remote)));
+    assert!(!o.is_empty());
+    assert_eq!(o, r);
+
+    // Preview and render of an example document: the same form and the same configs.
+    let item = examples
+        .join("catalog/storage/s3-bucket.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let (offline, remote) = both(vec!["preview".into(), "--json".into(), item.clone()]).await;
+    assert_eq!(
+        remote.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    assert_eq!(json(&offline)["form"], json(&remote)["data"]["form"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("input.json");
+    std::fs::write(
+        &input,
+        r#"{"name": "logs", "bucket": {"bucketName": "team-logs", "accessTeams": ["analytics"]}}"#,
+    )
+    .expect("write");
+    let input = input.to_string_lossy().into_owned();
+    let (offline, remote) = both(vec![
+        "render".into(),
+        "--json".into(),
+        item.clone(),
+        "--input".into(),
+        input,
+    ])
+    .await;
+    assert_eq!(
+        offline.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&offline.stderr)
+    );
+    assert_eq!(
+        remote.status.code(),
+        Some(0),
+        "{} {}",
+        String::from_utf8_lossy(&remote.stdout),
+        String::from_utf8_lossy(&remote.stderr)
+    );
+    let configs = |steps: &Value| -> Vec<Value> {
+        steps
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s["config"].clone())
+            .collect()
+    };
+    assert_eq!(
+        configs(&json(&offline)),
+        configs(&json(&remote)["data"]["steps"])
+    );
+    stop_local(running).await;
+}

@@ -58,6 +58,7 @@ pub mod sweeper;
 pub mod sync;
 pub mod task;
 pub mod template;
+pub mod tools;
 pub mod value;
 pub mod webhook;
 pub mod worker;

@@ -7,7 +7,7 @@
 
 //!
 //! The routes are one table ([`routes`]); their handlers are grouped by resource
-//! ([`health`], [`catalog`], [`requests`]); [`views`] is how records look on the wire and
+//! ([`health`], [`catalog`], [`requests`], [`tools`]); [`views`] is how records look on the wire and
 //! [`envelope`] maps every error to its status in one place.
 
 mod catalog;
@@ -16,6 +16,7 @@ mod health;
 mod input;
 mod requests;
 pub mod routes;
+mod tools;
 mod views;
 
 use crate::catalog::Catalog;

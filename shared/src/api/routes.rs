@@ -2,7 +2,7 @@
 //! A known path called with a method it does not have answers 405 with `Allow`.
 
 use super::envelope::{ApiError, ApiResponse};
-use super::{ApiRequest, App, catalog, health, requests};
+use super::{ApiRequest, App, catalog, health, requests, tools};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -53,6 +53,9 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/requests/{id}", to!(requests::detail)),
     ("GET", "/requests/{id}/status", to!(requests::status)),
     ("GET", "/requests/{id}/logs", to!(requests::logs)),
+    ("POST", "/tools/validate", to!(tools::validate)),
+    ("POST", "/tools/preview", to!(tools::preview)),
+    ("POST", "/tools/test-variables", to!(tools::test_variables)),
 ];
 
 /// Every route as `(method, path)`, for documentation and tests.
@@ -142,6 +145,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 13);
+        assert_eq!(seen.len(), 16);
     }
 }
