@@ -10,7 +10,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv machete bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
+.PHONY: help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ unit: venv ## Run every test against a fresh local AWS endpoint (prints the tota
 machete: ## Unused dependencies (cargo-machete, installed under .tools on first use)
 	@test -x .tools/bin/cargo-machete || $(CARGO) install --quiet --locked --root .tools cargo-machete --version 0.9.2
 	.tools/bin/cargo-machete
+
+catalog-push: ## On make dev: commit what you changed in .local/catalog-repo and deliver the signed push webhook
+	$(CARGO) run --quiet --locked -p pao-local --bin pao-catalog-push -- "$${MESSAGE:-Catalog change}"
 
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)

@@ -218,3 +218,75 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
     assert_eq!(running.jira.issues().len(), 2);
     stop_local(running).await;
 }
+
+/// The local stack follows its catalog repository like a deployment follows GitHub: a change
+/// committed in the working directory and pushed (`make catalog-push`) reaches the catalog
+/// through the signed webhook; an unsigned delivery changes nothing.
+#[tokio::test]
+async fn a_catalog_push_reaches_the_catalog() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let opts = local_options(repo.path());
+    let running = start(opts.clone()).await.expect("local stack starts");
+    assert_eq!(running.first_sync.added, ["catalog/two.yaml"]);
+    let base = format!("http://{}", running.api_addr);
+    let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
+
+    // Unsigned deliveries are refused by the webhook itself (the route has no IAM).
+    let unsigned = reqwest::Client::new()
+        .post(format!("{base}/api/v1/webhooks/github"))
+        .header("X-GitHub-Event", "push")
+        .body(r#"{"ref":"refs/heads/main"}"#)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(unsigned.status().as_u16(), 401);
+
+    let file = running.github.dir.join("catalog/two.yaml");
+    let renamed = std::fs::read_to_string(&file)
+        .expect("document")
+        .replace("name: Two tickets", "name: Two chained tickets");
+    std::fs::write(&file, renamed).expect("write");
+    let (status, answer) = pao_local::catalog_push::push(
+        &running.github.dir,
+        &format!("{base}/api/v1"),
+        "Rename the item",
+    )
+    .await
+    .expect("pushed");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["changed"], json!(["catalog/two.yaml"]));
+    // The API caches the catalog for a minute in each container: wait for it, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, body) = call(
+            &base,
+            "GET",
+            "/api/v1/catalog/two-tickets",
+            None,
+            dev,
+            SystemTime::now(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        if body["data"]["name"] == json!("Two chained tickets") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the change never showed: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let (_, sync) = call(
+        &base,
+        "GET",
+        "/api/v1/catalog/sync",
+        None,
+        dev,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(sync["data"]["commit"], answer["data"]["commit"]);
+    stop_local(running).await;
+}

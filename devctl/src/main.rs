@@ -58,9 +58,14 @@ enum Command {
         #[arg(long = "output", short, value_name = "KEY=VALUE", value_parser = offline::parse_output)]
         outputs: Vec<(String, String)>,
     },
-    /// List the catalog (signed API call).
-    #[command(after_help = "Example:\n  devctl catalog --category database")]
+    /// List the catalog, or follow its repository: `refresh`, `sync` (signed API calls).
+    #[command(
+        after_help = "Examples:\n  devctl catalog --category database\n  devctl catalog refresh     # sync the catalog to the repository branch's head now\n  devctl catalog sync        # the commit in force and the documents it refused",
+        args_conflicts_with_subcommands = true
+    )]
     Catalog {
+        #[command(subcommand)]
+        action: Option<CatalogAction>,
         #[arg(long)]
         category: Option<String>,
         /// Search in ids, names, descriptions and tags.
@@ -90,6 +95,14 @@ enum Command {
     Status { request_id: String },
     /// A request's audit log (signed API call).
     Logs { request_id: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogAction {
+    /// Sync the catalog to the repository branch's head now (POST /catalog/refresh).
+    Refresh,
+    /// The snapshot in force: commit, time, documents and rejections (GET /catalog/sync).
+    Sync,
 }
 
 fn main() -> ExitCode {
@@ -214,7 +227,19 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
     };
     let get = |path: String| remote::call(&target, "GET", &path, None, None, cli.json);
     match command {
-        Command::Catalog { category, q } => get(remote::with_query(
+        Command::Catalog {
+            action: Some(CatalogAction::Refresh),
+            ..
+        } => remote::call(&target, "POST", "/catalog/refresh", None, None, cli.json),
+        Command::Catalog {
+            action: Some(CatalogAction::Sync),
+            ..
+        } => get("/catalog/sync".to_string()),
+        Command::Catalog {
+            action: None,
+            category,
+            q,
+        } => get(remote::with_query(
             "/catalog",
             &[("category", category.clone()), ("q", q.clone())],
         )),

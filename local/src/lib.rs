@@ -3,6 +3,7 @@
 //! Gateway's AWS_IAM authorizer; the SQS event source mapping (`esm`); and the whole local
 //! stack.
 
+pub mod catalog_push;
 pub mod esm;
 pub mod github_standin;
 pub mod jira_standin;
