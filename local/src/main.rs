@@ -46,7 +46,25 @@ async fn main() -> ExitCode {
         "  JIRA stand-in  {}  (secret pao/jira, instance \"default\")",
         running.jira.base_url()
     );
-    println!("  catalog        {catalog}");
+    println!(
+        "  GitHub stand-in {}  (repository {}, from {catalog})",
+        running.github.api_url(),
+        running.github.repository
+    );
+    println!(
+        "  catalog repo   {}  (edit, then `make catalog-push`)",
+        running.github.dir.display()
+    );
+    println!(
+        "  webhook        POST http://{}/api/v1/webhooks/github  (HMAC secret {})",
+        running.api_addr,
+        pao_local::runner::LOCAL_WEBHOOK_SECRET
+    );
+    println!(
+        "  catalog        {} documents at commit {}",
+        running.first_sync.added.len(),
+        &running.first_sync.commit[..running.first_sync.commit.len().min(12)]
+    );
     println!("Ctrl-C stops it.");
     let _ = tokio::signal::ctrl_c().await;
     println!("stopping");

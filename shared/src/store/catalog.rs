@@ -139,21 +139,20 @@ impl Store {
         ))
     }
 
-    /// Readers of the old snapshot have an hour to finish; then TTL removes it.
+    /// Readers of the old snapshot have an hour to finish; then TTL removes it. Its items are
+    /// written again with `expiresAt`, 25 at a time.
     async fn expire_snapshot(&self, version: &str, now: &Now) -> Result<(), StoreError> {
-        for item in &self.partition(&format!("CATALOG#{version}"), false).await? {
-            if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .key("pk", pk.clone())
-                    .key("sk", sk.clone())
-                    .update_expression("SET expiresAt = :e")
-                    .expression_attribute_values(":e", n(now.epoch + 3600))
-                    .send()
-                    .await
-                    .map_err(dynamo)?;
-            }
+        let mut writes = Vec::new();
+        for mut item in self.partition(&format!("CATALOG#{version}"), false).await? {
+            item.insert("expiresAt".into(), n(now.epoch + 3600));
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(super::build_error)?;
+            writes.push(WriteRequest::builder().put_request(put).build());
+        }
+        for chunk in writes.chunks(BATCH) {
+            self.batch_write(chunk.to_vec()).await?;
         }
         Ok(())
     }
