@@ -13,7 +13,6 @@ use crate::sync::{SyncError, Syncer};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tracing::Instrument;
 
 /// The webhook's dependencies, built once per container.
 #[derive(Debug)]
@@ -38,21 +37,8 @@ impl Webhook {
             .map(|d| format!("gh-{d}"))
             .unwrap_or_else(|| format!("gh-{}", uuid::Uuid::new_v4()));
         let span = tracing::info_span!("webhook", correlation_id = %correlation_id);
-        let mut response = match self
-            .answer(headers, body, &correlation_id)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => span.in_scope(|| e.into_response(&correlation_id)),
-        };
-        response
-            .headers
-            .push(("X-Correlation-Id".into(), correlation_id));
-        response
-            .headers
-            .push(("Content-Type".into(), "application/json".into()));
-        response
+        let answer = self.answer(headers, body, &correlation_id);
+        crate::api::envelope::respond_in(span, correlation_id.clone(), answer).await
     }
 
     async fn answer(

@@ -89,6 +89,28 @@ impl From<SubmitError> for ApiError {
     }
 }
 
+/// Runs `answer` inside `span` (so every log line carries the correlation id) and gives the
+/// response every route and the webhook give: the error envelope for an error, and
+/// `X-Correlation-Id` and `Content-Type` always.
+pub async fn respond_in(
+    span: tracing::Span,
+    correlation_id: String,
+    answer: impl std::future::Future<Output = Result<ApiResponse, ApiError>>,
+) -> ApiResponse {
+    use tracing::Instrument;
+    let mut response = match answer.instrument(span.clone()).await {
+        Ok(r) => r,
+        Err(e) => span.in_scope(|| e.into_response(&correlation_id)),
+    };
+    response
+        .headers
+        .push(("X-Correlation-Id".into(), correlation_id));
+    response
+        .headers
+        .push(("Content-Type".into(), "application/json".into()));
+    response
+}
+
 impl ApiError {
     /// The HTTP status and error code.
     pub fn status_and_code(&self) -> (u16, &'static str) {

@@ -28,7 +28,6 @@ use envelope::{ApiError, ApiResponse};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
-use tracing::Instrument;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -159,21 +158,8 @@ impl App {
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("api", correlation_id = %correlation_id, method = %req.method, path = %req.path);
-        // Every log line of this call carries its correlation id.
-        let mut response = match routes::dispatch(self, req, &correlation_id)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => span.in_scope(|| e.into_response(&correlation_id)),
-        };
-        response
-            .headers
-            .push(("X-Correlation-Id".into(), correlation_id));
-        response
-            .headers
-            .push(("Content-Type".into(), "application/json".into()));
-        response
+        let answer = routes::dispatch(self, req, &correlation_id);
+        envelope::respond_in(span, correlation_id.clone(), answer).await
     }
 
     /// Drops the cached catalog: the next call reads the snapshot in force.

@@ -43,9 +43,9 @@ impl Store {
         now: &Now,
     ) -> Result<(), StoreError> {
         let partition = format!("CATALOG#{}", snapshot.version);
-        let mut writes: Vec<WriteRequest> = Vec::with_capacity(snapshot.sources.len());
+        let mut items = Vec::with_capacity(snapshot.sources.len());
         for (i, doc) in snapshot.sources.iter().enumerate() {
-            let item = HashMap::from([
+            items.push(HashMap::from([
                 ("pk".to_string(), s(&partition)),
                 ("sk".to_string(), s(format!("DOC#{i:05}"))),
                 ("itemType".to_string(), s("catalog-document")),
@@ -59,16 +59,9 @@ impl Store {
                     "owners".to_string(),
                     to_attr(&Value::from(doc.owners.clone())),
                 ),
-            ]);
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(super::build_error)?;
-            writes.push(WriteRequest::builder().put_request(put).build());
+            ]));
         }
-        for chunk in writes.chunks(BATCH) {
-            self.batch_write(chunk.to_vec()).await?;
-        }
+        self.put_items(items).await?;
         let rejections = serde_json::to_value(&snapshot.rejections)
             .map_err(|e| StoreError::Malformed(e.to_string()))?;
         let mut put = self
@@ -142,9 +135,17 @@ impl Store {
     /// Readers of the old snapshot have an hour to finish; then TTL removes it. Its items are
     /// written again with `expiresAt`, 25 at a time.
     async fn expire_snapshot(&self, version: &str, now: &Now) -> Result<(), StoreError> {
-        let mut writes = Vec::new();
-        for mut item in self.partition(&format!("CATALOG#{version}"), false).await? {
+        let mut items = self.partition(&format!("CATALOG#{version}"), false).await?;
+        for item in &mut items {
             item.insert("expiresAt".into(), n(now.epoch + 3600));
+        }
+        self.put_items(items).await
+    }
+
+    /// Writes whole items, 25 to a BatchWriteItem.
+    async fn put_items(&self, items: Vec<super::attr::Item>) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(items.len());
+        for item in items {
             let put = PutRequest::builder()
                 .set_item(Some(item))
                 .build()
