@@ -60,10 +60,25 @@ async fn run() -> Result<(), String> {
     if event.get("httpMethod").is_some() {
         let request = lambda_http::request::from_str(&text)
             .map_err(|e| format!("{path}: not an API Gateway event: {e}"))?;
-        let app = pao::api::App::from_config(&config, &sdk);
-        let response = api::handle(&app, request)
+        // API Gateway sends the webhook route to its own function.
+        let webhook_route =
+            event.get("path").and_then(Value::as_str) == Some("/api/v1/webhooks/github");
+        let response = if webhook_route {
+            // The events in events/ are signed with this secret.
+            provision::put_secret(
+                &secrets,
+                &names.github_webhook_secret,
+                "events-webhook-secret",
+            )
             .await
             .map_err(|e| e.to_string())?;
+            let webhook = pao::webhook::Webhook::from_config(&config, &sdk);
+            github_webhook::handle(&webhook, request).await
+        } else {
+            let app = pao::api::App::from_config(&config, &sdk);
+            api::handle(&app, request).await
+        }
+        .map_err(|e| e.to_string())?;
         println!("HTTP {}", response.status());
         for (k, v) in response.headers() {
             println!("{k}: {}", v.to_str().unwrap_or_default());
