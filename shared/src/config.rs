@@ -52,6 +52,9 @@ pub struct Config {
     /// `PAO_GITHUB_WEBHOOK_SECRET_ID` (default `pao/github-webhook`): the webhook's shared
     /// secret (HMAC `X-Hub-Signature-256`).
     pub github_webhook_secret_id: String,
+    /// `PAO_HTTP_ALLOW_HOSTS` (comma-separated, default none): hosts `rest-api` and `webhook`
+    /// items may call over plain http or at an internal address (the local stack's stand-ins).
+    pub http_allow_hosts: String,
 }
 
 impl Config {
@@ -108,6 +111,7 @@ impl Config {
             github_api_url: or("PAO_GITHUB_API_URL", "https://api.github.com"),
             github_token_secret_id: or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
             github_webhook_secret_id: or("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
+            http_allow_hosts: or("PAO_HTTP_ALLOW_HOSTS", ""),
         })
     }
 }

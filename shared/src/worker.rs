@@ -72,6 +72,11 @@ pub struct Record {
     pub group_id: Option<String>,
 }
 
+/// `<requestId>-<task>-<attempt>`: the same for a redelivery, new for a person's retry.
+fn idempotency_key(task: &TaskRecord) -> String {
+    format!("{}-{}-{}", task.request_id, task.seq, task.attempt)
+}
+
 /// Runs tasks: built once per container by [`Worker::from_config`].
 pub struct Worker {
     pub store: Store,
@@ -81,6 +86,8 @@ pub struct Worker {
     pub settings: WorkerSettings,
     /// Fulfillment configs parsed once per catalog snapshot.
     pub configs: ParsedConfigs,
+    /// Outbound HTTP of `rest-api` and `webhook` items (URL rules, circuit breakers).
+    pub outbound: crate::action::http::Outbound,
 }
 
 impl Worker {
@@ -101,6 +108,9 @@ impl Worker {
                 action_timeout: config.action_timeout,
             },
             configs: ParsedConfigs::default(),
+            outbound: crate::action::http::Outbound::new(crate::action::http::Allowed::parse(
+                &config.http_allow_hosts,
+            )),
         }
     }
 
@@ -362,6 +372,26 @@ impl Worker {
                 self.jira
                     .create_issue(instance, &config, &label, timeout)
                     .await
+            }
+            ActionType::RestApi => {
+                crate::action::rest::call(
+                    &self.outbound,
+                    &self.secrets,
+                    &config,
+                    &idempotency_key(task),
+                    timeout,
+                )
+                .await
+            }
+            ActionType::Webhook => {
+                crate::action::webhook::deliver(
+                    &self.outbound,
+                    &self.secrets,
+                    &config,
+                    &idempotency_key(task),
+                    timeout,
+                )
+                .await
             }
             other => Err(ActionError::Unsupported(other.to_string())),
         }

@@ -2,7 +2,10 @@
 //! JSON result (what the item's `outputs` pointers read) and, where there is one, a link to
 //! the thing it created. Errors carry text safe to store and show: never a credential.
 
+pub mod http;
 pub mod jira;
+pub mod rest;
+pub mod webhook;
 
 use crate::record::ExternalRef;
 use serde_json::Value;

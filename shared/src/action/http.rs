@@ -1,0 +1,411 @@
+//! Outbound HTTP for the `rest-api` and `webhook` actions: where a rendered URL may go, a
+//! circuit breaker per host, and how a target's answer becomes an error message.
+//!
+//! A URL rendered from user input must not reach inside the network PAO runs in: it must be
+//! `https` (plain `http` only to hosts the operator allows, which the local stack uses), and
+//! neither its literal address nor any address its name resolves to may be loopback,
+//! link-local (169.254.169.254 is the instance metadata service), private, or otherwise
+//! internal, unless the operator allows that host. The check is made where the connection is
+//! made (a DNS resolver that refuses such addresses), so a name that resolves differently the
+//! second time cannot slip through; redirects are not followed.
+
+use super::ActionError;
+use reqwest::Url;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Failures in a row after which a host is not called for a while.
+const BREAKER_THRESHOLD: u32 = 5;
+/// How long calls to such a host fail fast.
+const BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
+/// How much of a target's answer an error message quotes.
+const QUOTED: usize = 200;
+
+/// Hosts the operator allows beyond the rule (`PAO_HTTP_ALLOW_HOSTS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowed {
+    hosts: Vec<String>,
+}
+
+impl Allowed {
+    /// From a comma-separated list of host names or addresses (`127.0.0.1,localhost`).
+    pub fn parse(list: &str) -> Self {
+        Self {
+            hosts: list
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+        }
+    }
+
+    fn allows(&self, host: &str) -> bool {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
+    }
+}
+
+/// Whether an address is inside: loopback, link-local (metadata), private, shared, or unset.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local (fd00:ec2::254 is metadata)
+                || (first & 0xffc0) == 0xfe80 // link-local
+        }
+    }
+}
+
+/// Checks a rendered URL before anything is sent: scheme, and a literal address.
+pub fn check_url(raw: &str, allowed: &Allowed) -> Result<Url, ActionError> {
+    let url = Url::parse(raw.trim())
+        .map_err(|e| ActionError::Config(format!("url {raw:?} is not a URL: {e}")))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| ActionError::Config(format!("url {raw:?} has no host")))?
+        .to_string();
+    match url.scheme() {
+        "https" => {}
+        "http" if allowed.allows(&host) => {}
+        "http" => {
+            return Err(ActionError::Config(format!(
+                "url {raw:?} must use https (plain http only to hosts in PAO_HTTP_ALLOW_HOSTS)"
+            )));
+        }
+        other => {
+            return Err(ActionError::Config(format!(
+                "url {raw:?}: scheme {other} is not allowed (https only)"
+            )));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ActionError::Config(
+            "url must not carry credentials: name a secret in `auth`".into(),
+        ));
+    }
+    let literal = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>();
+    if let Ok(ip) = literal {
+        if is_internal(ip) && !allowed.allows(&host) {
+            return Err(refused(&host));
+        }
+    }
+    Ok(url)
+}
+
+fn refused(host: &str) -> ActionError {
+    ActionError::Config(format!(
+        "url host {host} is an internal address (loopback, link-local, metadata or private); PAO does not call it"
+    ))
+}
+
+/// Resolves names and keeps only outside addresses (all of them for an allowed host).
+#[derive(Debug, Clone)]
+struct OutsideOnly {
+    allowed: Allowed,
+}
+
+impl reqwest::dns::Resolve for OutsideOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allowed = self.allowed.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_string();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let outside: Vec<SocketAddr> = if allowed.allows(&host) {
+                found
+            } else {
+                found.into_iter().filter(|a| !is_internal(a.ip())).collect()
+            };
+            if outside.is_empty() {
+                return Err(Box::new(std::io::Error::other(format!(
+                    "{host} resolves only to internal addresses"
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(outside.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client of the outbound actions, with its rules and circuit breakers.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub client: reqwest::Client,
+    pub allowed: Allowed,
+    breakers: Arc<Mutex<HashMap<String, Breaker>>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Breaker {
+    failures: u32,
+    open_until: Option<Instant>,
+}
+
+impl Outbound {
+    pub fn new(allowed: Allowed) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(OutsideOnly {
+                allowed: allowed.clone(),
+            }))
+            .user_agent("PAO")
+            .build()
+            .unwrap_or_default();
+        Self {
+            client,
+            allowed,
+            breakers: Arc::default(),
+        }
+    }
+
+    /// Refuses at once while `host`'s breaker is open.
+    pub fn admit(&self, host: &str) -> Result<(), ActionError> {
+        let breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        match breakers.get(host).and_then(|b| b.open_until) {
+            Some(until) if Instant::now() < until => Err(ActionError::Unreachable(format!(
+                "{host}: not called for {} s after {BREAKER_THRESHOLD} failures in a row (circuit open)",
+                until
+                    .saturating_duration_since(Instant::now())
+                    .as_secs()
+                    .max(1)
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records how a call to `host` went: a failure is no answer or a 5xx.
+    pub fn record(&self, host: &str, failed: bool) {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|e| e.into_inner());
+        let b = breakers.entry(host.to_string()).or_default();
+        if failed {
+            b.failures += 1;
+            if b.failures >= BREAKER_THRESHOLD {
+                b.open_until = Some(Instant::now() + BREAKER_COOL_DOWN);
+                b.failures = 0;
+            }
+        } else {
+            *b = Breaker::default();
+        }
+    }
+
+    /// Sends a request built for `url`, with the breaker and the timeout, and reads the answer.
+    pub async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<Answer, ActionError> {
+        let host = url.host_str().unwrap_or_default().to_string();
+        self.admit(&host)?;
+        let sent = request.timeout(timeout).send().await;
+        let response = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                self.record(&host, true);
+                return Err(if e.is_timeout() {
+                    ActionError::Timeout(timeout.as_secs())
+                } else {
+                    ActionError::Unreachable(format!("{host} ({})", reason(e)))
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let headers: serde_json::Map<String, serde_json::Value> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.into())))
+            .collect();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => {
+                self.record(&host, true);
+                return Err(if e.is_timeout() {
+                    ActionError::Timeout(timeout.as_secs())
+                } else {
+                    ActionError::Unreachable(format!("{host} ({})", reason(e)))
+                });
+            }
+        };
+        self.record(&host, status >= 500);
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            text,
+        })
+    }
+}
+
+/// Why a call got no answer, without the URL (it may carry rendered input).
+fn reason(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+/// `(timestamp, "sha256=<hex>")`: the HMAC-SHA256 of `"<timestamp>.<body>"` under `secret`,
+/// as the `hmac` auth of `rest-api` and a signed `webhook` send it.
+pub fn signature(secret: &[u8], body: &[u8]) -> (String, String) {
+    use hmac::{Hmac, KeyInit, Mac};
+    let timestamp = crate::clock::now_epoch().to_string();
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return (timestamp, String::new());
+    };
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    let signed = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    (timestamp, signed)
+}
+
+/// A target's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    /// The body as JSON when it is JSON, else as a string.
+    pub body: serde_json::Value,
+    pub text: String,
+}
+
+impl Answer {
+    /// The error for an answer that is not one of `expected` (empty: any 2xx), naming its
+    /// status and the start of its body, with every `secret` blanked out.
+    pub fn check(&self, what: &str, expected: &[u16], secrets: &[&str]) -> Result<(), ActionError> {
+        let ok = if expected.is_empty() {
+            (200..300).contains(&self.status)
+        } else {
+            expected.contains(&self.status)
+        };
+        if ok {
+            return Ok(());
+        }
+        let mut quoted: String = self.text.chars().take(QUOTED).collect();
+        if self.text.chars().count() > QUOTED {
+            quoted.push('…');
+        }
+        for s in secrets.iter().filter(|s| s.len() >= 4) {
+            quoted = quoted.replace(s, "********");
+        }
+        let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
+        Err(ActionError::Rejected(format!(
+            "{what} answered {}{}",
+            self.status,
+            if quoted.is_empty() {
+                String::new()
+            } else {
+                format!(": {quoted}")
+            }
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_internal(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+            assert!(!is_internal(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_https_and_outside() {
+        let none = Allowed::default();
+        assert!(check_url("https://cmdb.example.com/api", &none).is_ok());
+        for bad in [
+            "http://cmdb.example.com/api",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://[::1]/x",
+            "https://127.0.0.1:8443/",
+            "ftp://example.com/",
+            "https://user:pw@example.com/",
+            "not a url",
+        ] {
+            assert!(check_url(bad, &none).is_err(), "{bad}");
+        }
+        let local = Allowed::parse("127.0.0.1, localhost");
+        assert!(check_url("http://127.0.0.1:8083/x", &local).is_ok());
+        assert!(check_url("http://169.254.169.254/", &local).is_err());
+    }
+
+    #[test]
+    fn the_breaker_opens_after_failures_and_closes_on_success() {
+        let out = Outbound::new(Allowed::default());
+        for _ in 0..BREAKER_THRESHOLD - 1 {
+            out.record("a.example.com", true);
+        }
+        assert!(out.admit("a.example.com").is_ok());
+        out.record("a.example.com", false);
+        for _ in 0..BREAKER_THRESHOLD {
+            out.record("a.example.com", true);
+        }
+        let refused = out.admit("a.example.com").expect_err("open");
+        assert!(refused.to_string().contains("circuit open"), "{refused}");
+        assert!(out.admit("b.example.com").is_ok(), "per host");
+    }
+
+    #[test]
+    fn errors_quote_the_answer_without_secrets() {
+        let answer = Answer {
+            status: 403,
+            headers: Default::default(),
+            body: serde_json::Value::Null,
+            text: "{\"error\": \"token s3cr3t-token is not allowed\"}".into(),
+        };
+        let e = answer
+            .check("POST cmdb.example.com/api", &[], &["s3cr3t-token"])
+            .expect_err("403");
+        let text = e.to_string();
+        assert!(text.contains("answered 403"), "{text}");
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+        assert!(answer.check("x", &[403], &[]).is_ok());
+    }
+}

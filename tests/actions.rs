@@ -1,0 +1,287 @@
+//! The `rest-api` and `webhook` fulfillment items against the local AWS endpoint and the HTTP
+//! stand-in: outputs feeding a later task, auth and signatures, idempotency keys, clean
+//! failures (4xx, 5xx, timeout, refused connection), and URLs that must not be called.
+
+use hmac::{Hmac, KeyInit, Mac};
+use pao::record::RequestId;
+use pao::request::RequestState;
+use pao_local::http_standin::HttpStandIn;
+use pao_system_tests::{TestEnv, drain_until, write_repo};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "cmdb-token-3f9a";
+const SIGNING: &str = "chat-signing-key-77";
+
+fn item(base: &str, url_field: bool) -> String {
+    let url = if url_field {
+        "{{.current.target.url}}".to_string()
+    } else {
+        format!("{base}/api/v1/databases")
+    };
+    format!(
+        r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: http-item, name: HTTP item, version: 1.0.0, category: testing, owner: team-test, description: A REST call then a webhook. }}
+form:
+  groups:
+    - id: target
+      fields:
+        - {{ id: url, type: string }}
+        - {{ id: size, type: integer, default: 20 }}
+fulfillment:
+  items:
+    - id: register
+      type: rest-api
+      timeoutSeconds: 2
+      config:
+        method: POST
+        url: "{url}"
+        headers: {{ X-Correlation-Id: "{{{{.system.correlationId}}}}" }}
+        query: {{ dryRun: "false" }}
+        auth: {{ type: bearer, secret: test/cmdb-token }}
+        body:
+          name: "{{{{.name}}}}"
+          size: "{{{{.current.target.size | json}}}}"
+      outputs:
+        resourceId: /body/id
+        resourceUrl: /body/url
+    - id: announce
+      type: webhook
+      timeoutSeconds: 2
+      config:
+        url: "{base}/hooks/chat"
+        payload:
+          text: "Created {{{{.output.resourceId}}}} at {{{{.output.resourceUrl}}}}"
+        signingSecret: test/chat-signing
+      outputs:
+        announced: /status
+"#
+    )
+    .replace("{{.name}}", "{{.current.name}}")
+}
+
+struct Http {
+    env: TestEnv,
+    stand_in: HttpStandIn,
+    worker: pao::worker::Worker,
+    catalog: pao::catalog::Catalog,
+    _repo: tempfile::TempDir,
+}
+
+async fn setup(url_field: bool) -> Http {
+    let env = TestEnv::new().await;
+    let stand_in = HttpStandIn::start(0).await.expect("HTTP stand-in");
+    let mut worker = pao_system_tests::worker_for(&env, r#"{"instances": {}}"#).await;
+    // The stand-in listens on loopback over http: allowed here as the local stack allows it.
+    worker.outbound =
+        pao::action::http::Outbound::new(pao::action::http::Allowed::parse("127.0.0.1"));
+    for (id, value) in [("test/cmdb-token", TOKEN), ("test/chat-signing", SIGNING)] {
+        pao_local::provision::put_secret(&env.secrets, id, value)
+            .await
+            .expect("secret");
+    }
+    let repo = write_repo(&[("catalog/http.yaml", &item(&stand_in.base_url(), url_field))]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    Http {
+        env,
+        stand_in,
+        worker,
+        catalog: loaded.catalog,
+        _repo: repo,
+    }
+}
+
+async fn submit(h: &Http, input: Value) -> RequestId {
+    let item = pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::catalog::Target::CatalogItem("http-item".into()),
+        input,
+    };
+    let ctx = pao::submission::Context {
+        user: pao::record::Principal {
+            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+            email: Some("dev@example.com".into()),
+        },
+        correlation_id: "corr-http".into(),
+        submission_id: "sub-http".into(),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "test".into(),
+        idempotency_seed: None,
+        catalog_commit: String::new(),
+    };
+    let (request, tasks) =
+        pao::submission::build(&h.catalog, &item, 0, &ctx).expect("valid request");
+    pao::submission::write(&h.env.store(), &h.env.queue(), &request, &tasks)
+        .await
+        .expect("written");
+    request.request_id
+}
+
+fn ended(d: &pao::record::RequestDetail) -> bool {
+    matches!(
+        d.request.state,
+        RequestState::Completed | RequestState::Failed
+    )
+}
+
+#[tokio::test]
+async fn a_rest_call_feeds_a_signed_webhook() {
+    let h = setup(false).await;
+    let id = submit(&h, json!({"name": "orders-db", "target": {"size": 50}})).await;
+    let done = drain_until(&h.env, &h.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.request.error
+    );
+    let calls = h.stand_in.calls();
+    assert_eq!(calls.len(), 2);
+    // The REST call: method, rendered path and query, auth from the secret, idempotency key.
+    let rest = &calls[0];
+    assert_eq!(rest.method, "POST");
+    assert_eq!(rest.target, "/api/v1/databases?dryRun=false");
+    assert_eq!(
+        rest.header("authorization"),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        rest.header("idempotency-key"),
+        Some(format!("{id}-0-1").as_str())
+    );
+    assert_eq!(rest.header("x-correlation-id"), Some("corr-http"));
+    assert_eq!(rest.json(), json!({"name": "orders-db", "size": 50}));
+    // Its outputs fed the webhook, which is signed over timestamp and body.
+    let hook = &calls[1];
+    let text = format!("Created res-1 at {}/resources/res-1", h.stand_in.base_url());
+    assert_eq!(hook.json(), json!({"text": text}));
+    let timestamp = hook.header("x-pao-timestamp").expect("timestamp");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SIGNING.as_bytes()).expect("key");
+    mac.update(format!("{timestamp}.{}", hook.body).as_bytes());
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    assert_eq!(hook.header("x-pao-signature-256"), Some(expected.as_str()));
+    assert_eq!(
+        done.tasks[0].outputs.get("resourceId"),
+        Some(&json!("res-1"))
+    );
+    assert_eq!(done.tasks[1].outputs.get("announced"), Some(&json!(201)));
+    h.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_message_calls_once() {
+    let h = setup(false).await;
+    let id = submit(&h, json!({"name": "once", "target": {}})).await;
+    let message = pao::queue::TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "corr-http".into(),
+    };
+    h.worker.handle(&message).await.expect("first delivery");
+    h.worker.handle(&message).await.expect("second delivery");
+    let rest_calls = h
+        .stand_in
+        .calls()
+        .iter()
+        .filter(|c| c.target.starts_with("/api/v1/databases"))
+        .count();
+    assert_eq!(rest_calls, 1);
+    assert_eq!(h.stand_in.created(), 1);
+    h.env.cleanup().await;
+}
+
+/// Each way a target can fail fails the task and the request with the target's own answer,
+/// never the token.
+#[tokio::test]
+async fn failures_name_the_target_and_never_the_secret() {
+    let h = setup(false).await;
+    type Case<'a> = (&'a str, Option<(u16, &'a str)>, std::time::Duration);
+    let cases: [Case; 3] = [
+        (
+            "4xx",
+            Some((
+                422,
+                "{\"error\": \"name taken\", \"auth\": \"cmdb-token-3f9a\"}",
+            )),
+            std::time::Duration::ZERO,
+        ),
+        (
+            "5xx",
+            Some((503, "upstream is down")),
+            std::time::Duration::ZERO,
+        ),
+        ("timeout", None, std::time::Duration::from_secs(4)),
+    ];
+    for (name, failure, delay) in cases {
+        h.stand_in.fail_with(failure);
+        h.stand_in.delay(delay);
+        let id = submit(&h, json!({"name": format!("fail-{name}"), "target": {}})).await;
+        let done = drain_until(&h.env, &h.worker, &id, ended).await;
+        assert_eq!(done.request.state, RequestState::Failed, "{name}");
+        let error = done.tasks[0].error.clone().unwrap_or_default();
+        match name {
+            "4xx" => {
+                assert!(
+                    error.contains(
+                        "POST 127.0.0.1/api/v1/databases answered 422: {\"error\": \"name taken\""
+                    ),
+                    "{error}"
+                );
+                assert!(!error.contains(TOKEN), "{error}");
+            }
+            "5xx" => assert!(error.contains("answered 503: upstream is down"), "{error}"),
+            _ => assert!(error.contains("no answer within 2 seconds"), "{error}"),
+        }
+    }
+    h.stand_in.fail_with(None);
+    h.stand_in.delay(std::time::Duration::ZERO);
+    h.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_fails_cleanly() {
+    let h = setup(true).await;
+    // A port nothing listens on (allowed host, so only the connection fails).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let id = submit(
+        &h,
+        json!({"name": "refused", "target": {"url": format!("http://127.0.0.1:{port}/x")}}),
+    )
+    .await;
+    let done = drain_until(&h.env, &h.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Failed);
+    let error = done.tasks[0].error.clone().unwrap_or_default();
+    assert!(error.contains("could not reach 127.0.0.1"), "{error}");
+    h.env.cleanup().await;
+}
+
+/// User input rendered into a URL cannot reach the metadata service or loopback.
+#[tokio::test]
+async fn internal_addresses_are_never_called() {
+    let h = setup(true).await;
+    let port = h.stand_in.addr.port();
+    for url in [
+        "https://169.254.169.254/latest/meta-data/iam/security-credentials/".to_string(),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        format!("https://localhost:{port}/api"),
+        format!("https://[::1]:{port}/api"),
+    ] {
+        let id = submit(&h, json!({"name": "ssrf", "target": {"url": url}})).await;
+        let done = drain_until(&h.env, &h.worker, &id, ended).await;
+        assert_eq!(done.request.state, RequestState::Failed, "{url}");
+        let error = done.tasks[0].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("internal address")
+                || error.contains("must use https")
+                || error.contains("internal addresses"),
+            "{url}: {error}"
+        );
+    }
+    assert!(h.stand_in.calls().is_empty(), "{:?}", h.stand_in.calls());
+    h.env.cleanup().await;
+}
