@@ -25,6 +25,28 @@ pub enum GitHubError {
     Malformed { what: String, message: String },
 }
 
+/// GitHub's error for an answer: its status and `message` (and the first validation error).
+pub fn status_error(status: u16, answer: &Value, what: &str) -> GitHubError {
+    let mut message = answer
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message")
+        .to_string();
+    if let Some(first) = answer.pointer("/errors/0") {
+        let detail = first
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| first.to_string());
+        message = format!("{message} ({detail})");
+    }
+    GitHubError::Status {
+        status,
+        what: what.to_string(),
+        message,
+    }
+}
+
 /// One entry of a recursive tree.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TreeEntry {
@@ -50,36 +72,55 @@ impl GitHub {
         }
     }
 
-    async fn get(&self, token: &str, path: &str, what: &str) -> Result<Value, GitHubError> {
-        let response = self
+    /// One call: the status and JSON body of any answer (callers decide what a 404 means).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<(u16, Value), GitHubError> {
+        let mut request = self
             .http
-            .get(format!("{}{path}", self.api))
+            .request(method, format!("{}{path}", self.api))
             .bearer_auth(token)
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION)
-            .header("User-Agent", "pao-catalog-sync")
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .map_err(|e| GitHubError::Transport {
-                what: what.to_string(),
-                message: e.without_url().to_string(),
-            })?;
+            .header("User-Agent", "pao")
+            .timeout(Duration::from_secs(10));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| GitHubError::Transport {
+            what: what.to_string(),
+            message: e.without_url().to_string(),
+        })?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);
-        if !(200..300).contains(&status) {
-            let message = body
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message")
-                .to_string();
-            return Err(GitHubError::Status {
-                status,
-                what: what.to_string(),
-                message,
-            });
+        Ok((status, body))
+    }
+
+    /// A call that must succeed (2xx): its JSON body.
+    pub async fn expect(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+    ) -> Result<Value, GitHubError> {
+        let (status, answer) = self.call(method, token, path, body, what).await?;
+        if (200..300).contains(&status) {
+            Ok(answer)
+        } else {
+            Err(status_error(status, &answer, what))
         }
-        Ok(body)
+    }
+
+    async fn get(&self, token: &str, path: &str, what: &str) -> Result<Value, GitHubError> {
+        self.expect(reqwest::Method::GET, token, path, None, what)
+            .await
     }
 
     /// The commit a branch points at.

@@ -45,12 +45,26 @@ pub struct SweepReport {
     pub stuck: Vec<String>,
     /// Tasks that moved on between the index read and the write (or another sweeper won).
     pub skipped: u32,
+    /// Tasks waiting on a workflow run that had concluded (the webhook did not say so).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub concluded: Vec<String>,
 }
 
 pub struct Sweeper {
     pub store: Store,
     pub queue: Queue,
     pub settings: SweepSettings,
+    /// Concludes tasks whose workflow run has ended.
+    pub worker: crate::worker::Worker,
+}
+
+/// A task that waits on a workflow run: never stuck while the run goes on, polled instead.
+fn waits_for_run(task: &TaskRecord) -> bool {
+    task.item.action == crate::catalog::ActionType::GithubWorkflow
+        && task
+            .external_ref
+            .as_ref()
+            .is_some_and(|r| r.key.starts_with("run-"))
 }
 
 fn name(task: &TaskRecord) -> String {
@@ -66,6 +80,7 @@ impl Sweeper {
                 stuck_after: config.stuck_after,
                 resend_after: config.resend_after,
             },
+            worker: crate::worker::Worker::from_config(config, sdk),
         }
     }
 
@@ -81,6 +96,9 @@ impl Sweeper {
                 .tasks_in_state(state, &stuck_before, BATCH_LIMIT)
                 .await?
             {
+                if waits_for_run(&seen) {
+                    continue;
+                }
                 match self.mark_stuck(&seen, &now).await? {
                     true => report.stuck.push(name(&seen)),
                     false => report.skipped += 1,
@@ -98,6 +116,25 @@ impl Sweeper {
             match self.resend(&seen, &now, &resend_before).await? {
                 true => report.resent.push(name(&seen)),
                 false => report.skipped += 1,
+            }
+        }
+        // The webhook reports a run's end; polling covers a delivery that never came.
+        for seen in self
+            .store
+            .tasks_in_state(TaskState::Processing, &resend_before, BATCH_LIMIT)
+            .await?
+        {
+            if !waits_for_run(&seen) {
+                continue;
+            }
+            match self.worker.poll_run(&seen).await {
+                Ok(crate::worker::Outcome::Completed | crate::worker::Outcome::Failed(_)) => {
+                    report.concluded.push(name(&seen));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(request_id = %seen.request_id, seq = seen.seq, error = %e, "polling a workflow run failed");
+                }
             }
         }
         if report != SweepReport::default() {

@@ -4,7 +4,9 @@
 //! shared secret) is checked, in constant time, before anything else is read: a delivery
 //! without a valid one gets 401 and changes nothing. `ping` answers 200. A `push` to the
 //! followed repository and branch syncs the catalog to the branch head ([`crate::sync`]);
-//! pushes elsewhere and other events are accepted (202) and ignored. A delivery id
+//! pushes elsewhere and other events are accepted (202) and ignored. A completed
+//! `workflow_run` concludes the task waiting on that run (see `action::github_workflow`).
+//! A delivery id
 //! (`X-GitHub-Delivery`, which GitHub reuses when it redelivers) is processed once.
 
 use crate::api::envelope::{ApiError, ApiResponse};
@@ -18,6 +20,8 @@ use sha2::Sha256;
 #[derive(Debug)]
 pub struct Webhook {
     pub syncer: Syncer,
+    /// Concludes tasks waiting on a workflow run.
+    pub worker: crate::worker::Worker,
     /// The Secrets Manager secret holding the webhook's shared secret.
     pub secret_id: String,
 }
@@ -26,6 +30,7 @@ impl Webhook {
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         Self {
             syncer: Syncer::from_config(config, sdk),
+            worker: crate::worker::Worker::from_config(config, sdk),
             secret_id: config.github_webhook_secret_id.clone(),
         }
     }
@@ -65,16 +70,15 @@ impl Webhook {
             ));
         }
         let event = header("x-github-event").unwrap_or_default();
-        match event {
-            "ping" => return Ok(ApiResponse::ok(200, json!({"pong": true}), meta)),
-            "push" => {}
-            other => {
-                return Ok(ApiResponse::ok(
-                    202,
-                    json!({"ignored": format!("{other:?} events do not change the catalog")}),
-                    meta,
-                ));
-            }
+        if !matches!(event, "ping" | "push" | "workflow_run") {
+            return Ok(ApiResponse::ok(
+                202,
+                json!({"ignored": format!("{event:?} events change nothing in PAO")}),
+                meta,
+            ));
+        }
+        if event == "ping" {
+            return Ok(ApiResponse::ok(200, json!({"pong": true}), meta));
         }
         let payload: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::Validation(vec![crate::problem::Problem::at(
@@ -86,20 +90,29 @@ impl Webhook {
                 ),
             )])
         })?;
+        let ignored = |why: String| {
+            Ok(ApiResponse::ok(
+                202,
+                json!({ "ignored": why }),
+                meta.clone(),
+            ))
+        };
         let repository = payload
             .pointer("/repository/full_name")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let git_ref = payload
-            .get("ref")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !self.syncer.follows(repository, git_ref) {
-            return Ok(ApiResponse::ok(
-                202,
-                json!({"ignored": format!("a push to {repository} {git_ref}, which is not the catalog")}),
-                meta,
-            ));
+        if event == "push" {
+            let git_ref = payload
+                .get("ref")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !self.syncer.follows(repository, git_ref) {
+                return ignored(format!(
+                    "a push to {repository} {git_ref}, which is not the catalog"
+                ));
+            }
+        } else if payload.get("action").and_then(Value::as_str) != Some("completed") {
+            return ignored("only a completed workflow run concludes a task".into());
         }
         let delivery = header("x-github-delivery").unwrap_or_default();
         let store = &self.syncer.store;
@@ -110,25 +123,51 @@ impl Webhook {
                 meta,
             ));
         }
-        match self.syncer.sync_head().await {
-            Ok(report) => {
+        let handled = if event == "push" {
+            self.syncer
+                .sync_head()
+                .await
+                .map(|report| serde_json::to_value(report).unwrap_or(Value::Null))
+                .map_err(ApiError::from)
+        } else {
+            self.run_concluded(&payload).await
+        };
+        match handled {
+            Ok(data) => {
                 if !delivery.is_empty() {
                     store.finish_delivery(delivery).await?;
                 }
-                Ok(ApiResponse::ok(
-                    200,
-                    serde_json::to_value(report).unwrap_or(Value::Null),
-                    meta,
-                ))
+                Ok(ApiResponse::ok(200, data, meta))
             }
             Err(e) => {
-                // Our failure: GitHub's redelivery (or the next push) may try again.
+                // Our failure: GitHub's redelivery (or the next event) may try again.
                 if !delivery.is_empty() {
                     store.release_delivery(delivery).await?;
                 }
-                Err(e.into())
+                Err(e)
             }
         }
+    }
+
+    /// A workflow run concluded: the task waiting on it completes or fails.
+    async fn run_concluded(&self, payload: &Value) -> Result<Value, ApiError> {
+        let Some((repository, run)) = crate::action::github_workflow::reported_run(payload) else {
+            return Err(ApiError::Validation(vec![crate::problem::Problem::at(
+                "workflow_run",
+                "has no id",
+            )]));
+        };
+        let Some(result) = run.outcome() else {
+            return Ok(json!({"ignored": format!("run {} is {}", run.id, run.status)}));
+        };
+        let key = format!("run-{}", run.id);
+        let outcome = self
+            .worker
+            .conclude(&key, result)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tracing::info!(%repository, run = run.id, outcome = ?outcome, "workflow run concluded");
+        Ok(json!({"run": run.id, "outcome": format!("{outcome:?}")}))
     }
 }
 

@@ -42,12 +42,17 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// An action could not be asked (the sweeper polling a run).
+    #[error(transparent)]
+    Action(#[from] ActionError),
 }
 
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Completed,
+    /// The action goes on outside PAO (a workflow run); the task stays `processing`.
+    Waiting,
     Failed(String),
     Skipped,
     /// Acknowledged without running anything, and why.
@@ -58,6 +63,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub jira_secret_id: String,
+    /// The GitHub token of `github-commit` and `github-workflow` items.
+    pub github_token_secret_id: String,
     pub environment: String,
     pub region: String,
     pub action_timeout: Duration,
@@ -78,6 +85,7 @@ fn idempotency_key(task: &TaskRecord) -> String {
 }
 
 /// Runs tasks: built once per container by [`Worker::from_config`].
+#[derive(Debug)]
 pub struct Worker {
     pub store: Store,
     pub queue: Queue,
@@ -88,6 +96,8 @@ pub struct Worker {
     pub configs: ParsedConfigs,
     /// Outbound HTTP of `rest-api` and `webhook` items (URL rules, circuit breakers).
     pub outbound: crate::action::http::Outbound,
+    /// GitHub's REST API for `github-commit` and `github-workflow` items.
+    pub github: crate::github::GitHub,
 }
 
 impl Worker {
@@ -103,6 +113,7 @@ impl Worker {
             jira: JiraClient::new(reqwest::Client::new()),
             settings: WorkerSettings {
                 jira_secret_id: config.jira_secret_id.clone(),
+                github_token_secret_id: config.github_token_secret_id.clone(),
                 environment: config.environment.clone(),
                 region: config.region.clone(),
                 action_timeout: config.action_timeout,
@@ -111,6 +122,7 @@ impl Worker {
             outbound: crate::action::http::Outbound::new(crate::action::http::Allowed::parse(
                 &config.http_allow_hosts,
             )),
+            github: crate::github::GitHub::new(reqwest::Client::new(), &config.github_api_url),
         }
     }
 
@@ -321,6 +333,8 @@ impl Worker {
                 }
                 Err(e) => Err(e),
             },
+            // The commit carries the task's trailer: running again finds it, creates nothing.
+            ActionType::GithubCommit => self.run(detail, task, false, deadline).await,
             _ => Err(ActionError::Rejected(INTERRUPTED.into())),
         };
         self.finish(detail, task, result).await
@@ -393,7 +407,26 @@ impl Worker {
                 )
                 .await
             }
-            other => Err(ActionError::Unsupported(other.to_string())),
+            ActionType::GithubCommit => {
+                let token = self.github_token().await?;
+                crate::action::github_commit::commit(
+                    &self.github,
+                    &token,
+                    &config,
+                    &idempotency_key(task),
+                )
+                .await
+            }
+            ActionType::GithubWorkflow => {
+                let token = self.github_token().await?;
+                crate::action::github_workflow::dispatch(
+                    &self.github,
+                    &token,
+                    &config,
+                    &idempotency_key(task),
+                )
+                .await
+            }
         }
     }
 
@@ -437,6 +470,25 @@ impl Worker {
     ) -> Result<Outcome, WorkerError> {
         let now = Now::current();
         match result {
+            Ok(done) if done.waiting => {
+                let Some(external) = &done.external_ref else {
+                    return Err(WorkerError::Action(ActionError::Config(
+                        "a waiting action must name what it waits for".into(),
+                    )));
+                };
+                let event = Event::about(
+                    task,
+                    "task-waiting",
+                    format!(
+                        "task {} ({}) waits for {} {}",
+                        task.seq, task.item.id, external.key, external.url
+                    ),
+                );
+                match self.store.wait_task(task, external, &now, &event).await {
+                    Ok(()) | Err(StoreError::Conflict(_)) => Ok(Outcome::Waiting),
+                    Err(e) => Err(e.into()),
+                }
+            }
             Ok(done) => {
                 let completion = Completion {
                     outputs: task
@@ -503,6 +555,73 @@ impl Worker {
                     Err(e) => Err(e.into()),
                 }
             }
+        }
+    }
+
+    async fn github_token(&self) -> Result<String, ActionError> {
+        self.secrets
+            .get(&self.settings.github_token_secret_id)
+            .await
+            .map_err(secret_error)
+    }
+
+    /// A task waiting on `key` (a workflow run) learns how it ended: it completes or fails
+    /// and the request moves on, as if its action had just returned. A key no task waits on
+    /// (any more) is ignored.
+    pub async fn conclude(
+        &self,
+        key: &str,
+        result: Result<ActionResult, ActionError>,
+    ) -> Result<Outcome, WorkerError> {
+        let Some((request_id, seq)) = self.store.task_of_external(key).await? else {
+            return Ok(Outcome::Ignored(format!("no task waits for {key}")));
+        };
+        let Some(detail) = self
+            .store
+            .get_request(&request_id, &Now::current(), Read::Strong)
+            .await?
+        else {
+            return Ok(Outcome::Ignored("request not found".into()));
+        };
+        let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
+            return Ok(Outcome::Ignored("task not found".into()));
+        };
+        let waiting = task.state == TaskState::Processing
+            && task.external_ref.as_ref().is_some_and(|r| r.key == key);
+        if !waiting {
+            return Ok(Outcome::Ignored(format!("task is {}", task.state)));
+        }
+        self.finish(&detail, task, result).await
+    }
+
+    /// For the sweeper: asks GitHub how the run a waiting task follows is doing, and
+    /// concludes the task when the run has concluded.
+    pub async fn poll_run(&self, task: &TaskRecord) -> Result<Outcome, WorkerError> {
+        let Some(key) = task.external_ref.as_ref().map(|r| r.key.clone()) else {
+            return Ok(Outcome::Ignored("no run".into()));
+        };
+        let Some(id) = key.strip_prefix("run-").and_then(|i| i.parse::<u64>().ok()) else {
+            return Ok(Outcome::Ignored(format!("{key} is not a workflow run")));
+        };
+        let Some(detail) = self
+            .store
+            .get_request(&task.request_id, &Now::current(), Read::Strong)
+            .await?
+        else {
+            return Ok(Outcome::Ignored("request not found".into()));
+        };
+        let config = self.render(&detail, task).map_err(WorkerError::Action)?;
+        let repo = crate::action::github_workflow::repository_of(&config).unwrap_or_default();
+        let token = self.github_token().await.map_err(WorkerError::Action)?;
+        let run = crate::action::github_workflow::run_state(&self.github, &token, &repo, id)
+            .await
+            .map_err(WorkerError::Action)?;
+        match run.outcome() {
+            Some(result) => self.conclude(&key, result).await,
+            None => Ok(Outcome::Ignored(format!(
+                "run {} is {}",
+                run.id, run.status
+            ))),
         }
     }
 

@@ -330,14 +330,12 @@ pub fn sweeper_for(
     stuck_after_secs: u64,
     resend_after_secs: u64,
 ) -> pao::sweeper::Sweeper {
-    pao::sweeper::Sweeper {
-        store: env.store(),
-        queue: env.queue(),
-        settings: pao::sweeper::SweepSettings {
-            stuck_after: std::time::Duration::from_secs(stuck_after_secs),
-            resend_after: std::time::Duration::from_secs(resend_after_secs),
-        },
-    }
+    let mut sweeper = pao::sweeper::Sweeper::from_config(&env.stack.config, &env.sdk);
+    sweeper.settings = pao::sweeper::SweepSettings {
+        stuck_after: std::time::Duration::from_secs(stuck_after_secs),
+        resend_after: std::time::Duration::from_secs(resend_after_secs),
+    };
+    sweeper
 }
 
 /// Every item of the test's table, as JSON text (for scans that look for leaks).
@@ -591,4 +589,13 @@ impl Followed {
         )
         .await
     }
+}
+
+/// A request with everything under it, read strongly.
+pub async fn detail_of(env: &TestEnv, id: &pao::record::RequestId) -> pao::record::RequestDetail {
+    env.store()
+        .get_request(id, &pao::clock::Now::current(), pao::store::Read::Strong)
+        .await
+        .expect("query")
+        .expect("request exists")
 }

@@ -210,6 +210,7 @@ fn issue_result(instance: &JiraInstance, key: &str, id: Value) -> ActionResult {
             key: key.to_string(),
             url,
         }),
+        waiting: false,
     }
 }
 

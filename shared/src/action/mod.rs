@@ -2,6 +2,8 @@
 //! JSON result (what the item's `outputs` pointers read) and, where there is one, a link to
 //! the thing it created. Errors carry text safe to store and show: never a credential.
 
+pub mod github_commit;
+pub mod github_workflow;
 pub mod http;
 pub mod jira;
 pub mod rest;
@@ -15,6 +17,9 @@ use serde_json::Value;
 pub struct ActionResult {
     pub result: Value,
     pub external_ref: Option<ExternalRef>,
+    /// The action goes on outside PAO (a workflow run): the task stays `processing` until it
+    /// reports how it ended.
+    pub waiting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

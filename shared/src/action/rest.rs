@@ -142,5 +142,6 @@ pub async fn call(
     Ok(ActionResult {
         result: json!({"status": answer.status, "headers": answer.headers, "body": answer.body}),
         external_ref: None,
+        waiting: false,
     })
 }

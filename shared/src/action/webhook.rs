@@ -83,5 +83,6 @@ pub async fn deliver(
     Ok(ActionResult {
         result: json!({"status": answer.status, "body": answer.body}),
         external_ref: None,
+        waiting: false,
     })
 }

@@ -9,6 +9,7 @@
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
+//! | [`tasks`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
 //! [`tasks`] changes a task's state (with its request and events); [`cursor`] seals list
 //! positions; [`attr`] maps records to attributes.

@@ -269,6 +269,69 @@ impl Store {
         })
     }
 
+    /// A task whose action goes on outside PAO (a workflow run): it stays `processing` with
+    /// its external reference, which is also recorded for lookup (`EXTREF#<key>`), with the
+    /// event, in one transaction.
+    pub async fn wait_task(
+        &self,
+        task: &TaskRecord,
+        external: &ExternalRef,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let update = StateUpdate {
+            key: (request_pk(id), task_sk(task.seq)),
+            from: vec![TaskState::Processing.to_string()],
+            sets: Vec::new(),
+            changes: vec![Change::ExternalRef(external.clone())],
+            unchanged_since: None,
+        };
+        let lookup = std::collections::HashMap::from([
+            ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
+            ("sk".to_string(), s("EXTREF")),
+            ("itemType".to_string(), s("external-ref")),
+            ("requestId".to_string(), s(id.as_str())),
+            ("seq".to_string(), n(u64::from(task.seq))),
+            ("expiresAt".to_string(), n(now.epoch + KEEP_FAILED_SECS)),
+        ]);
+        let writes = vec![
+            self.update_write(update)?,
+            self.put_write(lookup, None)?,
+            self.put_write(event_item(id, event)?, None)?,
+        ];
+        self.transact(writes, || {
+            format!("task {} of {id} is no longer processing", task.seq)
+        })
+        .await
+    }
+
+    /// The task waiting on an external reference (`run-<id>`), if one is recorded.
+    pub async fn task_of_external(
+        &self,
+        key: &str,
+    ) -> Result<Option<(RequestId, u32)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("EXTREF#{key}")))
+            .key("sk", s("EXTREF"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(super::dynamo)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let request = item.get("requestId").and_then(|v| v.as_s().ok()).cloned();
+        let seq = item
+            .get("seq")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u32>().ok());
+        Ok(request.zip(seq).map(|(r, q)| (RequestId(r), q)))
+    }
+
     /// Sends state changes and the events that record them as one transaction.
     async fn change_together(
         &self,

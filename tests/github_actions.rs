@@ -1,0 +1,334 @@
+//! The `github-commit` and `github-workflow` fulfillment items against the local AWS endpoint
+//! and the GitHub stand-in (real git repositories): a commit on a new branch with a pull
+//! request feeding a workflow dispatch; a run that concludes later completing (webhook) or
+//! failing its task; the sweeper's poll when no webhook comes; redelivery creating nothing
+//! twice; servers that refuse `return_run_details`.
+
+use pao::record::{RequestDetail, RequestId};
+use pao::request::RequestState;
+use pao::task::TaskState;
+use pao_local::github_standin::GitHubStandIn;
+use pao_system_tests::{TestEnv, drain_until, write_repo};
+use serde_json::{Value, json};
+
+const ITEM: &str = r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: ns-deploy, name: Namespace and deploy, version: 1.0.0, category: testing, owner: team-test, description: Commit a manifest, then run a workflow. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: namespace, type: string, required: true }
+fulfillment:
+  items:
+    - id: manifest
+      type: github-commit
+      config:
+        repository: acme/gitops
+        branch: "pao/ns-{{.current.basic.namespace}}"
+        baseBranch: main
+        message: "Add namespace {{.current.basic.namespace}}"
+        files:
+          - path: "namespaces/{{.current.basic.namespace}}.yaml"
+            content: "kind: Namespace\nmetadata: { name: {{.current.basic.namespace}} }\n"
+        pullRequest: { title: "Namespace {{.current.basic.namespace}}", body: "From PAO" }
+      outputs:
+        manifestSha: /sha
+        manifestPr: /pullRequestUrl
+    - id: deploy
+      type: github-workflow
+      config:
+        repository: acme/deployer
+        workflow: deploy.yml
+        ref: main
+        inputs: { namespace: "{{.current.basic.namespace}}", commit: "{{.output.manifestSha}}" }
+        waitForCompletion: true
+      outputs:
+        deployRun: /runUrl
+        deployConclusion: /conclusion
+"#;
+
+const WEBHOOK_SECRET: &str = "gh-actions-webhook-secret";
+
+struct Gh {
+    env: TestEnv,
+    github: GitHubStandIn,
+    worker: pao::worker::Worker,
+    webhook: pao::webhook::Webhook,
+    catalog: pao::catalog::Catalog,
+    _repos: (tempfile::TempDir, tempfile::TempDir),
+}
+
+async fn setup() -> Gh {
+    let env = TestEnv::new().await;
+    let source = write_repo(&[("README.md", "catalog\n")]);
+    let work = tempfile::tempdir().expect("temporary directory");
+    let dir = work.path().join("catalog");
+    pao_local::github_standin::init_repo(&dir, source.path()).expect("git repository");
+    let github = GitHubStandIn::start(0, &dir, "acme/catalog", "ghs_actions_token")
+        .await
+        .expect("GitHub stand-in");
+    let mut config = env.stack.config.clone();
+    config.github_api_url = github.api_url();
+    for (id, value) in [
+        (&config.github_token_secret_id, github.token.as_str()),
+        (&config.github_webhook_secret_id, WEBHOOK_SECRET),
+        (&config.jira_secret_id, r#"{"instances": {}}"#),
+    ] {
+        pao_local::provision::put_secret(&env.secrets, id, value)
+            .await
+            .expect("secret");
+    }
+    let worker = pao::worker::Worker::from_config(&config, &env.sdk);
+    let webhook = pao::webhook::Webhook::from_config(&config, &env.sdk);
+    let repo = write_repo(&[("catalog/ns.yaml", ITEM)]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    Gh {
+        env,
+        github,
+        worker,
+        webhook,
+        catalog: loaded.catalog,
+        _repos: (repo, work),
+    }
+}
+
+async fn submit(g: &Gh, namespace: &str) -> RequestId {
+    let item = pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::catalog::Target::CatalogItem("ns-deploy".into()),
+        input: json!({"name": namespace, "basic": {"namespace": namespace}}),
+    };
+    let ctx = pao::submission::Context {
+        user: pao::record::Principal {
+            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+            email: Some("dev@example.com".into()),
+        },
+        correlation_id: format!("corr-{namespace}"),
+        submission_id: format!("sub-{namespace}"),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "test".into(),
+        idempotency_seed: None,
+        catalog_commit: String::new(),
+    };
+    let (request, tasks) = pao::submission::build(&g.catalog, &item, 0, &ctx).expect("valid");
+    pao::submission::write(&g.env.store(), &g.env.queue(), &request, &tasks)
+        .await
+        .expect("written");
+    request.request_id
+}
+
+fn waiting(d: &RequestDetail) -> bool {
+    d.tasks[1].state == TaskState::Processing && d.tasks[1].external_ref.is_some()
+}
+
+fn ended(d: &RequestDetail) -> bool {
+    matches!(
+        d.request.state,
+        RequestState::Completed | RequestState::Failed
+    )
+}
+
+/// The run a waiting task follows, from the stand-in.
+fn run_of(g: &Gh, d: &RequestDetail) -> pao_local::github_standin::Run {
+    let key = d.tasks[1].external_ref.clone().expect("run").key;
+    g.github
+        .runs()
+        .into_iter()
+        .find(|r| format!("run-{}", r.id) == key)
+        .expect("the run was dispatched")
+}
+
+/// GitHub's `workflow_run` delivery for a concluded run, signed.
+async fn deliver_run(g: &Gh, run_id: u64) -> (u16, Value) {
+    let run = g
+        .github
+        .runs()
+        .into_iter()
+        .find(|r| r.id == run_id)
+        .expect("run");
+    let body = json!({
+        "action": "completed",
+        "workflow_run": {"id": run.id, "status": run.status, "conclusion": run.conclusion,
+                          "html_url": format!("https://github.com/{}/actions/runs/{}", run.repository, run.id)},
+        "repository": {"full_name": run.repository},
+    })
+    .to_string();
+    let headers = vec![
+        ("X-GitHub-Event".to_string(), "workflow_run".to_string()),
+        (
+            "X-GitHub-Delivery".to_string(),
+            format!("run-delivery-{run_id}"),
+        ),
+        (
+            "X-Hub-Signature-256".to_string(),
+            pao::webhook::sign(WEBHOOK_SECRET.as_bytes(), body.as_bytes()),
+        ),
+    ];
+    let r = g.webhook.handle(&headers, body.as_bytes()).await;
+    (r.status, r.body)
+}
+
+#[tokio::test]
+async fn a_commit_feeds_a_workflow_that_completes_through_the_webhook() {
+    let g = setup().await;
+    let id = submit(&g, "orders").await;
+    let d = drain_until(&g.env, &g.worker, &id, waiting).await;
+    // The commit: on a new branch from main, with the file, the task's trailer and a PR.
+    let sha = d.tasks[0].outputs["manifestSha"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let gitops = g
+        .github
+        .repository_dir("acme/gitops")
+        .expect("repository made");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&gitops)
+            .args(args)
+            .output()
+            .expect("git");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(git(&["rev-parse", "refs/heads/pao/ns-orders"]), sha);
+    assert_eq!(
+        git(&["show", &format!("{sha}:namespaces/orders.yaml")]),
+        "kind: Namespace\nmetadata: { name: orders }"
+    );
+    assert!(git(&["log", "-1", "--format=%B", &sha]).contains(&format!("PAO-Task: {id}-0-1")));
+    assert_eq!(
+        git(&["rev-parse", &format!("{sha}^")]),
+        git(&["rev-parse", "main"])
+    );
+    assert_eq!(g.github.pulls().len(), 1);
+    assert_eq!(
+        d.tasks[0].outputs["manifestPr"],
+        json!("https://github.com/acme/gitops/pull/1")
+    );
+    // The workflow got the commit as input; the task waits, no Lambda does.
+    let run = run_of(&g, &d);
+    assert_eq!(run.inputs["commit"], json!(sha));
+    assert_eq!(d.request.state, RequestState::Processing);
+    g.github.complete_run(run.id, "success").await;
+    let (status, answer) = deliver_run(&g, run.id).await;
+    assert_eq!(status, 200, "{answer}");
+    let done = drain_until(&g.env, &g.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.request.error
+    );
+    assert_eq!(done.tasks[1].outputs["deployConclusion"], json!("success"));
+    assert_eq!(
+        done.tasks[1].outputs["deployRun"],
+        json!(format!(
+            "https://github.com/acme/deployer/actions/runs/{}",
+            run.id
+        ))
+    );
+    // The same delivery again changes nothing.
+    let (status, again) = deliver_run(&g, run.id).await;
+    assert_eq!(status, 200);
+    assert_eq!(again["data"]["duplicate"], json!(true));
+    g.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_failed_run_fails_its_task_and_the_sweeper_polls_without_a_webhook() {
+    let g = setup().await;
+    // Concluded in failure, reported by the webhook: the task fails with the run's URL.
+    let failing = submit(&g, "payments").await;
+    let d = drain_until(&g.env, &g.worker, &failing, waiting).await;
+    let run = run_of(&g, &d);
+    g.github.complete_run(run.id, "failure").await;
+    let (status, _) = deliver_run(&g, run.id).await;
+    assert_eq!(status, 200);
+    let done = drain_until(&g.env, &g.worker, &failing, ended).await;
+    assert_eq!(done.request.state, RequestState::Failed);
+    let error = done.tasks[1].error.clone().unwrap_or_default();
+    assert!(
+        error.contains(&format!("actions/runs/{}", run.id)) && error.contains("concluded failure"),
+        "{error}"
+    );
+    // No webhook: the sweeper asks GitHub, and the task completes.
+    let quiet = submit(&g, "search").await;
+    let d = drain_until(&g.env, &g.worker, &quiet, waiting).await;
+    let run = run_of(&g, &d);
+    let mut sweeper = pao_system_tests::sweeper_for(&g.env, 900, 120);
+    sweeper.worker.github = g.worker.github.clone();
+    let early = sweeper
+        .sweep(pao::clock::now_epoch() + 200)
+        .await
+        .expect("sweep");
+    assert!(early.concluded.is_empty(), "the run goes on: {early:?}");
+    g.github.complete_run(run.id, "success").await;
+    // Even past the stuck threshold, a task waiting on a run is polled, never marked stuck.
+    let later = sweeper
+        .sweep(pao::clock::now_epoch() + 1000)
+        .await
+        .expect("sweep");
+    assert_eq!(later.concluded, [format!("{quiet}#1")], "{later:?}");
+    assert!(later.stuck.is_empty(), "{later:?}");
+    let done = drain_until(&g.env, &g.worker, &quiet, ended).await;
+    assert_eq!(done.request.state, RequestState::Completed);
+    g.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_commit_creates_nothing_twice() {
+    let g = setup().await;
+    let id = submit(&g, "twice").await;
+    let message = pao::queue::TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "corr-twice".into(),
+    };
+    g.worker.handle(&message).await.expect("first delivery");
+    g.worker.handle(&message).await.expect("second delivery");
+    // A crash after GitHub took the commit but before PAO recorded it: the action runs again
+    // and finds its own commit and pull request.
+    let token = g.github.token.clone();
+    let config = json!({
+        "repository": "acme/gitops", "branch": "pao/ns-twice", "baseBranch": "main",
+        "message": "Add namespace twice",
+        "files": [{"path": "namespaces/twice.yaml", "content": "kind: Namespace\nmetadata: { name: twice }\n"}],
+        "pullRequest": {"title": "Namespace twice"},
+    });
+    let again =
+        pao::action::github_commit::commit(&g.worker.github, &token, &config, &format!("{id}-0-1"))
+            .await
+            .expect("found, not made again");
+    let d = pao_system_tests::detail_of(&g.env, &id).await;
+    assert_eq!(again.result["sha"], d.tasks[0].outputs["manifestSha"]);
+    let gitops = g.github.repository_dir("acme/gitops").expect("repository");
+    let count = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&gitops)
+        .args(["rev-list", "--count", "main..pao/ns-twice"])
+        .output()
+        .expect("git");
+    assert_eq!(String::from_utf8_lossy(&count.stdout).trim(), "1");
+    assert_eq!(g.github.pulls().len(), 1);
+    // The next task runs once: the workflow is dispatched once.
+    drain_until(&g.env, &g.worker, &id, waiting).await;
+    assert_eq!(g.github.runs().len(), 1);
+    g.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_server_without_run_details_is_correlated_by_task_id() {
+    let g = setup().await;
+    g.github.refuse_run_details(true);
+    let id = submit(&g, "legacy").await;
+    let d = drain_until(&g.env, &g.worker, &id, waiting).await;
+    let run = run_of(&g, &d);
+    assert_eq!(run.inputs["pao_task_id"], json!(format!("{id}-1-1")));
+    assert_eq!(run.display_title, format!("{id}-1-1"));
+    g.env.cleanup().await;
+}
