@@ -290,3 +290,120 @@ async fn a_catalog_push_reaches_the_catalog() {
     assert_eq!(sync["data"]["commit"], answer["data"]["commit"]);
     stop_local(running).await;
 }
+
+/// Sample input for every example document a developer can request (service-registration
+/// reads other components' outputs: it runs inside full-application-stack).
+fn example_inputs() -> Vec<(&'static str, &'static str, Value)> {
+    vec![
+        (
+            "catalogItemId",
+            "database-aurora-postgresql",
+            json!({"name": "orders-db",
+            "basic": {"instanceName": "orders-db", "instanceClass": "db.r5.large", "engineVersion": "16.2"},
+            "storage": {"masterPassword": "correct-horse-battery"}}),
+        ),
+        (
+            "catalogItemId",
+            "cache-redis",
+            json!({"name": "hot", "cluster": {"clusterName": "hot-cache"}}),
+        ),
+        (
+            "catalogItemId",
+            "container-service",
+            json!({"name": "web",
+            "application": {"appName": "web", "containerImage": "myapp:1.0"}, "deployment": {"namespace": "web"}}),
+        ),
+        (
+            "catalogItemId",
+            "kubernetes-namespace",
+            json!({"name": "team-a",
+            "basic": {"namespace": "team-a", "team": "team-a@example.com"}, "quota": {"labels": {"cost": "a"}}}),
+        ),
+        (
+            "catalogItemId",
+            "monitoring-dashboard",
+            json!({"name": "dash",
+            "dashboard": {"title": "Web", "alertEmail": "ops@example.com"}}),
+        ),
+        (
+            "catalogItemId",
+            "storage-s3-bucket",
+            json!({"name": "logs",
+            "bucket": {"bucketName": "team-logs", "accessTeams": ["analytics"]}}),
+        ),
+        (
+            "bundleId",
+            "data-platform-starter",
+            json!({"name": "data",
+            "project": {"projectName": "analytics", "ownerEmail": "owner@example.com"}}),
+        ),
+        (
+            "bundleId",
+            "full-application-stack",
+            json!({"name": "my-app-stack",
+            "application": {"appName": "frontend", "containerImage": "myapp:latest"},
+            "database": {"instanceName": "app-db"}}),
+        ),
+    ]
+}
+
+/// Every example item and bundle runs to completion on the local stack: JIRA, REST, webhook,
+/// GitHub commit and workflow items against their stand-ins.
+#[tokio::test]
+async fn every_example_completes_on_the_local_stack() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    let examples = pao_system_tests::example_catalog_dir();
+    let opts = local_options(&examples);
+    let running = start(opts.clone()).await.expect("local stack starts");
+    let base = format!("http://{}", running.api_addr);
+    let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
+    let mut ids = Vec::new();
+    for (key, id, input) in example_inputs() {
+        let body = json!({"items": [{"schemaVersion": "catalog/v1", key: id, "input": input}]});
+        let (status, answer) = call(
+            &base,
+            "POST",
+            "/api/v1/requests",
+            Some(body),
+            dev,
+            SystemTime::now(),
+        )
+        .await;
+        assert_eq!(status, 202, "{id}: {answer}");
+        let request = answer["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        ids.push((id, request));
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for (id, request) in &ids {
+        loop {
+            let (_, status) = call(
+                &base,
+                "GET",
+                &format!("/api/v1/requests/{request}/status"),
+                None,
+                dev,
+                SystemTime::now(),
+            )
+            .await;
+            let state = status["data"]["state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if state == "completed" {
+                break;
+            }
+            assert!(state != "failed", "{id} failed: {status}");
+            assert!(Instant::now() < deadline, "{id} did not complete: {status}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    assert!(running.http.created() > 0);
+    assert!(!running.github.runs().is_empty());
+    stop_local(running).await;
+}

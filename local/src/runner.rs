@@ -4,6 +4,7 @@
 //! the way an SQS event source mapping does (long-poll, batches, partial batch response).
 
 use crate::github_standin::GitHubStandIn;
+use crate::http_standin::HttpStandIn;
 use crate::jira_standin::JiraStandIn;
 use crate::provision::{self, Names};
 use crate::sigv4::{self, Identity, SignedRequest};
@@ -30,6 +31,8 @@ pub struct Options {
     pub api_port: u16,
     pub jira_port: u16,
     pub github_port: u16,
+    /// The HTTP stand-in `rest-api` and `webhook` items call (`PAO_HTTP_PORT`, default 8083).
+    pub http_port: u16,
     /// The git working directory the GitHub stand-in serves (made afresh at every start from
     /// `catalog_dir`; `make catalog-push` commits what you change there and delivers the push).
     pub catalog_git_dir: PathBuf,
@@ -73,6 +76,7 @@ impl Options {
             api_port: port("PAO_API_PORT", 3000)?,
             jira_port: port("PAO_JIRA_PORT", 8081)?,
             github_port: port("PAO_GITHUB_PORT", 8082)?,
+            http_port: port("PAO_HTTP_PORT", 8083)?,
             catalog_git_dir: PathBuf::from(var(
                 "PAO_CATALOG_GIT_DIR",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/catalog-repo"),
@@ -120,6 +124,8 @@ pub struct Running {
     pub jira: JiraStandIn,
     /// Serves the catalog repository (a git working directory) as GitHub would.
     pub github: GitHubStandIn,
+    /// Answers the catalog's `rest-api` and `webhook` items.
+    pub http: HttpStandIn,
     /// What the first sync loaded.
     pub first_sync: pao::catalog::sync::SyncReport,
     /// The provisioned resources and the config the functions run with.
@@ -162,6 +168,22 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             opts.catalog_git_dir.display()
         )
     })?;
+    // The services the catalog's items call, played by the HTTP stand-in.
+    let http = HttpStandIn::start(opts.http_port)
+        .await
+        .map_err(|e| format!("HTTP stand-in on port {}: {e}", opts.http_port))?;
+    let secret_names =
+        point_at_stand_ins(&opts.catalog_git_dir, &http.base_url()).map_err(|e| {
+            format!(
+                "catalog repository in {}: {e}",
+                opts.catalog_git_dir.display()
+            )
+        })?;
+    for name in &secret_names {
+        provision::put_secret(&secrets, name, &format!("local-{}", name.replace('/', "-")))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let github = GitHubStandIn::start(
         opts.github_port,
         &opts.catalog_git_dir,
@@ -186,6 +208,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     config.catalog_repository = LOCAL_REPOSITORY.into();
     config.catalog_branch = "main".into();
     config.github_api_url = github.api_url();
+    config.http_allow_hosts = "127.0.0.1".into();
     let config = &config;
     let app = Arc::new(App::from_config(config, &sdk));
     let worker = Arc::new(Worker::from_config(config, &sdk));
@@ -204,6 +227,12 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| format!("API on port {}: {e}", opts.api_port))?;
     let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Workflow runs end by themselves after a few seconds and say so through the webhook.
+    github.notify(
+        &format!("http://{api_addr}{WEBHOOK_PATH}"),
+        LOCAL_WEBHOOK_SECRET,
+    );
+    github.auto_complete(Duration::from_secs(3), "success");
     let identities = Arc::new(opts.identities.clone());
     let region = opts.region.clone();
     let server = tokio::spawn(async move {
@@ -241,6 +270,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         api_addr,
         jira,
         github,
+        http,
         first_sync,
         stack,
         tasks: vec![server, poller, sweeping],
@@ -441,4 +471,45 @@ async fn poll_queue(queue: pao::queue::Queue, worker: Arc<Worker>) {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
+}
+
+/// Points the catalog's `https://<name>.example.com/...` services at the HTTP stand-in
+/// (`http://127.0.0.1:<port>/<name>.example.com/...`), commits that, and returns the secret
+/// names its items use (auth and signing secrets), which the local stack fills.
+fn point_at_stand_ins(dir: &std::path::Path, stand_in: &str) -> std::io::Result<Vec<String>> {
+    let url =
+        regex::Regex::new(r"https://([a-z0-9.-]+\.example\.com)").map_err(std::io::Error::other)?;
+    let secret = regex::Regex::new(r"(?:\bsecret|signingSecret):\s*([A-Za-z0-9/_+=.@-]+)")
+        .map_err(std::io::Error::other)?;
+    let mut names = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if !path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)?;
+            let pointed = url.replace_all(&text, format!("{stand_in}/$1").as_str());
+            for found in secret.captures_iter(&pointed) {
+                if let Some(name) = found.get(1) {
+                    names.push(name.as_str().to_string());
+                }
+            }
+            if pointed != text {
+                std::fs::write(&path, pointed.as_bytes())?;
+            }
+        }
+    }
+    crate::github_standin::commit_all(dir, "Point the example services at the local stand-ins")?;
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
