@@ -332,3 +332,94 @@ async fn a_server_without_run_details_is_correlated_by_task_id() {
     assert_eq!(run.display_title, format!("{id}-1-1"));
     g.env.cleanup().await;
 }
+
+/// GitHub's refusals and silences fail the action cleanly, naming GitHub's answer.
+#[tokio::test]
+async fn github_failures_name_the_answer() {
+    let g = setup().await;
+    let token = g.github.token.clone();
+    let workflow = json!({"repository": "acme/.hidden", "workflow": "deploy.yml"});
+    let refused =
+        pao::action::github_workflow::dispatch(&g.worker.github, &token, &workflow, "req-x-1-1")
+            .await
+            .expect_err("no such repository");
+    assert!(
+        refused.to_string().contains("GitHub answered 404"),
+        "{refused}"
+    );
+    let commit = json!({"repository": "acme/gitops", "branch": "pao/x", "baseBranch": "nope",
+        "message": "m", "files": [{"path": "a.txt", "content": "a"}]});
+    let missing =
+        pao::action::github_commit::commit(&g.worker.github, &token, &commit, "req-x-0-1")
+            .await
+            .expect_err("no base branch");
+    assert!(
+        missing
+            .to_string()
+            .contains("base branch nope does not exist"),
+        "{missing}"
+    );
+    let bad_token =
+        pao::action::github_commit::commit(&g.worker.github, "wrong", &commit, "req-x-0-1")
+            .await
+            .expect_err("bad credentials");
+    assert!(
+        bad_token.to_string().contains("401") && !bad_token.to_string().contains("wrong"),
+        "{bad_token}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let nowhere =
+        pao::github::GitHub::new(reqwest::Client::new(), &format!("http://127.0.0.1:{port}"));
+    let unreachable =
+        pao::action::github_workflow::dispatch(&nowhere, &token, &workflow, "req-x-1-1")
+            .await
+            .expect_err("nothing listens");
+    assert!(
+        unreachable.to_string().contains("could not reach"),
+        "{unreachable}"
+    );
+    g.env.cleanup().await;
+}
+
+/// A webhook target's 5xx and silence fail the delivery with the target's answer.
+#[tokio::test]
+async fn webhook_failures_name_the_answer() {
+    let env = TestEnv::new().await;
+    let stand_in = pao_local::http_standin::HttpStandIn::start(0)
+        .await
+        .expect("stand-in");
+    let out = pao::action::http::Outbound::new(pao::action::http::Allowed::parse("127.0.0.1"));
+    let secrets =
+        pao::secrets::SecretCache::new(env.secrets.clone(), std::time::Duration::from_secs(60));
+    let config =
+        json!({"url": format!("{}/hooks/chat", stand_in.base_url()), "payload": {"text": "hi"}});
+    stand_in.fail_with(Some((502, "bad gateway upstream")));
+    let e = pao::action::webhook::deliver(
+        &out,
+        &secrets,
+        &config,
+        "k-1",
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .expect_err("5xx");
+    assert!(
+        e.to_string().contains("answered 502: bad gateway upstream"),
+        "{e}"
+    );
+    stand_in.fail_with(None);
+    stand_in.delay(std::time::Duration::from_secs(3));
+    let e = pao::action::webhook::deliver(
+        &out,
+        &secrets,
+        &config,
+        "k-2",
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .expect_err("timeout");
+    assert!(e.to_string().contains("no answer within 1 seconds"), "{e}");
+    env.cleanup().await;
+}

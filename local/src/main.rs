@@ -52,6 +52,10 @@ async fn main() -> ExitCode {
         running.github.repository
     );
     println!(
+        "  HTTP stand-in  {}  (plays the services rest-api and webhook items call)",
+        running.http.base_url()
+    );
+    println!(
         "  catalog repo   {}  (edit, then `make catalog-push`)",
         running.github.dir.display()
     );
