@@ -93,30 +93,13 @@ async fn setup(url_field: bool) -> Http {
 }
 
 async fn submit(h: &Http, input: Value) -> RequestId {
-    let item = pao::request::SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: pao::catalog::Target::CatalogItem("http-item".into()),
+    pao_system_tests::submit_item(
+        &h.env,
+        &h.catalog,
+        pao::catalog::Target::CatalogItem("http-item".into()),
         input,
-    };
-    let ctx = pao::submission::Context {
-        user: pao::record::Principal {
-            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
-            email: Some("dev@example.com".into()),
-        },
-        correlation_id: "corr-http".into(),
-        submission_id: "sub-http".into(),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "test".into(),
-        idempotency_seed: None,
-        catalog_commit: String::new(),
-    };
-    let (request, tasks) =
-        pao::submission::build(&h.catalog, &item, 0, &ctx).expect("valid request");
-    pao::submission::write(&h.env.store(), &h.env.queue(), &request, &tasks)
-        .await
-        .expect("written");
-    request.request_id
+    )
+    .await
 }
 
 fn ended(d: &pao::record::RequestDetail) -> bool {
@@ -151,7 +134,7 @@ async fn a_rest_call_feeds_a_signed_webhook() {
         rest.header("idempotency-key"),
         Some(format!("{id}-0-1").as_str())
     );
-    assert_eq!(rest.header("x-correlation-id"), Some("corr-http"));
+    assert_eq!(rest.header("x-correlation-id"), Some("corr-test"));
     assert_eq!(rest.json(), json!({"name": "orders-db", "size": 50}));
     // Its outputs fed the webhook, which is signed over timestamp and body.
     let hook = &calls[1];

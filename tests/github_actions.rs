@@ -95,29 +95,13 @@ async fn setup() -> Gh {
 }
 
 async fn submit(g: &Gh, namespace: &str) -> RequestId {
-    let item = pao::request::SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: pao::catalog::Target::CatalogItem("ns-deploy".into()),
-        input: json!({"name": namespace, "basic": {"namespace": namespace}}),
-    };
-    let ctx = pao::submission::Context {
-        user: pao::record::Principal {
-            arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
-            email: Some("dev@example.com".into()),
-        },
-        correlation_id: format!("corr-{namespace}"),
-        submission_id: format!("sub-{namespace}"),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "test".into(),
-        idempotency_seed: None,
-        catalog_commit: String::new(),
-    };
-    let (request, tasks) = pao::submission::build(&g.catalog, &item, 0, &ctx).expect("valid");
-    pao::submission::write(&g.env.store(), &g.env.queue(), &request, &tasks)
-        .await
-        .expect("written");
-    request.request_id
+    pao_system_tests::submit_item(
+        &g.env,
+        &g.catalog,
+        pao::catalog::Target::CatalogItem("ns-deploy".into()),
+        json!({"name": namespace, "basic": {"namespace": namespace}}),
+    )
+    .await
 }
 
 fn waiting(d: &RequestDetail) -> bool {

@@ -395,9 +395,26 @@ pub async fn setup() -> Setup {
 
 /// Submits a TWO_TICKETS request with `input` (written and its first task sent).
 pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::RequestId {
+    submit_item(
+        &s.env,
+        &s.catalog,
+        pao::catalog::Target::CatalogItem("two-tickets".into()),
+        input,
+    )
+    .await
+}
+
+/// Submits `target` with `input` as the developer, as the API does: built, written, and its
+/// first task sent.
+pub async fn submit_item(
+    env: &TestEnv,
+    catalog: &pao::catalog::Catalog,
+    target: pao::catalog::Target,
+    input: serde_json::Value,
+) -> pao::record::RequestId {
     let item = pao::request::SubmissionItem {
         schema_version: "catalog/v1".into(),
-        target: pao::catalog::Target::CatalogItem("two-tickets".into()),
+        target,
         input,
     };
     let ctx = pao::submission::Context {
@@ -414,8 +431,8 @@ pub async fn submit(s: &Setup, input: serde_json::Value) -> pao::record::Request
         catalog_commit: String::new(),
     };
     let (request, tasks) =
-        pao::submission::build(&s.catalog, &item, 0, &ctx).expect("valid submission");
-    pao::submission::write(&s.env.store(), &s.env.queue(), &request, &tasks)
+        pao::submission::build(catalog, &item, 0, &ctx).expect("valid submission");
+    pao::submission::write(&env.store(), &env.queue(), &request, &tasks)
         .await
         .expect("written");
     request.request_id

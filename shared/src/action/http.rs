@@ -226,11 +226,7 @@ impl Outbound {
             Ok(r) => r,
             Err(e) => {
                 self.record(&host, true);
-                return Err(if e.is_timeout() {
-                    ActionError::Timeout(timeout.as_secs())
-                } else {
-                    ActionError::Unreachable(format!("{host} ({})", reason(e)))
-                });
+                return Err(no_answer(e, &host, timeout));
             }
         };
         let status = response.status().as_u16();
@@ -243,11 +239,7 @@ impl Outbound {
             Ok(t) => t,
             Err(e) => {
                 self.record(&host, true);
-                return Err(if e.is_timeout() {
-                    ActionError::Timeout(timeout.as_secs())
-                } else {
-                    ActionError::Unreachable(format!("{host} ({})", reason(e)))
-                });
+                return Err(no_answer(e, &host, timeout));
             }
         };
         self.record(&host, status >= 500);
@@ -258,6 +250,15 @@ impl Outbound {
             body,
             text,
         })
+    }
+}
+
+/// A call that got no (whole) answer: a timeout, or why the host could not be reached.
+fn no_answer(e: reqwest::Error, host: &str, timeout: Duration) -> ActionError {
+    if e.is_timeout() {
+        ActionError::Timeout(timeout.as_secs())
+    } else {
+        ActionError::Unreachable(format!("{host} ({})", reason(e)))
     }
 }
 
