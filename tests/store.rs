@@ -63,6 +63,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
             updated_at: created_at.into(),
             started_at: None,
             finished_at: None,
+            attempts: Vec::new(),
         })
         .collect();
     (request, tasks)

@@ -137,6 +137,42 @@ pub struct TaskRecord {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    /// Earlier attempts, oldest first (a person retried the task).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// How an earlier attempt of a task ended: kept when a person retries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    pub attempt: u32,
+    pub state: TaskState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub outputs: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<ExternalRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+impl TaskRecord {
+    /// This attempt as history.
+    pub fn as_attempt(&self) -> Attempt {
+        Attempt {
+            attempt: self.attempt,
+            state: self.state,
+            error: self.error.clone(),
+            outputs: self.outputs.clone(),
+            external_ref: self.external_ref.clone(),
+            started_at: self.started_at.clone(),
+            finished_at: self.finished_at.clone(),
+        }
+    }
 }
 
 /// One line of a request's audit log.

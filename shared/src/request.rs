@@ -50,7 +50,8 @@ impl RequestState {
                 | (Submitted | Retrying, Failed)
                 | (Failed, Retrying)
                 | (Retrying, Processing)
-                | (Failed, Aborted)
+                // A person stops a request at any point before it ends.
+                | (Submitted | Processing | Retrying | Failed, Aborted)
                 | (Failed, Escalated)
         )
     }
@@ -126,6 +127,9 @@ mod tests {
             (Failed, Retrying),
             (Retrying, Processing),
             (Failed, Aborted),
+            (Processing, Aborted),
+            (Submitted, Aborted),
+            (Retrying, Aborted),
             (Failed, Escalated),
         ] {
             assert!(from.can_become(to), "{from} -> {to}");
@@ -136,7 +140,8 @@ mod tests {
             assert!(!s.can_become(Submitted));
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
         }
-        assert!(!Processing.can_become(Aborted));
+        assert!(!Processing.can_become(Retrying));
+        assert!(!Completed.can_become(Aborted));
     }
 
     #[test]

@@ -144,6 +144,7 @@ pub fn build(
                 updated_at: ctx.now.clone(),
                 started_at: None,
                 finished_at: None,
+                attempts: Vec::new(),
             }
         })
         .collect();

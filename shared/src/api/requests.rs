@@ -7,9 +7,11 @@ use super::views::{Created, RequestView, SUMMARY_FIELDS, StatusView, Submitted, 
 use super::{ApiRequest, App, MAX_BODY};
 use crate::clock::Now;
 use crate::problem::Problem;
-use crate::record::{Principal, RequestDetail, RequestId};
+use crate::queue::TaskMessage;
+use crate::record::{Event, Principal, RequestDetail, RequestId};
 use crate::request::{RequestState, Submission};
 use crate::store::{Idempotent, Read};
+use crate::task::TaskState;
 use serde_json::{Value, json};
 
 /// `POST /requests`: validates every item, then writes and queues each as a request.
@@ -249,4 +251,109 @@ async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
         return Err(not_found());
     }
     Ok(detail)
+}
+
+/// `POST /requests/{id}/retry`: the failed (or stuck) task runs again as a new attempt;
+/// completed tasks keep their outputs and never run again.
+pub(super) async fn retry(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let who = caller(call.req)?;
+    idempotent(app, call, &who, || decide_retry(app, call, &who)).await
+}
+
+async fn decide_retry(
+    app: &App,
+    call: &Call<'_>,
+    who: &Principal,
+) -> Result<ApiResponse, ApiError> {
+    if !call.req.body.iter().all(u8::is_ascii_whitespace) {
+        let body = parse_body(call.req)?;
+        if body.get("fromTask").is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::Validation(vec![Problem::at(
+                "fromTask",
+                "restarting from an earlier task is not supported yet: leave it out to retry the failed task",
+            )]));
+        }
+    }
+    let d = owned(app, call).await?;
+    let r = &d.request;
+    if r.state != RequestState::Failed {
+        return Err(ApiError::Conflict(format!(
+            "request {} is {}: only a failed request can be retried",
+            r.request_id, r.state
+        )));
+    }
+    let Some(task) = d
+        .tasks
+        .iter()
+        .find(|t| matches!(t.state, TaskState::Failed | TaskState::Stuck))
+    else {
+        return Err(ApiError::Conflict(format!(
+            "request {} has no failed task to retry",
+            r.request_id
+        )));
+    };
+    let now = Now::current();
+    let event = Event::about(
+        task,
+        "request-retried",
+        format!(
+            "retried by {} from task {} ({}), attempt {}",
+            who.arn,
+            task.seq,
+            task.item.id,
+            task.attempt + 1
+        ),
+    );
+    let attempt = app.store.retry_task(r, task, &now, &event).await?;
+    let mut queued = task.clone();
+    queued.attempt = attempt;
+    // If the send fails the task is queued all the same: the sweeper sends it.
+    if let Err(e) = app
+        .queue
+        .enqueue(&TaskMessage::for_task(&queued, &r.correlation_id))
+        .await
+    {
+        tracing::warn!(request_id = %r.request_id, error = %e, "retried task written but not sent; the sweeper will send it");
+    }
+    Ok(ApiResponse::ok(
+        202,
+        json!({"requestId": r.request_id, "state": RequestState::Retrying, "task": task.seq, "attempt": attempt}),
+        call.meta(),
+    ))
+}
+
+/// `POST /requests/{id}/abort`: the request stops; what has not run never will.
+pub(super) async fn abort(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let who = caller(call.req)?;
+    idempotent(app, call, &who, || decide_abort(app, call, &who)).await
+}
+
+async fn decide_abort(
+    app: &App,
+    call: &Call<'_>,
+    who: &Principal,
+) -> Result<ApiResponse, ApiError> {
+    let d = owned(app, call).await?;
+    let r = &d.request;
+    if !r.state.can_become(RequestState::Aborted) {
+        return Err(ApiError::Conflict(format!(
+            "request {} is {}: only a submitted, processing, retrying or failed request can be aborted",
+            r.request_id, r.state
+        )));
+    }
+    let event = Event {
+        at: crate::clock::now_rfc3339(),
+        kind: "request-aborted".into(),
+        message: format!("aborted by {} (it was {})", who.arn, r.state),
+        task_seq: None,
+    };
+    let skipped = app
+        .store
+        .abort_request(r, &d.tasks, &Now::current(), &event)
+        .await?;
+    Ok(ApiResponse::ok(
+        200,
+        json!({"requestId": r.request_id, "state": RequestState::Aborted, "skippedTasks": skipped}),
+        call.meta(),
+    ))
 }

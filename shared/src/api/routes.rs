@@ -53,6 +53,8 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/requests/{id}", to!(requests::detail)),
     ("GET", "/requests/{id}/status", to!(requests::status)),
     ("GET", "/requests/{id}/logs", to!(requests::logs)),
+    ("POST", "/requests/{id}/retry", to!(requests::retry)),
+    ("POST", "/requests/{id}/abort", to!(requests::abort)),
     ("POST", "/tools/validate", to!(tools::validate)),
     ("POST", "/tools/preview", to!(tools::preview)),
     ("POST", "/tools/test-variables", to!(tools::test_variables)),
@@ -145,6 +147,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 16);
+        assert_eq!(seen.len(), 18);
     }
 }

@@ -122,22 +122,43 @@ pub enum Change {
     Error(String),
     /// A request's `completedTasks` goes up by one.
     OneMoreTaskCompleted,
+    /// A request's or task's `error` goes away.
+    NoError,
+    /// A task starts attempt `attempt` afresh: `attempts` holds every earlier one, and the
+    /// last attempt's error, outputs, link and times are cleared.
+    NewAttempt {
+        attempt: u32,
+        history: Vec<crate::record::Attempt>,
+    },
 }
 
 impl Change {
-    /// The attribute this change sets and its value; `None` for an increment.
-    fn set(&self) -> Option<(&'static str, Value)> {
-        Some(match self {
-            Self::StartedAt(at) => ("startedAt", Value::String(at.clone())),
-            Self::FinishedAt(at) => ("finishedAt", Value::String(at.clone())),
-            Self::Outputs(outputs) => ("outputs", Value::Object(outputs.clone())),
-            Self::ExternalRef(r) => (
+    /// The attributes this change sets and their values (none for an increment).
+    fn set(&self) -> Vec<(&'static str, Value)> {
+        match self {
+            Self::StartedAt(at) => vec![("startedAt", Value::String(at.clone()))],
+            Self::FinishedAt(at) => vec![("finishedAt", Value::String(at.clone()))],
+            Self::Outputs(outputs) => vec![("outputs", Value::Object(outputs.clone()))],
+            Self::ExternalRef(r) => vec![(
                 "externalRef",
                 serde_json::json!({"key": r.key, "url": r.url}),
-            ),
-            Self::Error(e) => ("error", Value::String(e.clone())),
-            Self::OneMoreTaskCompleted => return None,
-        })
+            )],
+            Self::Error(e) => vec![("error", Value::String(e.clone()))],
+            Self::NoError => vec![("error", Value::Null)],
+            Self::NewAttempt { attempt, history } => vec![
+                ("attempt", Value::from(*attempt)),
+                (
+                    "attempts",
+                    serde_json::to_value(history).unwrap_or(Value::Array(Vec::new())),
+                ),
+                ("error", Value::Null),
+                ("outputs", Value::Object(serde_json::Map::new())),
+                ("externalRef", Value::Null),
+                ("startedAt", Value::Null),
+                ("finishedAt", Value::Null),
+            ],
+            Self::OneMoreTaskCompleted => Vec::new(),
+        }
     }
 }
 
@@ -315,7 +336,7 @@ impl StateUpdate {
             condition.push_str(" AND #seen = :seen");
         }
         let mut sets = Vec::new();
-        let changed = self.changes.iter().filter_map(Change::set);
+        let changed = self.changes.iter().flat_map(Change::set);
         for (i, (attr, value)) in self.sets.iter().cloned().chain(changed).enumerate() {
             names.insert(format!("#a{i}"), attr.to_string());
             values.insert(format!(":v{i}"), to_attr(&value));

@@ -269,6 +269,82 @@ impl Store {
         })
     }
 
+    /// A person's retry: the request `failed → retrying`, its error cleared; the failed (or
+    /// stuck) task back on the queue as a new attempt, its last attempt kept as history; the
+    /// event; all or nothing, and only if neither changed since they were read (of two retries
+    /// at once one wins). The caller then sends the task's message.
+    pub async fn retry_task(
+        &self,
+        request: &RequestRecord,
+        task: &TaskRecord,
+        now: &Now,
+        event: &Event,
+    ) -> Result<u32, StoreError> {
+        let id = &task.request_id;
+        let attempt = task.attempt + 1;
+        let mut history = task.attempts.clone();
+        history.push(task.as_attempt());
+        let mut queued = task_update(
+            id,
+            task.seq,
+            &[task.state],
+            TaskState::Queued,
+            now,
+            vec![Change::NewAttempt { attempt, history }],
+        )?;
+        queued.unchanged_since = Some(task.updated_at.clone());
+        let mut retrying = request_update(
+            id,
+            &[RequestState::Failed],
+            RequestState::Retrying,
+            now,
+            vec![Change::NoError],
+        )?;
+        retrying.unchanged_since = Some(request.updated_at.clone());
+        self.change_together(
+            id,
+            vec![retrying, queued],
+            std::slice::from_ref(event),
+            || {
+                format!(
+                    "request {id} changed since it was read: retry it again if it is still failed"
+                )
+            },
+        )
+        .await?;
+        Ok(attempt)
+    }
+
+    /// A person's abort: the request `→ aborted` and every task that has not run or is not
+    /// running `→ skipped`, with the event, all or nothing (only if the request did not change
+    /// since it was read). A task already running finishes; its result is recorded alone.
+    pub async fn abort_request(
+        &self,
+        request: &RequestRecord,
+        tasks: &[TaskRecord],
+        now: &Now,
+        event: &Event,
+    ) -> Result<usize, StoreError> {
+        let id = &request.request_id;
+        let mut aborted = request_update(id, &[request.state], RequestState::Aborted, now, vec![])?;
+        aborted.unchanged_since = Some(request.updated_at.clone());
+        let mut updates = vec![aborted];
+        for t in tasks
+            .iter()
+            .filter(|t| t.state.can_become(TaskState::Skipped))
+        {
+            let mut skipped = task_update(id, t.seq, &[t.state], TaskState::Skipped, now, vec![])?;
+            skipped.unchanged_since = Some(t.updated_at.clone());
+            updates.push(skipped);
+        }
+        let skipped = updates.len() - 1;
+        self.change_together(id, updates, std::slice::from_ref(event), || {
+            format!("request {id} changed since it was read")
+        })
+        .await?;
+        Ok(skipped)
+    }
+
     /// A task whose action goes on outside PAO (a workflow run): it stays `processing` with
     /// its external reference, which is also recorded for lookup (`EXTREF#<key>`), with the
     /// event, in one transaction.

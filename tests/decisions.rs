@@ -1,0 +1,245 @@
+//! A person's decisions on a request through the API, against the local AWS endpoint and the
+//! JIRA stand-in: retry from the failed task, abort, the states each is allowed from.
+
+use pao::request::RequestState;
+use pao::task::TaskState;
+use pao_system_tests::{
+    TWO_TICKETS, TestEnv, api_request, api_send, app_for, detail_of, drain_until, worker_for,
+    write_repo,
+};
+use serde_json::{Value, json};
+
+const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
+const OTHER: &str = "arn:aws:sts::000000000000:assumed-role/Developer/other@example.com";
+
+struct Decide {
+    env: TestEnv,
+    jira: pao_local::jira_standin::JiraStandIn,
+    app: pao::api::App,
+    worker: pao::worker::Worker,
+    _repo: tempfile::TempDir,
+}
+
+async fn setup() -> Decide {
+    let env = TestEnv::new().await;
+    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-token")
+        .await
+        .expect("JIRA stand-in");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let app = app_for(&env, repo.path()).await;
+    Decide {
+        env,
+        jira,
+        app,
+        worker,
+        _repo: repo,
+    }
+}
+
+async fn call(
+    d: &Decide,
+    who: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    api_send(&d.app, api_request(who, method, path, body)).await
+}
+
+async fn submit(d: &Decide) -> pao::record::RequestId {
+    let (status, body) = call(
+        d,
+        DEV,
+        "POST",
+        "/api/v1/requests",
+        Some(
+            json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+            "input": {"name": "orders", "basic": {"instanceName": "orders-db"}}}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    pao::record::RequestId(
+        body["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+fn ended(d: &pao::record::RequestDetail) -> bool {
+    matches!(
+        d.request.state,
+        RequestState::Completed | RequestState::Failed
+    )
+}
+
+#[tokio::test]
+async fn a_retry_runs_the_failed_task_again_and_nothing_before_it() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    drain_until(&d.env, &d.worker, &id, |r| {
+        r.tasks[0].state == TaskState::Completed
+    })
+    .await;
+    d.jira.fail_with(Some(503));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    assert_eq!(d.jira.issues().len(), 1);
+    // Someone else's request does not exist for them.
+    let (status, _) = call(
+        &d,
+        OTHER,
+        "POST",
+        &format!("/api/v1/requests/{id}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    d.jira.fail_with(None);
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["attempt"], json!(2));
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.request.error
+    );
+    // The first ticket was not made again; the second exists once.
+    assert_eq!(d.jira.issues().len(), 2);
+    assert_eq!(done.tasks[0].attempt, 1);
+    assert_eq!(done.tasks[1].attempt, 2);
+    let history = &done.tasks[1].attempts;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].state, TaskState::Failed);
+    assert!(
+        history[0]
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("503"),
+        "{history:?}"
+    );
+    // The decision is in the logs, with who made it.
+    let (_, logs) = call(&d, DEV, "GET", &format!("/api/v1/requests/{id}/logs"), None).await;
+    let retried = logs["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["kind"] == json!("request-retried"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(
+        retried["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(DEV),
+        "{logs}"
+    );
+    // A completed request cannot be retried or aborted: 409 naming its state.
+    for decision in ["retry", "abort"] {
+        let (status, body) = call(
+            &d,
+            DEV,
+            "POST",
+            &format!("/api/v1/requests/{id}/{decision}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 409, "{decision}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is completed"),
+            "{body}"
+        );
+    }
+    d.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn an_abort_while_queued_runs_nothing() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    // A processing or submitted request cannot be retried.
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is submitted")
+    );
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/abort"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["skippedTasks"], json!(2));
+    // The queued message finds the request aborted and runs nothing.
+    while pao_local::esm::poll_once(&d.worker.queue, &d.worker, 0)
+        .await
+        .expect("poll")
+        > 0
+    {}
+    let after = detail_of(&d.env, &id).await;
+    assert_eq!(after.request.state, RequestState::Aborted);
+    assert!(after.tasks.iter().all(|t| t.state == TaskState::Skipped));
+    assert_eq!(d.jira.create_calls(), 0);
+    // Aborted is final.
+    let (status, _) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/abort"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    d.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn two_retries_at_once_queue_the_task_once() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    d.jira.fail_with(Some(500));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    d.jira.fail_with(None);
+    let path = format!("/api/v1/requests/{id}/retry");
+    let (one, two) = tokio::join!(
+        call(&d, DEV, "POST", &path, None),
+        call(&d, DEV, "POST", &path, None)
+    );
+    let mut statuses = [one.0, two.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409], "{one:?} {two:?}");
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Completed);
+    assert_eq!(done.tasks[0].attempt, 2);
+    assert_eq!(d.jira.issues().len(), 2, "each ticket once");
+    d.env.cleanup().await;
+}
