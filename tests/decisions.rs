@@ -130,6 +130,18 @@ async fn a_retry_runs_the_failed_task_again_and_nothing_before_it() {
             .contains("503"),
         "{history:?}"
     );
+    // The details show the counts and each task's earlier attempts.
+    let (_, detail) = call(&d, DEV, "GET", &format!("/api/v1/requests/{id}"), None).await;
+    assert_eq!(detail["data"]["counts"]["completed"], json!(2), "{detail}");
+    assert_eq!(detail["data"]["counts"]["failed"], json!(0));
+    assert_eq!(
+        detail["data"]["tasks"][1]["attempts"][0]["attempt"],
+        json!(1)
+    );
+    assert_eq!(
+        detail["data"]["tasks"][1]["attempts"][0]["state"],
+        json!("failed")
+    );
     // The decision is in the logs, with who made it.
     let (_, logs) = call(&d, DEV, "GET", &format!("/api/v1/requests/{id}/logs"), None).await;
     let retried = logs["data"]
@@ -206,6 +218,15 @@ async fn an_abort_while_queued_runs_nothing() {
     {}
     let after = detail_of(&d.env, &id).await;
     assert_eq!(after.request.state, RequestState::Aborted);
+    let (_, status) = call(
+        &d,
+        DEV,
+        "GET",
+        &format!("/api/v1/requests/{id}/status"),
+        None,
+    )
+    .await;
+    assert_eq!(status["data"]["counts"]["skipped"], json!(2), "{status}");
     assert!(after.tasks.iter().all(|t| t.state == TaskState::Skipped));
     assert_eq!(d.jira.create_calls(), 0);
     // Aborted is final.

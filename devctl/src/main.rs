@@ -1,6 +1,6 @@
 //! `devctl`: PAO's command-line tool. Offline commands a platform team runs in its catalog
 //! repository's CI (`validate`, `preview`, `render`), and SigV4-signed calls to the API
-//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`).
+//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`).
 
 mod offline;
 mod remote;
@@ -95,6 +95,19 @@ enum Command {
     Status { request_id: String },
     /// A request's audit log (signed API call).
     Logs { request_id: String },
+    /// Run a failed request's failed task again, as a new attempt (signed API call).
+    Retry {
+        request_id: String,
+        /// Retrying again with the same key does nothing more.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Stop a request: what has not run never will (signed API call).
+    Abort {
+        request_id: String,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,6 +288,28 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
         Command::Get { request_id } => get(format!("/requests/{request_id}")),
         Command::Status { request_id } => get(format!("/requests/{request_id}/status")),
         Command::Logs { request_id } => get(format!("/requests/{request_id}/logs")),
+        Command::Retry {
+            request_id,
+            idempotency_key,
+        } => remote::call(
+            &target,
+            "POST",
+            &format!("/requests/{request_id}/retry"),
+            None,
+            idempotency_key.as_deref(),
+            cli.json,
+        ),
+        Command::Abort {
+            request_id,
+            idempotency_key,
+        } => remote::call(
+            &target,
+            "POST",
+            &format!("/requests/{request_id}/abort"),
+            None,
+            idempotency_key.as_deref(),
+            cli.json,
+        ),
         Command::Validate { .. } | Command::Preview { .. } | Command::Render { .. } => {
             ExitCode::from(2)
         }

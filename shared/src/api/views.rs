@@ -140,6 +140,9 @@ struct TaskView<'a> {
     started_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<&'a str>,
+    /// Earlier attempts (a person retried the task), oldest first.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    attempts: &'a [crate::record::Attempt],
 }
 
 impl<'a> TaskView<'a> {
@@ -158,7 +161,35 @@ impl<'a> TaskView<'a> {
             error: t.error.as_deref(),
             started_at: t.started_at.as_deref(),
             finished_at: t.finished_at.as_deref(),
+            attempts: &t.attempts,
         }
+    }
+}
+
+/// How many of a request's tasks are in each state that matters to a person.
+#[derive(Debug, Default, Serialize)]
+struct Counts {
+    completed: usize,
+    failed: usize,
+    skipped: usize,
+    escalated: usize,
+    pending: usize,
+    running: usize,
+}
+
+impl Counts {
+    fn of(tasks: &[TaskRecord]) -> Self {
+        let mut c = Self::default();
+        for t in tasks {
+            match t.state {
+                TaskState::Completed => c.completed += 1,
+                TaskState::Failed | TaskState::Stuck => c.failed += 1,
+                TaskState::Skipped => c.skipped += 1,
+                TaskState::Pending => c.pending += 1,
+                TaskState::Queued | TaskState::Processing => c.running += 1,
+            }
+        }
+        c
     }
 }
 
@@ -174,6 +205,7 @@ pub(super) struct RequestView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     catalog_commit: Option<&'a str>,
     input: &'a Value,
+    counts: Counts,
     tasks: Vec<TaskView<'a>>,
 }
 
@@ -195,6 +227,7 @@ impl<'a> RequestView<'a> {
             correlation_id: &r.correlation_id,
             catalog_commit: r.catalog_commit.as_deref(),
             input: &r.input,
+            counts: Counts::of(&d.tasks),
             tasks: d.tasks.iter().map(TaskView::of).collect(),
         }
     }
@@ -207,6 +240,7 @@ pub(super) struct StatusView<'a> {
     request_id: &'a str,
     state: RequestState,
     progress: Progress,
+    counts: Counts,
     current_task: Option<TaskView<'a>>,
     error: Option<&'a str>,
 }
@@ -218,6 +252,7 @@ impl<'a> StatusView<'a> {
             request_id: r.request_id.as_str(),
             state: r.state,
             progress: Progress::of(r),
+            counts: Counts::of(&d.tasks),
             current_task: d
                 .tasks
                 .iter()
