@@ -264,3 +264,75 @@ async fn two_retries_at_once_queue_the_task_once() {
     assert_eq!(d.jira.issues().len(), 2, "each ticket once");
     d.env.cleanup().await;
 }
+
+/// Escalation: one ticket per remaining task, linked, with what people need and no password;
+/// repeated or resumed after a failure halfway, it makes no ticket twice.
+#[tokio::test]
+async fn escalation_hands_the_rest_to_people_once() {
+    let mut d = setup().await;
+    d.app.escalation.project = "ESC".into();
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        "/api/v1/requests",
+        Some(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+            "input": {"name": "orders", "basic": {"instanceName": "orders-db", "secret": "hunter2-hunter2"}}}]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = pao::record::RequestId(
+        body["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    d.jira.fail_with(Some(500));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    d.jira.fail_with(None);
+    // JIRA dies after the first ticket: the call fails, the first task is escalated already.
+    d.jira.fail_after_creates(Some(1));
+    let path = format!("/api/v1/requests/{id}/escalate");
+    let (status, body) = call(&d, DEV, "POST", &path, None).await;
+    assert_eq!(status, 502, "{body}");
+    let halfway = detail_of(&d.env, &id).await;
+    assert_eq!(halfway.tasks[0].state, TaskState::Escalated);
+    assert_eq!(halfway.request.state, RequestState::Failed);
+    d.jira.fail_after_creates(None);
+    let (status, body) = call(&d, DEV, "POST", &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: Vec<String> = body["data"]["tickets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["key"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(keys, ["ESC-1", "ESC-2"]);
+    assert_eq!(d.jira.issues().len(), 2, "no ticket twice");
+    assert_eq!(d.jira.links(), [("ESC-1".to_string(), "ESC-2".to_string())]);
+    let done = detail_of(&d.env, &id).await;
+    assert_eq!(done.request.state, RequestState::Escalated);
+    assert!(done.tasks.iter().all(|t| t.state == TaskState::Escalated));
+    assert_eq!(
+        done.tasks[1].external_ref.as_ref().map(|r| r.key.as_str()),
+        Some("ESC-2")
+    );
+    // What the tickets say: the request, the failure, the earlier ticket, the config; never
+    // the password.
+    let second = d.jira.issues()[1].fields.to_string();
+    assert!(second.contains(id.as_str()), "{second}");
+    assert!(second.contains("500"), "{second}");
+    assert!(second.contains("ESC-1"), "{second}");
+    for issue in d.jira.issues() {
+        assert!(
+            !issue.fields.to_string().contains("hunter2-hunter2"),
+            "{}",
+            issue.fields
+        );
+    }
+    // Escalated is final.
+    let (status, body) = call(&d, DEV, "POST", &path, None).await;
+    assert_eq!(status, 409, "{body}");
+    d.env.cleanup().await;
+}

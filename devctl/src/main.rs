@@ -1,6 +1,6 @@
 //! `devctl`: PAO's command-line tool. Offline commands a platform team runs in its catalog
 //! repository's CI (`validate`, `preview`, `render`), and SigV4-signed calls to the API
-//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`).
+//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`, `escalate`).
 
 mod offline;
 mod remote;
@@ -104,6 +104,12 @@ enum Command {
     },
     /// Stop a request: what has not run never will (signed API call).
     Abort {
+        request_id: String,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Hand a failed request's remaining tasks to people as linked JIRA tickets (signed API call).
+    Escalate {
         request_id: String,
         #[arg(long)]
         idempotency_key: Option<String>,
@@ -306,6 +312,17 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
             &target,
             "POST",
             &format!("/requests/{request_id}/abort"),
+            None,
+            idempotency_key.as_deref(),
+            cli.json,
+        ),
+        Command::Escalate {
+            request_id,
+            idempotency_key,
+        } => remote::call(
+            &target,
+            "POST",
+            &format!("/requests/{request_id}/escalate"),
             None,
             idempotency_key.as_deref(),
             cli.json,

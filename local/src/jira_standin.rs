@@ -33,7 +33,11 @@ struct State {
     issues: Vec<Issue>,
     counters: HashMap<String, u32>,
     fail_with: Option<u16>,
+    /// Creates that succeed before every call fails (a crash halfway, as PAO sees it).
+    fail_after_creates: Option<u32>,
     create_calls: u32,
+    /// (blocker, blocked) of every "Blocks" link.
+    links: Vec<(String, String)>,
     delay: std::time::Duration,
 }
 
@@ -149,6 +153,21 @@ impl JiraStandIn {
         self.state.lock().map(|s| s.create_calls).unwrap_or(0)
     }
 
+    /// "Blocks" links made so far, as (blocker, blocked).
+    pub fn links(&self) -> Vec<(String, String)> {
+        self.state
+            .lock()
+            .map(|s| s.links.clone())
+            .unwrap_or_default()
+    }
+
+    /// After `n` more issues are created, answer every call with 503 (None: behave).
+    pub fn fail_after_creates(&self, n: Option<u32>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.fail_after_creates = n.map(|n| n + s.issues.len() as u32);
+        }
+    }
+
     /// From now on, answer every call with this status (None: behave).
     pub fn fail_with(&self, status: Option<u16>) {
         if let Ok(mut s) = self.state.lock() {
@@ -212,6 +231,15 @@ async fn handle(
     };
     if method == hyper::Method::POST && path == "/rest/api/2/issue" {
         s.create_calls += 1;
+    }
+    if s.fail_after_creates
+        .is_some_and(|n| s.issues.len() as u32 >= n)
+    {
+        return jira_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &["Service unavailable (stand-in failure injected)"],
+            json!({}),
+        );
     }
     if let Some(code) = s.fail_with {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -278,6 +306,23 @@ async fn handle(
                 StatusCode::CREATED,
                 json!({"id": id, "key": key, "self": format!("{base}/rest/api/2/issue/{id}")}),
             )
+        }
+        ("POST", "/rest/api/2/issueLink") => {
+            let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let blocker = doc.pointer("/outwardIssue/key").and_then(Value::as_str);
+            let blocked = doc.pointer("/inwardIssue/key").and_then(Value::as_str);
+            let known = |k: &str| s.issues.iter().any(|i| i.key == k);
+            match (blocker, blocked) {
+                (Some(a), Some(b)) if known(a) && known(b) => {
+                    let link = (a.to_string(), b.to_string());
+                    // JIRA keeps one link of a type between two issues.
+                    if !s.links.contains(&link) {
+                        s.links.push(link);
+                    }
+                    reply(StatusCode::CREATED, Value::Null)
+                }
+                _ => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
+            }
         }
         ("GET", "/rest/api/2/search") if !data_center => jira_error(
             StatusCode::GONE,

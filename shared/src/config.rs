@@ -55,6 +55,12 @@ pub struct Config {
     /// `PAO_HTTP_ALLOW_HOSTS` (comma-separated, default none): hosts `rest-api` and `webhook`
     /// items may call over plain http or at an internal address (the local stack's stand-ins).
     pub http_allow_hosts: String,
+    /// `PAO_ESCALATION_INSTANCE`, `PAO_ESCALATION_PROJECT`, `PAO_ESCALATION_ISSUE_TYPE`
+    /// (defaults `default`, none, `Task`): where escalation tickets go when the catalog item
+    /// names no `metadata.escalation`.
+    pub escalation_instance: String,
+    pub escalation_project: String,
+    pub escalation_issue_type: String,
 }
 
 impl Config {
@@ -112,6 +118,9 @@ impl Config {
             github_token_secret_id: or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
             github_webhook_secret_id: or("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
             http_allow_hosts: or("PAO_HTTP_ALLOW_HOSTS", ""),
+            escalation_instance: or("PAO_ESCALATION_INSTANCE", "default"),
+            escalation_project: or("PAO_ESCALATION_PROJECT", ""),
+            escalation_issue_type: or("PAO_ESCALATION_ISSUE_TYPE", "Task"),
         })
     }
 }

@@ -25,6 +25,7 @@
 //! - [`action`]: fulfillment actions (`action::jira`).
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
 //! - [`submission`]: a submission item becomes a stored, queued request.
+//! - [`escalation`]: a failed request's remaining tasks handed to people as linked JIRA tickets.
 //! - [`sweeper`]: finds tasks that were never queued or got stuck, on a schedule.
 //! - [`sync`]: follows the catalog repository on GitHub (snapshots, rejections).
 //! - [`webhook`]: the GitHub webhook: signature, deliveries once, push → sync.
@@ -40,6 +41,7 @@ pub mod aws;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod escalation;
 pub mod form;
 pub mod github;
 pub mod logging;

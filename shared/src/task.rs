@@ -21,10 +21,12 @@ pub enum TaskState {
     Skipped,
     /// Queued or processing for too long; set by the sweeper.
     Stuck,
+    /// Handed to people: a JIRA ticket of an escalation holds it.
+    Escalated,
 }
 
 impl TaskState {
-    pub const ALL: [TaskState; 7] = [
+    pub const ALL: [TaskState; 8] = [
         Self::Pending,
         Self::Queued,
         Self::Processing,
@@ -32,6 +34,7 @@ impl TaskState {
         Self::Failed,
         Self::Skipped,
         Self::Stuck,
+        Self::Escalated,
     ];
 
     /// The one place that says which task state changes are allowed.
@@ -48,12 +51,13 @@ impl TaskState {
                 | (Failed | Stuck, Queued)
                 // Abort or escalation: what has not run never will.
                 | (Pending | Queued | Failed | Stuck, Skipped)
+                | (Pending | Queued | Failed | Stuck, Escalated)
         )
     }
 
     /// No further change happens without a human.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Skipped)
+        matches!(self, Self::Completed | Self::Skipped | Self::Escalated)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +69,7 @@ impl TaskState {
             Self::Failed => "failed",
             Self::Skipped => "skipped",
             Self::Stuck => "stuck",
+            Self::Escalated => "escalated",
         }
     }
 

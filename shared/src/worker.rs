@@ -79,6 +79,38 @@ pub struct Record {
     pub group_id: Option<String>,
 }
 
+/// A task's config rendered as it runs now: `.current` of the task (passwords redacted as
+/// stored), `.output` of every earlier completed task, its pinned `.metadata`, and `.system`.
+pub fn render_task(
+    configs: &ParsedConfigs,
+    detail: &RequestDetail,
+    task: &TaskRecord,
+    (region, environment): (&str, &str),
+) -> Result<Value, ActionError> {
+    let request = &detail.request;
+    let mut output = Map::new();
+    for earlier in detail
+        .tasks
+        .iter()
+        .filter(|t| t.seq < task.seq && t.state == TaskState::Completed)
+    {
+        output.extend(earlier.outputs.clone());
+    }
+    let vars = Vars {
+        current: task.current.clone(),
+        output,
+        metadata: task.metadata.clone(),
+        system: request
+            .system_vars(clock::now_rfc3339(), region, environment)
+            .to_value(),
+    };
+    let tree = configs
+        .get(&request.catalog_version, &task.catalog_item_id, &task.item)
+        .map_err(ActionError::Config)?;
+    tree.render(&vars)
+        .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
+}
+
 /// `<requestId>-<task>-<attempt>`: the same for a redelivery, new for a person's retry.
 fn idempotency_key(task: &TaskRecord) -> String {
     format!("{}-{}-{}", task.request_id, task.seq, task.attempt)
@@ -431,34 +463,12 @@ impl Worker {
     }
 
     fn render(&self, detail: &RequestDetail, task: &TaskRecord) -> Result<Value, ActionError> {
-        let request = &detail.request;
-        // `.output`: every earlier completed task's outputs, in order.
-        let mut output = Map::new();
-        for earlier in detail
-            .tasks
-            .iter()
-            .filter(|t| t.seq < task.seq && t.state == TaskState::Completed)
-        {
-            output.extend(earlier.outputs.clone());
-        }
-        let vars = Vars {
-            current: task.current.clone(),
-            output,
-            metadata: task.metadata.clone(),
-            system: request
-                .system_vars(
-                    clock::now_rfc3339(),
-                    &self.settings.region,
-                    &self.settings.environment,
-                )
-                .to_value(),
-        };
-        let tree = self
-            .configs
-            .get(&request.catalog_version, &task.catalog_item_id, &task.item)
-            .map_err(ActionError::Config)?;
-        tree.render(&vars)
-            .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
+        render_task(
+            &self.configs,
+            detail,
+            task,
+            (&self.settings.region, &self.settings.environment),
+        )
     }
 
     /// Writes how the action ended; on success sends the next task's message.

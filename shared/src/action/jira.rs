@@ -131,6 +131,26 @@ impl JiraClient {
         ))
     }
 
+    /// Links two issues "blocks / is blocked by": `blocker` blocks `blocked`.
+    pub async fn link_blocks(
+        &self,
+        instance: &JiraInstance,
+        blocker: &str,
+        blocked: &str,
+        timeout: Duration,
+    ) -> Result<(), ActionError> {
+        let request = self
+            .http
+            .post(endpoint(instance, "2/issueLink"))
+            .json(&json!({
+                "type": {"name": "Blocks"},
+                "outwardIssue": {"key": blocker},
+                "inwardIssue": {"key": blocked},
+            }));
+        call(request, instance, timeout, "JIRA issue link").await?;
+        Ok(())
+    }
+
     /// The issue an earlier attempt of this task created, if any.
     pub async fn find_by_label(
         &self,

@@ -69,6 +69,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::escalation::EscalationError> for ApiError {
+    fn from(e: crate::escalation::EscalationError) -> Self {
+        use crate::escalation::EscalationError as E;
+        match e {
+            E::NotFailed { .. } => Self::Conflict(e.to_string()),
+            E::NoTarget => Self::Unprocessable(vec![Problem::at("escalation", e.to_string())]),
+            E::Jira(a) => Self::Upstream(format!("JIRA: {a}")),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<crate::secrets::SecretError> for ApiError {
     fn from(e: crate::secrets::SecretError) -> Self {
         Self::Internal(e.to_string())

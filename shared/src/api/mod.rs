@@ -106,6 +106,10 @@ pub struct App {
     pub settings: ApiSettings,
     /// Follows the catalog repository (`POST /catalog/refresh`).
     pub sync: crate::sync::Syncer,
+    /// Escalation tickets: JIRA, its secret, and where tickets go by default.
+    pub jira: crate::action::jira::JiraClient,
+    pub secrets: SecretCache,
+    pub escalation: crate::escalation::EscalationSettings,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -136,6 +140,12 @@ impl App {
                 cursor_key,
             },
             sync: crate::sync::Syncer::from_config(config, sdk),
+            jira: crate::action::jira::JiraClient::new(reqwest::Client::new()),
+            secrets: SecretCache::new(
+                aws_sdk_secretsmanager::Client::new(sdk),
+                config.secret_cache,
+            ),
+            escalation: crate::escalation::EscalationSettings::from_config(config),
             catalog: RwLock::new(None),
         }
     }

@@ -357,3 +357,35 @@ async fn decide_abort(
         call.meta(),
     ))
 }
+
+/// `POST /requests/{id}/escalate`: the failed task and every task not yet run become linked
+/// JIRA tickets for people to finish; the request becomes `escalated`.
+pub(super) async fn escalate(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
+    let who = caller(call.req)?;
+    idempotent(app, call, &who, || decide_escalate(app, call, &who)).await
+}
+
+async fn decide_escalate(
+    app: &App,
+    call: &Call<'_>,
+    who: &Principal,
+) -> Result<ApiResponse, ApiError> {
+    let d = owned(app, call).await?;
+    let current = app.catalog().await?;
+    let tickets = crate::escalation::escalate(
+        &app.store,
+        &app.jira,
+        &app.secrets,
+        &app.escalation,
+        &current.catalog,
+        &d,
+        who,
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
+    Ok(ApiResponse::ok(
+        200,
+        json!({"requestId": d.request.request_id, "state": RequestState::Escalated, "tickets": tickets}),
+        call.meta(),
+    ))
+}

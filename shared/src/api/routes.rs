@@ -55,6 +55,7 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/requests/{id}/logs", to!(requests::logs)),
     ("POST", "/requests/{id}/retry", to!(requests::retry)),
     ("POST", "/requests/{id}/abort", to!(requests::abort)),
+    ("POST", "/requests/{id}/escalate", to!(requests::escalate)),
     ("POST", "/tools/validate", to!(tools::validate)),
     ("POST", "/tools/preview", to!(tools::preview)),
     ("POST", "/tools/test-variables", to!(tools::test_variables)),
@@ -147,6 +148,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 18);
+        assert_eq!(seen.len(), 19);
     }
 }

@@ -187,6 +187,7 @@ impl Counts {
                 TaskState::Skipped => c.skipped += 1,
                 TaskState::Pending => c.pending += 1,
                 TaskState::Queued | TaskState::Processing => c.running += 1,
+                TaskState::Escalated => c.escalated += 1,
             }
         }
         c

@@ -1,0 +1,289 @@
+//! Escalation: a failed request's remaining work handed to people. One JIRA ticket for the
+//! failed task and one for each task not yet run, in order, each saying what the request is,
+//! how it failed, what was already done (outputs and links), which tickets this escalation
+//! made before it, and the task's own rendered configuration (password inputs are stored
+//! redacted; secrets are only ever named). Consecutive tickets are linked "blocks / is blocked
+//! by". The target is the catalog item's `metadata.escalation` (`instance`, `project`,
+//! `issueType`) or the deployment's default.
+//!
+//! Exactly once: each ticket carries the label `pao-esc-<requestId>-<task>`; a task is marked
+//! `escalated` with its ticket as soon as the ticket exists, and a repeated or resumed call
+//! skips escalated tasks and finds a ticket made just before a crash by its label.
+
+use crate::action::ActionError;
+use crate::action::jira::{JiraClient, JiraInstances};
+use crate::catalog::Catalog;
+use crate::catalog::parsed::ParsedConfigs;
+use crate::clock::Now;
+use crate::record::{Event, ExternalRef, Principal, RequestDetail, TaskRecord};
+use crate::request::RequestState;
+use crate::secrets::SecretCache;
+use crate::store::{Change, Store, StoreError};
+use crate::task::TaskState;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EscalationError {
+    #[error("request {id} is {state}: only a failed request can be escalated")]
+    NotFailed { id: String, state: RequestState },
+    #[error(
+        "no escalation target: the catalog item names no metadata.escalation and the deployment sets no EscalationProject"
+    )]
+    NoTarget,
+    #[error("JIRA: {0}")]
+    Jira(#[from] ActionError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The deployment's default target and what the tickets render with.
+#[derive(Debug, Clone)]
+pub struct EscalationSettings {
+    pub jira_secret_id: String,
+    pub instance: String,
+    pub project: String,
+    pub issue_type: String,
+    pub region: String,
+    pub environment: String,
+}
+
+impl EscalationSettings {
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            jira_secret_id: config.jira_secret_id.clone(),
+            instance: config.escalation_instance.clone(),
+            project: config.escalation_project.clone(),
+            issue_type: config.escalation_issue_type.clone(),
+            region: config.region.clone(),
+            environment: config.environment.clone(),
+        }
+    }
+}
+
+/// Where one task's ticket goes.
+struct Target {
+    instance: String,
+    project: String,
+    issue_type: String,
+}
+
+/// Escalates a failed request; returns the tickets, in task order.
+#[allow(clippy::too_many_arguments)]
+pub async fn escalate(
+    store: &Store,
+    jira: &JiraClient,
+    secrets: &SecretCache,
+    settings: &EscalationSettings,
+    catalog: &Catalog,
+    detail: &RequestDetail,
+    caller: &Principal,
+    timeout: Duration,
+) -> Result<Vec<ExternalRef>, EscalationError> {
+    let request = &detail.request;
+    if request.state != RequestState::Failed {
+        return Err(EscalationError::NotFailed {
+            id: request.request_id.to_string(),
+            state: request.state,
+        });
+    }
+    let secret = secrets
+        .get(&settings.jira_secret_id)
+        .await
+        .map_err(|e| ActionError::Config(e.to_string()))?;
+    let instances = JiraInstances::parse(&secret)?;
+    let configs = ParsedConfigs::default();
+    let remaining: Vec<&TaskRecord> = detail
+        .tasks
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.state,
+                TaskState::Failed
+                    | TaskState::Stuck
+                    | TaskState::Pending
+                    | TaskState::Queued
+                    | TaskState::Escalated
+            )
+        })
+        .collect();
+    let mut made: Vec<ExternalRef> = Vec::new();
+    for task in remaining {
+        if task.state == TaskState::Escalated {
+            if let Some(r) = &task.external_ref {
+                made.push(r.clone());
+            }
+            continue;
+        }
+        let target = target_of(catalog, task, settings).ok_or(EscalationError::NoTarget)?;
+        let instance = instances.get(&target.instance)?;
+        let label = format!("pao-esc-{}-{}", request.request_id, task.seq);
+        let found = jira.find_by_label(instance, &label, timeout).await?;
+        let ticket = match found {
+            Some(t) => t,
+            None => {
+                let description = describe(detail, task, &made, &configs, settings);
+                let summary = format!(
+                    "Escalated: {} of request {} ({})",
+                    task.item
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| task.item.id.clone()),
+                    request.name,
+                    request.request_id
+                );
+                let config = json!({
+                    "project": target.project,
+                    "issueType": target.issue_type,
+                    "summary": summary,
+                    "description": description,
+                    "labels": ["pao-escalation"],
+                });
+                jira.create_issue(instance, &config, &label, timeout)
+                    .await?
+            }
+        };
+        let Some(link) = ticket.external_ref else {
+            return Err(ActionError::Rejected("JIRA's answer has no issue key".into()).into());
+        };
+        if let Some(previous) = made.last() {
+            jira.link_blocks(instance, &previous.key, &link.key, timeout)
+                .await?;
+        }
+        let changed = store
+            .transition_task(
+                &task.request_id,
+                task.seq,
+                task.state,
+                TaskState::Escalated,
+                &Now::current(),
+                vec![Change::ExternalRef(link.clone())],
+            )
+            .await;
+        match changed {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        made.push(link);
+    }
+    let now = Now::current();
+    match store
+        .transition_request(
+            &request.request_id,
+            RequestState::Failed,
+            RequestState::Escalated,
+            &now,
+            vec![],
+        )
+        .await
+    {
+        Ok(()) | Err(StoreError::Conflict(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let keys: Vec<&str> = made.iter().map(|r| r.key.as_str()).collect();
+    store
+        .append_event(
+            &request.request_id,
+            &Event {
+                at: now.rfc3339.clone(),
+                kind: "request-escalated".into(),
+                message: format!("escalated by {}: {}", caller.arn, keys.join(", ")),
+                task_seq: None,
+            },
+        )
+        .await?;
+    Ok(made)
+}
+
+/// The item's `metadata.escalation`, else the deployment's default (none without a project).
+fn target_of(
+    catalog: &Catalog,
+    task: &TaskRecord,
+    settings: &EscalationSettings,
+) -> Option<Target> {
+    let named = catalog
+        .get(&task.catalog_item_id)
+        .and_then(|e| e.document.metadata().extra.get("escalation").cloned())
+        .unwrap_or(Value::Null);
+    let text = |k: &str| named.get(k).and_then(Value::as_str).map(str::to_string);
+    let project = text("project").unwrap_or_else(|| settings.project.clone());
+    if project.is_empty() {
+        return None;
+    }
+    Some(Target {
+        instance: text("instance").unwrap_or_else(|| settings.instance.clone()),
+        project,
+        issue_type: text("issueType").unwrap_or_else(|| settings.issue_type.clone()),
+    })
+}
+
+/// The ticket's description: everything a person needs to take the task over.
+fn describe(
+    detail: &RequestDetail,
+    task: &TaskRecord,
+    made: &[ExternalRef],
+    configs: &ParsedConfigs,
+    settings: &EscalationSettings,
+) -> String {
+    let r = &detail.request;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "PAO request {} \"{}\" needs people to finish it.",
+        r.request_id, r.name
+    );
+    let _ = writeln!(
+        text,
+        "Catalog: {} (version {}); requested by {}; correlation id {}.",
+        r.target.id(),
+        r.catalog_version,
+        r.user.email.as_deref().unwrap_or(&r.user.arn),
+        r.correlation_id
+    );
+    let _ = writeln!(
+        text,
+        "\nFailure: {}",
+        r.error.as_deref().unwrap_or("unknown")
+    );
+    if let Some(e) = &task.error {
+        let _ = writeln!(text, "This task's error: {e}");
+    }
+    let _ = writeln!(text, "\nDone already:");
+    for done in detail
+        .tasks
+        .iter()
+        .filter(|t| t.state == TaskState::Completed)
+    {
+        let link = done
+            .external_ref
+            .as_ref()
+            .map(|l| format!(" [{} {}]", l.key, l.url))
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "- task {} ({}){link}: outputs {}",
+            done.seq,
+            done.item.id,
+            Value::Object(done.outputs.clone())
+        );
+    }
+    if !made.is_empty() {
+        let keys: Vec<&str> = made.iter().map(|m| m.key.as_str()).collect();
+        let _ = writeln!(text, "\nEscalated before this ticket: {}", keys.join(", "));
+    }
+    let config = crate::worker::render_task(
+        configs,
+        detail,
+        task,
+        (&settings.region, &settings.environment),
+    )
+    .map(|c| serde_json::to_string_pretty(&c).unwrap_or_default())
+    .unwrap_or_else(|e| format!("(does not render: {e})"));
+    let _ = writeln!(
+        text,
+        "\nThis task: {} ({}), a {} item. Its configuration (password inputs redacted, secrets named only):\n{config}",
+        task.seq, task.item.id, task.item.action
+    );
+    text
+}
