@@ -108,6 +108,14 @@ enum Command {
         #[arg(long)]
         idempotency_key: Option<String>,
     },
+    /// Follow a request until it ends: a progress bar in a terminal, a line per change
+    /// otherwise; exit status 0 when it completes, 1 when it ends otherwise (signed API calls).
+    Watch {
+        request_id: String,
+        /// Seconds between looks.
+        #[arg(long, default_value_t = 2)]
+        interval: u64,
+    },
     /// Hand a failed request's remaining tasks to people as linked JIRA tickets (signed API call).
     Escalate {
         request_id: String,
@@ -316,6 +324,10 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
             idempotency_key.as_deref(),
             cli.json,
         ),
+        Command::Watch {
+            request_id,
+            interval,
+        } => remote::watch(&target, request_id, *interval, cli.json),
         Command::Escalate {
             request_id,
             idempotency_key,

@@ -186,9 +186,124 @@ pub fn send(
     })
 }
 
+/// A request's progress as one line: `[#####-----] 3/5 processing · task 2 (deploy)`.
+pub fn progress_line(status: &Value) -> String {
+    let done = status
+        .pointer("/progress/completed")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let total = status
+        .pointer("/progress/total")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let width = 20;
+    let filled = (done * width).checked_div(total).unwrap_or(0).min(width) as usize;
+    let bar = format!(
+        "{}{}",
+        "#".repeat(filled),
+        "-".repeat(width as usize - filled)
+    );
+    let state = status
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    let current = status
+        .get("currentTask")
+        .filter(|t| !t.is_null())
+        .map(|t| {
+            format!(
+                " · task {} ({}) {}",
+                t["seq"],
+                t["fulfillmentItemId"].as_str().unwrap_or_default(),
+                t["state"].as_str().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let error = status
+        .get("error")
+        .and_then(Value::as_str)
+        .map(|e| format!(" · {e}"))
+        .unwrap_or_default();
+    format!("[{bar}] {done}/{total} {state}{current}{error}")
+}
+
+/// Follows a request until it ends. Exit status: 0 completed, 1 failed, aborted or
+/// escalated (or an error answer), 2 when the API cannot be reached.
+pub fn watch(target: &Target, request_id: &str, interval: u64, as_json: bool) -> ExitCode {
+    use std::io::{IsTerminal, Write};
+    let terminal = std::io::stdout().is_terminal() && !as_json;
+    let mut last = String::new();
+    loop {
+        let (status, answer) = match send(
+            target,
+            "GET",
+            &format!("/requests/{request_id}/status"),
+            None,
+            None,
+        ) {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+        if !(200..300).contains(&status) {
+            return print_answer(status, &answer, as_json);
+        }
+        let data = answer.get("data").cloned().unwrap_or(Value::Null);
+        let state = data
+            .get("state")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let line = if as_json {
+            data.to_string()
+        } else {
+            progress_line(&data)
+        };
+        if line != last {
+            if terminal {
+                print!("\r\x1b[2K{line}");
+                let _ = std::io::stdout().flush();
+            } else {
+                println!("{line}");
+            }
+            last = line;
+        }
+        match state.as_str() {
+            "completed" => {
+                if terminal {
+                    println!();
+                }
+                return ExitCode::SUCCESS;
+            }
+            "failed" | "aborted" | "escalated" => {
+                if terminal {
+                    println!();
+                }
+                return ExitCode::FAILURE;
+            }
+            _ => std::thread::sleep(std::time::Duration::from_secs(interval.max(1))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_progress_line_shows_the_bar_state_and_task() {
+        let line = progress_line(&serde_json::json!({
+            "state": "processing", "progress": {"completed": 1, "total": 4},
+            "currentTask": {"seq": 1, "fulfillmentItemId": "deploy", "state": "processing"},
+        }));
+        assert_eq!(
+            line,
+            "[#####---------------] 1/4 processing · task 1 (deploy) processing"
+        );
+        let failed = progress_line(&serde_json::json!({
+            "state": "failed", "progress": {"completed": 0, "total": 0}, "error": "boom",
+        }));
+        assert_eq!(failed, "[--------------------] 0/0 failed · boom");
+    }
 
     #[test]
     fn queries_leave_out_empty_values_and_encode() {

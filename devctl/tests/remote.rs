@@ -88,6 +88,16 @@ async fn submit_and_follow_a_request() {
         assert!(Instant::now() < deadline, "not completed: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // `watch` follows it to the end: exit 0 for a completed request, one line per change.
+    let out = run(&api, &["watch", &id, "--interval", "1"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(shown.contains("2/2 completed"), "{shown}");
     stop_local(running).await;
     let out = run(&api, &["requests"]).await;
     assert_eq!(
