@@ -336,3 +336,128 @@ async fn escalation_hands_the_rest_to_people_once() {
     assert_eq!(status, 409, "{body}");
     d.env.cleanup().await;
 }
+
+const BUNDLE: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogBundle
+metadata: { id: two-pairs, name: Two pairs, version: 1.0.0, category: testing, owner: team-test, description: Two components of two tickets. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true }
+components:
+  - id: primary
+    catalogItemId: two-tickets
+    input:
+      basic: { instanceName: "{{.current.basic.instanceName}}-a" }
+  - id: audit
+    catalogItemId: one-ticket
+    input:
+      basic: { instanceName: "{{.current.basic.instanceName}}-b" }
+"#;
+
+const ONE_TICKET: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: one-ticket, name: One ticket, version: 1.0.0, category: testing, owner: team-test, description: One ticket. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true }
+fulfillment:
+  items:
+    - id: audit
+      type: jira-ticket
+      config: { project: AUD, issueType: Task, summary: "Audit {{.current.basic.instanceName}}" }
+      outputs:
+        auditKey: /key
+    - id: close
+      type: jira-ticket
+      config: { project: AUD, issueType: Task, summary: "Close {{.output.auditKey}}" }
+      outputs:
+        closeKey: /key
+"#;
+
+/// A bundle that fails in its second component stops there; a retry finishes it without
+/// making any ticket twice, and consecutive tickets are linked "blocks / is blocked by".
+#[tokio::test]
+async fn a_bundle_stops_at_its_failure_and_its_tickets_are_linked() {
+    let env = TestEnv::new().await;
+    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-token")
+        .await
+        .expect("JIRA stand-in");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[
+        ("catalog/two.yaml", TWO_TICKETS),
+        ("catalog/one.yaml", ONE_TICKET),
+        ("bundles/pairs.yaml", BUNDLE),
+    ]);
+    let app = app_for(&env, repo.path()).await;
+    let d = Decide {
+        env,
+        jira,
+        app,
+        worker,
+        _repo: repo,
+    };
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        "/api/v1/requests",
+        Some(
+            json!({"items": [{"schemaVersion": "catalog/v1", "bundleId": "two-pairs",
+            "input": {"name": "pairs", "basic": {"instanceName": "db"}}}]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = pao::record::RequestId(
+        body["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    // The second component's ticket fails after the first component's two.
+    d.jira.fail_after_creates(Some(2));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    let states: Vec<TaskState> = failed.tasks.iter().map(|t| t.state).collect();
+    assert_eq!(
+        states,
+        [
+            TaskState::Completed,
+            TaskState::Completed,
+            TaskState::Failed,
+            TaskState::Pending
+        ]
+    );
+    assert_eq!(d.jira.issues().len(), 2);
+    d.jira.fail_after_creates(None);
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/retry"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.request.error
+    );
+    let keys: Vec<String> = d.jira.issues().iter().map(|i| i.key.clone()).collect();
+    assert_eq!(keys.len(), 4, "{keys:?}");
+    let links: Vec<(String, String)> = keys
+        .windows(2)
+        .map(|w| (w[0].clone(), w[1].clone()))
+        .collect();
+    assert_eq!(d.jira.links(), links);
+    d.env.cleanup().await;
+}

@@ -161,7 +161,7 @@ impl JiraStandIn {
             .unwrap_or_default()
     }
 
-    /// After `n` more issues are created, answer every call with 503 (None: behave).
+    /// After `n` more issues are created, answer every create with 503 (None: behave).
     pub fn fail_after_creates(&self, n: Option<u32>) {
         if let Ok(mut s) = self.state.lock() {
             s.fail_after_creates = n.map(|n| n + s.issues.len() as u32);
@@ -232,8 +232,10 @@ async fn handle(
     if method == hyper::Method::POST && path == "/rest/api/2/issue" {
         s.create_calls += 1;
     }
-    if s.fail_after_creates
-        .is_some_and(|n| s.issues.len() as u32 >= n)
+    let creating = method == hyper::Method::POST && path == "/rest/api/2/issue";
+    if creating
+        && s.fail_after_creates
+            .is_some_and(|n| s.issues.len() as u32 >= n)
     {
         return jira_error(
             StatusCode::SERVICE_UNAVAILABLE,

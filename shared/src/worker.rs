@@ -111,6 +111,19 @@ pub fn render_task(
         .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
 }
 
+/// The JIRA ticket of the latest earlier task of the same request that made one.
+fn previous_ticket<'a>(
+    detail: &'a RequestDetail,
+    task: &TaskRecord,
+) -> Option<&'a crate::record::ExternalRef> {
+    detail
+        .tasks
+        .iter()
+        .rev()
+        .filter(|t| t.seq < task.seq && t.item.action == ActionType::JiraTicket)
+        .find_map(|t| t.external_ref.as_ref())
+}
+
 /// `<requestId>-<task>-<attempt>`: the same for a redelivery, new for a person's retry.
 fn idempotency_key(task: &TaskRecord) -> String {
     format!("{}-{}-{}", task.request_id, task.seq, task.attempt)
@@ -415,9 +428,25 @@ impl Worker {
                         .await?
                         .ok_or_else(|| ActionError::Rejected(NOT_FOUND.into()));
                 }
-                self.jira
+                let created = self
+                    .jira
                     .create_issue(instance, &config, &label, timeout)
-                    .await
+                    .await?;
+                // In a bundle, each ticket is blocked by the ticket of the task before it.
+                if task.component.is_some() {
+                    if let (Some(previous), Some(new)) =
+                        (previous_ticket(detail, task), created.external_ref.as_ref())
+                    {
+                        if let Err(e) = self
+                            .jira
+                            .link_blocks(instance, &previous.key, &new.key, timeout)
+                            .await
+                        {
+                            tracing::warn!(request_id = %task.request_id, seq = task.seq, error = %e, "linking the bundle's tickets failed");
+                        }
+                    }
+                }
+                Ok(created)
             }
             ActionType::RestApi => {
                 crate::action::rest::call(
