@@ -461,3 +461,40 @@ async fn a_bundle_stops_at_its_failure_and_its_tickets_are_linked() {
     assert_eq!(d.jira.links(), links);
     d.env.cleanup().await;
 }
+
+/// `fromTask` restarts from an earlier task, only when the caller names it: the tasks from
+/// there run again as new attempts, their last attempts kept.
+#[tokio::test]
+async fn a_retry_from_an_earlier_task_runs_it_again() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    drain_until(&d.env, &d.worker, &id, |r| {
+        r.tasks[0].state == TaskState::Completed
+    })
+    .await;
+    d.jira.fail_with(Some(503));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    d.jira.fail_with(None);
+    let path = format!("/api/v1/requests/{id}/retry");
+    let (status, body) = call(&d, DEV, "POST", &path, Some(json!({"fromTask": "nope"}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["field"], json!("fromTask"));
+    let (status, body) = call(&d, DEV, "POST", &path, Some(json!({"fromTask": "first"}))).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["data"]["task"], json!(0));
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.request.error
+    );
+    assert_eq!(done.request.completed_tasks, 2);
+    assert_eq!(done.tasks[0].attempt, 2);
+    assert_eq!(done.tasks[0].attempts[0].state, TaskState::Completed);
+    assert_eq!(done.tasks[1].attempt, 2);
+    // The first ticket was made again, as asked; the second once.
+    assert_eq!(d.jira.issues().len(), 3);
+    d.env.cleanup().await;
+}

@@ -55,6 +55,17 @@ impl TaskState {
         )
     }
 
+    /// The changes only a person's explicit retry `fromTask` makes: a completed (or failed)
+    /// task runs again as a new attempt. Kept apart from [`TaskState::can_become`], which no
+    /// message, redelivery or sweep can ever use to run a completed task again.
+    pub fn can_restart(self, next: TaskState) -> bool {
+        use TaskState::*;
+        matches!(
+            (self, next),
+            (Completed | Failed | Stuck | Pending, Queued) | (Completed | Failed | Stuck, Pending)
+        )
+    }
+
     /// No further change happens without a human.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Skipped | Self::Escalated)
@@ -107,6 +118,15 @@ mod tests {
             assert!(!s.can_become(Pending), "{s} -> pending");
             assert!(!Completed.can_become(s), "completed -> {s}");
         }
+    }
+
+    #[test]
+    fn only_an_explicit_restart_runs_a_completed_task_again() {
+        assert!(Completed.can_restart(Queued));
+        assert!(Completed.can_restart(Pending));
+        assert!(!Processing.can_restart(Queued));
+        assert!(!Skipped.can_restart(Queued));
+        assert!(!Escalated.can_restart(Pending));
     }
 
     #[test]

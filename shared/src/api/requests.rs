@@ -265,15 +265,20 @@ async fn decide_retry(
     call: &Call<'_>,
     who: &Principal,
 ) -> Result<ApiResponse, ApiError> {
-    if !call.req.body.iter().all(u8::is_ascii_whitespace) {
-        let body = parse_body(call.req)?;
-        if body.get("fromTask").is_some_and(|v| !v.is_null()) {
-            return Err(ApiError::Validation(vec![Problem::at(
-                "fromTask",
-                "restarting from an earlier task is not supported yet: leave it out to retry the failed task",
-            )]));
+    let from_task = if call.req.body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match parse_body(call.req)?.get("fromTask") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) if !t.is_empty() => Some(t.clone()),
+            Some(_) => {
+                return Err(ApiError::Validation(vec![Problem::at(
+                    "fromTask",
+                    "must be a task's id (its fulfillment item id, `component.item` in a bundle, or its number)",
+                )]));
+            }
         }
-    }
+    };
     let d = owned(app, call).await?;
     let r = &d.request;
     if r.state != RequestState::Failed {
@@ -292,19 +297,46 @@ async fn decide_retry(
             r.request_id
         )));
     };
+    let from = match &from_task {
+        None => task,
+        Some(name) => d
+            .tasks
+            .iter()
+            .filter(|t| t.seq <= task.seq)
+            .find(|t| {
+                t.item.id == *name
+                    || t.seq.to_string() == *name
+                    || t.component
+                        .as_deref()
+                        .is_some_and(|c| format!("{c}.{}", t.item.id) == *name)
+            })
+            .ok_or_else(|| {
+                ApiError::Validation(vec![Problem::at(
+                    "fromTask",
+                    format!("{name:?} is not the failed task or one before it"),
+                )])
+            })?,
+    };
     let now = Now::current();
     let event = Event::about(
-        task,
+        from,
         "request-retried",
         format!(
             "retried by {} from task {} ({}), attempt {}",
             who.arn,
-            task.seq,
-            task.item.id,
-            task.attempt + 1
+            from.seq,
+            from.item.id,
+            from.attempt + 1
         ),
     );
-    let attempt = app.store.retry_task(r, task, &now, &event).await?;
+    let attempt = if from.seq == task.seq {
+        app.store.retry_task(r, task, &now, &event).await?
+    } else {
+        app.store
+            .restart_from(r, &d.tasks, from.seq, &now, &event)
+            .await?
+    };
+    let task = from;
     let mut queued = task.clone();
     queued.attempt = attempt;
     // If the send fails the task is queued all the same: the sweeper sends it.

@@ -124,6 +124,8 @@ pub enum Change {
     OneMoreTaskCompleted,
     /// A request's or task's `error` goes away.
     NoError,
+    /// A request's `completedTasks` is set (a retry from an earlier task runs some again).
+    CompletedTasks(u32),
     /// A task starts attempt `attempt` afresh: `attempts` holds every earlier one, and the
     /// last attempt's error, outputs, link and times are cleared.
     NewAttempt {
@@ -145,6 +147,7 @@ impl Change {
             )],
             Self::Error(e) => vec![("error", Value::String(e.clone()))],
             Self::NoError => vec![("error", Value::Null)],
+            Self::CompletedTasks(n) => vec![("completedTasks", Value::from(*n))],
             Self::NewAttempt { attempt, history } => vec![
                 ("attempt", Value::from(*attempt)),
                 (

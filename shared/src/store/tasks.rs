@@ -315,6 +315,75 @@ impl Store {
         Ok(attempt)
     }
 
+    /// A person's retry from an earlier task (`fromTask`): the request `failed → retrying`,
+    /// `from` back on the queue as a new attempt and every later task that ran back to
+    /// `pending` as a new attempt (their last attempts kept as history), the progress counted
+    /// again, with the event; all or nothing. Only [`TaskState::can_restart`] changes allow it.
+    pub async fn restart_from(
+        &self,
+        request: &RequestRecord,
+        tasks: &[TaskRecord],
+        from: u32,
+        now: &Now,
+        event: &Event,
+    ) -> Result<u32, StoreError> {
+        let id = &request.request_id;
+        let mut updates = Vec::new();
+        let mut queued_attempt = 0;
+        for t in tasks.iter().filter(|t| t.seq >= from) {
+            let to = if t.seq == from {
+                TaskState::Queued
+            } else if t.state == TaskState::Pending {
+                continue;
+            } else {
+                TaskState::Pending
+            };
+            if !t.state.can_restart(to) {
+                return Err(StoreError::IllegalTransition {
+                    what: "task",
+                    from: t.state.to_string(),
+                    to: to.to_string(),
+                });
+            }
+            let attempt = t.attempt + 1;
+            if t.seq == from {
+                queued_attempt = attempt;
+            }
+            let mut history = t.attempts.clone();
+            history.push(t.as_attempt());
+            let now_at = &now.rfc3339;
+            updates.push(StateUpdate {
+                key: (request_pk(id), task_sk(t.seq)),
+                from: vec![t.state.to_string()],
+                sets: vec![
+                    ("state", Value::String(to.to_string())),
+                    ("updatedAt", Value::String(now_at.clone())),
+                    ("gsi2pk", Value::String(format!("TASK#{to}"))),
+                    (
+                        "gsi2sk",
+                        Value::String(format!("{now_at}#{id}#{:04}", t.seq)),
+                    ),
+                ],
+                changes: vec![Change::NewAttempt { attempt, history }],
+                unchanged_since: Some(t.updated_at.clone()),
+            });
+        }
+        let mut retrying = request_update(
+            id,
+            &[RequestState::Failed],
+            RequestState::Retrying,
+            now,
+            vec![Change::NoError, Change::CompletedTasks(from)],
+        )?;
+        retrying.unchanged_since = Some(request.updated_at.clone());
+        updates.insert(0, retrying);
+        self.change_together(id, updates, std::slice::from_ref(event), || {
+            format!("request {id} changed since it was read: retry it again if it is still failed")
+        })
+        .await?;
+        Ok(queued_attempt)
+    }
+
     /// A person's abort: the request `→ aborted` and every task that has not run or is not
     /// running `→ skipped`, with the event, all or nothing (only if the request did not change
     /// since it was read). A task already running finishes; its result is recorded alone.
