@@ -200,6 +200,16 @@ async fn an_abort_while_queued_runs_nothing() {
             .unwrap_or_default()
             .contains("is submitted")
     );
+    // Nor escalated: only a failed request can be.
+    let (status, body) = call(
+        &d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/escalate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
     let (status, body) = call(
         &d,
         DEV,
