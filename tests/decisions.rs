@@ -68,6 +68,17 @@ async fn submit(d: &Decide) -> pao::record::RequestId {
     )
 }
 
+/// Runs the request's first task, then lets JIRA fail its second: the request is failed.
+async fn fail_second_task(d: &Decide, id: &pao::record::RequestId) {
+    drain_until(&d.env, &d.worker, id, |r| {
+        r.tasks[0].state == TaskState::Completed
+    })
+    .await;
+    d.jira.fail_with(Some(503));
+    let failed = drain_until(&d.env, &d.worker, id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+}
+
 fn ended(d: &pao::record::RequestDetail) -> bool {
     matches!(
         d.request.state,
@@ -79,13 +90,7 @@ fn ended(d: &pao::record::RequestDetail) -> bool {
 async fn a_retry_runs_the_failed_task_again_and_nothing_before_it() {
     let d = setup().await;
     let id = submit(&d).await;
-    drain_until(&d.env, &d.worker, &id, |r| {
-        r.tasks[0].state == TaskState::Completed
-    })
-    .await;
-    d.jira.fail_with(Some(503));
-    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
-    assert_eq!(failed.request.state, RequestState::Failed);
+    fail_second_task(&d, &id).await;
     assert_eq!(d.jira.issues().len(), 1);
     // Someone else's request does not exist for them.
     let (status, _) = call(
@@ -478,13 +483,7 @@ async fn a_bundle_stops_at_its_failure_and_its_tickets_are_linked() {
 async fn a_retry_from_an_earlier_task_runs_it_again() {
     let d = setup().await;
     let id = submit(&d).await;
-    drain_until(&d.env, &d.worker, &id, |r| {
-        r.tasks[0].state == TaskState::Completed
-    })
-    .await;
-    d.jira.fail_with(Some(503));
-    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
-    assert_eq!(failed.request.state, RequestState::Failed);
+    fail_second_task(&d, &id).await;
     d.jira.fail_with(None);
     let path = format!("/api/v1/requests/{id}/retry");
     let (status, body) = call(&d, DEV, "POST", &path, Some(json!({"fromTask": "nope"}))).await;
