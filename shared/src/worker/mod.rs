@@ -11,12 +11,13 @@
 //! task makes sure its successor is on the queue, a delivery for a task found `processing`
 //! looks for what the earlier attempt did before calling it unknown.
 //!
-//! Reads that decide what runs are strongly consistent.
+//! Reads that decide what runs are strongly consistent. How each fulfillment type runs is in
+//! `run`; how a task waiting on a workflow run learns its end is in `waiting`.
 
-use crate::action::jira::{JiraClient, JiraInstances, task_label};
+use crate::action::jira::JiraClient;
 use crate::action::{ActionError, ActionResult};
 use crate::catalog::ActionType;
-use crate::clock::{self, Now};
+use crate::clock::Now;
 use crate::queue::{Queue, QueueError, TaskMessage};
 use crate::record::{Event, RequestDetail, TaskRecord};
 
@@ -26,11 +27,14 @@ use crate::secrets::{SecretCache, SecretError};
 use crate::store::tasks::Completion;
 use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
-use crate::template::Vars;
-use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+mod run;
+mod waiting;
+
+pub use run::render_task;
 
 /// Time kept in hand at the end of an invocation: to write the outcome of the last task and
 /// answer Lambda before it is cut off.
@@ -77,56 +81,6 @@ pub struct Record {
     pub body: String,
     /// `MessageGroupId` (the request id); `None` holds back every later record on failure.
     pub group_id: Option<String>,
-}
-
-/// A task's config rendered as it runs now: `.current` of the task (passwords redacted as
-/// stored), `.output` of every earlier completed task, its pinned `.metadata`, and `.system`.
-pub fn render_task(
-    configs: &ParsedConfigs,
-    detail: &RequestDetail,
-    task: &TaskRecord,
-    (region, environment): (&str, &str),
-) -> Result<Value, ActionError> {
-    let request = &detail.request;
-    let mut output = Map::new();
-    for earlier in detail
-        .tasks
-        .iter()
-        .filter(|t| t.seq < task.seq && t.state == TaskState::Completed)
-    {
-        output.extend(earlier.outputs.clone());
-    }
-    let vars = Vars {
-        current: task.current.clone(),
-        output,
-        metadata: task.metadata.clone(),
-        system: request
-            .system_vars(clock::now_rfc3339(), region, environment)
-            .to_value(),
-    };
-    let tree = configs
-        .get(&request.catalog_version, &task.catalog_item_id, &task.item)
-        .map_err(ActionError::Config)?;
-    tree.render(&vars)
-        .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
-}
-
-/// The JIRA ticket of the latest earlier task of the same request that made one.
-fn previous_ticket<'a>(
-    detail: &'a RequestDetail,
-    task: &TaskRecord,
-) -> Option<&'a crate::record::ExternalRef> {
-    detail
-        .tasks
-        .iter()
-        .rev()
-        .filter(|t| t.seq < task.seq && t.item.action == ActionType::JiraTicket)
-        .find_map(|t| t.external_ref.as_ref())
-}
-
-/// `<requestId>-<task>-<attempt>`: the same for a redelivery, new for a person's retry.
-fn idempotency_key(task: &TaskRecord) -> String {
-    format!("{}-{}-{}", task.request_id, task.seq, task.attempt)
 }
 
 /// Runs tasks: built once per container by [`Worker::from_config`].
@@ -385,121 +339,6 @@ impl Worker {
         self.finish(detail, task, result).await
     }
 
-    /// Renders the task's config and runs its action (or, with `find_only`, looks for what an
-    /// earlier attempt created).
-    async fn run(
-        &self,
-        detail: &RequestDetail,
-        task: &TaskRecord,
-        find_only: bool,
-        deadline: Option<Instant>,
-    ) -> Result<ActionResult, ActionError> {
-        let config = self.render(detail, task)?;
-        let mut timeout = task
-            .item
-            .timeout_seconds
-            .map(|s| Duration::from_secs(u64::from(s)))
-            .unwrap_or(self.settings.action_timeout);
-        if let Some(deadline) = deadline {
-            // Never outlive the invocation: the outcome must still be written.
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .saturating_sub(DEADLINE_MARGIN);
-            timeout = timeout.min(left.max(Duration::from_secs(1)));
-        }
-        match task.item.action {
-            ActionType::JiraTicket => {
-                let secret = self
-                    .secrets
-                    .get(&self.settings.jira_secret_id)
-                    .await
-                    .map_err(secret_error)?;
-                let instances = JiraInstances::parse(&secret)?;
-                let name = config
-                    .get("instance")
-                    .and_then(Value::as_str)
-                    .unwrap_or("default");
-                let instance = instances.get(name)?;
-                let label = task_label(task.request_id.as_str(), task.seq);
-                if find_only {
-                    return self
-                        .jira
-                        .find_by_label(instance, &label, timeout)
-                        .await?
-                        .ok_or_else(|| ActionError::Rejected(NOT_FOUND.into()));
-                }
-                let created = self
-                    .jira
-                    .create_issue(instance, &config, &label, timeout)
-                    .await?;
-                // In a bundle, each ticket is blocked by the ticket of the task before it.
-                if task.component.is_some() {
-                    if let (Some(previous), Some(new)) =
-                        (previous_ticket(detail, task), created.external_ref.as_ref())
-                    {
-                        if let Err(e) = self
-                            .jira
-                            .link_blocks(instance, &previous.key, &new.key, timeout)
-                            .await
-                        {
-                            tracing::warn!(request_id = %task.request_id, seq = task.seq, error = %e, "linking the bundle's tickets failed");
-                        }
-                    }
-                }
-                Ok(created)
-            }
-            ActionType::RestApi => {
-                crate::action::rest::call(
-                    &self.outbound,
-                    &self.secrets,
-                    &config,
-                    &idempotency_key(task),
-                    timeout,
-                )
-                .await
-            }
-            ActionType::Webhook => {
-                crate::action::webhook::deliver(
-                    &self.outbound,
-                    &self.secrets,
-                    &config,
-                    &idempotency_key(task),
-                    timeout,
-                )
-                .await
-            }
-            ActionType::GithubCommit => {
-                let token = self.github_token().await?;
-                crate::action::github_commit::commit(
-                    &self.github,
-                    &token,
-                    &config,
-                    &idempotency_key(task),
-                )
-                .await
-            }
-            ActionType::GithubWorkflow => {
-                let token = self.github_token().await?;
-                crate::action::github_workflow::dispatch(
-                    &self.github,
-                    &token,
-                    &config,
-                    &idempotency_key(task),
-                )
-                .await
-            }
-        }
-    }
-
-    fn render(&self, detail: &RequestDetail, task: &TaskRecord) -> Result<Value, ActionError> {
-        render_task(
-            &self.configs,
-            detail,
-            task,
-            (&self.settings.region, &self.settings.environment),
-        )
-    }
-
     /// Writes how the action ended; on success sends the next task's message.
     async fn finish(
         &self,
@@ -594,73 +433,6 @@ impl Worker {
                     Err(e) => Err(e.into()),
                 }
             }
-        }
-    }
-
-    async fn github_token(&self) -> Result<String, ActionError> {
-        self.secrets
-            .get(&self.settings.github_token_secret_id)
-            .await
-            .map_err(secret_error)
-    }
-
-    /// A task waiting on `key` (a workflow run) learns how it ended: it completes or fails
-    /// and the request moves on, as if its action had just returned. A key no task waits on
-    /// (any more) is ignored.
-    pub async fn conclude(
-        &self,
-        key: &str,
-        result: Result<ActionResult, ActionError>,
-    ) -> Result<Outcome, WorkerError> {
-        let Some((request_id, seq)) = self.store.task_of_external(key).await? else {
-            return Ok(Outcome::Ignored(format!("no task waits for {key}")));
-        };
-        let Some(detail) = self
-            .store
-            .get_request(&request_id, &Now::current(), Read::Strong)
-            .await?
-        else {
-            return Ok(Outcome::Ignored("request not found".into()));
-        };
-        let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
-            return Ok(Outcome::Ignored("task not found".into()));
-        };
-        let waiting = task.state == TaskState::Processing
-            && task.external_ref.as_ref().is_some_and(|r| r.key == key);
-        if !waiting {
-            return Ok(Outcome::Ignored(format!("task is {}", task.state)));
-        }
-        self.finish(&detail, task, result).await
-    }
-
-    /// For the sweeper: asks GitHub how the run a waiting task follows is doing, and
-    /// concludes the task when the run has concluded.
-    pub async fn poll_run(&self, task: &TaskRecord) -> Result<Outcome, WorkerError> {
-        let Some(key) = task.external_ref.as_ref().map(|r| r.key.clone()) else {
-            return Ok(Outcome::Ignored("no run".into()));
-        };
-        let Some(id) = key.strip_prefix("run-").and_then(|i| i.parse::<u64>().ok()) else {
-            return Ok(Outcome::Ignored(format!("{key} is not a workflow run")));
-        };
-        let Some(detail) = self
-            .store
-            .get_request(&task.request_id, &Now::current(), Read::Strong)
-            .await?
-        else {
-            return Ok(Outcome::Ignored("request not found".into()));
-        };
-        let config = self.render(&detail, task).map_err(WorkerError::Action)?;
-        let repo = crate::action::github_workflow::repository_of(&config).unwrap_or_default();
-        let token = self.github_token().await.map_err(WorkerError::Action)?;
-        let run = crate::action::github_workflow::run_state(&self.github, &token, &repo, id)
-            .await
-            .map_err(WorkerError::Action)?;
-        match run.outcome() {
-            Some(result) => self.conclude(&key, result).await,
-            None => Ok(Outcome::Ignored(format!(
-                "run {} is {}",
-                run.id, run.status
-            ))),
         }
     }
 

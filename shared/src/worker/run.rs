@@ -1,0 +1,191 @@
+//! Running a task's action: its config rendered, then the fulfillment type's call.
+
+use super::{DEADLINE_MARGIN, NOT_FOUND, Worker, secret_error};
+use crate::action::jira::{JiraInstances, task_label};
+use crate::action::{ActionError, ActionResult};
+use crate::catalog::ActionType;
+use crate::catalog::parsed::ParsedConfigs;
+use crate::clock;
+use crate::record::{RequestDetail, TaskRecord};
+use crate::task::TaskState;
+use crate::template::Vars;
+use serde_json::{Map, Value};
+use std::time::{Duration, Instant};
+
+/// A task's config rendered as it runs now: `.current` of the task (passwords redacted as
+/// stored), `.output` of every earlier completed task, its pinned `.metadata`, and `.system`.
+pub fn render_task(
+    configs: &ParsedConfigs,
+    detail: &RequestDetail,
+    task: &TaskRecord,
+    (region, environment): (&str, &str),
+) -> Result<Value, ActionError> {
+    let request = &detail.request;
+    let mut output = Map::new();
+    for earlier in detail
+        .tasks
+        .iter()
+        .filter(|t| t.seq < task.seq && t.state == TaskState::Completed)
+    {
+        output.extend(earlier.outputs.clone());
+    }
+    let vars = Vars {
+        current: task.current.clone(),
+        output,
+        metadata: task.metadata.clone(),
+        system: request
+            .system_vars(clock::now_rfc3339(), region, environment)
+            .to_value(),
+    };
+    let tree = configs
+        .get(&request.catalog_version, &task.catalog_item_id, &task.item)
+        .map_err(ActionError::Config)?;
+    tree.render(&vars)
+        .map_err(|(p, e)| ActionError::Config(format!("{p}: {e}")))
+}
+
+/// The JIRA ticket of the latest earlier task of the same request that made one.
+fn previous_ticket<'a>(
+    detail: &'a RequestDetail,
+    task: &TaskRecord,
+) -> Option<&'a crate::record::ExternalRef> {
+    detail
+        .tasks
+        .iter()
+        .rev()
+        .filter(|t| t.seq < task.seq && t.item.action == ActionType::JiraTicket)
+        .find_map(|t| t.external_ref.as_ref())
+}
+
+/// `<requestId>-<task>-<attempt>`: the same for a redelivery, new for a person's retry.
+fn idempotency_key(task: &TaskRecord) -> String {
+    format!("{}-{}-{}", task.request_id, task.seq, task.attempt)
+}
+
+impl Worker {
+    /// Renders the task's config and runs its action (or, with `find_only`, looks for what an
+    /// earlier attempt created).
+    pub(super) async fn run(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        find_only: bool,
+        deadline: Option<Instant>,
+    ) -> Result<ActionResult, ActionError> {
+        let config = self.render(detail, task)?;
+        let mut timeout = task
+            .item
+            .timeout_seconds
+            .map(|s| Duration::from_secs(u64::from(s)))
+            .unwrap_or(self.settings.action_timeout);
+        if let Some(deadline) = deadline {
+            // Never outlive the invocation: the outcome must still be written.
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(DEADLINE_MARGIN);
+            timeout = timeout.min(left.max(Duration::from_secs(1)));
+        }
+        match task.item.action {
+            ActionType::JiraTicket => {
+                let secret = self
+                    .secrets
+                    .get(&self.settings.jira_secret_id)
+                    .await
+                    .map_err(secret_error)?;
+                let instances = JiraInstances::parse(&secret)?;
+                let name = config
+                    .get("instance")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default");
+                let instance = instances.get(name)?;
+                let label = task_label(task.request_id.as_str(), task.seq);
+                if find_only {
+                    return self
+                        .jira
+                        .find_by_label(instance, &label, timeout)
+                        .await?
+                        .ok_or_else(|| ActionError::Rejected(NOT_FOUND.into()));
+                }
+                let created = self
+                    .jira
+                    .create_issue(instance, &config, &label, timeout)
+                    .await?;
+                // In a bundle, each ticket is blocked by the ticket of the task before it.
+                if task.component.is_some() {
+                    if let (Some(previous), Some(new)) =
+                        (previous_ticket(detail, task), created.external_ref.as_ref())
+                    {
+                        if let Err(e) = self
+                            .jira
+                            .link_blocks(instance, &previous.key, &new.key, timeout)
+                            .await
+                        {
+                            tracing::warn!(request_id = %task.request_id, seq = task.seq, error = %e, "linking the bundle's tickets failed");
+                        }
+                    }
+                }
+                Ok(created)
+            }
+            ActionType::RestApi => {
+                crate::action::rest::call(
+                    &self.outbound,
+                    &self.secrets,
+                    &config,
+                    &idempotency_key(task),
+                    timeout,
+                )
+                .await
+            }
+            ActionType::Webhook => {
+                crate::action::webhook::deliver(
+                    &self.outbound,
+                    &self.secrets,
+                    &config,
+                    &idempotency_key(task),
+                    timeout,
+                )
+                .await
+            }
+            ActionType::GithubCommit => {
+                let token = self.github_token().await?;
+                crate::action::github_commit::commit(
+                    &self.github,
+                    &token,
+                    &config,
+                    &idempotency_key(task),
+                )
+                .await
+            }
+            ActionType::GithubWorkflow => {
+                let token = self.github_token().await?;
+                crate::action::github_workflow::dispatch(
+                    &self.github,
+                    &token,
+                    &config,
+                    &idempotency_key(task),
+                )
+                .await
+            }
+        }
+    }
+
+    pub(super) fn render(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+    ) -> Result<Value, ActionError> {
+        render_task(
+            &self.configs,
+            detail,
+            task,
+            (&self.settings.region, &self.settings.environment),
+        )
+    }
+
+    pub(super) async fn github_token(&self) -> Result<String, ActionError> {
+        self.secrets
+            .get(&self.settings.github_token_secret_id)
+            .await
+            .map_err(secret_error)
+    }
+}
