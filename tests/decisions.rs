@@ -68,6 +68,18 @@ async fn submit(d: &Decide) -> pao::record::RequestId {
     )
 }
 
+/// The owner's decision on a request: `retry`, `abort` or `escalate`.
+async fn decide(d: &Decide, id: &pao::record::RequestId, decision: &str) -> (u16, Value) {
+    call(
+        d,
+        DEV,
+        "POST",
+        &format!("/api/v1/requests/{id}/{decision}"),
+        None,
+    )
+    .await
+}
+
 /// Runs the request's first task, then lets JIRA fail its second: the request is failed.
 async fn fail_second_task(d: &Decide, id: &pao::record::RequestId) {
     drain_until(&d.env, &d.worker, id, |r| {
@@ -103,14 +115,7 @@ async fn a_retry_runs_the_failed_task_again_and_nothing_before_it() {
     .await;
     assert_eq!(status, 404);
     d.jira.fail_with(None);
-    let (status, body) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/retry"),
-        None,
-    )
-    .await;
+    let (status, body) = decide(&d, &id, "retry").await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["data"]["attempt"], json!(2));
     let done = drain_until(&d.env, &d.worker, &id, ended).await;
@@ -165,14 +170,7 @@ async fn a_retry_runs_the_failed_task_again_and_nothing_before_it() {
     );
     // A completed request cannot be retried or aborted: 409 naming its state.
     for decision in ["retry", "abort"] {
-        let (status, body) = call(
-            &d,
-            DEV,
-            "POST",
-            &format!("/api/v1/requests/{id}/{decision}"),
-            None,
-        )
-        .await;
+        let (status, body) = decide(&d, &id, decision).await;
         assert_eq!(status, 409, "{decision}: {body}");
         assert!(
             body["error"]["message"]
@@ -190,14 +188,7 @@ async fn an_abort_while_queued_runs_nothing() {
     let d = setup().await;
     let id = submit(&d).await;
     // A processing or submitted request cannot be retried.
-    let (status, body) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/retry"),
-        None,
-    )
-    .await;
+    let (status, body) = decide(&d, &id, "retry").await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["error"]["message"]
@@ -206,23 +197,9 @@ async fn an_abort_while_queued_runs_nothing() {
             .contains("is submitted")
     );
     // Nor escalated: only a failed request can be.
-    let (status, body) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/escalate"),
-        None,
-    )
-    .await;
+    let (status, body) = decide(&d, &id, "escalate").await;
     assert_eq!(status, 409, "{body}");
-    let (status, body) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/abort"),
-        None,
-    )
-    .await;
+    let (status, body) = decide(&d, &id, "abort").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["skippedTasks"], json!(2));
     // The queued message finds the request aborted and runs nothing.
@@ -245,14 +222,7 @@ async fn an_abort_while_queued_runs_nothing() {
     assert!(after.tasks.iter().all(|t| t.state == TaskState::Skipped));
     assert_eq!(d.jira.create_calls(), 0);
     // Aborted is final.
-    let (status, _) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/abort"),
-        None,
-    )
-    .await;
+    let (status, _) = decide(&d, &id, "abort").await;
     assert_eq!(status, 409);
     d.env.cleanup().await;
 }
@@ -451,14 +421,7 @@ async fn a_bundle_stops_at_its_failure_and_its_tickets_are_linked() {
     );
     assert_eq!(d.jira.issues().len(), 2);
     d.jira.fail_after_creates(None);
-    let (status, body) = call(
-        &d,
-        DEV,
-        "POST",
-        &format!("/api/v1/requests/{id}/retry"),
-        None,
-    )
-    .await;
+    let (status, body) = decide(&d, &id, "retry").await;
     assert_eq!(status, 202, "{body}");
     let done = drain_until(&d.env, &d.worker, &id, ended).await;
     assert_eq!(
