@@ -287,3 +287,50 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     ));
     env.cleanup().await;
 }
+
+/// A snapshot that loses the race for the pointer is never seen, and leaves nothing behind:
+/// its documents are set to expire.
+#[tokio::test]
+async fn a_snapshot_that_loses_the_pointer_expires() {
+    let env = TestEnv::new().await;
+    let store = env.store();
+    let now = Now::at(NOW);
+    let doc = |file: &str| pao::catalog::SourceDoc {
+        file: file.into(),
+        text: "kind: CatalogItem".into(),
+        owners: vec![],
+    };
+    store
+        .put_catalog("v1", &[doc("catalog/a.yaml")], &now)
+        .await
+        .expect("first snapshot");
+    let late = pao::catalog::sync::Snapshot {
+        version: "v2".into(),
+        sources: vec![doc("catalog/a.yaml"), doc("catalog/b.yaml")],
+        ..Default::default()
+    };
+    let err = store
+        .put_snapshot(&late, Some("v0"), &now)
+        .await
+        .expect_err("the pointer moved on");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert_eq!(
+        store
+            .snapshot_info()
+            .await
+            .expect("read")
+            .map(|i| i.version),
+        Some("v1".to_string())
+    );
+    let leftovers: Vec<String> = pao_system_tests::dump_table(&env)
+        .await
+        .into_iter()
+        .filter(|i| i.contains("CATALOG#v2"))
+        .collect();
+    assert_eq!(leftovers.len(), 2);
+    assert!(
+        leftovers.iter().all(|i| i.contains("expiresAt")),
+        "{leftovers:?}"
+    );
+    env.cleanup().await;
+}

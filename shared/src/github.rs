@@ -61,6 +61,8 @@ pub struct TreeEntry {
 pub struct GitHub {
     http: reqwest::Client,
     api: String,
+    /// How long one call may take.
+    timeout: Duration,
 }
 
 impl GitHub {
@@ -69,6 +71,15 @@ impl GitHub {
         Self {
             http,
             api: api_url.trim_end_matches('/').to_string(),
+            timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The same client with every call limited to `timeout` (a fulfillment item's).
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..self.clone()
         }
     }
 
@@ -88,7 +99,7 @@ impl GitHub {
             .header("Accept", "application/vnd.github+json")
             .header("X-GitHub-Api-Version", API_VERSION)
             .header("User-Agent", "pao")
-            .timeout(Duration::from_secs(10));
+            .timeout(self.timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -102,7 +113,7 @@ impl GitHub {
     }
 
     /// A call that must succeed (2xx): its JSON body.
-    pub async fn expect(
+    pub async fn call_ok(
         &self,
         method: reqwest::Method,
         token: &str,
@@ -119,7 +130,7 @@ impl GitHub {
     }
 
     async fn get(&self, token: &str, path: &str, what: &str) -> Result<Value, GitHubError> {
-        self.expect(reqwest::Method::GET, token, path, None, what)
+        self.call_ok(reqwest::Method::GET, token, path, None, what)
             .await
     }
 

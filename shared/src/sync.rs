@@ -101,10 +101,20 @@ impl Syncer {
     async fn sync_once(&self) -> Result<SyncReport, SyncError> {
         let (repo, branch) = (&self.settings.repository, &self.settings.branch);
         let token = self.secrets.get(&self.settings.token_secret_id).await?;
+        let head = self.github.branch_head(&token, repo, branch).await?;
+        // Already at the head: nothing to read (the pointer alone says so).
+        if let Some(info) = self.store.snapshot_info().await? {
+            if info.commit == head {
+                return Ok(SyncReport {
+                    commit: head,
+                    rejected: info.rejections,
+                    ..SyncReport::default()
+                });
+            }
+        }
         let previous = self.store.snapshot().await?;
         let had = previous.as_ref().map(|p| p.version.clone());
         let previous = previous.unwrap_or_default();
-        let head = self.github.branch_head(&token, repo, branch).await?;
         let tree = self.github.tree(&token, repo, &head).await?;
         let blobs: BTreeMap<String, String> = tree
             .iter()
@@ -134,13 +144,6 @@ impl Syncer {
             )),
             None => None,
         };
-        if head == previous.commit && documents.is_empty() {
-            return Ok(SyncReport {
-                commit: head,
-                rejected: previous.rejections,
-                ..SyncReport::default()
-            });
-        }
         let (kept, rejections, report) = apply(
             &previous,
             Change::Files {

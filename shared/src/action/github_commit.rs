@@ -67,7 +67,7 @@ pub async fn commit(
         }
     };
     let head_commit = gh
-        .expect(
+        .call_ok(
             Method::GET,
             token,
             &format!("/repos/{repo}/git/commits/{head}"),
@@ -97,7 +97,7 @@ pub async fn commit(
                 )));
             }
             let blob = gh
-                .expect(
+                .call_ok(
                     Method::POST,
                     token,
                     &format!("/repos/{repo}/git/blobs"),
@@ -114,7 +114,7 @@ pub async fn commit(
             .cloned()
             .unwrap_or(Value::Null);
         let tree = gh
-            .expect(
+            .call_ok(
                 Method::POST,
                 token,
                 &format!("/repos/{repo}/git/trees"),
@@ -124,7 +124,7 @@ pub async fn commit(
             .await
             .map_err(github_error)?;
         let commit = gh
-            .expect(
+            .call_ok(
                 Method::POST,
                 token,
                 &format!("/repos/{repo}/git/commits"),
@@ -138,7 +138,7 @@ pub async fn commit(
             .await
             .map_err(github_error)?;
         let sha = commit["sha"].as_str().unwrap_or_default().to_string();
-        gh.expect(
+        gh.call_ok(
             Method::PATCH,
             token,
             &format!("/repos/{repo}/git/refs/heads/{}", c.branch),
@@ -245,7 +245,7 @@ async fn open_pull_request(
 ) -> Result<String, ActionError> {
     let owner = repo.split('/').next().unwrap_or_default();
     let open = gh
-        .expect(
+        .call_ok(
             Method::GET,
             token,
             &format!("/repos/{repo}/pulls?state=open&head={owner}:{branch}&base={base}"),
@@ -258,7 +258,7 @@ async fn open_pull_request(
         return Ok(url.to_string());
     }
     let created = gh
-        .expect(
+        .call_ok(
             Method::POST,
             token,
             &format!("/repos/{repo}/pulls"),

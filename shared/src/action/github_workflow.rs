@@ -149,7 +149,7 @@ async fn dispatch_and_find(
     inputs.insert("pao_task_id".into(), Value::String(task_key.into()));
     if dispatch_again {
         let what = format!("dispatching {} in {repo}", c.workflow);
-        gh.expect(
+        gh.call_ok(
             Method::POST,
             token,
             &format!("/repos/{repo}/actions/workflows/{}/dispatches", c.workflow),
@@ -162,7 +162,7 @@ async fn dispatch_and_find(
     // GitHub lists a dispatched run within seconds.
     for _ in 0..20 {
         let runs = gh
-            .expect(
+            .call_ok(
                 Method::GET,
                 token,
                 &format!(
@@ -204,7 +204,7 @@ pub async fn run_state(
     id: u64,
 ) -> Result<RunState, ActionError> {
     let run = gh
-        .expect(
+        .call_ok(
             Method::GET,
             token,
             &format!("/repos/{repo}/actions/runs/{id}"),

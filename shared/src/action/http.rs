@@ -154,7 +154,9 @@ impl reqwest::dns::Resolve for OutsideOnly {
 /// The HTTP client of the outbound actions, with its rules and circuit breakers.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    pub client: reqwest::Client,
+    /// The client with the rules built in; if it cannot be built, nothing is sent (a client
+    /// without the resolver would let internal addresses through).
+    client: Result<reqwest::Client, String>,
     pub allowed: Allowed,
     breakers: Arc<Mutex<HashMap<String, Breaker>>>,
 }
@@ -174,11 +176,25 @@ impl Outbound {
             }))
             .user_agent("PAO")
             .build()
-            .unwrap_or_default();
+            .map_err(|e| e.to_string());
         Self {
             client,
             allowed,
             breakers: Arc::default(),
+        }
+    }
+
+    /// A request to `url` on the rule-keeping client.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+    ) -> Result<reqwest::RequestBuilder, ActionError> {
+        match &self.client {
+            Ok(client) => Ok(client.request(method, url)),
+            Err(e) => Err(ActionError::Unreachable(format!(
+                "no HTTP client for outbound calls: {e}"
+            ))),
         }
     }
 

@@ -96,7 +96,7 @@ pub async fn call(
         url.path()
     );
     let body = body_bytes(config.body.as_ref());
-    let mut request = out.client.request(method, url.clone());
+    let mut request = out.request(method, url.clone())?;
     for (k, v) in &config.headers {
         request = request.header(k.as_str(), text(v));
     }

@@ -58,7 +58,7 @@ pub async fn deliver(
         url.path()
     );
     let body = body_bytes(config.payload.as_ref()).unwrap_or_else(|| b"{}".to_vec());
-    let mut request = out.client.request(method, url.clone());
+    let mut request = out.request(method, url.clone())?;
     for (k, v) in &config.headers {
         request = request.header(k.as_str(), text(v));
     }

@@ -69,8 +69,8 @@ pub enum CursorKeys {
     Fixed(CursorKey),
     /// The deployment's secret, read when a list first needs it and again once the cached copy
     /// is older than the secret cache's age: a cold start makes no call for it, and a rotated
-    /// key takes effect without a restart.
-    Secret { secrets: SecretCache, id: String },
+    /// key takes effect without a restart (through the API's one secret cache).
+    Secret { id: String },
 }
 
 /// What the API needs besides its clients.
@@ -106,8 +106,9 @@ pub struct App {
     pub settings: ApiSettings,
     /// Follows the catalog repository (`POST /catalog/refresh`).
     pub sync: crate::sync::Syncer,
-    /// Escalation tickets: JIRA, its secret, and where tickets go by default.
+    /// Escalation tickets: JIRA, and where tickets go by default.
     pub jira: crate::action::jira::JiraClient,
+    /// The API's secrets (the cursor key, JIRA), each re-read once its copy is old.
     pub secrets: SecretCache,
     pub escalation: crate::escalation::EscalationSettings,
     catalog: RwLock<Option<CachedCatalog>>,
@@ -123,10 +124,6 @@ impl App {
     /// Builds the API a deployment runs: clients from `sdk`, settings from `config`.
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         let cursor_key = CursorKeys::Secret {
-            secrets: SecretCache::new(
-                aws_sdk_secretsmanager::Client::new(sdk),
-                config.secret_cache,
-            ),
             id: config.cursor_secret_id.clone(),
         };
         Self {
@@ -154,7 +151,7 @@ impl App {
     async fn cursor_key(&self) -> Result<CursorKey, ApiError> {
         match &self.settings.cursor_key {
             CursorKeys::Fixed(key) => Ok(key.clone()),
-            CursorKeys::Secret { secrets, id } => Ok(CursorKey::new(secrets.get(id).await?)),
+            CursorKeys::Secret { id } => Ok(CursorKey::new(self.secrets.get(id).await?)),
         }
     }
 

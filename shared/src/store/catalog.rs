@@ -82,9 +82,14 @@ impl Store {
                 .condition_expression("version = :previous")
                 .expression_attribute_values(":previous", s(v)),
         };
-        conditional(put.send().await, CONDITION_FAILED, || {
+        let swapped = conditional(put.send().await, CONDITION_FAILED, || {
             "another sync changed the catalog first".to_string()
-        })?;
+        });
+        if swapped.is_err() {
+            // Never made current: let TTL remove what was written for it.
+            self.expire_snapshot(&snapshot.version, now).await?;
+            return swapped;
+        }
         if let Some(old) = previous.filter(|v| *v != snapshot.version) {
             self.expire_snapshot(old, now).await?;
         }

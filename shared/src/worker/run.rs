@@ -149,7 +149,7 @@ impl Worker {
             ActionType::GithubCommit => {
                 let token = self.github_token().await?;
                 crate::action::github_commit::commit(
-                    &self.github,
+                    &self.github.with_timeout(timeout),
                     &token,
                     &config,
                     &idempotency_key(task),
@@ -159,7 +159,7 @@ impl Worker {
             ActionType::GithubWorkflow => {
                 let token = self.github_token().await?;
                 crate::action::github_workflow::dispatch(
-                    &self.github,
+                    &self.github.with_timeout(timeout),
                     &token,
                     &config,
                     &idempotency_key(task),
