@@ -209,6 +209,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     config.catalog_branch = "main".into();
     config.github_api_url = github.api_url();
     config.http_allow_hosts = "127.0.0.1".into();
+    if config.operator_tag.is_empty() {
+        // The template's default: principals tagged pao-role=operator are operators.
+        config.operator_tag = "pao-role=operator".into();
+    }
     let config = &config;
     let app = Arc::new(App::from_config(config, &sdk));
     let worker = Arc::new(Worker::from_config(config, &sdk));
@@ -307,6 +311,9 @@ fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     r
 }
 
+/// Paths the resource policy keeps for operators.
+const QUEUE_PATHS: [&str; 3] = ["api", "v1", "queue"];
+
 /// The one route API Gateway sends to the webhook function, without IAM.
 const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
 
@@ -363,6 +370,24 @@ async fn serve(
         // API Gateway's own shape for authorizer refusals.
         Err(e) => return json_response(StatusCode::FORBIDDEN, json!({"message": e.to_string()})),
     };
+    // The template's resource policy: the queue routes only for operators (by ARN or tag).
+    let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if segments.starts_with(&QUEUE_PATHS) {
+        let tags: Vec<(String, String)> = identity
+            .tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !app.operators.admit(&identity.arn, &tags) {
+            return json_response(
+                StatusCode::FORBIDDEN,
+                json!({"Message": format!(
+                    "User: {} is not authorized to perform: execute-api:Invoke on resource: {} {path} with an explicit deny",
+                    identity.arn, parts.method
+                )}),
+            );
+        }
+    }
     let event = apigw_event(
         parts.method.as_str(),
         &path,

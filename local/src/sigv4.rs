@@ -15,6 +15,9 @@ pub struct Identity {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub arn: String,
+    /// The principal's IAM tags (what `aws:PrincipalTag/<key>` sees in a resource policy).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -32,6 +35,17 @@ pub fn default_identity() -> Identity {
         access_key_id: "AKIAPAOLOCALDEV00001".into(),
         secret_access_key: "pao-local-dev-secret".into(),
         arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+        tags: Default::default(),
+    }
+}
+
+/// The local operator (IAM tag `pao-role=operator`): may call the `/queue` routes.
+pub fn operator_identity() -> Identity {
+    Identity {
+        access_key_id: "AKIAPAOLOCALOPERATOR".into(),
+        secret_access_key: "pao-local-operator-secret".into(),
+        arn: "arn:aws:sts::000000000000:assumed-role/PlatformOperator/ops@example.com".into(),
+        tags: [("pao-role".to_string(), "operator".to_string())].into(),
     }
 }
 
@@ -40,7 +54,8 @@ struct IdentitiesFile {
     identities: Vec<Identity>,
 }
 
-/// Reads an identities file: `{"identities": [{"accessKeyId", "secretAccessKey", "arn"}]}`.
+/// Reads an identities file: `{"identities": [{"accessKeyId", "secretAccessKey", "arn",
+/// "tags"}]}`.
 pub fn load_identities(path: &Path) -> Result<Vec<Identity>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: IdentitiesFile =

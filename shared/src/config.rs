@@ -61,6 +61,13 @@ pub struct Config {
     pub escalation_instance: String,
     pub escalation_project: String,
     pub escalation_issue_type: String,
+    /// `PAO_OPERATOR_PRINCIPALS` (comma-separated IAM ARNs, `*` wildcards allowed): who may
+    /// call the `/queue` routes. A role ARN admits its assumed-role sessions.
+    pub operator_principals: String,
+    /// `PAO_OPERATOR_TAG` (`key=value`, or empty): principals carrying this IAM tag are
+    /// operators too. Only IAM sees tags, so API Gateway's resource policy checks it; the API
+    /// then admits the callers the gateway let through.
+    pub operator_tag: String,
 }
 
 impl Config {
@@ -121,6 +128,8 @@ impl Config {
             escalation_instance: or("PAO_ESCALATION_INSTANCE", "default"),
             escalation_project: or("PAO_ESCALATION_PROJECT", ""),
             escalation_issue_type: or("PAO_ESCALATION_ISSUE_TYPE", "Task"),
+            operator_principals: operators(get("PAO_OPERATOR_PRINCIPALS"))?,
+            operator_tag: tag(get("PAO_OPERATOR_TAG"))?,
         })
     }
 }
@@ -140,6 +149,35 @@ fn repository(value: Option<String>) -> Result<String, ConfigError> {
         _ => Err(ConfigError::Invalid {
             name: "PAO_CATALOG_REPOSITORY",
             problem: format!("{value:?} is not owner/name"),
+        }),
+    }
+}
+
+/// Comma-separated ARNs, or empty.
+fn operators(value: Option<String>) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_default();
+    if let Some(bad) = value
+        .split(',')
+        .map(str::trim)
+        .find(|p| !p.is_empty() && !p.starts_with("arn:"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "PAO_OPERATOR_PRINCIPALS",
+            problem: format!("{bad:?} is not an IAM ARN"),
+        });
+    }
+    Ok(value)
+}
+
+/// `key=value`, or empty.
+fn tag(value: Option<String>) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_default().trim().to_string();
+    match value.split_once('=') {
+        None if value.is_empty() => Ok(value),
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok(value),
+        _ => Err(ConfigError::Invalid {
+            name: "PAO_OPERATOR_TAG",
+            problem: format!("{value:?} is not key=value"),
         }),
     }
 }
@@ -198,6 +236,15 @@ mod tests {
             from(&short),
             Err(ConfigError::Invalid {
                 name: "PAO_STUCK_AFTER_SECONDS",
+                ..
+            })
+        ));
+        let mut bad_operator = BASE.to_vec();
+        bad_operator.push(("PAO_OPERATOR_PRINCIPALS", "arn:aws:iam::1:role/Ops, ops"));
+        assert!(matches!(
+            from(&bad_operator),
+            Err(ConfigError::Invalid {
+                name: "PAO_OPERATOR_PRINCIPALS",
                 ..
             })
         ));

@@ -19,7 +19,10 @@
 //! - [`config`]: settings from the environment.
 //! - [`store`]: DynamoDB state (requests, tasks, events, idempotency claims, catalog
 //!   snapshots, list cursors).
-//! - [`queue`]: the SQS FIFO task queue.
+//! - [`queue`]: the SQS FIFO task queue, and its dead-letter queue read without loss.
+//! - [`operations`]: what operators see and mend: queue statistics, waiting tasks, dead
+//!   letters and their redrive, and who is an operator.
+//! - [`metrics`]: CloudWatch embedded-metric-format lines.
 //! - [`aws`]: SDK configuration.
 //! - [`worker`]: running a task: where it becomes processing, completes or fails.
 //! - [`action`]: fulfillment actions (`action::jira`).
@@ -45,6 +48,8 @@ pub mod escalation;
 pub mod form;
 pub mod github;
 pub mod logging;
+pub mod metrics;
+pub mod operations;
 pub mod path;
 pub mod plan;
 pub mod problem;

@@ -50,6 +50,8 @@ impl RequestState {
                 | (Submitted | Retrying, Failed)
                 | (Failed, Retrying)
                 | (Retrying, Processing)
+                // An operator redrives the dead letter of the task it failed for.
+                | (Failed, Processing)
                 // A person stops a request at any point before it ends.
                 | (Submitted | Processing | Retrying | Failed, Aborted)
                 | (Failed, Escalated)

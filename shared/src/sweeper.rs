@@ -56,6 +56,20 @@ pub struct Sweeper {
     pub settings: SweepSettings,
     /// Concludes tasks whose workflow run has ended.
     pub worker: crate::worker::Worker,
+    /// The dead-letter queue, whose depth each run reports.
+    pub dlq_url: String,
+    /// Oldest queued task, stuck tasks, dead-letter depth: after every run.
+    pub metrics: crate::metrics::Metrics,
+}
+
+/// What the sweeper measures after each run (and emits as metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gauges {
+    pub queued_tasks: u64,
+    pub oldest_queued_age_seconds: u64,
+    pub stuck_tasks: u64,
+    pub dead_letters: u64,
 }
 
 /// A task that waits on a workflow run: never stuck while the run goes on, polled instead.
@@ -80,7 +94,59 @@ impl Sweeper {
                 stuck_after: config.stuck_after,
                 resend_after: config.resend_after,
             },
-            worker: crate::worker::Worker::from_config(config, sdk),
+            worker: crate::worker::Worker {
+                metrics: crate::metrics::Metrics::stdout("sweeper", &config.environment),
+                ..crate::worker::Worker::from_config(config, sdk)
+            },
+            dlq_url: config.dlq_url.clone(),
+            metrics: crate::metrics::Metrics::stdout("sweeper", &config.environment),
+        }
+    }
+
+    /// Reads the gauges (index counts, the oldest queued task, the dead-letter queue's depth).
+    pub async fn gauges(&self, now_epoch: u64) -> Result<Gauges, SweepError> {
+        let (queued, stuck, oldest, dead) = tokio::try_join!(
+            async { Ok::<_, SweepError>(self.store.count_tasks(TaskState::Queued, None).await?) },
+            async { Ok(self.store.count_tasks(TaskState::Stuck, None).await?) },
+            async { Ok(self.store.oldest_task(TaskState::Queued).await?) },
+            async { Ok(crate::queue::counts(self.queue.client(), &self.dlq_url).await?) },
+        )?;
+        let age = oldest
+            .and_then(|t| crate::clock::epoch_of(&t.updated_at))
+            .map(|t| now_epoch.saturating_sub(t))
+            .unwrap_or(0);
+        Ok(Gauges {
+            queued_tasks: queued,
+            oldest_queued_age_seconds: age,
+            stuck_tasks: stuck,
+            dead_letters: dead.visible + dead.in_flight,
+        })
+    }
+
+    /// Reads the gauges and emits them; a failure is logged, never fails the run.
+    pub async fn measure(&self, now_epoch: u64) -> Option<Gauges> {
+        use crate::metrics::Unit;
+        match self.gauges(now_epoch).await {
+            Ok(g) => {
+                self.metrics.emit(
+                    &[],
+                    &[
+                        ("QueuedTasks", g.queued_tasks as f64, Unit::Count),
+                        (
+                            "OldestQueuedTaskAge",
+                            g.oldest_queued_age_seconds as f64,
+                            Unit::Seconds,
+                        ),
+                        ("StuckTasks", g.stuck_tasks as f64, Unit::Count),
+                        ("DeadLetters", g.dead_letters as f64, Unit::Count),
+                    ],
+                );
+                Some(g)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the queue gauges");
+                None
+            }
         }
     }
 
@@ -145,6 +211,7 @@ impl Sweeper {
                 "sweep acted"
             );
         }
+        self.measure(now_epoch).await;
         Ok(report)
     }
 

@@ -49,6 +49,9 @@ impl TaskState {
                 | (Queued | Processing, Stuck)
                 // A human retries a failed or stuck task: it goes back on the queue.
                 | (Failed | Stuck, Queued)
+                // An operator redrives the dead letter of a stuck task that had started: the
+                // worker's recovery then finds what it did (never runs it blind).
+                | (Stuck, Processing)
                 // Abort or escalation: what has not run never will.
                 | (Pending | Queued | Failed | Stuck, Skipped)
                 | (Pending | Queued | Failed | Stuck, Escalated)

@@ -192,7 +192,10 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         github_port: 0,
         http_port: 0,
         catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
-        identities: vec![pao_local::sigv4::default_identity()],
+        identities: vec![
+            pao_local::sigv4::default_identity(),
+            pao_local::sigv4::operator_identity(),
+        ],
         region: "us-east-1".into(),
         names,
         sweep_interval: std::time::Duration::from_secs(2),

@@ -7,13 +7,14 @@
 
 //!
 //! The routes are one table ([`routes`]); their handlers are grouped by resource
-//! ([`health`], [`catalog`], [`requests`], [`tools`]); [`views`] is how records look on the wire and
+//! ([`health`], [`catalog`], [`requests`], [`queue`], [`tools`]); [`views`] is how records look on the wire and
 //! [`envelope`] maps every error to its status in one place.
 
 mod catalog;
 pub mod envelope;
 mod health;
 mod input;
+mod queue;
 mod requests;
 pub mod routes;
 mod tools;
@@ -111,6 +112,12 @@ pub struct App {
     /// The API's secrets (the cursor key, JIRA), each re-read once its copy is old.
     pub secrets: SecretCache,
     pub escalation: crate::escalation::EscalationSettings,
+    /// The task queue's dead-letter queue (the `/queue/dlq` routes).
+    pub dead_letters: crate::queue::dead_letters::DeadLetters,
+    /// Who may call the `/queue` routes.
+    pub operators: crate::operations::Operators,
+    /// Latency and 4xx/5xx per route, submissions per catalog item.
+    pub metrics: crate::metrics::Metrics,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -126,9 +133,16 @@ impl App {
         let cursor_key = CursorKeys::Secret {
             id: config.cursor_secret_id.clone(),
         };
+        let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
+            queue: Queue::new(sqs.clone(), &config.task_queue_url),
+            dead_letters: crate::queue::dead_letters::DeadLetters::new(sqs, &config.dlq_url),
+            operators: crate::operations::Operators::new(
+                &config.operator_principals,
+                &config.operator_tag,
+            ),
+            metrics: crate::metrics::Metrics::stdout("api", &config.environment),
             settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),
@@ -165,8 +179,32 @@ impl App {
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("api", correlation_id = %correlation_id, method = %req.method, path = %req.path);
+        let started = Instant::now();
         let answer = routes::dispatch(self, req, &correlation_id);
-        envelope::respond_in(span, correlation_id.clone(), answer).await
+        let response = envelope::respond_in(span, correlation_id.clone(), answer).await;
+        let route = routes::route_of(req).unwrap_or_else(|| "unmatched".into());
+        let status = response.status;
+        self.metrics.emit(
+            &[("Route", &route)],
+            &[
+                (
+                    "Latency",
+                    started.elapsed().as_secs_f64() * 1000.0,
+                    crate::metrics::Unit::Milliseconds,
+                ),
+                (
+                    "4xx",
+                    f64::from(u8::from((400..500).contains(&status))),
+                    crate::metrics::Unit::Count,
+                ),
+                (
+                    "5xx",
+                    f64::from(u8::from(status >= 500)),
+                    crate::metrics::Unit::Count,
+                ),
+            ],
+        );
+        response
     }
 
     /// Drops the cached catalog: the next call reads the snapshot in force.

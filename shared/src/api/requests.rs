@@ -68,6 +68,8 @@ async fn create(
     let mut created = Vec::new();
     for (request, tasks) in &built {
         crate::submission::write(&app.store, &app.queue, request, tasks).await?;
+        app.metrics
+            .count(&[("CatalogItem", request.target.id())], "RequestsSubmitted");
         created.push(Created::of(request));
     }
     Ok(ApiResponse::ok(

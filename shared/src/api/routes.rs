@@ -2,7 +2,7 @@
 //! A known path called with a method it does not have answers 405 with `Allow`.
 
 use super::envelope::{ApiError, ApiResponse};
-use super::{ApiRequest, App, catalog, health, requests, tools};
+use super::{ApiRequest, App, catalog, health, queue, requests, tools};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -56,6 +56,16 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "/requests/{id}/retry", to!(requests::retry)),
     ("POST", "/requests/{id}/abort", to!(requests::abort)),
     ("POST", "/requests/{id}/escalate", to!(requests::escalate)),
+    ("GET", "/queue/stats", to!(queue::stats)),
+    ("GET", "/queue/messages", to!(queue::messages)),
+    ("GET", "/queue/messages/{requestId}", to!(queue::of_request)),
+    ("GET", "/queue/dlq/messages", to!(queue::dead_letters)),
+    (
+        "POST",
+        "/queue/dlq/{messageId}/redrive",
+        to!(queue::redrive),
+    ),
+    ("POST", "/queue/dlq/redrive", to!(queue::redrive_all)),
     ("POST", "/tools/validate", to!(tools::validate)),
     ("POST", "/tools/preview", to!(tools::preview)),
     ("POST", "/tools/test-variables", to!(tools::test_variables)),
@@ -66,27 +76,50 @@ pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
     ROUTES.iter().map(|(method, path, _)| (*method, *path))
 }
 
+/// The routes whose path fits a call's, most literal first: a literal path
+/// (`/catalog/sync`) wins over a parameter (`/catalog/{id}`), whatever the method.
+fn fitting<'r>(
+    req: &'r ApiRequest,
+) -> Vec<(&'static str, &'static str, Vec<&'r str>, &'static Handler)> {
+    let path = req.path.trim_end_matches('/');
+    let Some(rest) = path.strip_prefix("/api/v1") else {
+        return Vec::new();
+    };
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let fitting: Vec<_> = ROUTES
+        .iter()
+        .filter_map(|(method, template, handler)| {
+            matches(template, &parts).map(|params| (*method, *template, params, handler))
+        })
+        .collect();
+    let fewest = fitting
+        .iter()
+        .map(|(_, _, p, _)| p.len())
+        .min()
+        .unwrap_or(0);
+    fitting
+        .into_iter()
+        .filter(|(_, _, p, _)| p.len() == fewest)
+        .collect()
+}
+
+/// The route a call takes, as `METHOD /path/{param}` (for metrics: never the raw path, whose
+/// ids would make a metric per request); `None` if it takes none.
+pub fn route_of(req: &ApiRequest) -> Option<String> {
+    fitting(req)
+        .into_iter()
+        .find(|(method, ..)| *method == req.method)
+        .map(|(method, template, ..)| format!("{method} {template}"))
+}
+
 /// Finds the route for a call and runs it.
 pub(super) async fn dispatch(
     app: &App,
     req: &ApiRequest,
     correlation_id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    let no_route = || ApiError::NotFound(format!("no route {} {}", req.method, req.path));
-    let path = req.path.trim_end_matches('/');
-    let rest = path.strip_prefix("/api/v1").ok_or_else(no_route)?;
-    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-    // The routes whose path fits; a literal path (`/catalog/sync`) wins over a parameter
-    // (`/catalog/{id}`), whatever the method.
-    let fitting: Vec<(&str, Vec<&str>, &Handler)> = ROUTES
-        .iter()
-        .filter_map(|(method, template, handler)| {
-            matches(template, &parts).map(|params| (*method, params, handler))
-        })
-        .collect();
-    let fewest = fitting.iter().map(|(_, p, _)| p.len()).min().unwrap_or(0);
     let mut allowed = Vec::new();
-    for (method, params, handler) in fitting.into_iter().filter(|(_, p, _)| p.len() == fewest) {
+    for (method, _, params, handler) in fitting(req) {
         if method != req.method {
             if !allowed.contains(&method) {
                 allowed.push(method);
@@ -101,7 +134,10 @@ pub(super) async fn dispatch(
         return handler(app, &call).await;
     }
     if allowed.is_empty() {
-        Err(no_route())
+        Err(ApiError::NotFound(format!(
+            "no route {} {}",
+            req.method, req.path
+        )))
     } else {
         Err(ApiError::MethodNotAllowed {
             method: req.method.clone(),
@@ -148,6 +184,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 19);
+        assert_eq!(seen.len(), 25);
     }
 }

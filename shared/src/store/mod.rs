@@ -11,7 +11,8 @@
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
 //! | [`tasks`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
-//! [`tasks`] changes a task's state (with its request and events); [`cursor`] seals list
+//! [`tasks`] changes a task's state (with its request and events); [`queue_view`] counts and
+//! lists tasks by state for operators and makes a redrive's change; [`cursor`] seals list
 //! positions; [`attr`] maps records to attributes.
 //!
 //! A request, its tasks and its events share one partition, so `GET /requests/{id}` is one
@@ -25,6 +26,7 @@ pub mod attr;
 pub mod catalog;
 pub mod cursor;
 pub mod idempotency;
+pub mod queue_view;
 pub mod requests;
 pub mod tasks;
 

@@ -478,7 +478,7 @@ impl Store {
     }
 
     /// Sends state changes and the events that record them as one transaction.
-    async fn change_together(
+    pub(super) async fn change_together(
         &self,
         id: &RequestId,
         updates: Vec<StateUpdate>,
@@ -507,7 +507,7 @@ fn completion_changes(done: &Completion, now: &Now) -> Vec<Change> {
     changes
 }
 
-fn task_update(
+pub(super) fn task_update(
     id: &RequestId,
     seq: u32,
     from: &[TaskState],
@@ -539,7 +539,7 @@ fn task_update(
 }
 
 /// A request's state change; `from == to` is allowed (progress without a new state).
-fn request_update(
+pub(super) fn request_update(
     id: &RequestId,
     from: &[RequestState],
     to: RequestState,

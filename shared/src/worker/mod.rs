@@ -97,6 +97,8 @@ pub struct Worker {
     pub outbound: crate::action::http::Outbound,
     /// GitHub's REST API for `github-commit` and `github-workflow` items.
     pub github: crate::github::GitHub,
+    /// Task duration and outcome per fulfillment type; requests ended per catalog item.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Worker {
@@ -122,6 +124,7 @@ impl Worker {
                 &config.http_allow_hosts,
             )),
             github: crate::github::GitHub::new(reqwest::Client::new(), &config.github_api_url),
+            metrics: crate::metrics::Metrics::stdout("worker", &config.environment),
         }
     }
 
@@ -275,8 +278,10 @@ impl Worker {
             Err(StoreError::Conflict(m)) => return Ok(Outcome::Ignored(m)),
             Err(e) => return Err(e.into()),
         }
+        let started = Instant::now();
         let result = self.run(&detail, &task, false, deadline).await;
-        self.finish(&detail, &task, result).await
+        self.finish(&detail, &task, result, Some(started.elapsed()))
+            .await
     }
 
     /// A delivery for a completed task: its successor must be queued and on the queue (the
@@ -324,6 +329,7 @@ impl Worker {
         task: &TaskRecord,
         deadline: Option<Instant>,
     ) -> Result<Outcome, WorkerError> {
+        let started = Instant::now();
         let result = match task.item.action {
             ActionType::JiraTicket => match self.run(detail, task, true, deadline).await {
                 Ok(found) => Ok(found),
@@ -336,11 +342,61 @@ impl Worker {
             ActionType::GithubCommit => self.run(detail, task, false, deadline).await,
             _ => Err(ActionError::Rejected(INTERRUPTED.into())),
         };
-        self.finish(detail, task, result).await
+        self.finish(detail, task, result, Some(started.elapsed()))
+            .await
     }
 
-    /// Writes how the action ended; on success sends the next task's message.
+    /// Writes how the action ended; on success sends the next task's message. `ran` is how
+    /// long the action took here (`None`: it ended elsewhere, a workflow run).
     async fn finish(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        result: Result<ActionResult, ActionError>,
+        ran: Option<Duration>,
+    ) -> Result<Outcome, WorkerError> {
+        let outcome = self.write_outcome(detail, task, result).await?;
+        self.measure(detail, task, &outcome, ran);
+        Ok(outcome)
+    }
+
+    /// Emits the metrics of a task that ended: its duration and outcome per fulfillment
+    /// type, and its request's end per catalog item if it ended the request.
+    fn measure(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        outcome: &Outcome,
+        ran: Option<Duration>,
+    ) {
+        let (name, request_ended) = match outcome {
+            Outcome::Completed => (
+                "completed",
+                (!detail.tasks.iter().any(|t| t.seq > task.seq)).then_some("RequestsCompleted"),
+            ),
+            Outcome::Failed(_) => ("failed", Some("RequestsFailed")),
+            _ => return,
+        };
+        let took = ran.map(|d| d.as_secs_f64() * 1000.0).or_else(|| {
+            let start = crate::clock::epoch_of(task.started_at.as_deref()?)?;
+            Some(crate::clock::now_epoch().saturating_sub(start) as f64 * 1000.0)
+        });
+        use crate::metrics::Unit;
+        let mut values = vec![("Tasks", 1.0, Unit::Count)];
+        if let Some(took) = took {
+            values.push(("TaskDuration", took, Unit::Milliseconds));
+        }
+        self.metrics.emit(
+            &[("ActionType", task.item.action.as_str()), ("Outcome", name)],
+            &values,
+        );
+        if let Some(ended) = request_ended {
+            self.metrics
+                .count(&[("CatalogItem", detail.request.target.id())], ended);
+        }
+    }
+
+    async fn write_outcome(
         &self,
         detail: &RequestDetail,
         task: &TaskRecord,

@@ -3,6 +3,10 @@
 //! deduplication id is derived from the task and its attempt (a resend of the same attempt
 //! is dropped by SQS, a human retry is a new attempt). Only a request's next task is ever on
 //! the queue: the worker enqueues the following one when a task completes.
+//!
+//! [`dead_letters`] reads the dead-letter queue for operators without losing or reordering it.
+
+pub mod dead_letters;
 
 use crate::record::{RequestId, TaskRecord};
 use serde::{Deserialize, Serialize};
@@ -13,6 +17,48 @@ pub enum QueueError {
     Sqs(String),
     #[error("message body is not a task message: {0}")]
     BadMessage(String),
+}
+
+pub(crate) fn sqs<E: std::error::Error + 'static>(
+    e: aws_sdk_sqs::error::SdkError<E>,
+) -> QueueError {
+    QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+}
+
+/// A queue's message counts (SQS attributes, approximate by nature).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueCounts {
+    /// Waiting to be received.
+    pub visible: u64,
+    /// Received and not yet deleted (being worked on).
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// Reads a queue's counts.
+pub async fn counts(client: &aws_sdk_sqs::Client, url: &str) -> Result<QueueCounts, QueueError> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::ApproximateNumberOfMessages)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .map_err(sqs)?;
+    let get = |name: A| {
+        out.attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(QueueCounts {
+        visible: get(A::ApproximateNumberOfMessages),
+        in_flight: get(A::ApproximateNumberOfMessagesNotVisible),
+        delayed: get(A::ApproximateNumberOfMessagesDelayed),
+    })
 }
 
 /// What a queue message carries: which task to run, and which attempt this is.
@@ -38,6 +84,13 @@ impl TaskMessage {
 
     pub fn deduplication_id(&self) -> String {
         format!("{}-{}-{}", self.request_id, self.seq, self.attempt)
+    }
+
+    /// The deduplication id of an operator's redrive of dead letter `dead_letter_id`: new to
+    /// SQS (the original id may still be in its five-minute window), yet the same if the
+    /// redrive is repeated after a crash, so the task is sent back once.
+    pub fn redrive_deduplication_id(&self, dead_letter_id: &str) -> String {
+        format!("{}-r-{dead_letter_id}", self.deduplication_id())
     }
 
     pub fn parse(body: &str) -> Result<Self, QueueError> {
@@ -74,7 +127,7 @@ impl Queue {
             .queue_url(&self.url)
             .send()
             .await
-            .map_err(|e| QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sqs)?;
         Ok(())
     }
 
@@ -92,7 +145,7 @@ impl Queue {
             .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .send()
             .await
-            .map_err(|e| QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sqs)?;
         Ok(out.messages.unwrap_or_default())
     }
 
@@ -117,9 +170,7 @@ impl Queue {
                     .receipt_handle(handle)
                     .send()
                     .await
-                    .map_err(|e| {
-                        QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-                    })?;
+                    .map_err(sqs)?;
             }
         }
         Ok(())
@@ -127,6 +178,15 @@ impl Queue {
 
     /// Puts a task on the queue; returns the SQS message id.
     pub async fn enqueue(&self, message: &TaskMessage) -> Result<String, QueueError> {
+        self.enqueue_as(message, &message.deduplication_id()).await
+    }
+
+    /// Puts a task on the queue under the deduplication id `dedup`.
+    pub async fn enqueue_as(
+        &self,
+        message: &TaskMessage,
+        dedup: &str,
+    ) -> Result<String, QueueError> {
         let body =
             serde_json::to_string(message).map_err(|e| QueueError::BadMessage(e.to_string()))?;
         let out = self
@@ -135,10 +195,10 @@ impl Queue {
             .queue_url(&self.url)
             .message_body(body)
             .message_group_id(message.request_id.as_str())
-            .message_deduplication_id(message.deduplication_id())
+            .message_deduplication_id(dedup)
             .send()
             .await
-            .map_err(|e| QueueError::Sqs(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(sqs)?;
         Ok(out.message_id.unwrap_or_default())
     }
 }
@@ -156,6 +216,7 @@ mod tests {
             correlation_id: "c".into(),
         };
         assert_eq!(m.deduplication_id(), "req-1-2-3");
+        assert_eq!(m.redrive_deduplication_id("m-9"), "req-1-2-3-r-m-9");
         assert_eq!(
             TaskMessage::parse(&serde_json::to_string(&m).unwrap_or_default()).ok(),
             Some(m)

@@ -1,0 +1,474 @@
+//! What operators see and mend (the `/queue` routes, `devctl queue`): queue statistics, the
+//! tasks waiting on the queue, the dead-letter queue, and redriving dead letters back to the
+//! task queue.
+//!
+//! A redrive sends the dead letter's task message to the task queue under a new
+//! deduplication id (the same one if the redrive is repeated, so a crash halfway never sends
+//! it twice), puts a task the sweeper had marked `stuck` back in play (its request from
+//! `failed` back to `processing`), then deletes the dead letter. The worker treats the message
+//! like any delivery: a task that has since run or moved on is left alone.
+
+use crate::clock::{Now, epoch_of, rfc3339};
+use crate::queue::dead_letters::{DeadLetter, DeadLetters, Held};
+use crate::queue::{self, Queue, QueueCounts, QueueError, TaskMessage};
+use crate::record::{Event, RequestDetail, RequestId, TaskRecord};
+use crate::store::{CursorKey, Page, Read, Store, StoreError};
+use crate::task::TaskState;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OperationsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// No such dead letter (already redriven, or gone).
+    #[error("{0}")]
+    NotFound(String),
+    /// A dead letter whose body is not a task message cannot go back to the task queue.
+    #[error("dead letter {0} is not a task message; it was left in the dead-letter queue")]
+    NotATask(String),
+}
+
+/// `GET /queue/stats`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueStats {
+    pub task_queue: QueueCounts,
+    pub dead_letter_queue: QueueCounts,
+    pub tasks: TaskCounts,
+    pub last5_minutes: Finished,
+    pub last60_minutes: Finished,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCounts {
+    pub queued: u64,
+    pub processing: u64,
+    pub stuck: u64,
+    /// When the task queued longest entered the queue, and how long ago (seconds).
+    pub oldest_queued_since: Option<String>,
+    pub oldest_queued_age_seconds: Option<u64>,
+}
+
+/// Tasks that ended in a window (counted by the state they are in now).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finished {
+    pub completed: u64,
+    pub failed: u64,
+}
+
+/// Reads the statistics: queue attributes from SQS, everything else from the table, all at
+/// once.
+pub async fn stats(
+    store: &Store,
+    tasks: &Queue,
+    dead: &DeadLetters,
+    now: &Now,
+) -> Result<QueueStats, OperationsError> {
+    let since = |minutes: u64| rfc3339(now.epoch.saturating_sub(minutes * 60));
+    let (since5, since60) = (since(5), since(60));
+    let (task_queue, dead_letter_queue) = tokio::try_join!(
+        queue::counts(tasks.client(), tasks.url()),
+        queue::counts(tasks.client(), dead.url()),
+    )?;
+    let (queued, processing, stuck, oldest) = tokio::try_join!(
+        store.count_tasks(TaskState::Queued, None),
+        store.count_tasks(TaskState::Processing, None),
+        store.count_tasks(TaskState::Stuck, None),
+        store.oldest_task(TaskState::Queued),
+    )?;
+    let oldest = oldest.map(|t| t.updated_at);
+    let (completed5, failed5, completed60, failed60) = tokio::try_join!(
+        store.count_tasks(TaskState::Completed, Some(&since5)),
+        store.count_tasks(TaskState::Failed, Some(&since5)),
+        store.count_tasks(TaskState::Completed, Some(&since60)),
+        store.count_tasks(TaskState::Failed, Some(&since60)),
+    )?;
+    let age = oldest
+        .as_deref()
+        .and_then(epoch_of)
+        .map(|t| now.epoch.saturating_sub(t));
+    Ok(QueueStats {
+        task_queue,
+        dead_letter_queue,
+        tasks: TaskCounts {
+            queued,
+            processing,
+            stuck,
+            oldest_queued_since: oldest,
+            oldest_queued_age_seconds: age,
+        },
+        last5_minutes: Finished {
+            completed: completed5,
+            failed: failed5,
+        },
+        last60_minutes: Finished {
+            completed: completed60,
+            failed: failed60,
+        },
+    })
+}
+
+/// A task that has (or had) a message on the task queue, as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedTask {
+    pub request_id: RequestId,
+    pub seq: u32,
+    pub catalog_item_id: String,
+    #[serde(rename = "type")]
+    pub action: String,
+    pub attempt: u32,
+    pub state: TaskState,
+    /// When it entered its state.
+    pub since: String,
+    pub age_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl QueuedTask {
+    pub fn of(task: &TaskRecord, now: &Now) -> Self {
+        Self {
+            request_id: task.request_id.clone(),
+            seq: task.seq,
+            catalog_item_id: task.catalog_item_id.clone(),
+            action: task.item.action.as_str().to_string(),
+            attempt: task.attempt,
+            state: task.state,
+            since: task.updated_at.clone(),
+            age_seconds: epoch_of(&task.updated_at).map(|t| now.epoch.saturating_sub(t)),
+            error: task.error.clone(),
+        }
+    }
+}
+
+/// Tasks in `state` (queued: waiting on the queue; processing: received, running; stuck),
+/// longest waiting first.
+pub async fn tasks_in(
+    store: &Store,
+    state: TaskState,
+    limit: i32,
+    cursor: Option<&str>,
+    key: &CursorKey,
+    now: &Now,
+) -> Result<Page<QueuedTask>, OperationsError> {
+    let page = store.tasks_page(state, limit, cursor, key).await?;
+    Ok(Page {
+        items: page.items.iter().map(|t| QueuedTask::of(t, now)).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The tasks of one request that are on the queue or held up there (queued, processing,
+/// stuck); `None` if there is no such request.
+pub async fn tasks_of(
+    store: &Store,
+    id: &RequestId,
+    now: &Now,
+) -> Result<Option<(RequestDetail, Vec<QueuedTask>)>, OperationsError> {
+    let Some(detail) = store.get_request(id, now, Read::Strong).await? else {
+        return Ok(None);
+    };
+    let tasks = detail
+        .tasks
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.state,
+                TaskState::Queued | TaskState::Processing | TaskState::Stuck
+            )
+        })
+        .map(|t| QueuedTask::of(t, now))
+        .collect();
+    Ok(Some((detail, tasks)))
+}
+
+/// What a redrive did with one dead letter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redriven {
+    pub message_id: String,
+    pub request_id: RequestId,
+    pub seq: u32,
+    pub attempt: u32,
+    /// The task's state after the redrive (`None`: the request is gone).
+    pub task_state: Option<TaskState>,
+    /// The message id on the task queue.
+    pub new_message_id: String,
+}
+
+/// Redrives dead letter `message_id` on behalf of `operator` (an ARN, for the audit event).
+pub async fn redrive(
+    store: &Store,
+    tasks: &Queue,
+    dead: &DeadLetters,
+    message_id: &str,
+    operator: &str,
+) -> Result<Redriven, OperationsError> {
+    let held = dead.take(message_id).await?.ok_or_else(|| {
+        OperationsError::NotFound(format!(
+            "no dead letter {message_id}: it was redriven already, or is gone"
+        ))
+    })?;
+    match redrive_held(store, tasks, dead, &held, operator).await {
+        Ok(done) => Ok(done),
+        Err(e) => {
+            // Visible again at once rather than after the hold, for the next attempt.
+            let _ = dead.release_held(std::slice::from_ref(&held)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Every dead letter redriven, in queue order (so in order per request). A dead letter that
+/// cannot be redriven holds back the later ones of its request, not other requests'.
+pub async fn redrive_all(
+    store: &Store,
+    tasks: &Queue,
+    dead: &DeadLetters,
+    operator: &str,
+) -> Result<RedriveAll, OperationsError> {
+    let held = dead.take_all().await?;
+    let mut report = RedriveAll::default();
+    let mut blocked: Vec<Option<String>> = Vec::new();
+    let mut left: Vec<Held> = Vec::new();
+    for h in held {
+        let group = h.letter.group_id.clone();
+        if group.is_some() && blocked.contains(&group) {
+            left.push(h);
+            continue;
+        }
+        match redrive_held(store, tasks, dead, &h, operator).await {
+            Ok(done) => report.redriven.push(done),
+            Err(e) => {
+                report.failed.push(NotRedriven {
+                    message_id: h.letter.message_id.clone(),
+                    error: e.to_string(),
+                });
+                blocked.push(group);
+                left.push(h);
+            }
+        }
+    }
+    dead.release_held(&left).await?;
+    Ok(report)
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RedriveAll {
+    pub redriven: Vec<Redriven>,
+    pub failed: Vec<NotRedriven>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotRedriven {
+    pub message_id: String,
+    pub error: String,
+}
+
+async fn redrive_held(
+    store: &Store,
+    tasks: &Queue,
+    dead: &DeadLetters,
+    held: &Held,
+    operator: &str,
+) -> Result<Redriven, OperationsError> {
+    let letter: &DeadLetter = &held.letter;
+    let message = letter
+        .task
+        .clone()
+        .ok_or_else(|| OperationsError::NotATask(letter.message_id.clone()))?;
+    let task_state = put_back(store, &message, letter, operator).await?;
+    let new_message_id = tasks
+        .enqueue_as(
+            &message,
+            &message.redrive_deduplication_id(&letter.message_id),
+        )
+        .await?;
+    dead.delete(held).await?;
+    tracing::info!(
+        message_id = %letter.message_id,
+        request_id = %message.request_id,
+        seq = message.seq,
+        operator,
+        "dead letter redriven"
+    );
+    Ok(Redriven {
+        message_id: letter.message_id.clone(),
+        request_id: message.request_id.clone(),
+        seq: message.seq,
+        attempt: message.attempt,
+        task_state,
+        new_message_id,
+    })
+}
+
+/// Puts the dead letter's task back in play if the sweeper had given it up (stuck), and
+/// records the redrive on the request. Returns the task's state after.
+async fn put_back(
+    store: &Store,
+    message: &TaskMessage,
+    letter: &DeadLetter,
+    operator: &str,
+) -> Result<Option<TaskState>, OperationsError> {
+    let now = Now::current();
+    let Some(detail) = store
+        .get_request(&message.request_id, &now, Read::Strong)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(task) = detail.tasks.iter().find(|t| t.seq == message.seq) else {
+        return Ok(None);
+    };
+    let event = Event::about(
+        task,
+        "dead-letter-redriven",
+        format!(
+            "dead letter {} of task {} (attempt {}) redriven by {operator}",
+            letter.message_id, task.seq, message.attempt
+        ),
+    );
+    if task.state == TaskState::Stuck && task.attempt == message.attempt {
+        let to = store
+            .redrive_task(&detail.request, task, &now, &event)
+            .await?;
+        return Ok(Some(to));
+    }
+    store.append_event(&task.request_id, &event).await?;
+    Ok(Some(task.state))
+}
+
+/// Who is an operator: principals listed by ARN (`PAO_OPERATOR_PRINCIPALS`), or carrying the
+/// IAM tag `PAO_OPERATOR_TAG`. The same rule as the template's API Gateway resource policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operators {
+    principals: Vec<String>,
+    tag: Option<(String, String)>,
+}
+
+impl Operators {
+    /// From the config's comma-separated ARNs and `key=value` tag (either may be empty).
+    pub fn new(principals: &str, tag: &str) -> Self {
+        Self {
+            principals: principals
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_string)
+                .collect(),
+            tag: tag
+                .split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string())),
+        }
+    }
+
+    /// The gateway's rule, which sees the caller's tags: listed, or tagged.
+    pub fn admit(&self, caller_arn: &str, tags: &[(String, String)]) -> bool {
+        self.listed(caller_arn)
+            || self
+                .tag
+                .as_ref()
+                .is_some_and(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v))
+    }
+
+    /// The API's rule, which sees only the ARN: listed; or, when operators may be admitted by
+    /// tag, anyone the gateway let through (it checked the tag: only IAM can).
+    pub fn admit_at_api(&self, caller_arn: &str) -> bool {
+        self.tag.is_some() || self.listed(caller_arn)
+    }
+
+    /// Whether `caller_arn` matches a listed ARN (`*` matches any run of characters, as in
+    /// IAM's `ArnLike`). An assumed-role session matches its role's ARN.
+    pub fn listed(&self, caller_arn: &str) -> bool {
+        let principal = principal_arn(caller_arn);
+        self.principals
+            .iter()
+            .any(|p| arn_like(p, caller_arn) || arn_like(p, &principal))
+    }
+
+    /// How the rule reads, for a 403.
+    pub fn describe(&self) -> String {
+        let mut ways = Vec::new();
+        if !self.principals.is_empty() {
+            ways.push(format!("be one of {}", self.principals.join(", ")));
+        }
+        if let Some((k, v)) = &self.tag {
+            ways.push(format!("carry the IAM tag {k}={v}"));
+        }
+        if ways.is_empty() {
+            "no operators are configured (template parameters OperatorPrincipals, OperatorTagValue)"
+                .into()
+        } else {
+            format!("operators {}", ways.join(" or "))
+        }
+    }
+}
+
+/// `aws:PrincipalArn` of a caller: an assumed-role session's role ARN; others as they are.
+pub fn principal_arn(caller_arn: &str) -> String {
+    let Some(rest) = caller_arn.strip_prefix("arn:") else {
+        return caller_arn.to_string();
+    };
+    let parts: Vec<&str> = rest.splitn(5, ':').collect();
+    if let [partition, "sts", _, account, resource] = parts.as_slice() {
+        if let Some(role) = resource.strip_prefix("assumed-role/") {
+            let role = role.split('/').next().unwrap_or_default();
+            return format!("arn:{partition}:iam::{account}:role/{role}");
+        }
+    }
+    caller_arn.to_string()
+}
+
+/// IAM `ArnLike`: `*` matches any run, `?` one character.
+fn arn_like(pattern: &str, arn: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), arn.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = "arn:aws:sts::000000000000:assumed-role/PlatformOps/ops@example.com";
+
+    #[test]
+    fn a_role_admits_its_sessions_and_wildcards_match() {
+        assert_eq!(
+            principal_arn(SESSION),
+            "arn:aws:iam::000000000000:role/PlatformOps"
+        );
+        let ops = Operators::new("arn:aws:iam::000000000000:role/PlatformOps", "");
+        assert!(ops.listed(SESSION));
+        assert!(ops.admit_at_api(SESSION));
+        assert!(!ops.listed("arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com"));
+        assert!(!ops.admit_at_api("arn:aws:iam::000000000000:user/alice"));
+        let wild = Operators::new(" arn:aws:iam::*:role/Platform* ", "");
+        assert!(wild.listed(SESSION));
+        assert!(!Operators::default().listed(SESSION));
+    }
+
+    #[test]
+    fn the_tag_admits_at_the_gateway_and_the_api_trusts_it() {
+        let ops = Operators::new("", "pao-role=operator");
+        let tagged = [("pao-role".to_string(), "operator".to_string())];
+        let other = [("pao-role".to_string(), "developer".to_string())];
+        assert!(ops.admit(SESSION, &tagged));
+        assert!(!ops.admit(SESSION, &other));
+        assert!(!ops.admit(SESSION, &[]));
+        assert!(ops.admit_at_api(SESSION));
+        assert!(ops.describe().contains("pao-role=operator"));
+    }
+}
