@@ -1,8 +1,10 @@
 //! `devctl`: PAO's command-line tool. Offline commands a platform team runs in its catalog
 //! repository's CI (`validate`, `preview`, `render`), and SigV4-signed calls to the API
-//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`, `escalate`).
+//! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`, `escalate`,
+//! and for operators `queue`).
 
 mod offline;
+mod queue;
 mod remote;
 
 use clap::{Parser, Subcommand};
@@ -121,6 +123,15 @@ enum Command {
         request_id: String,
         #[arg(long)]
         idempotency_key: Option<String>,
+    },
+    /// Operators: queue statistics, waiting tasks, dead letters and their redrive (signed
+    /// API calls; the caller must be an operator).
+    #[command(
+        after_help = "Examples:\n  devctl queue stats\n  devctl queue messages --state stuck\n  devctl queue dlq\n  devctl queue redrive 5f0c…   # one dead letter\n  devctl queue redrive --all\n\nAgainst the local stack without AWS credentials, queue commands sign as the local operator (AKIAPAOLOCALOPERATOR)."
+    )]
+    Queue {
+        #[command(subcommand)]
+        action: queue::QueueAction,
     },
 }
 
@@ -246,6 +257,7 @@ fn remote_tools(cli: &Cli) -> ExitCode {
 
 fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
     let target = match remote::Target::from_env(cli.api.clone()) {
+        Ok(t) if matches!(command, Command::Queue { .. }) => t.as_local_operator(),
         Ok(t) => t,
         Err(e) => {
             eprintln!("devctl: {e}");
@@ -339,6 +351,7 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
             idempotency_key.as_deref(),
             cli.json,
         ),
+        Command::Queue { action } => queue::run(&target, action, cli.json),
         Command::Validate { .. } | Command::Preview { .. } | Command::Render { .. } => {
             ExitCode::from(2)
         }

@@ -16,6 +16,8 @@ pub struct Target {
     pub api: String,
     pub region: String,
     pub credentials: Credentials,
+    /// Signing as the local stack's default identity (no credentials were given).
+    pub local_default: bool,
 }
 
 impl Target {
@@ -26,7 +28,9 @@ impl Target {
             .unwrap_or_else(|| DEFAULT_API.to_string());
         let api = api.trim_end_matches('/').to_string();
         let local = api.starts_with("http://127.0.0.1") || api.starts_with("http://localhost");
-        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+        let given = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"));
+        let local_default = local && (given.0.is_none() || given.1.is_none());
+        let credentials = match given {
             (Some(id), Some(secret)) => Credentials { access_key_id: id, secret_access_key: secret, session_token: var("AWS_SESSION_TOKEN") },
             _ if local => Credentials {
                 access_key_id: "AKIAPAOLOCALDEV00001".into(),
@@ -38,8 +42,22 @@ impl Target {
         Ok(Self {
             api,
             region: var("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            local_default,
             credentials,
         })
+    }
+
+    /// Against the local stack with no credentials given, the local operator identity
+    /// (`local/identities.json`) instead of the default developer.
+    pub fn as_local_operator(mut self) -> Self {
+        if self.local_default {
+            self.credentials = Credentials {
+                access_key_id: "AKIAPAOLOCALOPERATOR".into(),
+                secret_access_key: "pao-local-operator-secret".into(),
+                session_token: None,
+            };
+        }
+        self
     }
 }
 
