@@ -257,7 +257,7 @@ fn remote_tools(cli: &Cli) -> ExitCode {
 
 fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
     let target = match remote::Target::from_env(cli.api.clone()) {
-        Ok(t) if matches!(command, Command::Queue { .. }) => t.as_local_operator(),
+        Ok(t) if matches!(command, Command::Queue { .. }) => t.signing_as_local_operator(),
         Ok(t) => t,
         Err(e) => {
             eprintln!("devctl: {e}");

@@ -49,7 +49,7 @@ impl Target {
 
     /// Against the local stack with no credentials given, the local operator identity
     /// (`local/identities.json`) instead of the default developer.
-    pub fn as_local_operator(mut self) -> Self {
+    pub fn signing_as_local_operator(mut self) -> Self {
         if self.local_default {
             self.credentials = Credentials {
                 access_key_id: "AKIAPAOLOCALOPERATOR".into(),
@@ -124,6 +124,8 @@ pub fn print_answer(status: u16, value: &Value, as_json: bool) -> ExitCode {
         let message = value
             .pointer("/error/message")
             .or_else(|| value.get("message"))
+            // API Gateway's own refusals (an explicit deny) say `Message`.
+            .or_else(|| value.get("Message"))
             .and_then(Value::as_str)
             .unwrap_or("no message");
         eprintln!("devctl: {status} {message}");

@@ -98,6 +98,57 @@ async fn submit_and_follow_a_request() {
     );
     let shown = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(shown.contains("2/2 completed"), "{shown}");
+
+    // Operators (locally: the identity tagged pao-role=operator, which queue commands sign as
+    // by default) see the queue as tables or JSON; the developer is refused at the gateway.
+    let out = run(&api, &["queue", "stats"]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("QUEUE         VISIBLE  IN FLIGHT  DELAYED"),
+        "{text}"
+    );
+    assert!(text.contains("last 5 min   2"), "{text}");
+    let out = run(&api, &["--json", "queue", "stats"]).await;
+    let stats: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(stats["data"]["last5Minutes"]["completed"], 2, "{stats}");
+    let out = run(&api, &["queue", "dlq"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "no dead letters\n");
+    let out = run(&api, &["queue", "messages", &id]).await;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.starts_with(&format!("request {id} is completed")),
+        "{text}"
+    );
+    let out = run(&api, &["queue", "redrive", "no-such-message"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+    let as_developer = {
+        let api = api.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_devctl"))
+                .args(["queue", "stats"])
+                .env("PAO_API_URL", &api)
+                .env("AWS_ACCESS_KEY_ID", "AKIAPAOLOCALDEV00001")
+                .env("AWS_SECRET_ACCESS_KEY", "pao-local-dev-secret")
+                .env_remove("AWS_SESSION_TOKEN")
+                .output()
+                .expect("devctl runs")
+        })
+        .await
+        .expect("devctl ran")
+    };
+    assert_eq!(as_developer.status.code(), Some(1));
+    let refused = String::from_utf8_lossy(&as_developer.stderr).into_owned();
+    assert!(
+        refused.contains("403") && refused.contains("Developer"),
+        "{refused}"
+    );
     stop_local(running).await;
     let out = run(&api, &["requests"]).await;
     assert_eq!(

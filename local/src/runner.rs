@@ -209,6 +209,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     config.catalog_branch = "main".into();
     config.github_api_url = github.api_url();
     config.http_allow_hosts = "127.0.0.1".into();
+    // Metrics lines would drown the local stack's log: on only when asked (PAO_METRICS=on).
+    config.metrics = std::env::var("PAO_METRICS").is_ok_and(|v| v == "on");
     if config.operator_tag.is_empty() {
         // The template's default: principals tagged pao-role=operator are operators.
         config.operator_tag = "pao-role=operator".into();

@@ -68,6 +68,8 @@ pub struct Config {
     /// operators too. Only IAM sees tags, so API Gateway's resource policy checks it; the API
     /// then admits the callers the gateway let through.
     pub operator_tag: String,
+    /// `PAO_METRICS` (`on` by default, `off`): CloudWatch EMF lines on stdout.
+    pub metrics: bool,
 }
 
 impl Config {
@@ -130,6 +132,16 @@ impl Config {
             escalation_issue_type: or("PAO_ESCALATION_ISSUE_TYPE", "Task"),
             operator_principals: operators(get("PAO_OPERATOR_PRINCIPALS"))?,
             operator_tag: tag(get("PAO_OPERATOR_TAG"))?,
+            metrics: match or("PAO_METRICS", "on").trim() {
+                "on" => true,
+                "off" => false,
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "PAO_METRICS",
+                        problem: format!("{other:?} is neither on nor off"),
+                    });
+                }
+            },
         })
     }
 }

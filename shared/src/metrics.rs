@@ -37,6 +37,8 @@ enum Sink {
     Stdout,
     /// Tests: kept in memory to be read back.
     Memory(Arc<Mutex<Vec<String>>>),
+    /// Nowhere (`PAO_METRICS=off`; the local stack unless asked).
+    Off,
 }
 
 /// The metrics of one function in one environment.
@@ -57,6 +59,15 @@ impl Metrics {
         }
     }
 
+    /// The metrics a deployed function writes: stdout, unless the config turns them off.
+    pub fn from_config(function: &'static str, config: &crate::config::Config) -> Self {
+        let mut m = Self::stdout(function, &config.environment);
+        if !config.metrics {
+            m.sink = Sink::Off;
+        }
+        m
+    }
+
     /// Metrics kept in memory ([`Metrics::lines`] reads them back).
     pub fn in_memory(function: &'static str, environment: &str) -> Self {
         Self {
@@ -69,27 +80,27 @@ impl Metrics {
     /// The lines written so far by an in-memory sink (none for stdout).
     pub fn lines(&self) -> Vec<String> {
         match &self.sink {
-            Sink::Stdout => Vec::new(),
+            Sink::Stdout | Sink::Off => Vec::new(),
             Sink::Memory(lines) => lines.lock().map(|l| l.clone()).unwrap_or_default(),
         }
     }
 
     /// Writes `values` (name, value, unit) under `dimensions` (name, value) as one EMF line.
     pub fn emit(&self, dimensions: &[(&str, &str)], values: &[(&str, f64, Unit)]) {
+        if matches!(self.sink, Sink::Off) {
+            return;
+        }
         let line = self.line(dimensions, values, now_millis()).to_string();
         match &self.sink {
-            Sink::Stdout => {
-                use std::io::Write;
-                // One write per line, so that log lines of other threads never cut into it.
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(format!("{line}\n").as_bytes());
-                let _ = out.flush();
-            }
+            // One locked write per line, so that log lines of other threads never cut into it
+            // (and the test harness captures it like any print).
+            Sink::Stdout => println!("{line}"),
             Sink::Memory(lines) => {
                 if let Ok(mut lines) = lines.lock() {
                     lines.push(line);
                 }
             }
+            Sink::Off => {}
         }
     }
 

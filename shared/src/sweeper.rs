@@ -95,11 +95,11 @@ impl Sweeper {
                 resend_after: config.resend_after,
             },
             worker: crate::worker::Worker {
-                metrics: crate::metrics::Metrics::stdout("sweeper", &config.environment),
+                metrics: crate::metrics::Metrics::from_config("sweeper", config),
                 ..crate::worker::Worker::from_config(config, sdk)
             },
             dlq_url: config.dlq_url.clone(),
-            metrics: crate::metrics::Metrics::stdout("sweeper", &config.environment),
+            metrics: crate::metrics::Metrics::from_config("sweeper", config),
         }
     }
 

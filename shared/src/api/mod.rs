@@ -142,7 +142,7 @@ impl App {
                 &config.operator_principals,
                 &config.operator_tag,
             ),
-            metrics: crate::metrics::Metrics::stdout("api", &config.environment),
+            metrics: crate::metrics::Metrics::from_config("api", config),
             settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),

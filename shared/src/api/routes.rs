@@ -78,9 +78,7 @@ pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 /// The routes whose path fits a call's, most literal first: a literal path
 /// (`/catalog/sync`) wins over a parameter (`/catalog/{id}`), whatever the method.
-fn fitting<'r>(
-    req: &'r ApiRequest,
-) -> Vec<(&'static str, &'static str, Vec<&'r str>, &'static Handler)> {
+fn fitting(req: &ApiRequest) -> Vec<(&'static str, &'static str, Vec<&str>, &'static Handler)> {
     let path = req.path.trim_end_matches('/');
     let Some(rest) = path.strip_prefix("/api/v1") else {
         return Vec::new();

@@ -124,7 +124,7 @@ impl Worker {
                 &config.http_allow_hosts,
             )),
             github: crate::github::GitHub::new(reqwest::Client::new(), &config.github_api_url),
-            metrics: crate::metrics::Metrics::stdout("worker", &config.environment),
+            metrics: crate::metrics::Metrics::from_config("worker", config),
         }
     }
 
