@@ -45,10 +45,11 @@ async fn dead_letter_count(env: &TestEnv) -> u64 {
         .visible
 }
 
-#[tokio::test]
-async fn a_dead_letter_is_listed_in_place_redriven_once_and_its_request_completes() {
-    let mut s = setup().await;
-    // Failed deliveries come back after a second rather than the template's six minutes.
+/// Runs a worker that fails infrastructure-side (its DynamoDB reads refused) on every
+/// delivery until `count` messages are in the dead-letter queue: after three receives SQS
+/// moves a message there. Failed deliveries come back after a second rather than the
+/// template's six minutes.
+async fn force_into_dead_letters(s: &pao_system_tests::Setup, count: u64) {
     s.env
         .sqs
         .set_queue_attributes()
@@ -60,24 +61,27 @@ async fn a_dead_letter_is_listed_in_place_redriven_once_and_its_request_complete
         .send()
         .await
         .expect("visibility timeout");
-    let app = operator_app(&s.env);
-    let id = submit(&s, input("orders-db")).await;
-
-    // The worker fails infrastructure-side (its DynamoDB reads refused) on every delivery:
-    // after three receives SQS moves the message to the dead-letter queue.
     let faults = Faults::default();
     faults.fail(&["Query"], &[], 0);
     let broken = faulty_worker(&s.env, &s.jira.secret("default"), &faults).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while dead_letter_count(&s.env).await == 0 {
+    while dead_letter_count(&s.env).await < count {
         assert!(
             Instant::now() < deadline,
-            "the message never reached the DLQ"
+            "the messages never reached the DLQ"
         );
         pao_local::esm::poll_once(&broken.queue, &broken, 2)
             .await
             .expect("poll");
     }
+}
+
+#[tokio::test]
+async fn a_dead_letter_is_listed_in_place_redriven_once_and_its_request_completes() {
+    let mut s = setup().await;
+    let app = operator_app(&s.env);
+    let id = submit(&s, input("orders-db")).await;
+    force_into_dead_letters(&s, 1).await;
     assert_eq!(detail(&s, &id).await.tasks[0].state, TaskState::Queued);
 
     // Listed with its task, twice: same message, same order, still there and visible.
@@ -317,5 +321,49 @@ async fn stats_and_waiting_tasks_agree_with_what_was_queued() {
     let (status, all) = post(&app, OPS, "/api/v1/queue/dlq/redrive").await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(all["data"]["redriven"], json!([]));
+    s.env.cleanup().await;
+}
+
+#[tokio::test]
+async fn every_dead_letter_is_redriven_in_order_and_listed_a_page_at_a_time() {
+    let s = setup().await;
+    let app = operator_app(&s.env);
+    let first = submit(&s, input("first-db")).await;
+    let second = submit(&s, input("second-db")).await;
+    force_into_dead_letters(&s, 2).await;
+
+    let (status, page1) = get(&app, OPS, "/api/v1/queue/dlq/messages?limit=1").await;
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(page1["data"].as_array().map(Vec::len), Some(1), "{page1}");
+    let cursor = page1["meta"]["nextCursor"].as_str().expect("a second page");
+    let (_, page2) = get(
+        &app,
+        OPS,
+        &format!("/api/v1/queue/dlq/messages?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(page2["data"].as_array().map(Vec::len), Some(1), "{page2}");
+    assert!(page2["meta"]["nextCursor"].is_null(), "{page2}");
+    assert_ne!(page1["data"][0]["messageId"], page2["data"][0]["messageId"]);
+    let (status, bad) = get(&app, OPS, "/api/v1/queue/dlq/messages?cursor=forged").await;
+    assert_eq!(status, 400, "{bad}");
+
+    let (status, all) = post(&app, OPS, "/api/v1/queue/dlq/redrive").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(
+        all["data"]["redriven"].as_array().map(Vec::len),
+        Some(2),
+        "{all}"
+    );
+    assert_eq!(all["data"]["failed"], json!([]), "{all}");
+    assert_eq!(dead_letter_count(&s.env).await, 0);
+    for id in [&first, &second] {
+        let done = drain_until(&s.env, &s.worker, id, |d| {
+            d.request.state == RequestState::Completed
+        })
+        .await;
+        assert_eq!(done.request.completed_tasks, 2);
+    }
+    assert_eq!(s.jira.create_calls(), 4, "every ticket once");
     s.env.cleanup().await;
 }
