@@ -190,7 +190,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
     let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &opts.names.table);
     // Written, never sent: what a crash between the transaction and the send leaves.
     store
-        .create_request(&request, &tasks)
+        .create_request(&request, &tasks, None)
         .await
         .expect("written");
     let deadline = Instant::now() + Duration::from_secs(60);

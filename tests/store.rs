@@ -76,7 +76,10 @@ async fn a_submission_is_one_transaction_and_one_query() {
     let env = TestEnv::new().await;
     let store = env.store();
     let (req, tasks) = request(ALICE, "2026-11-23T09:00:00Z", 3);
-    store.create_request(&req, &tasks).await.expect("created");
+    store
+        .create_request(&req, &tasks, None)
+        .await
+        .expect("created");
 
     let detail = store
         .get_request(&req.request_id, &Now::at(NOW), Read::Strong)
@@ -90,7 +93,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
 
     // The same request again conflicts and writes nothing more.
     let err = store
-        .create_request(&req, &tasks)
+        .create_request(&req, &tasks, None)
         .await
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -117,7 +120,10 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     let env = TestEnv::new().await;
     let store = env.store();
     let (req, tasks) = request(ALICE, "2026-11-23T09:00:00Z", 2);
-    store.create_request(&req, &tasks).await.expect("created");
+    store
+        .create_request(&req, &tasks, None)
+        .await
+        .expect("created");
     let id = &req.request_id;
     let t = &Now::at(NOW + 1);
 
@@ -234,11 +240,17 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     let mut ids = Vec::new();
     for minute in 0..5 {
         let (req, tasks) = request(ALICE, &format!("2026-11-23T09:0{minute}:00Z"), 1);
-        store.create_request(&req, &tasks).await.expect("created");
+        store
+            .create_request(&req, &tasks, None)
+            .await
+            .expect("created");
         ids.push(req.request_id);
     }
     let (bobs, tasks) = request(BOB, "2026-11-23T09:09:00Z", 1);
-    store.create_request(&bobs, &tasks).await.expect("created");
+    store
+        .create_request(&bobs, &tasks, None)
+        .await
+        .expect("created");
     let key = CursorKey::new("test-key");
 
     let first = store

@@ -181,8 +181,9 @@ pub async fn write(
     queue: &Queue,
     request: &RequestRecord,
     tasks: &[TaskRecord],
+    answered: Option<&crate::store::Answered<'_>>,
 ) -> Result<Written, SubmitError> {
-    match store.create_request(request, tasks).await {
+    match store.create_request(request, tasks, answered).await {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Ok(Written::AlreadyWritten),
         Err(e) => return Err(e.into()),

@@ -17,17 +17,74 @@ use serde_json::{Value, json};
 /// `POST /requests`: validates every item, then writes and queues each as a request.
 pub(super) async fn submit(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let caller = caller(call.req)?;
-    idempotent(app, call, &caller, || {
-        create(app, call.req, &caller, call.correlation_id)
-    })
-    .await
+    match one_item_key(call.req)? {
+        // One item under a key (the usual case): the key is answered in the request's own
+        // transaction, so the submission costs one transaction and one send.
+        Some(key) => create(app, call.req, &caller, call.correlation_id, Some(key)).await,
+        None => {
+            idempotent(app, call, &caller, || {
+                create(app, call.req, &caller, call.correlation_id, None)
+            })
+            .await
+        }
+    }
 }
 
+/// The `Idempotency-Key` of a submission of exactly one item (checked), if it has one.
+fn one_item_key(req: &ApiRequest) -> Result<Option<&str>, ApiError> {
+    let Some(key) = idempotency_key(req)? else {
+        return Ok(None);
+    };
+    let one = serde_json::from_slice::<Value>(&req.body)
+        .ok()
+        .and_then(|b| b.get("items").and_then(Value::as_array).map(Vec::len))
+        == Some(1);
+    Ok(one.then_some(key))
+}
+
+/// The call's `Idempotency-Key`, checked; `None` without one.
+fn idempotency_key(req: &ApiRequest) -> Result<Option<&str>, ApiError> {
+    let Some(key) = req.header("idempotency-key").filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    if key.len() > 128 {
+        return Err(ApiError::Validation(vec![Problem::at(
+            "Idempotency-Key",
+            "must be at most 128 characters",
+        )]));
+    }
+    if req.body.len() > MAX_BODY {
+        return Err(ApiError::TooLarge(MAX_BODY));
+    }
+    Ok(Some(key))
+}
+
+/// The answer a key that is not free gives.
+fn earlier_answer(held: Idempotent) -> Result<ApiResponse, ApiError> {
+    match held {
+        Idempotent::Replay { status, body } => Ok(ApiResponse {
+            status,
+            body,
+            headers: vec![("Idempotent-Replayed".into(), "true".into())],
+        }),
+        Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
+            "Idempotency-Key",
+            "was already used with a different body",
+        )])),
+        Idempotent::InProgress | Idempotent::Claimed => Err(ApiError::Conflict(
+            "a call with this Idempotency-Key is still being processed".into(),
+        )),
+    }
+}
+
+/// Validates and builds every item, then writes each. `answer_key`: a one-item submission's
+/// key, answered in the request's own transaction.
 async fn create(
     app: &App,
     req: &ApiRequest,
     caller: &Principal,
     cid: &str,
+    answer_key: Option<&str>,
 ) -> Result<ApiResponse, ApiError> {
     let body = parse_body(req)?;
     let submission = Submission::parse(&body).map_err(ApiError::Validation)?;
@@ -65,21 +122,43 @@ async fn create(
     if !issues.is_empty() {
         return Err(ApiError::Unprocessable(issues));
     }
-    let mut created = Vec::new();
-    for (request, tasks) in &built {
-        crate::submission::write(&app.store, &app.queue, request, tasks).await?;
-        app.metrics
-            .count(&[("CatalogItem", request.target.id())], "RequestsSubmitted");
-        created.push(Created::of(request));
-    }
-    Ok(ApiResponse::ok(
+    let response = ApiResponse::ok(
         202,
         to_data(Submitted {
             submission_id: &ctx.submission_id,
-            requests: created,
+            requests: built.iter().map(|(r, _)| Created::of(r)).collect(),
         }),
         json!({"correlationId": cid}),
-    ))
+    );
+    let now = Now::current();
+    let answered = answer_key.map(|key| crate::store::Answered {
+        caller: &caller.arn,
+        key,
+        body: &req.body,
+        status: response.status,
+        response: &response.body,
+        now: &now,
+    });
+    for (request, tasks) in &built {
+        let written =
+            crate::submission::write(&app.store, &app.queue, request, tasks, answered.as_ref())
+                .await?;
+        if let (Some(key), crate::submission::Written::AlreadyWritten) = (answer_key, &written) {
+            // This key was answered before (or is being): that answer stands. With no answer
+            // left (expired), the request exists as this call would have written it.
+            return match app
+                .store
+                .idempotency_of(&caller.arn, key, &req.body)
+                .await?
+            {
+                Some(held) => earlier_answer(held),
+                None => Ok(response.clone()),
+            };
+        }
+        app.metrics
+            .count(&[("CatalogItem", request.target.id())], "RequestsSubmitted");
+    }
+    Ok(response)
 }
 
 /// Runs `f` at most once per (caller, `Idempotency-Key`, body).
@@ -94,35 +173,14 @@ where
     Fut: std::future::Future<Output = Result<ApiResponse, ApiError>>,
 {
     let (req, cid) = (call.req, call.correlation_id);
-    let Some(key) = req.header("idempotency-key").filter(|k| !k.is_empty()) else {
+    let Some(key) = idempotency_key(req)? else {
         return f().await;
     };
-    if key.len() > 128 {
-        return Err(ApiError::Validation(vec![Problem::at(
-            "Idempotency-Key",
-            "must be at most 128 characters",
-        )]));
-    }
-    if req.body.len() > MAX_BODY {
-        return Err(ApiError::TooLarge(MAX_BODY));
-    }
     match app
         .store
         .claim_idempotency(&caller.arn, key, &req.body, &Now::current())
         .await?
     {
-        Idempotent::Replay { status, body } => Ok(ApiResponse {
-            status,
-            body,
-            headers: vec![("Idempotent-Replayed".into(), "true".into())],
-        }),
-        Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
-            "Idempotency-Key",
-            "was already used with a different body",
-        )])),
-        Idempotent::InProgress => Err(ApiError::Conflict(
-            "a call with this Idempotency-Key is still being processed".into(),
-        )),
         Idempotent::Claimed => {
             let result = f().await;
             match &result {
@@ -142,6 +200,7 @@ where
             }
             result
         }
+        held => earlier_answer(held),
     }
 }
 

@@ -149,28 +149,48 @@ impl Queue {
         Ok(out.messages.unwrap_or_default())
     }
 
-    /// Deletes every message of `messages` whose id is not in `failed`: what an event source
-    /// mapping does with a partial batch response.
+    /// Deletes every message of `messages` whose id is not in `failed`, ten per call: what an
+    /// event source mapping does with a partial batch response.
     pub async fn acknowledge(
         &self,
         messages: &[aws_sdk_sqs::types::Message],
         failed: &[String],
     ) -> Result<(), QueueError> {
-        for m in messages {
-            if failed
+        let done: Vec<&str> = messages
+            .iter()
+            .filter(|m| {
+                !failed
+                    .iter()
+                    .any(|f| Some(f.as_str()) == m.message_id.as_deref())
+            })
+            .filter_map(|m| m.receipt_handle.as_deref())
+            .collect();
+        for chunk in done.chunks(10) {
+            let entries = chunk
                 .iter()
-                .any(|f| Some(f.as_str()) == m.message_id.as_deref())
-            {
-                continue;
-            }
-            if let Some(handle) = &m.receipt_handle {
-                self.client
-                    .delete_message()
-                    .queue_url(&self.url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(sqs)?;
+                .enumerate()
+                .filter_map(|(i, handle)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .receipt_handle(*handle)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(sqs)?;
+            if let Some(f) = out.failed().first() {
+                return Err(QueueError::Sqs(format!(
+                    "a message could not be deleted: {} {}",
+                    f.code(),
+                    f.message().unwrap_or_default()
+                )));
             }
         }
         Ok(())

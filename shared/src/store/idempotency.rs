@@ -38,6 +38,18 @@ fn pk(caller: &str, key: &str) -> String {
     format!("IDEMP#{caller}#{key}")
 }
 
+/// A key answered in the same transaction as the request it created: claim and response at
+/// once, so a submission under a key costs no call of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered<'a> {
+    pub caller: &'a str,
+    pub key: &'a str,
+    pub body: &'a [u8],
+    pub status: u16,
+    pub response: &'a Value,
+    pub now: &'a Now,
+}
+
 impl Store {
     /// Claims `key` for a body (per caller), or says what it already holds.
     pub async fn claim_idempotency(
@@ -70,6 +82,20 @@ impl Store {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
             Err(e) => return Err(dynamo(e)),
         }
+        Ok(self
+            .idempotency_of(caller, key, body)
+            .await?
+            .unwrap_or(Idempotent::InProgress))
+    }
+
+    /// What `key` holds for this body, read strongly; `None` if nothing.
+    pub async fn idempotency_of(
+        &self,
+        caller: &str,
+        key: &str,
+        body: &[u8],
+    ) -> Result<Option<Idempotent>, StoreError> {
+        let (pk, hash) = (pk(caller, key), body_hash(body));
         let out = self
             .client
             .get_item()
@@ -81,22 +107,48 @@ impl Store {
             .await
             .map_err(dynamo)?;
         let Some(item) = out.item() else {
-            return Ok(Idempotent::InProgress);
+            return Ok(None);
         };
         let stored = from_attr(&AttributeValue::M(item.clone()));
         if stored.get("bodyHash").and_then(Value::as_str) != Some(hash.as_str()) {
-            return Ok(Idempotent::Mismatch);
+            return Ok(Some(Idempotent::Mismatch));
         }
-        match (
-            stored.get("status").and_then(Value::as_u64),
-            stored.get("response"),
-        ) {
-            (Some(status), Some(response)) => Ok(Idempotent::Replay {
-                status: status as u16,
-                body: response.clone(),
-            }),
-            _ => Ok(Idempotent::InProgress),
-        }
+        Ok(Some(
+            match (
+                stored.get("status").and_then(Value::as_u64),
+                stored.get("response"),
+            ) {
+                (Some(status), Some(response)) => Idempotent::Replay {
+                    status: status as u16,
+                    body: response.clone(),
+                },
+                _ => Idempotent::InProgress,
+            },
+        ))
+    }
+
+    /// The answered key as one write of a transaction: only if the key is free (or its claim
+    /// expired).
+    pub(super) fn answered_write(
+        &self,
+        a: &Answered<'_>,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(pk(a.caller, a.key)))
+            .item("sk", s("IDEMP"))
+            .item("itemType", s("idempotency"))
+            .item("bodyHash", s(body_hash(a.body)))
+            .item("status", n(u64::from(a.status)))
+            .item("response", super::attr::to_attr(a.response))
+            .item("expiresAt", n(a.now.epoch + IDEMPOTENCY_SECS))
+            .condition_expression("attribute_not_exists(pk) OR expiresAt < :now")
+            .expression_attribute_values(":now", n(a.now.epoch))
+            .build()
+            .map_err(super::build_error)?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put)
+            .build())
     }
 
     /// Records the response given to the call that claimed `key`; kept for a day.

@@ -32,7 +32,7 @@ pub mod tasks;
 
 pub use attr::{from_attr, to_attr};
 pub use cursor::CursorKey;
-pub use idempotency::{IDEMPOTENCY_SECS, IN_PROGRESS_SECS, Idempotent};
+pub use idempotency::{Answered, IDEMPOTENCY_SECS, IN_PROGRESS_SECS, Idempotent};
 pub use requests::Read;
 
 use attr::{Item, s};
@@ -98,7 +98,7 @@ where
 
 pub(crate) const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
-fn build_error(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn build_error(e: impl std::fmt::Display) -> StoreError {
     StoreError::Dynamo(e.to_string())
 }
 

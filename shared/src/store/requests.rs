@@ -28,12 +28,14 @@ pub(super) fn request_pk(id: &RequestId) -> String {
 }
 
 impl Store {
-    /// Writes a request, all its tasks and its first event in one transaction; fails with
-    /// `Conflict` if the request id exists.
+    /// Writes a request, all its tasks and its first event in one transaction (with the
+    /// `Idempotency-Key` it answers, if any); fails with `Conflict` if the request id exists
+    /// or the key is taken.
     pub async fn create_request(
         &self,
         request: &RequestRecord,
         tasks: &[TaskRecord],
+        answered: Option<&super::idempotency::Answered<'_>>,
     ) -> Result<(), StoreError> {
         if tasks.len() > MAX_TASKS {
             return Err(StoreError::TooManyTasks(tasks.len()));
@@ -50,8 +52,14 @@ impl Store {
             task_seq: None,
         };
         writes.push(self.put_write(event_item(&request.request_id, &event)?, None)?);
+        if let Some(a) = answered {
+            writes.push(self.answered_write(a)?);
+        }
         self.transact(writes, || {
-            format!("request {} already exists", request.request_id)
+            format!(
+                "request {} already exists, or its Idempotency-Key is taken",
+                request.request_id
+            )
         })
         .await
     }

@@ -1,0 +1,129 @@
+//! AWS calls, counted at the wire by an SDK interceptor (exact, so asserted): a submission
+//! is one transaction and one send, with or without an `Idempotency-Key`; a JIRA task makes
+//! at most five calls, its events, receives and deletes included.
+
+use pao::request::RequestState;
+use pao_system_tests::{
+    Faults, TWO_TICKETS, TestEnv, api_request, api_send, app_for, faulty_worker, write_repo,
+};
+use serde_json::json;
+
+const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
+
+fn operations(faults: &Faults) -> Vec<String> {
+    faults.calls().into_iter().map(|(op, _)| op).collect()
+}
+
+#[tokio::test]
+async fn a_submission_is_one_transaction_and_one_send_and_a_task_at_most_five_calls() {
+    let env = TestEnv::new().await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let mut app = app_for(&env, repo.path()).await;
+    let faults = Faults::default();
+    app.store = pao::store::Store::new(faults.dynamo(&env), &env.table);
+    app.queue = pao::queue::Queue::new(faults.sqs(&env), &env.queues.queue);
+    app.catalog()
+        .await
+        .expect("catalog loaded (cached from now on)");
+    let submit = |name: &str, key: &str| {
+        let mut r = api_request(
+            DEV,
+            "POST",
+            "/api/v1/requests",
+            Some(
+                json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+                                   "input": {"name": name, "basic": {"instanceName": name}}}]}),
+            ),
+        );
+        r.headers.push(("idempotency-key".into(), key.into()));
+        r
+    };
+
+    let before = faults.calls().len();
+    let (status, first) = api_send(&app, submit("orders-db", "k-1")).await;
+    assert_eq!(status, 202, "{first}");
+    assert_eq!(
+        operations(&faults)[before..],
+        ["TransactWriteItems", "SendMessage"],
+        "a submission under a key: the key is answered in the request's transaction"
+    );
+
+    // The same key and body: the first answer, nothing written or sent.
+    let before = faults.calls().len();
+    let r = app.handle(&submit("orders-db", "k-1")).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.body["data"], first["data"]);
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "Idempotent-Replayed" && v == "true")
+    );
+    assert!(
+        !operations(&faults)[before..].contains(&"SendMessage".to_string()),
+        "a replay sends nothing"
+    );
+    // The same key, another body: 422, nothing written.
+    let (status, other) = api_send(&app, submit("other-db", "k-1")).await;
+    assert_eq!(status, 422, "{other}");
+    assert_eq!(other["error"]["details"][0]["field"], "Idempotency-Key");
+    let (_, list) = api_send(&app, api_request(DEV, "GET", "/api/v1/requests", None)).await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+
+    // Two more requests, then their six tasks run as the event source mapping runs them
+    // (receives and deletes shared by a batch).
+    let mut ids = vec![first["data"]["requests"][0]["requestId"].clone()];
+    for (name, key) in [("billing-db", "k-2"), ("search-db", "k-3")] {
+        let (status, answer) = api_send(&app, submit(name, key)).await;
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["data"]["requests"][0]["requestId"].clone());
+    }
+    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "token")
+        .await
+        .expect("JIRA");
+    let worker = faulty_worker(&env, &jira.secret("default"), &faults).await;
+    let before = faults.calls().len();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let mut open = 0;
+        for id in &ids {
+            let id = pao::record::RequestId(id.as_str().unwrap_or_default().into());
+            let detail = env
+                .store()
+                .get_request(&id, &pao::clock::Now::current(), pao::store::Read::Strong)
+                .await
+                .expect("read")
+                .expect("request");
+            open += usize::from(detail.request.state != RequestState::Completed);
+        }
+        if open == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not completed");
+        let got = pao_local::esm::poll_once(&worker.queue, &worker, 1)
+            .await
+            .expect("poll");
+        // An empty poll is the event source mapping's idle cost, not a task's.
+        if got == 0 {
+            faults.forget_last("ReceiveMessage");
+        }
+    }
+    let calls = operations(&faults)[before..].to_vec();
+    let count = |op: &str| calls.iter().filter(|c| *c == op).count();
+    assert!(
+        calls.len() <= 5 * 6,
+        "six JIRA tasks made {} AWS calls: {calls:?}",
+        calls.len()
+    );
+    // Per task: one read, the claim and the completion (each with its events); one send
+    // per task that has a successor. Nothing that grows with how long a task runs.
+    assert_eq!(count("Query"), 6, "{calls:?}");
+    assert_eq!(count("TransactWriteItems"), 12, "{calls:?}");
+    assert_eq!(count("SendMessage"), 3, "{calls:?}");
+    assert_eq!(
+        count("ReceiveMessage"),
+        count("DeleteMessageBatch"),
+        "{calls:?}"
+    );
+    assert_eq!(jira.create_calls(), 6);
+    env.cleanup().await;
+}
