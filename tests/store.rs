@@ -91,9 +91,15 @@ async fn a_submission_is_one_transaction_and_one_query() {
     assert_eq!(detail.events.len(), 1);
     assert_eq!(detail.events[0].kind, "submitted");
 
-    // The same request again conflicts and writes nothing more.
+    // The same request again (its tasks changed, one more) conflicts and writes nothing:
+    // the tasks it would overwrite are as they were, the new ones and the event not there.
+    let (_, mut changed) = request(ALICE, "2026-11-23T09:00:00Z", 4);
+    for t in &mut changed {
+        t.request_id = req.request_id.clone();
+        t.attempt = 7;
+    }
     let err = store
-        .create_request(&req, &tasks, None)
+        .create_request(&req, &changed, None)
         .await
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -102,7 +108,7 @@ async fn a_submission_is_one_transaction_and_one_query() {
         .await
         .expect("query")
         .expect("found");
-    assert_eq!(again.tasks.len(), 3);
+    assert_eq!(again.tasks, tasks);
     assert_eq!(again.events.len(), 1);
 
     assert!(
