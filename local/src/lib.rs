@@ -1,8 +1,9 @@
 //! The local runner's library: the AWS resources template.yaml declares, created on a local
 //! endpoint (moto_server or LocalStack); the JIRA stand-in; SigV4 verification like API
 //! Gateway's AWS_IAM authorizer; the SQS event source mapping (`esm`); and the whole local
-//! stack.
+//! stack; and the benchmark's parts (`bench`).
 
+pub mod bench;
 pub mod catalog_push;
 pub mod esm;
 pub mod github_standin;

@@ -420,32 +420,34 @@ impl Stack {
     }
 }
 
-/// The settings a deployed function would get from template.yaml's environment, for
-/// resources provisioned here; every other setting comes from the environment or its default.
+/// The environment a deployed function would get from template.yaml for resources
+/// provisioned here (the rest comes from the environment or its defaults).
+pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, String)> {
+    vec![
+        ("PAO_TABLE_NAME", names.table.clone()),
+        ("PAO_TASK_QUEUE_URL", queues.queue.clone()),
+        ("PAO_DLQ_URL", queues.dlq.clone()),
+        ("PAO_JIRA_SECRET_ID", names.jira_secret.clone()),
+        ("PAO_CURSOR_SECRET_ID", names.cursor_secret.clone()),
+        ("PAO_GITHUB_TOKEN_SECRET_ID", names.github_token_secret.clone()),
+        (
+            "PAO_GITHUB_WEBHOOK_SECRET_ID",
+            names.github_webhook_secret.clone(),
+        ),
+        ("PAO_ENVIRONMENT", names.environment.clone()),
+    ]
+}
+
+/// The settings a deployed function would get, as [`function_env`] and the environment say.
 fn config_for(
     names: &Names,
     queues: &QueueUrls,
 ) -> Result<pao::config::Config, pao::config::ConfigError> {
-    let vars = [
-        ("PAO_TABLE_NAME", names.table.as_str()),
-        ("PAO_TASK_QUEUE_URL", queues.queue.as_str()),
-        ("PAO_DLQ_URL", queues.dlq.as_str()),
-        ("PAO_JIRA_SECRET_ID", names.jira_secret.as_str()),
-        ("PAO_CURSOR_SECRET_ID", names.cursor_secret.as_str()),
-        (
-            "PAO_GITHUB_TOKEN_SECRET_ID",
-            names.github_token_secret.as_str(),
-        ),
-        (
-            "PAO_GITHUB_WEBHOOK_SECRET_ID",
-            names.github_webhook_secret.as_str(),
-        ),
-        ("PAO_ENVIRONMENT", names.environment.as_str()),
-    ];
+    let vars = function_env(names, queues);
     pao::config::Config::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(name).ok())
     })
 }

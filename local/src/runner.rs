@@ -43,6 +43,9 @@ pub struct Options {
     pub names: Names,
     /// How often the sweeper runs (`PAO_SWEEP_INTERVAL_SECONDS`, default 30).
     pub sweep_interval: Duration,
+    /// Event source mapping pollers running batches at once (`PAO_LOCAL_POLLERS`, default 1;
+    /// Lambda runs one per active message group, up to its concurrency).
+    pub pollers: usize,
 }
 
 impl Options {
@@ -100,6 +103,11 @@ impl Options {
                     .filter(|n| *n > 0)
                     .ok_or("PAO_SWEEP_INTERVAL_SECONDS is not a positive number of seconds")?,
             ),
+            pollers: var("PAO_LOCAL_POLLERS", "1")
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=50).contains(n))
+                .ok_or("PAO_LOCAL_POLLERS is not a number from 1 to 50")?,
         })
     }
 }
@@ -270,7 +278,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             });
         }
     });
-    let poller = tokio::spawn(poll_queue(worker.queue.clone(), worker));
+    let pollers: Vec<_> = (0..opts.pollers.max(1))
+        .map(|_| tokio::spawn(poll_queue(worker.queue.clone(), worker.clone())))
+        .collect();
     let sweeping = tokio::spawn(sweep_every(sweeper, opts.sweep_interval));
     Ok(Running {
         api_addr,
@@ -279,7 +289,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         http,
         first_sync,
         stack,
-        tasks: vec![server, poller, sweeping],
+        tasks: [server, sweeping].into_iter().chain(pollers).collect(),
     })
 }
 

@@ -199,6 +199,7 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         region: "us-east-1".into(),
         names,
         sweep_interval: std::time::Duration::from_secs(2),
+        pollers: 1,
     }
 }
 

@@ -1,47 +1,20 @@
-//! `make bench`: submission latency and task throughput through the local stack's own
-//! handlers (API and worker) against the local AWS endpoint and the JIRA stand-in, with the
-//! number of DynamoDB and SQS calls per submission and per task. Times are reported beside a
-//! floor measured in the same run (one DynamoDB GetItem round trip), never as absolute
-//! targets: moto's cost grows with what it stores.
+//! `make bench`: one table of every figure a user would compare PAO on, each beside its goal
+//! and the floor measured in the same run on the same endpoint (see `pao_local::bench`).
 //!
-//! Settings: `PAO_BENCH_REQUESTS` (default 100), `PAO_BENCH_CONCURRENCY` (default 8).
+//! Settings: `PAO_BENCH_REQUESTS` (submissions per latency run, default 200),
+//! `PAO_BENCH_LOAD` (submissions of the load run, default 1000), `PAO_BENCH_LOAD_CONCURRENCY`
+//! (default 50), `PAO_BENCH_COLD_RUNS` (default 20), `PAO_BENCH_BIN_DIR` (the release
+//! binaries, default `target/release`).
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use pao::api::{ApiRequest, App};
 use pao::worker::Worker;
+use pao_local::bench::{self, Row, Spread, calls, cold, cost, floor, load};
 use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision;
-use serde_json::json;
+use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Counts the calls a client sends.
-#[derive(Debug, Clone, Default)]
-struct Counter(Arc<AtomicU64>);
-
-impl Counter {
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Intercept for Counter {
-    fn name(&self) -> &'static str {
-        "call-counter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
 
 const ITEM: &str = r#"
 schemaVersion: catalog/v1
@@ -58,203 +31,583 @@ fulfillment:
     - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}" } }
 "#;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com";
+type Error = Box<dyn std::error::Error>;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+        .max(1)
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+fn input(i: usize) -> Value {
+    json!({"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}})
+}
+
+/// A catalog item with `n` JIRA fulfillment items (the 50-item submission).
+fn wide_item(n: usize) -> String {
+    let mut s = ITEM.replace("bench-item", "wide-item");
+    let cut = s.find("fulfillment:").unwrap_or(s.len());
+    s.truncate(cut);
+    s.push_str("fulfillment:\n  items:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "    - {{ id: step_{i}, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: \"Step {i} of {{{{.current.basic.instanceName}}}}\" }} }}\n"
+        ));
+    }
+    s
+}
+
+fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
+    let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item, "input": input}]});
+    ApiRequest {
+        method: "POST".into(),
+        path: "/api/v1/requests".into(),
+        headers: key.map(|k| vec![("idempotency-key".into(), k)]).unwrap_or_default(),
+        body: body.to_string().into_bytes(),
+        caller_arn: Some(DEV.into()),
+        ..ApiRequest::default()
+    }
+}
+
+/// PAO's submissions of `inputs` through the API handler, `concurrency` at a time: latencies
+/// and the request ids.
+async fn submit_all(
+    app: &Arc<App>,
+    inputs: Vec<(usize, Value)>,
+    concurrency: usize,
+    tag: &str,
+) -> (Spread, Vec<pao::record::RequestId>) {
+    let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tag = tag.to_string();
+    let times = floor::timed(inputs, concurrency, {
+        let (app, ids) = (app.clone(), ids.clone());
+        move |(i, input): (usize, Value)| {
+            let (app, ids, tag) = (app.clone(), ids.clone(), tag.clone());
+            async move {
+                let answer = app
+                    .handle(&submission("bench-item", input, Some(format!("{tag}-{i}"))))
+                    .await;
+                assert_eq!(answer.status, 202, "{}", answer.body);
+                if let (Some(id), Ok(mut ids)) = (
+                    answer.body["data"]["requests"][0]["requestId"].as_str(),
+                    ids.lock(),
+                ) {
+                    ids.push(pao::record::RequestId(id.into()));
+                }
+            }
+        }
+    })
+    .await;
+    let ids = ids.lock().map(|i| i.clone()).unwrap_or_default();
+    (Spread::of(times), ids)
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    if std::env::var("AWS_ENDPOINT_URL")
-        .map(|v| v.is_empty())
-        .unwrap_or(true)
-    {
+async fn main() -> Result<(), Error> {
+    if std::env::var("AWS_ENDPOINT_URL").map_or(true, |v| v.is_empty()) {
         return Err("AWS_ENDPOINT_URL is not set: run `make bench`".into());
     }
     pao::logging::init();
-    let n: usize = std::env::var("PAO_BENCH_REQUESTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let concurrency: usize = std::env::var("PAO_BENCH_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8)
-        .max(1);
+    let n = setting("PAO_BENCH_REQUESTS", 200);
+    let load_n = setting("PAO_BENCH_LOAD", 1000);
+    let load_c = setting("PAO_BENCH_LOAD_CONCURRENCY", 50);
+    let cold_runs = setting("PAO_BENCH_COLD_RUNS", 20);
+    let bin_dir = PathBuf::from(
+        std::env::var("PAO_BENCH_BIN_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release").into()),
+    );
+    let started_all = Instant::now();
     let sdk = pao::aws::load_sdk_config().await;
-    let (dynamo_calls, sqs_calls) = (Counter::default(), Counter::default());
-    let dynamo = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(dynamo_calls.clone())
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&sdk)
-            .interceptor(sqs_calls.clone())
-            .build(),
-    );
+    let counted = calls::Calls::default();
+    let dynamo = counted.dynamo(&sdk);
+    let sqs = counted.sqs(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 
     let mut names = provision::Names::unique("pao-bench");
     names.environment = "bench".into();
     let stack = provision::stack(&sdk, &names).await?;
+    let mut config = stack.config.clone();
+    config.metrics = false;
     let jira = JiraStandIn::start(0, "bench@example.com", "bench-token").await?;
     provision::put_secret(&secrets, &names.jira_secret, &jira.secret("default")).await?;
     let store = pao::store::Store::new(dynamo.clone(), &names.table);
-    let (catalog, problems) =
-        pao::catalog::validate::validate_sources(vec![pao::catalog::SourceDoc {
+    let queue = pao::queue::Queue::new(sqs.clone(), &stack.queues.queue);
+    let docs = vec![
+        pao::catalog::SourceDoc {
             file: "catalog/bench.yaml".into(),
             text: ITEM.into(),
             owners: vec![],
-        }]);
-    assert!(
-        problems.is_empty() && catalog.get("bench-item").is_some(),
-        "bench item invalid: {problems:?}"
-    );
+        },
+        pao::catalog::SourceDoc {
+            file: "catalog/wide.yaml".into(),
+            text: wide_item(50),
+            owners: vec![],
+        },
+    ];
+    let (catalog, problems) = pao::catalog::validate::validate_sources(docs.clone());
+    if !problems.is_empty() {
+        return Err(format!("bench catalog invalid: {problems:?}").into());
+    }
     store
-        .put_catalog(
-            "bench",
-            &[pao::catalog::SourceDoc {
-                file: "catalog/bench.yaml".into(),
-                text: ITEM.into(),
-                owners: vec![],
-            }],
-            &pao::clock::Now::current(),
-        )
+        .put_catalog("bench", &docs, &pao::clock::Now::current())
         .await?;
-    // The functions' own constructors, with the clients that count calls.
-    let queue = pao::queue::Queue::new(sqs.clone(), &stack.queues.queue);
-    let mut app = App::from_config(&stack.config, &sdk);
+    let mut app = App::from_config(&config, &sdk);
     app.store = store.clone();
     app.queue = queue.clone();
     let app = Arc::new(app);
-    let mut worker = Worker::from_config(&stack.config, &sdk);
-    worker.store = store.clone();
-    worker.queue = queue;
-
-    // Warm the catalog cache, then measure the floor: one GetItem round trip.
     app.catalog().await?;
-    let mut floor = Vec::new();
-    for _ in 0..50 {
-        let t = Instant::now();
-        store
-            .get_task(&pao::record::RequestId("req-none".into()), 0)
-            .await?;
-        floor.push(t.elapsed());
-    }
-    floor.sort();
+    let mut worker = Worker::from_config(&config, &sdk);
+    worker.store = store.clone();
+    worker.queue = queue.clone();
+    let mut rows = Vec::new();
 
-    // Submissions, `concurrency` at a time.
-    let (d0, s0) = (dynamo_calls.get(), sqs_calls.get());
-    let started = Instant::now();
-    let latencies = Arc::new(tokio::sync::Mutex::new(Vec::with_capacity(n)));
-    let next = Arc::new(AtomicU64::new(0));
-    let mut clients = Vec::new();
-    for _ in 0..concurrency {
-        let (app, latencies, next) = (app.clone(), latencies.clone(), next.clone());
-        clients.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                if i >= n {
-                    break;
-                }
-                let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "bench-item",
-                                              "input": {"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}}}]});
-                let req = ApiRequest {
-                    method: "POST".into(),
-                    path: "/api/v1/requests".into(),
-                    body: body.to_string().into_bytes(),
-                    caller_arn: Some("arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com".into()),
-                    ..ApiRequest::default()
-                };
-                let t = Instant::now();
-                let answer = app.handle(&req).await;
-                let elapsed = t.elapsed();
-                assert_eq!(answer.status, 202, "{}", answer.body);
-                latencies.lock().await.push(elapsed);
+    // ---- The floor and PAO, one at a time and eight at a time.
+    let ctx = |i: usize| pao::submission::Context {
+        user: pao::record::Principal {
+            arn: DEV.into(),
+            email: Some("bench@example.com".into()),
+        },
+        correlation_id: format!("floor-{i}"),
+        submission_id: pao::submission::Context::new_submission_id(None),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "bench".into(),
+        idempotency_seed: None,
+        catalog_commit: String::new(),
+    };
+    let item_of = |i: usize| pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::catalog::Target::CatalogItem("bench-item".into()),
+        input: input(i),
+    };
+    let bare = |from: usize, count: usize| -> Result<Vec<floor::Bare>, Error> {
+        (from..from + count)
+            .map(|i| {
+                let (request, tasks) = pao::submission::build(&catalog, &item_of(i), 0, &ctx(i))
+                    .map_err(|p| format!("{p:?}"))?;
+                let writes = store.creation_writes(&request, &tasks, None, false)?;
+                let message = pao::queue::TaskMessage::for_task(&tasks[0], "floor");
+                Ok(floor::Bare { writes, message })
+            })
+            .collect()
+    };
+    let mut spreads = Vec::new();
+    let mut all_ids = Vec::new();
+    let mut calls_per_submission = 0.0;
+    let mut submission_calls = String::new();
+    for (round, concurrency) in [1usize, 8].into_iter().enumerate() {
+        let floor = floor::submissions(&store, &queue, bare(round * n * 10, n)?, concurrency).await;
+        let before = counted.snapshot();
+        let inputs = (0..n).map(|i| (i, input(100_000 + round * n + i))).collect();
+        let (pao_spread, ids) = submit_all(&app, inputs, concurrency, &format!("c{concurrency}")).await;
+        if concurrency == 1 {
+            let used = counted.since(&before);
+            calls_per_submission = calls::total(&used) as f64 / n as f64;
+            submission_calls = calls::describe(&used, n as f64);
+        }
+        all_ids.extend(ids);
+        let (r50, r95, r99) = pao_spread.ratio(&floor);
+        let row = Row::new(
+            format!("submission p50/p95/p99, {concurrency} at a time"),
+            pao_spread.ms(),
+        )
+        .floor(format!("{} (TransactWriteItems + SendMessage)", floor.ms()));
+        rows.push(if concurrency == 1 {
+            row.goal("p50 <= 1.3x floor", r50 <= 1.3)
+        } else {
+            row
+        });
+        rows.push(Row::new(
+            format!("  ratio to the floor, {concurrency} at a time"),
+            format!("{r50:.2}x / {r95:.2}x / {r99:.2}x"),
+        ));
+        spreads.push((concurrency, pao_spread, floor));
+    }
+
+    // What is not in the floor, each on its own line.
+    let sub = submission("bench-item", input(7), Some("k".into()));
+    let parsed = pao::request::Submission::parse(&serde_json::from_slice(&sub.body)?)
+        .map_err(|p| format!("{p:?}"))?;
+    let validate = bench::median_of(200, || {
+        let s = pao::request::Submission::parse(&serde_json::from_slice::<Value>(&sub.body).unwrap_or_default());
+        let built = pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7));
+        (s.is_ok(), built.is_ok())
+    });
+    let (request, tasks) =
+        pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7)).map_err(|p| format!("{p:?}"))?;
+    let serialise = bench::median_of(200, || store.creation_writes(&request, &tasks, None, true).map(|w| w.len()));
+    let response = json!({"submissionId": "sub", "requests": [{"requestId": request.request_id}]});
+    let answered = pao::store::Answered {
+        caller: DEV,
+        key: "k",
+        body: &sub.body,
+        status: 202,
+        response: &response,
+        now: &pao::clock::Now::current(),
+    };
+    let hashing = bench::median_of(200, || pao::store::idempotency::body_hash(&sub.body));
+    // The event and the answered key ride in the transaction: weigh the extra items.
+    let plain: Vec<_> = bare(900_000, 100)?.into_iter().map(|b| b.writes).collect();
+    let mut extra = Vec::new();
+    for i in 0..100 {
+        let (r, t) = pao::submission::build(&catalog, &item_of(950_000 + i), 0, &ctx(950_000 + i))
+            .map_err(|p| format!("{p:?}"))?;
+        let key = format!("extra-{i}");
+        let a = pao::store::Answered { key: &key, ..answered };
+        extra.push(store.creation_writes(&r, &t, Some(&a), true)?);
+    }
+    let plain = floor::transactions(&store, plain).await;
+    let extra = floor::transactions(&store, extra).await;
+    let (c1, pao1, floor1) = spreads[0];
+    let _ = c1;
+    let in_transaction = extra.p50.saturating_sub(plain.p50);
+    let rest = pao1
+        .p50
+        .saturating_sub(floor1.p50 + validate + serialise + hashing + in_transaction);
+    rows.push(Row::new("  parse, validate, plan, render (in process)", format!("{} ms", bench::short(validate))));
+    rows.push(Row::new("  records to DynamoDB items (in process)", format!("{} ms", bench::short(serialise))));
+    rows.push(Row::new("  idempotency: body hash; the key rides in the transaction", format!("{} ms, 0 calls", bench::short(hashing))));
+    rows.push(Row::new(
+        "  event + key items in the transaction",
+        format!("{} ms (p50 {} vs {} without)", bench::short(in_transaction), bench::short(extra.p50), bench::short(plain.p50)),
+    ));
+    rows.push(Row::new("  routing, envelope, the rest", format!("{} ms", bench::short(rest))));
+
+    // Detail reads.
+    let read_ids: Vec<_> = all_ids.iter().take(n).cloned().collect();
+    let read_floor = floor::reads(&store, read_ids.clone(), 1).await;
+    let reads = floor::timed(read_ids, 1, {
+        let app = app.clone();
+        move |id: pao::record::RequestId| {
+            let app = app.clone();
+            async move {
+                let r = app
+                    .handle(&ApiRequest {
+                        method: "GET".into(),
+                        path: format!("/api/v1/requests/{id}"),
+                        caller_arn: Some(DEV.into()),
+                        ..ApiRequest::default()
+                    })
+                    .await;
+                assert_eq!(r.status, 200, "{}", r.body);
             }
-        }));
-    }
-    for c in clients {
-        c.await?;
-    }
-    let submit_wall = started.elapsed();
-    let (d1, s1) = (dynamo_calls.get(), sqs_calls.get());
-    let mut lat = latencies.lock().await.clone();
-    lat.sort();
-
-    // Tasks: the worker drains the queue as an event source mapping would.
-    let tasks = 2 * n as u64;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(600);
-    while jira.issues().len() < tasks as usize && Instant::now() < deadline {
-        pao_local::esm::poll_once(&worker.queue, &worker, 1).await?;
-    }
-    let task_wall = started.elapsed();
-    let done = jira.issues().len() as u64;
-    let (d2, s2) = (dynamo_calls.get(), sqs_calls.get());
-
-    println!(
-        "PAO benchmark: {n} submissions ({concurrency} at a time), {tasks} JIRA tasks, local AWS endpoint"
-    );
-    println!();
-    println!(
-        "floor (one DynamoDB GetItem)    p50 {}   p95 {}",
-        ms(percentile(&floor, 0.5)),
-        ms(percentile(&floor, 0.95))
-    );
-    println!(
-        "submission latency              p50 {}   p95 {}   p99 {}   ({:.1}x floor at p50)",
-        ms(percentile(&lat, 0.5)),
-        ms(percentile(&lat, 0.95)),
-        ms(percentile(&lat, 0.99)),
-        percentile(&lat, 0.5).as_secs_f64() / percentile(&floor, 0.5).as_secs_f64().max(1e-9)
-    );
-    println!(
-        "submissions per second          {:.1}",
-        n as f64 / submit_wall.as_secs_f64()
-    );
-    println!(
-        "tasks per second                {:.1}   ({done} of {tasks} done)",
-        done as f64 / task_wall.as_secs_f64()
-    );
-    println!(
-        "DynamoDB calls per submission   {:.1}",
-        (d1 - d0) as f64 / n as f64
-    );
-    println!(
-        "SQS calls per submission        {:.1}",
-        (s1 - s0) as f64 / n as f64
-    );
-    println!(
-        "DynamoDB calls per task         {:.1}",
-        (d2 - d1) as f64 / tasks as f64
-    );
-    println!(
-        "SQS calls per task              {:.1}   (receives and deletes included)",
-        (s2 - s1) as f64 / tasks as f64
+        }
+    })
+    .await;
+    let reads = Spread::of(reads);
+    rows.push(
+        Row::new("detail read (GET /requests/{id}) p50/p95/p99", reads.ms())
+            .floor(format!("{} (one Query)", read_floor.ms())),
     );
 
-    // Catalog sync: a refresh of 200 documents from the GitHub stand-in, then one change.
+    // ---- Tasks: the worker drains the queue as the event source mapping does.
+    let tasks_total = 2 * all_ids.len();
+    let before = counted.snapshot();
+    let drain_started = Instant::now();
+    let mut invocations = 0u64;
+    let deadline = drain_started + Duration::from_secs(300);
+    while jira.issues().len() < tasks_total && Instant::now() < deadline {
+        if pao_local::esm::poll_once(&worker.queue, &worker, 1).await? > 0 {
+            invocations += 1;
+        }
+    }
+    let drain = drain_started.elapsed();
+    let done = jira.issues().len();
+    let task_calls = counted.since(&before);
+    let calls_per_task = calls::total(&task_calls) as f64 / tasks_total as f64;
+    rows.push(
+        Row::new("AWS calls per submission (counted)", format!("{calls_per_submission:.2}: {submission_calls}"))
+            .goal("<= 2", calls_per_submission <= 2.0),
+    );
+    rows.push(
+        Row::new(
+            "AWS calls per JIRA task (counted, batch shared)",
+            format!("{calls_per_task:.2}: {}", calls::describe(&task_calls, tasks_total as f64)),
+        )
+        .goal("<= 5", calls_per_task <= 5.0),
+    );
+    rows.push(Row::new(
+        "tasks per second (one poller)",
+        format!(
+            "{:.1} ({done} of {tasks_total} in {:.1} s, {:.1} messages per batch)",
+            done as f64 / drain.as_secs_f64(),
+            drain.as_secs_f64(),
+            done as f64 / invocations.max(1) as f64
+        ),
+    ));
+
+    // ---- Cost per million two-task requests.
+    let sizes = item_sizes(&dynamo, &names.table, &all_ids[0]).await?;
+    let sqs_of = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .filter(|(op, _)| op.contains("Message"))
+            .map(|(_, n)| *n)
+            .sum::<u64>() as f64
+    };
+    let usage = cost::Usage {
+        api_ms: pao1.p50.as_secs_f64() * 1000.0,
+        task_ms: drain.as_secs_f64() * 1000.0 / tasks_total as f64,
+        tasks: 2,
+        worker_invocations_per_task: invocations as f64 / tasks_total as f64,
+        sqs_per_submission: 1.0,
+        sqs_per_task: sqs_of(&task_calls) / tasks_total as f64,
+        sizes,
+    };
+    let bill = cost::bill(&usage);
+    rows.push(
+        Row::new(
+            format!("cost per million two-task requests (128 MB arm64, prices of {})", cost::PRICES_AS_OF),
+            bill.per_million(),
+        )
+        .goal("<= $5", bill.total() * 1e6 <= 5.0)
+        .floor(format!(
+            "items: request {} B, task {} B, event {} B, key {} B",
+            sizes.request, sizes.task, sizes.event, sizes.idempotency
+        )),
+    );
+
+    // ---- Binaries: size, cold start, first invocation.
+    let functions = [
+        ("api", "api-catalog-list.json"),
+        ("worker", "sqs-task-batch.json"),
+        ("sweeper", "schedule-sweep.json"),
+        ("github-webhook", "github-ping.json"),
+    ];
+    provision::put_secret(&secrets, &names.github_webhook_secret, "events-webhook-secret").await?;
+    let mut env: Vec<(String, String)> = provision::function_env(&names, &stack.queues)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    for k in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+        if let Ok(v) = std::env::var(k) {
+            env.push((k.into(), v));
+        }
+    }
+    env.push(("PAO_METRICS".into(), "off".into()));
+    for (function, event_file) in functions {
+        let binary = bin_dir.join(function);
+        let Ok(meta) = std::fs::metadata(&binary) else {
+            rows.push(Row::new(format!("{function}: binary"), format!("not built ({})", binary.display())));
+            continue;
+        };
+        let mb = meta.len() as f64 / 1_048_576.0;
+        rows.push(Row::new(format!("{function}: stripped release binary"), format!("{mb:.1} MB")).goal("<= 8 MB", mb <= 8.0));
+        match cold::starts(&binary, &env, cold_runs).await {
+            Ok(starts) => {
+                let ready = Spread::of(starts.iter().map(|s| s.ready).collect());
+                let early = starts.iter().map(|s| s.early_connections).max().unwrap_or(0);
+                rows.push(
+                    Row::new(
+                        format!("{function}: cold start, exec to first /next (median of {cold_runs})"),
+                        format!("{} ms; AWS connections before the first event: {early}", bench::short(ready.p50)),
+                    )
+                    .goal("<= 15 ms, no call", ready.p50 <= Duration::from_millis(15) && early == 0),
+                );
+            }
+            Err(e) => rows.push(Row::new(format!("{function}: cold start"), format!("failed: {e}"))),
+        }
+        let event_path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events")).join(event_file);
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&event_path)?)?;
+        match cold::first_invocation(&binary, &env, event).await {
+            Ok((first, second)) => rows.push(Row::new(
+                format!("{function}: first invocation's extra time ({event_file})"),
+                format!(
+                    "{} ms (first {} ms, second {} ms)",
+                    bench::short(first.saturating_sub(second)),
+                    bench::short(first),
+                    bench::short(second)
+                ),
+            )),
+            Err(e) => rows.push(Row::new(format!("{function}: first invocation"), format!("failed: {e}"))),
+        }
+    }
+
+    // ---- Catalog refresh and a 50-item submission.
     let (full, one) = bench_refresh(&stack, &sdk, &secrets).await?;
-    println!(
-        "catalog refresh, 200 documents  {}   (then one changed document: {})",
-        ms(full),
-        ms(one)
-    );
+    rows.push(Row::new(
+        "catalog refresh, 200 documents (then one changed)",
+        format!("{} ms (then {} ms)", bench::short(full), bench::short(one)),
+    ));
+    let wide_times: Vec<Duration> = {
+        let mut t = Vec::new();
+        for i in 0..10 {
+            let s = Instant::now();
+            let r = app.handle(&submission("wide-item", input(700_000 + i), None)).await;
+            t.push(s.elapsed());
+            if r.status != 202 {
+                return Err(format!("50-item submission: {}", r.body).into());
+            }
+        }
+        t
+    };
+    rows.push(Row::new(
+        "submission of an item with 50 fulfillment items (p50/p95/p99)",
+        Spread::of(wide_times).ms(),
+    ));
 
     stack.delete(&sdk).await;
-    if done < tasks {
-        return Err(format!("only {done} of {tasks} tasks completed").into());
+    if done < tasks_total {
+        return Err(format!("only {done} of {tasks_total} tasks completed").into());
     }
+
+    // ---- Load through the local stack's HTTP API.
+    let report = run_load(load_n, load_c).await?;
+    rows.extend(report);
+
+    println!(
+        "PAO benchmark, {}: {} cores, local AWS endpoint {} (moto_server), {n} submissions per latency run",
+        pao::clock::now_rfc3339(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
+    );
+    println!();
+    print!("{}", bench::render(&rows));
+    println!();
+    println!("took {:.0} s", started_all.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Item sizes of one finished two-task request, from the table.
+async fn item_sizes(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &pao::record::RequestId,
+) -> Result<cost::Sizes, Error> {
+    let out = dynamo
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")))
+        .send()
+        .await?;
+    let mut s = cost::Sizes::default();
+    for item in out.items() {
+        let bytes = cost::item_bytes(item);
+        s.partition += bytes;
+        match item.get("itemType").and_then(|v| v.as_s().ok()).map(String::as_str) {
+            Some("request") => s.request = bytes,
+            Some("task") => s.task = s.task.max(bytes),
+            Some("event") => s.event = s.event.max(bytes),
+            _ => {}
+        }
+    }
+    let keys = dynamo
+        .scan()
+        .table_name(table)
+        .filter_expression("itemType = :t")
+        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::S("idempotency".into()))
+        .limit(200)
+        .send()
+        .await?;
+    s.idempotency = keys.items().iter().map(cost::item_bytes).max().unwrap_or(0);
+    Ok(s)
+}
+
+/// The load run through a local stack of its own: rows for the table.
+async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
+    let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalog"))?;
+    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
+    let names = provision::Names::unique("pao-bench-load");
+    let opts = pao_local::runner::Options {
+        catalog_dir: dir.clone(),
+        api_port: 0,
+        jira_port: 0,
+        github_port: 0,
+        http_port: 0,
+        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
+        identities: vec![pao_local::sigv4::default_identity()],
+        region: "us-east-1".into(),
+        names,
+        sweep_interval: Duration::from_secs(30),
+        pollers: 4,
+    };
+    // SAFETY-free: metrics lines off for the local stack is its default.
+    let running = pao_local::runner::start(opts).await?;
+    let report = load::run(&running, "bench-item", input, n, concurrency, Duration::from_secs(300)).await;
+    // The floor under the same load: bare transactions and sends at the same concurrency.
+    let sdk = pao::aws::load_sdk_config().await;
+    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &running.stack.names.table);
+    let queue = pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &running.stack.queues.queue);
+    let snapshot = store.snapshot().await?.ok_or("no catalog in the load stack")?;
+    let (catalog, _) = pao::catalog::validate::validate_sources(snapshot.sources);
+    let mut bare = Vec::new();
+    for i in 0..n {
+        let ctx = pao::submission::Context {
+            user: pao::record::Principal { arn: DEV.into(), email: None },
+            correlation_id: "floor".into(),
+            submission_id: pao::submission::Context::new_submission_id(None),
+            now: pao::clock::now_rfc3339(),
+            region: "us-east-1".into(),
+            environment: "bench".into(),
+            idempotency_seed: None,
+            catalog_commit: String::new(),
+        };
+        let item = pao::request::SubmissionItem {
+            schema_version: "catalog/v1".into(),
+            target: pao::catalog::Target::CatalogItem("bench-item".into()),
+            input: input(2_000_000 + i),
+        };
+        let (request, tasks) = pao::submission::build(&catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
+        bare.push(floor::Bare {
+            writes: store.creation_writes(&request, &tasks, None, false)?,
+            message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
+        });
+    }
+    // The floor's messages would be run by the stack's worker: their requests exist, so the
+    // worker runs them as any other (more tickets, counted apart below).
+    let floor_load = floor::submissions(&store, &queue, bare, concurrency).await;
+    let stack = running.stack.clone();
+    let git_dir = running.github.dir.clone();
+    drop(running);
+    let _ = std::fs::remove_dir_all(git_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    stack.delete(&sdk).await;
+
+    let all_in = report.accepted == n && report.server_errors == 0 && report.other_errors.is_empty();
+    let mut rows = vec![
+        Row::new(
+            format!("load: {n} signed submissions over HTTP, {concurrency} at a time"),
+            format!(
+                "{} accepted, {} answered 503 and were sent again, {} 5xx, {} other errors{}",
+                report.accepted,
+                report.retried_503,
+                report.server_errors,
+                report.other_errors.len(),
+                report.other_errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+            ),
+        )
+        .goal("all accepted, no 500", all_in),
+        Row::new("  accept latency p50/p95/p99", report.accept.ms())
+            .floor(format!("{} (bare transaction + send, same concurrency)", floor_load.ms())),
+        Row::new(
+            "  completed, tickets, duplicates",
+            format!(
+                "{} of {} completed; {} tickets for {} tasks; {} made twice",
+                report.completed,
+                report.accepted,
+                report.tickets.min(2 * report.accepted),
+                2 * report.accepted,
+                report.duplicate_tickets
+            ),
+        )
+        .goal("all, none twice", report.completed == n && report.duplicate_tickets == 0),
+        Row::new(
+            "  accept wall time, then drain",
+            format!("{:.1} s, then {:.1} s (4 pollers)", report.accept_wall.as_secs_f64(), report.drain.as_secs_f64()),
+        ),
+    ];
+    let (moto_bound, _, _) = report.accept.ratio(&floor_load);
+    if moto_bound < 1.5 {
+        rows.push(Row::new(
+            "  note",
+            "the accept latency is within 1.5x the bare floor under the same load: the endpoint (moto) is the bottleneck",
+        ));
+    }
+    Ok(rows)
 }
 
 /// How long a sync takes for a repository of 200 documents (all new), and for one change.
@@ -262,7 +615,7 @@ async fn bench_refresh(
     stack: &provision::Stack,
     sdk: &pao::aws::SdkConfig,
     secrets: &aws_sdk_secretsmanager::Client,
-) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+) -> Result<(Duration, Duration), Error> {
     let source = std::env::temp_dir().join(format!("{}-catalog", stack.names.table));
     let git_dir = std::env::temp_dir().join(format!("{}-git", stack.names.table));
     for n in 0..200 {
@@ -274,13 +627,9 @@ async fn bench_refresh(
         )?;
     }
     pao_local::github_standin::init_repo(&git_dir, &source)?;
-    let github = pao_local::github_standin::GitHubStandIn::start(
-        0,
-        &git_dir,
-        "bench/catalog",
-        "bench-token",
-    )
-    .await?;
+    let github =
+        pao_local::github_standin::GitHubStandIn::start(0, &git_dir, "bench/catalog", "bench-token")
+            .await?;
     provision::put_secret(secrets, &stack.config.github_token_secret_id, &github.token).await?;
     let mut config = stack.config.clone();
     config.catalog_repository = "bench/catalog".into();
@@ -290,11 +639,7 @@ async fn bench_refresh(
     let report = syncer.sync_head().await?;
     let full = started.elapsed();
     if report.added.len() != 200 {
-        return Err(format!(
-            "the refresh added {} documents, not 200",
-            report.added.len()
-        )
-        .into());
+        return Err(format!("the refresh added {} documents, not 200", report.added.len()).into());
     }
     let file = git_dir.join("catalog/generated/item-007.yaml");
     let text = std::fs::read_to_string(&file)?.replace("description:", "description: changed,");

@@ -37,6 +37,26 @@ impl Store {
         tasks: &[TaskRecord],
         answered: Option<&super::idempotency::Answered<'_>>,
     ) -> Result<(), StoreError> {
+        let writes = self.creation_writes(request, tasks, answered, true)?;
+        self.transact(writes, || {
+            format!(
+                "request {} already exists, or its Idempotency-Key is taken",
+                request.request_id
+            )
+        })
+        .await
+    }
+
+    /// The writes of [`Store::create_request`]'s transaction: the request (only if new), its
+    /// tasks, with `with_event` its first event, and the answered key. The benchmark sends the
+    /// bare request and tasks as the floor a submission cannot go below.
+    pub fn creation_writes(
+        &self,
+        request: &RequestRecord,
+        tasks: &[TaskRecord],
+        answered: Option<&super::idempotency::Answered<'_>>,
+        with_event: bool,
+    ) -> Result<Vec<aws_sdk_dynamodb::types::TransactWriteItem>, StoreError> {
         if tasks.len() > MAX_TASKS {
             return Err(StoreError::TooManyTasks(tasks.len()));
         }
@@ -45,23 +65,33 @@ impl Store {
         for t in tasks {
             writes.push(self.put_write(task_item(t)?, None)?);
         }
-        let event = Event {
-            at: request.created_at.clone(),
-            kind: "submitted".into(),
-            message: format!("request submitted with {} tasks", tasks.len()),
-            task_seq: None,
-        };
-        writes.push(self.put_write(event_item(&request.request_id, &event)?, None)?);
+        if with_event {
+            let event = Event {
+                at: request.created_at.clone(),
+                kind: "submitted".into(),
+                message: format!("request submitted with {} tasks", tasks.len()),
+                task_seq: None,
+            };
+            writes.push(self.put_write(event_item(&request.request_id, &event)?, None)?);
+        }
         if let Some(a) = answered {
             writes.push(self.answered_write(a)?);
         }
-        self.transact(writes, || {
-            format!(
-                "request {} already exists, or its Idempotency-Key is taken",
-                request.request_id
-            )
-        })
-        .await
+        Ok(writes)
+    }
+
+    /// Sends writes as one transaction (the benchmark's floor).
+    pub async fn transact_raw(
+        &self,
+        writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        self.transact(writes, || "transaction cancelled".into()).await
+    }
+
+    /// One strongly consistent Query of a request's partition, items left raw (the
+    /// benchmark's floor for a detail read).
+    pub async fn partition_raw(&self, id: &RequestId) -> Result<usize, StoreError> {
+        Ok(self.partition(&request_pk(id), true).await?.len())
     }
 
     /// The request with its tasks (in order) and events (oldest first), in one Query.

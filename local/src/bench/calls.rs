@@ -1,0 +1,85 @@
+//! AWS calls counted at the wire: an SDK interceptor on the DynamoDB and SQS clients that
+//! counts each operation (`X-Amz-Target`), so a figure is counted, never estimated.
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Calls per operation, shared by every client it is installed on.
+#[derive(Debug, Clone, Default)]
+pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl Calls {
+    /// A snapshot of the counts.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Calls made since `before`, per operation.
+    pub fn since(&self, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+        self.snapshot()
+            .into_iter()
+            .map(|(op, n)| {
+                let was = before.get(&op).copied().unwrap_or(0);
+                (op, n - was)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    pub fn dynamo(&self, sdk: &pao::aws::SdkConfig) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    pub fn sqs(&self, sdk: &pao::aws::SdkConfig) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(sdk)
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+/// The total of a count map.
+pub fn total(counts: &BTreeMap<String, u64>) -> u64 {
+    counts.values().sum()
+}
+
+/// `Op×n, Op×n` for the table.
+pub fn describe(counts: &BTreeMap<String, u64>, per: f64) -> String {
+    counts
+        .iter()
+        .map(|(op, n)| format!("{op} {:.2}", *n as f64 / per))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "call-counter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let op = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("unknown")
+            .to_string();
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(op).or_insert(0) += 1;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! The AWS bill per million fulfilled requests, from what this run counted and measured:
+//! calls per submission and per task (counted at the wire), DynamoDB units from the sizes of
+//! the items this run wrote, Lambda time from the measured handler durations at 128 MB on
+//! arm64. Prices are on-demand, us-east-1, as published on the date below.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// When the prices below were read from aws.amazon.com/…/pricing.
+pub const PRICES_AS_OF: &str = "2025-06";
+/// Lambda, arm64: per GB-second, and per request.
+pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+/// API Gateway REST API, per request (first 333 million a month).
+pub const APIGW_REST_REQUEST: f64 = 3.50 / 1e6;
+/// DynamoDB on demand: per write request unit, per read request unit.
+pub const DDB_WRU: f64 = 0.625 / 1e6;
+pub const DDB_RRU: f64 = 0.125 / 1e6;
+/// SQS FIFO, per request (each 64 KB of a request counts as one).
+pub const SQS_FIFO_REQUEST: f64 = 0.50 / 1e6;
+/// Memory the functions are priced at here.
+pub const MEMORY_GB: f64 = 0.125;
+
+/// DynamoDB's size of an item: attribute names plus values (numbers about one byte per two
+/// digits, maps and lists three bytes plus their members), as the pricing pages describe.
+pub fn item_bytes(item: &HashMap<String, AttributeValue>) -> usize {
+    item.iter().map(|(k, v)| k.len() + value_bytes(v)).sum()
+}
+
+fn value_bytes(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => n.len().div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value_bytes(v) + 1).sum::<usize>(),
+        AttributeValue::L(l) => 3 + l.iter().map(|v| value_bytes(v) + 1).sum::<usize>(),
+        AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
+        AttributeValue::Ns(n) => n.iter().map(|x| x.len().div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(b) => b.iter().map(|x| x.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
+/// Write units of writing an item of `bytes` (1 KB each, doubled in a transaction).
+pub fn wru(bytes: usize, transactional: bool) -> f64 {
+    let units = bytes.div_ceil(1024).max(1) as f64;
+    if transactional { 2.0 * units } else { units }
+}
+
+/// Read units of a strongly consistent read of `bytes` (4 KB each).
+pub fn rru(bytes: usize) -> f64 {
+    bytes.div_ceil(4096).max(1) as f64
+}
+
+/// The measured sizes of one two-task request's items.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sizes {
+    pub request: usize,
+    pub task: usize,
+    pub event: usize,
+    pub idempotency: usize,
+    /// The whole partition when the request has ended (what the last read sees).
+    pub partition: usize,
+}
+
+/// DynamoDB units of one two-task request from submission to completion.
+///
+/// Submission: one transaction putting the request, its tasks, its first event and the
+/// answered key; the request is in two indexes, each task in one. Each task: one strong
+/// Query of the partition; the claim (task and request updated, each moving in an index:
+/// one delete and one put there, the request also rewritten in its other index; the
+/// `task-started` event); the completion (the same shape, plus the next task becoming
+/// `queued` and, after the last, the `request-completed` event).
+pub fn units_per_request(s: &Sizes, tasks: usize) -> (f64, f64) {
+    let mut w = 0.0;
+    w += wru(s.request, true) + 2.0 * wru(s.request, false);
+    w += tasks as f64 * (wru(s.task, true) + wru(s.task, false));
+    w += wru(s.event, true) + wru(s.idempotency, true);
+    let state_change = |item: usize, indexes_moved: f64, indexes_rewritten: f64| {
+        wru(item, true) + indexes_moved * 2.0 * wru(item, false) + indexes_rewritten * wru(item, false)
+    };
+    for n in 0..tasks {
+        // The claim.
+        w += state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
+        // The completion, with the next task queued or the request completed.
+        w += state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
+        if n + 1 < tasks {
+            w += state_change(s.task, 1.0, 0.0);
+        } else {
+            w += wru(s.event, true);
+        }
+    }
+    // Each task's Query reads the partition as it was (at most its final size).
+    let r = tasks as f64 * rru(s.partition);
+    (w, r)
+}
+
+/// The bill for one request, by service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bill {
+    pub api_gateway: f64,
+    pub lambda: f64,
+    pub dynamodb: f64,
+    pub sqs: f64,
+}
+
+impl Bill {
+    pub fn total(&self) -> f64 {
+        self.api_gateway + self.lambda + self.dynamodb + self.sqs
+    }
+
+    /// `$x.xx (API Gateway $a, DynamoDB $b, SQS $c, Lambda $d)` per million.
+    pub fn per_million(&self) -> String {
+        format!(
+            "${:.2} (API Gateway ${:.2}, DynamoDB ${:.2}, SQS ${:.2}, Lambda ${:.2})",
+            self.total() * 1e6,
+            self.api_gateway * 1e6,
+            self.dynamodb * 1e6,
+            self.sqs * 1e6,
+            self.lambda * 1e6
+        )
+    }
+}
+
+/// What one two-task request costs: one API call, its Lambda time (the API's handler time
+/// and each task's, billed per millisecond at [`MEMORY_GB`]; worker invocations shared by
+/// their batch), its DynamoDB units and its SQS requests (per submission and per task, as
+/// counted).
+pub struct Usage {
+    pub api_ms: f64,
+    pub task_ms: f64,
+    pub tasks: usize,
+    pub worker_invocations_per_task: f64,
+    pub sqs_per_submission: f64,
+    pub sqs_per_task: f64,
+    pub sizes: Sizes,
+}
+
+pub fn bill(u: &Usage) -> Bill {
+    let gb_s = |ms: f64| MEMORY_GB * ms.ceil() / 1000.0 * LAMBDA_GB_SECOND;
+    let lambda = LAMBDA_REQUEST * (1.0 + u.tasks as f64 * u.worker_invocations_per_task)
+        + gb_s(u.api_ms)
+        + u.tasks as f64 * gb_s(u.task_ms);
+    let (w, r) = units_per_request(&u.sizes, u.tasks);
+    Bill {
+        api_gateway: APIGW_REST_REQUEST,
+        lambda,
+        dynamodb: w * DDB_WRU + r * DDB_RRU,
+        sqs: (u.sqs_per_submission + u.tasks as f64 * u.sqs_per_task) * SQS_FIFO_REQUEST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_follow_item_sizes() {
+        assert_eq!(wru(100, false), 1.0);
+        assert_eq!(wru(1025, true), 4.0);
+        assert_eq!(rru(4097), 2.0);
+        let item = HashMap::from([
+            ("pk".to_string(), AttributeValue::S("REQ#1".into())),
+            ("n".to_string(), AttributeValue::N("12345".into())),
+        ]);
+        assert_eq!(item_bytes(&item), 2 + 5 + 1 + 4);
+    }
+
+    #[test]
+    fn a_bill_adds_up_its_services() {
+        let sizes = Sizes {
+            request: 900,
+            task: 900,
+            event: 200,
+            idempotency: 300,
+            partition: 5000,
+        };
+        let b = bill(&Usage {
+            api_ms: 20.0,
+            task_ms: 30.0,
+            tasks: 2,
+            worker_invocations_per_task: 1.0,
+            sqs_per_submission: 1.0,
+            sqs_per_task: 1.5,
+            sizes,
+        });
+        assert!((b.api_gateway - 3.5e-6).abs() < 1e-12);
+        assert!((b.sqs - 4.0 * 0.5e-6).abs() < 1e-12);
+        assert!(b.total() > b.dynamodb && b.dynamodb > 0.0);
+    }
+}
