@@ -70,8 +70,10 @@ catalog-push: ## On make dev: commit what you changed in .local/catalog-repo and
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
 
-bench: venv ## Submission latency and tasks/s through the local stack, beside a floor measured in the same run
-	RUST_LOG=$${RUST_LOG:-warn} scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local --bin pao-bench
+bench: venv ## Every figure beside its goal and the floor measured in the same run (release build first)
+	$(CARGO) build --release --locked -p api -p worker -p sweeper -p github-webhook
+	$(CARGO) build --release --locked -p pao-local --bin pao-bench
+	RUST_LOG=$${RUST_LOG:-warn} scripts/with-local-aws.sh target/release/pao-bench
 
 debug: ## Debug build of everything
 	$(CARGO) build --workspace --locked

@@ -429,7 +429,10 @@ pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, Str
         ("PAO_DLQ_URL", queues.dlq.clone()),
         ("PAO_JIRA_SECRET_ID", names.jira_secret.clone()),
         ("PAO_CURSOR_SECRET_ID", names.cursor_secret.clone()),
-        ("PAO_GITHUB_TOKEN_SECRET_ID", names.github_token_secret.clone()),
+        (
+            "PAO_GITHUB_TOKEN_SECRET_ID",
+            names.github_token_secret.clone(),
+        ),
         (
             "PAO_GITHUB_WEBHOOK_SECRET_ID",
             names.github_webhook_secret.clone(),

@@ -43,7 +43,10 @@ pub struct Start {
     pub early_connections: usize,
 }
 
-async fn serve(stub: Arc<Stub>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn serve(
+    stub: Arc<Stub>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     let _ = req.into_body().collect().await;
     let now = Instant::now();
@@ -71,8 +74,16 @@ async fn serve(stub: Arc<Stub>, req: Request<Incoming>) -> Result<Response<Full<
                 };
                 set(h, "lambda-runtime-aws-request-id", format!("bench-{n}"));
                 set(h, "lambda-runtime-deadline-ms", deadline.to_string());
-                set(h, "lambda-runtime-invoked-function-arn", "arn:aws:lambda:us-east-1:000000000000:function:bench".into());
-                set(h, "lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000".into());
+                set(
+                    h,
+                    "lambda-runtime-invoked-function-arn",
+                    "arn:aws:lambda:us-east-1:000000000000:function:bench".into(),
+                );
+                set(
+                    h,
+                    "lambda-runtime-trace-id",
+                    "Root=1-00000000-000000000000000000000000".into(),
+                );
                 set(h, "content-type", "application/json".into());
                 return Ok(r);
             }
@@ -110,7 +121,10 @@ async fn start_stub(event: Option<Value>) -> std::io::Result<(Arc<Stub>, String)
             let s = s.clone();
             tokio::spawn(async move {
                 let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(move |r| serve(s.clone(), r)))
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        service_fn(move |r| serve(s.clone(), r)),
+                    )
                     .await;
             });
         }
@@ -168,7 +182,8 @@ pub async fn starts(
         let mut child = command(binary, &api, &env)
             .spawn()
             .map_err(|e| format!("{}: {e}", binary.display()))?;
-        let waited = tokio::time::timeout(Duration::from_secs(10), stub.first_next.notified()).await;
+        let waited =
+            tokio::time::timeout(Duration::from_secs(10), stub.first_next.notified()).await;
         let early = count.load(Ordering::SeqCst);
         let _ = child.kill().await;
         if waited.is_err() {

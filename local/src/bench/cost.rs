@@ -33,7 +33,12 @@ fn value_bytes(v: &AttributeValue) -> usize {
         AttributeValue::N(n) => n.len().div_ceil(2) + 1,
         AttributeValue::B(b) => b.as_ref().len(),
         AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value_bytes(v) + 1).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_bytes(v) + 1)
+                .sum::<usize>()
+        }
         AttributeValue::L(l) => 3 + l.iter().map(|v| value_bytes(v) + 1).sum::<usize>(),
         AttributeValue::Ss(s) => s.iter().map(String::len).sum(),
         AttributeValue::Ns(n) => n.iter().map(|x| x.len().div_ceil(2) + 1).sum(),
@@ -78,13 +83,17 @@ pub fn units_per_request(s: &Sizes, tasks: usize) -> (f64, f64) {
     w += tasks as f64 * (wru(s.task, true) + wru(s.task, false));
     w += wru(s.event, true) + wru(s.idempotency, true);
     let state_change = |item: usize, indexes_moved: f64, indexes_rewritten: f64| {
-        wru(item, true) + indexes_moved * 2.0 * wru(item, false) + indexes_rewritten * wru(item, false)
+        wru(item, true)
+            + indexes_moved * 2.0 * wru(item, false)
+            + indexes_rewritten * wru(item, false)
     };
     for n in 0..tasks {
         // The claim.
-        w += state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
+        w +=
+            state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
         // The completion, with the next task queued or the request completed.
-        w += state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
+        w +=
+            state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
         if n + 1 < tasks {
             w += state_change(s.task, 1.0, 0.0);
         } else {

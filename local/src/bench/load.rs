@@ -114,7 +114,10 @@ pub async fn run(
                         s if s >= 500 => {
                             let mut o = outcomes.lock().await;
                             o.1 += 1;
-                            o.2.push(format!("{s}: {}", text.chars().take(200).collect::<String>()));
+                            o.2.push(format!(
+                                "{s}: {}",
+                                text.chars().take(200).collect::<String>()
+                            ));
                             return;
                         }
                         s => {

@@ -61,11 +61,14 @@ fn wide_item(n: usize) -> String {
 }
 
 fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
-    let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item, "input": input}]});
+    let body =
+        json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item, "input": input}]});
     ApiRequest {
         method: "POST".into(),
         path: "/api/v1/requests".into(),
-        headers: key.map(|k| vec![("idempotency-key".into(), k)]).unwrap_or_default(),
+        headers: key
+            .map(|k| vec![("idempotency-key".into(), k)])
+            .unwrap_or_default(),
         body: body.to_string().into_bytes(),
         caller_arn: Some(DEV.into()),
         ..ApiRequest::default()
@@ -201,8 +204,11 @@ async fn main() -> Result<(), Error> {
     for (round, concurrency) in [1usize, 8].into_iter().enumerate() {
         let floor = floor::submissions(&store, &queue, bare(round * n * 10, n)?, concurrency).await;
         let before = counted.snapshot();
-        let inputs = (0..n).map(|i| (i, input(100_000 + round * n + i))).collect();
-        let (pao_spread, ids) = submit_all(&app, inputs, concurrency, &format!("c{concurrency}")).await;
+        let inputs = (0..n)
+            .map(|i| (i, input(100_000 + round * n + i)))
+            .collect();
+        let (pao_spread, ids) =
+            submit_all(&app, inputs, concurrency, &format!("c{concurrency}")).await;
         if concurrency == 1 {
             let used = counted.since(&before);
             calls_per_submission = calls::total(&used) as f64 / n as f64;
@@ -232,13 +238,19 @@ async fn main() -> Result<(), Error> {
     let parsed = pao::request::Submission::parse(&serde_json::from_slice(&sub.body)?)
         .map_err(|p| format!("{p:?}"))?;
     let validate = bench::median_of(200, || {
-        let s = pao::request::Submission::parse(&serde_json::from_slice::<Value>(&sub.body).unwrap_or_default());
+        let s = pao::request::Submission::parse(
+            &serde_json::from_slice::<Value>(&sub.body).unwrap_or_default(),
+        );
         let built = pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7));
         (s.is_ok(), built.is_ok())
     });
-    let (request, tasks) =
-        pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7)).map_err(|p| format!("{p:?}"))?;
-    let serialise = bench::median_of(200, || store.creation_writes(&request, &tasks, None, true).map(|w| w.len()));
+    let (request, tasks) = pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7))
+        .map_err(|p| format!("{p:?}"))?;
+    let serialise = bench::median_of(200, || {
+        store
+            .creation_writes(&request, &tasks, None, true)
+            .map(|w| w.len())
+    });
     let response = json!({"submissionId": "sub", "requests": [{"requestId": request.request_id}]});
     let answered = pao::store::Answered {
         caller: DEV,
@@ -256,7 +268,10 @@ async fn main() -> Result<(), Error> {
         let (r, t) = pao::submission::build(&catalog, &item_of(950_000 + i), 0, &ctx(950_000 + i))
             .map_err(|p| format!("{p:?}"))?;
         let key = format!("extra-{i}");
-        let a = pao::store::Answered { key: &key, ..answered };
+        let a = pao::store::Answered {
+            key: &key,
+            ..answered
+        };
         extra.push(store.creation_writes(&r, &t, Some(&a), true)?);
     }
     let plain = floor::transactions(&store, plain).await;
@@ -267,14 +282,31 @@ async fn main() -> Result<(), Error> {
     let rest = pao1
         .p50
         .saturating_sub(floor1.p50 + validate + serialise + hashing + in_transaction);
-    rows.push(Row::new("  parse, validate, plan, render (in process)", format!("{} ms", bench::short(validate))));
-    rows.push(Row::new("  records to DynamoDB items (in process)", format!("{} ms", bench::short(serialise))));
-    rows.push(Row::new("  idempotency: body hash; the key rides in the transaction", format!("{} ms, 0 calls", bench::short(hashing))));
+    rows.push(Row::new(
+        "  parse, validate, plan, render (in process)",
+        format!("{} ms", bench::short(validate)),
+    ));
+    rows.push(Row::new(
+        "  records to DynamoDB items (in process)",
+        format!("{} ms", bench::short(serialise)),
+    ));
+    rows.push(Row::new(
+        "  idempotency: body hash; the key rides in the transaction",
+        format!("{} ms, 0 calls", bench::short(hashing)),
+    ));
     rows.push(Row::new(
         "  event + key items in the transaction",
-        format!("{} ms (p50 {} vs {} without)", bench::short(in_transaction), bench::short(extra.p50), bench::short(plain.p50)),
+        format!(
+            "{} ms (p50 {} vs {} without)",
+            bench::short(in_transaction),
+            bench::short(extra.p50),
+            bench::short(plain.p50)
+        ),
     ));
-    rows.push(Row::new("  routing, envelope, the rest", format!("{} ms", bench::short(rest))));
+    rows.push(Row::new(
+        "  routing, envelope, the rest",
+        format!("{} ms", bench::short(rest)),
+    ));
 
     // Detail reads.
     let read_ids: Vec<_> = all_ids.iter().take(n).cloned().collect();
@@ -319,13 +351,19 @@ async fn main() -> Result<(), Error> {
     let task_calls = counted.since(&before);
     let calls_per_task = calls::total(&task_calls) as f64 / tasks_total as f64;
     rows.push(
-        Row::new("AWS calls per submission (counted)", format!("{calls_per_submission:.2}: {submission_calls}"))
-            .goal("<= 2", calls_per_submission <= 2.0),
+        Row::new(
+            "AWS calls per submission (counted)",
+            format!("{calls_per_submission:.2}: {submission_calls}"),
+        )
+        .goal("<= 2", calls_per_submission <= 2.0),
     );
     rows.push(
         Row::new(
             "AWS calls per JIRA task (counted, batch shared)",
-            format!("{calls_per_task:.2}: {}", calls::describe(&task_calls, tasks_total as f64)),
+            format!(
+                "{calls_per_task:.2}: {}",
+                calls::describe(&task_calls, tasks_total as f64)
+            ),
         )
         .goal("<= 5", calls_per_task <= 5.0),
     );
@@ -359,7 +397,10 @@ async fn main() -> Result<(), Error> {
     let bill = cost::bill(&usage);
     rows.push(
         Row::new(
-            format!("cost per million two-task requests (128 MB arm64, prices of {})", cost::PRICES_AS_OF),
+            format!(
+                "cost per million two-task requests (128 MB arm64, prices of {})",
+                cost::PRICES_AS_OF
+            ),
             bill.per_million(),
         )
         .goal("<= $5", bill.total() * 1e6 <= 5.0)
@@ -376,12 +417,22 @@ async fn main() -> Result<(), Error> {
         ("sweeper", "schedule-sweep.json"),
         ("github-webhook", "github-ping.json"),
     ];
-    provision::put_secret(&secrets, &names.github_webhook_secret, "events-webhook-secret").await?;
+    provision::put_secret(
+        &secrets,
+        &names.github_webhook_secret,
+        "events-webhook-secret",
+    )
+    .await?;
     let mut env: Vec<(String, String)> = provision::function_env(&names, &stack.queues)
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    for k in ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"] {
+    for k in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+    ] {
         if let Ok(v) = std::env::var(k) {
             env.push((k.into(), v));
         }
@@ -390,26 +441,51 @@ async fn main() -> Result<(), Error> {
     for (function, event_file) in functions {
         let binary = bin_dir.join(function);
         let Ok(meta) = std::fs::metadata(&binary) else {
-            rows.push(Row::new(format!("{function}: binary"), format!("not built ({})", binary.display())));
+            rows.push(Row::new(
+                format!("{function}: binary"),
+                format!("not built ({})", binary.display()),
+            ));
             continue;
         };
         let mb = meta.len() as f64 / 1_048_576.0;
-        rows.push(Row::new(format!("{function}: stripped release binary"), format!("{mb:.1} MB")).goal("<= 8 MB", mb <= 8.0));
+        rows.push(
+            Row::new(
+                format!("{function}: stripped release binary"),
+                format!("{mb:.1} MB"),
+            )
+            .goal("<= 8 MB", mb <= 8.0),
+        );
         match cold::starts(&binary, &env, cold_runs).await {
             Ok(starts) => {
                 let ready = Spread::of(starts.iter().map(|s| s.ready).collect());
-                let early = starts.iter().map(|s| s.early_connections).max().unwrap_or(0);
+                let early = starts
+                    .iter()
+                    .map(|s| s.early_connections)
+                    .max()
+                    .unwrap_or(0);
                 rows.push(
                     Row::new(
-                        format!("{function}: cold start, exec to first /next (median of {cold_runs})"),
-                        format!("{} ms; AWS connections before the first event: {early}", bench::short(ready.p50)),
+                        format!(
+                            "{function}: cold start, exec to first /next (median of {cold_runs})"
+                        ),
+                        format!(
+                            "{} ms; AWS connections before the first event: {early}",
+                            bench::short(ready.p50)
+                        ),
                     )
-                    .goal("<= 15 ms, no call", ready.p50 <= Duration::from_millis(15) && early == 0),
+                    .goal(
+                        "<= 15 ms, no call",
+                        ready.p50 <= Duration::from_millis(15) && early == 0,
+                    ),
                 );
             }
-            Err(e) => rows.push(Row::new(format!("{function}: cold start"), format!("failed: {e}"))),
+            Err(e) => rows.push(Row::new(
+                format!("{function}: cold start"),
+                format!("failed: {e}"),
+            )),
         }
-        let event_path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events")).join(event_file);
+        let event_path =
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events")).join(event_file);
         let event: Value = serde_json::from_str(&std::fs::read_to_string(&event_path)?)?;
         match cold::first_invocation(&binary, &env, event).await {
             Ok((first, second)) => rows.push(Row::new(
@@ -421,7 +497,10 @@ async fn main() -> Result<(), Error> {
                     bench::short(second)
                 ),
             )),
-            Err(e) => rows.push(Row::new(format!("{function}: first invocation"), format!("failed: {e}"))),
+            Err(e) => rows.push(Row::new(
+                format!("{function}: first invocation"),
+                format!("failed: {e}"),
+            )),
         }
     }
 
@@ -435,7 +514,9 @@ async fn main() -> Result<(), Error> {
         let mut t = Vec::new();
         for i in 0..10 {
             let s = Instant::now();
-            let r = app.handle(&submission("wide-item", input(700_000 + i), None)).await;
+            let r = app
+                .handle(&submission("wide-item", input(700_000 + i), None))
+                .await;
             t.push(s.elapsed());
             if r.status != 202 {
                 return Err(format!("50-item submission: {}", r.body).into());
@@ -460,7 +541,9 @@ async fn main() -> Result<(), Error> {
     println!(
         "PAO benchmark, {}: {} cores, local AWS endpoint {} (moto_server), {n} submissions per latency run",
         pao::clock::now_rfc3339(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         std::env::var("AWS_ENDPOINT_URL").unwrap_or_default()
     );
     println!();
@@ -480,14 +563,21 @@ async fn item_sizes(
         .query()
         .table_name(table)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")))
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
+        )
         .send()
         .await?;
     let mut s = cost::Sizes::default();
     for item in out.items() {
         let bytes = cost::item_bytes(item);
         s.partition += bytes;
-        match item.get("itemType").and_then(|v| v.as_s().ok()).map(String::as_str) {
+        match item
+            .get("itemType")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+        {
             Some("request") => s.request = bytes,
             Some("task") => s.task = s.task.max(bytes),
             Some("event") => s.event = s.event.max(bytes),
@@ -498,7 +588,10 @@ async fn item_sizes(
         .scan()
         .table_name(table)
         .filter_expression("itemType = :t")
-        .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::S("idempotency".into()))
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::S("idempotency".into()),
+        )
         .limit(200)
         .send()
         .await?;
@@ -527,17 +620,34 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
     };
     // SAFETY-free: metrics lines off for the local stack is its default.
     let running = pao_local::runner::start(opts).await?;
-    let report = load::run(&running, "bench-item", input, n, concurrency, Duration::from_secs(300)).await;
+    let report = load::run(
+        &running,
+        "bench-item",
+        input,
+        n,
+        concurrency,
+        Duration::from_secs(300),
+    )
+    .await;
     // The floor under the same load: bare transactions and sends at the same concurrency.
     let sdk = pao::aws::load_sdk_config().await;
-    let store = pao::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), &running.stack.names.table);
+    let store = pao::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &running.stack.names.table,
+    );
     let queue = pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &running.stack.queues.queue);
-    let snapshot = store.snapshot().await?.ok_or("no catalog in the load stack")?;
+    let snapshot = store
+        .snapshot()
+        .await?
+        .ok_or("no catalog in the load stack")?;
     let (catalog, _) = pao::catalog::validate::validate_sources(snapshot.sources);
     let mut bare = Vec::new();
     for i in 0..n {
         let ctx = pao::submission::Context {
-            user: pao::record::Principal { arn: DEV.into(), email: None },
+            user: pao::record::Principal {
+                arn: DEV.into(),
+                email: None,
+            },
             correlation_id: "floor".into(),
             submission_id: pao::submission::Context::new_submission_id(None),
             now: pao::clock::now_rfc3339(),
@@ -551,7 +661,8 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
             target: pao::catalog::Target::CatalogItem("bench-item".into()),
             input: input(2_000_000 + i),
         };
-        let (request, tasks) = pao::submission::build(&catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
+        let (request, tasks) =
+            pao::submission::build(&catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
         bare.push(floor::Bare {
             writes: store.creation_writes(&request, &tasks, None, false)?,
             message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
@@ -567,7 +678,8 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
     let _ = std::fs::remove_dir_all(&dir);
     stack.delete(&sdk).await;
 
-    let all_in = report.accepted == n && report.server_errors == 0 && report.other_errors.is_empty();
+    let all_in =
+        report.accepted == n && report.server_errors == 0 && report.other_errors.is_empty();
     let mut rows = vec![
         Row::new(
             format!("load: {n} signed submissions over HTTP, {concurrency} at a time"),
@@ -577,12 +689,18 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
                 report.retried_503,
                 report.server_errors,
                 report.other_errors.len(),
-                report.other_errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+                report
+                    .other_errors
+                    .first()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
             ),
         )
         .goal("all accepted, no 500", all_in),
-        Row::new("  accept latency p50/p95/p99", report.accept.ms())
-            .floor(format!("{} (bare transaction + send, same concurrency)", floor_load.ms())),
+        Row::new("  accept latency p50/p95/p99", report.accept.ms()).floor(format!(
+            "{} (bare transaction + send, same concurrency)",
+            floor_load.ms()
+        )),
         Row::new(
             "  completed, tickets, duplicates",
             format!(
@@ -594,10 +712,17 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
                 report.duplicate_tickets
             ),
         )
-        .goal("all, none twice", report.completed == n && report.duplicate_tickets == 0),
+        .goal(
+            "all, none twice",
+            report.completed == n && report.duplicate_tickets == 0,
+        ),
         Row::new(
             "  accept wall time, then drain",
-            format!("{:.1} s, then {:.1} s (4 pollers)", report.accept_wall.as_secs_f64(), report.drain.as_secs_f64()),
+            format!(
+                "{:.1} s, then {:.1} s (4 pollers)",
+                report.accept_wall.as_secs_f64(),
+                report.drain.as_secs_f64()
+            ),
         ),
     ];
     let (moto_bound, _, _) = report.accept.ratio(&floor_load);
@@ -627,9 +752,13 @@ async fn bench_refresh(
         )?;
     }
     pao_local::github_standin::init_repo(&git_dir, &source)?;
-    let github =
-        pao_local::github_standin::GitHubStandIn::start(0, &git_dir, "bench/catalog", "bench-token")
-            .await?;
+    let github = pao_local::github_standin::GitHubStandIn::start(
+        0,
+        &git_dir,
+        "bench/catalog",
+        "bench-token",
+    )
+    .await?;
     provision::put_secret(secrets, &stack.config.github_token_secret_id, &github.token).await?;
     let mut config = stack.config.clone();
     config.catalog_repository = "bench/catalog".into();
@@ -639,7 +768,11 @@ async fn bench_refresh(
     let report = syncer.sync_head().await?;
     let full = started.elapsed();
     if report.added.len() != 200 {
-        return Err(format!("the refresh added {} documents, not 200", report.added.len()).into());
+        return Err(format!(
+            "the refresh added {} documents, not 200",
+            report.added.len()
+        )
+        .into());
     }
     let file = git_dir.join("catalog/generated/item-007.yaml");
     let text = std::fs::read_to_string(&file)?.replace("description:", "description: changed,");

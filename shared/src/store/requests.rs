@@ -85,7 +85,8 @@ impl Store {
         &self,
         writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
     ) -> Result<(), StoreError> {
-        self.transact(writes, || "transaction cancelled".into()).await
+        self.transact(writes, || "transaction cancelled".into())
+            .await
     }
 
     /// One strongly consistent Query of a request's partition, items left raw (the
