@@ -59,7 +59,7 @@ pub struct TreeEntry {
 
 #[derive(Debug, Clone)]
 pub struct GitHub {
-    http: reqwest::Client,
+    http: crate::https::Https,
     api: String,
     /// How long one call may take.
     timeout: Duration,
@@ -67,9 +67,9 @@ pub struct GitHub {
 
 impl GitHub {
     /// A client of the API at `api_url` (`https://api.github.com`).
-    pub fn new(http: reqwest::Client, api_url: &str) -> Self {
+    pub fn new(http: impl Into<crate::https::Https>, api_url: &str) -> Self {
         Self {
-            http,
+            http: http.into(),
             api: api_url.trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(10),
         }
@@ -94,6 +94,7 @@ impl GitHub {
     ) -> Result<(u16, Value), GitHubError> {
         let mut request = self
             .http
+            .client()
             .request(method, format!("{}{path}", self.api))
             .bearer_auth(token)
             .header("Accept", "application/vnd.github+json")

@@ -33,6 +33,7 @@
 //! - [`sync`]: follows the catalog repository on GitHub (snapshots, rejections).
 //! - [`webhook`]: the GitHub webhook: signature, deliveries once, push → sync.
 //! - [`github`]: the GitHub REST API (branches, trees, blobs).
+//! - [`https`]: the one HTTPS client of a process for JIRA and GitHub, built on first use.
 //! - [`logging`]: JSON logs for Lambda, with the correlation id on every line.
 //! - [`api`]: the REST API, independent of its transport.
 //! - [`signing`]: SigV4 signing of API calls (devctl, tests).
@@ -47,6 +48,7 @@ pub mod config;
 pub mod escalation;
 pub mod form;
 pub mod github;
+pub mod https;
 pub mod logging;
 pub mod metrics;
 pub mod operations;

@@ -58,7 +58,7 @@ impl Syncer {
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            github: GitHub::new(reqwest::Client::new(), &config.github_api_url),
+            github: GitHub::new(crate::https::Https::shared(), &config.github_api_url),
             secrets: SecretCache::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 config.secret_cache,

@@ -154,9 +154,10 @@ impl reqwest::dns::Resolve for OutsideOnly {
 /// The HTTP client of the outbound actions, with its rules and circuit breakers.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    /// The client with the rules built in; if it cannot be built, nothing is sent (a client
-    /// without the resolver would let internal addresses through).
-    client: Result<reqwest::Client, String>,
+    /// The client with the rules built in, built on first use (it reads the trust store);
+    /// if it cannot be built, nothing is sent (a client without the resolver would let
+    /// internal addresses through).
+    client: Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
     pub allowed: Allowed,
     breakers: Arc<Mutex<HashMap<String, Breaker>>>,
 }
@@ -169,19 +170,24 @@ struct Breaker {
 
 impl Outbound {
     pub fn new(allowed: Allowed) -> Self {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(OutsideOnly {
-                allowed: allowed.clone(),
-            }))
-            .user_agent("PAO")
-            .build()
-            .map_err(|e| e.to_string());
         Self {
-            client,
+            client: Arc::default(),
             allowed,
             breakers: Arc::default(),
         }
+    }
+
+    fn client(&self) -> &Result<reqwest::Client, String> {
+        self.client.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .dns_resolver(Arc::new(OutsideOnly {
+                    allowed: self.allowed.clone(),
+                }))
+                .user_agent("PAO")
+                .build()
+                .map_err(|e| e.to_string())
+        })
     }
 
     /// A request to `url` on the rule-keeping client.
@@ -190,7 +196,7 @@ impl Outbound {
         method: reqwest::Method,
         url: Url,
     ) -> Result<reqwest::RequestBuilder, ActionError> {
-        match &self.client {
+        match self.client() {
             Ok(client) => Ok(client.request(method, url)),
             Err(e) => Err(ActionError::Unreachable(format!(
                 "no HTTP client for outbound calls: {e}"

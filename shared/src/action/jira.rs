@@ -98,12 +98,12 @@ pub fn task_label(request_id: &str, seq: u32) -> String {
 
 #[derive(Debug, Clone)]
 pub struct JiraClient {
-    http: reqwest::Client,
+    http: crate::https::Https,
 }
 
 impl JiraClient {
-    pub fn new(http: reqwest::Client) -> Self {
-        Self { http }
+    pub fn new(http: impl Into<crate::https::Https>) -> Self {
+        Self { http: http.into() }
     }
 
     /// Creates the issue a rendered `jira-ticket` config describes, labelled for the task.
@@ -117,6 +117,7 @@ impl JiraClient {
         let fields = issue_fields(config, label)?;
         let request = self
             .http
+            .client()
             .post(endpoint(instance, "2/issue"))
             .json(&json!({ "fields": fields }));
         let body = call(request, instance, timeout, "JIRA").await?;
@@ -141,6 +142,7 @@ impl JiraClient {
     ) -> Result<(), ActionError> {
         let request = self
             .http
+            .client()
             .post(endpoint(instance, "2/issueLink"))
             .json(&json!({
                 "type": {"name": "Blocks"},
@@ -163,7 +165,7 @@ impl JiraClient {
             Deployment::Cloud => "3/search/jql",
             Deployment::Datacenter => "2/search",
         };
-        let request = self.http.get(endpoint(instance, search)).query(&[
+        let request = self.http.client().get(endpoint(instance, search)).query(&[
             ("jql", jql.as_str()),
             ("fields", "key"),
             ("maxResults", "1"),

@@ -151,7 +151,7 @@ impl App {
                 cursor_key,
             },
             sync: crate::sync::Syncer::from_config(config, sdk),
-            jira: crate::action::jira::JiraClient::new(reqwest::Client::new()),
+            jira: crate::action::jira::JiraClient::new(crate::https::Https::shared()),
             secrets: SecretCache::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
                 config.secret_cache,

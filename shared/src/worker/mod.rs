@@ -111,7 +111,7 @@ impl Worker {
                 aws_sdk_secretsmanager::Client::new(sdk),
                 config.secret_cache,
             ),
-            jira: JiraClient::new(reqwest::Client::new()),
+            jira: JiraClient::new(crate::https::Https::shared()),
             settings: WorkerSettings {
                 jira_secret_id: config.jira_secret_id.clone(),
                 github_token_secret_id: config.github_token_secret_id.clone(),
@@ -123,7 +123,10 @@ impl Worker {
             outbound: crate::action::http::Outbound::new(crate::action::http::Allowed::parse(
                 &config.http_allow_hosts,
             )),
-            github: crate::github::GitHub::new(reqwest::Client::new(), &config.github_api_url),
+            github: crate::github::GitHub::new(
+                crate::https::Https::shared(),
+                &config.github_api_url,
+            ),
             metrics: crate::metrics::Metrics::from_config("worker", config),
         }
     }
