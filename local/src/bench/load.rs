@@ -137,33 +137,30 @@ pub async fn run(
     let ids: Vec<String> = ids.lock().await.clone();
     let (retried_503, server_errors, other_errors) = outcomes.lock().await.clone();
 
-    // Drain: every accepted request completed, counted from the table.
+    // Drain: wait for a ticket per task (the stand-in counts in process, so waiting adds no
+    // load to the endpoint), then check every request's state once, from the table.
     let store = pao::store::Store::new(
         aws_sdk_dynamodb::Client::new(&pao::aws::load_sdk_config().await),
         &running.stack.names.table,
     );
     let drain_started = Instant::now();
-    let mut open: Vec<String> = ids.clone();
-    while !open.is_empty() && drain_started.elapsed() < patience {
-        let mut still = Vec::new();
-        for id in open {
-            let done = store
-                .get_request(
-                    &pao::record::RequestId(id.clone()),
-                    &pao::clock::Now::current(),
-                    pao::store::Read::Eventual,
-                )
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|d| d.request.state == pao::request::RequestState::Completed);
-            if !done {
-                still.push(id);
-            }
-        }
-        open = still;
-        if !open.is_empty() {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+    while running.jira.issues().len() < 2 * ids.len() && drain_started.elapsed() < patience {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut open = Vec::new();
+    for id in &ids {
+        let done = store
+            .get_request(
+                &pao::record::RequestId(id.clone()),
+                &pao::clock::Now::current(),
+                pao::store::Read::Eventual,
+            )
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|d| d.request.state == pao::request::RequestState::Completed);
+        if !done {
+            open.push(id.clone());
         }
     }
     let drain = drain_started.elapsed();
