@@ -147,21 +147,31 @@ pub async fn run(
     while running.jira.issues().len() < 2 * ids.len() && drain_started.elapsed() < patience {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut open = Vec::new();
-    for id in &ids {
-        let done = store
-            .get_request(
-                &pao::record::RequestId(id.clone()),
-                &pao::clock::Now::current(),
-                pao::store::Read::Eventual,
-            )
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|d| d.request.state == pao::request::RequestState::Completed);
-        if !done {
-            open.push(id.clone());
+    // The last completions are written just after their tickets: look until all are in
+    // (each look reads only the requests still open).
+    let mut open: Vec<String> = ids.clone();
+    loop {
+        let mut still = Vec::new();
+        for id in open {
+            let done = store
+                .get_request(
+                    &pao::record::RequestId(id.clone()),
+                    &pao::clock::Now::current(),
+                    pao::store::Read::Eventual,
+                )
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|d| d.request.state == pao::request::RequestState::Completed);
+            if !done {
+                still.push(id);
+            }
         }
+        open = still;
+        if open.is_empty() || drain_started.elapsed() >= patience {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let drain = drain_started.elapsed();
     let issues = running.jira.issues();

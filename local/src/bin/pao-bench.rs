@@ -132,6 +132,15 @@ async fn main() -> Result<(), Error> {
     let mut names = provision::Names::unique("pao-bench");
     names.environment = "bench".into();
     let stack = provision::stack(&sdk, &names).await?;
+    // The floor writes to a table and queue of its own (the same declarations), so that no
+    // worker runs its requests and nothing of it is counted as PAO's.
+    let floor_stack = provision::stack(&sdk, &provision::Names::unique("pao-bench-floor")).await?;
+    let floor_store = pao::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &floor_stack.names.table,
+    );
+    let floor_queue =
+        pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &floor_stack.queues.queue);
     let mut config = stack.config.clone();
     config.metrics = false;
     let jira = JiraStandIn::start(0, "bench@example.com", "bench-token").await?;
@@ -202,7 +211,13 @@ async fn main() -> Result<(), Error> {
     let mut calls_per_submission = 0.0;
     let mut submission_calls = String::new();
     for (round, concurrency) in [1usize, 8].into_iter().enumerate() {
-        let floor = floor::submissions(&store, &queue, bare(round * n * 10, n)?, concurrency).await;
+        let floor = floor::submissions(
+            &floor_store,
+            &floor_queue,
+            bare(round * n * 10, n)?,
+            concurrency,
+        )
+        .await;
         let before = counted.snapshot();
         let inputs = (0..n)
             .map(|i| (i, input(100_000 + round * n + i)))
@@ -274,8 +289,8 @@ async fn main() -> Result<(), Error> {
         };
         extra.push(store.creation_writes(&r, &t, Some(&a), true)?);
     }
-    let plain = floor::transactions(&store, plain).await;
-    let extra = floor::transactions(&store, extra).await;
+    let plain = floor::transactions(&floor_store, plain).await;
+    let extra = floor::transactions(&floor_store, extra).await;
     let (c1, pao1, floor1) = spreads[0];
     let _ = c1;
     let in_transaction = extra.p50.saturating_sub(plain.p50);
@@ -430,7 +445,6 @@ async fn main() -> Result<(), Error> {
         Spread::of(wide_times).ms(),
     ));
 
-
     // ---- Binaries: size, cold start, first invocation.
     let functions = [
         ("api", "api-catalog-list.json"),
@@ -537,7 +551,8 @@ async fn main() -> Result<(), Error> {
     }
 
     // ---- Load through the local stack's HTTP API.
-    let report = run_load(load_n, load_c).await?;
+    let report = run_load(load_n, load_c, &catalog, &floor_store, &floor_queue).await?;
+    floor_stack.delete(&sdk).await;
     rows.extend(report);
 
     println!(
@@ -602,7 +617,13 @@ async fn item_sizes(
 }
 
 /// The load run through a local stack of its own: rows for the table.
-async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
+async fn run_load(
+    n: usize,
+    concurrency: usize,
+    catalog: &pao::catalog::Catalog,
+    store: &pao::store::Store,
+    queue: &pao::queue::Queue,
+) -> Result<Vec<Row>, Error> {
     let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("catalog"))?;
     std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
@@ -631,18 +652,9 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
         Duration::from_secs(300),
     )
     .await;
-    // The floor under the same load: bare transactions and sends at the same concurrency.
+    // The floor under the same load: bare transactions and sends at the same concurrency,
+    // while the stack's pollers still run (as they did while PAO accepted).
     let sdk = pao::aws::load_sdk_config().await;
-    let store = pao::store::Store::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        &running.stack.names.table,
-    );
-    let queue = pao::queue::Queue::new(aws_sdk_sqs::Client::new(&sdk), &running.stack.queues.queue);
-    let snapshot = store
-        .snapshot()
-        .await?
-        .ok_or("no catalog in the load stack")?;
-    let (catalog, _) = pao::catalog::validate::validate_sources(snapshot.sources);
     let mut bare = Vec::new();
     for i in 0..n {
         let ctx = pao::submission::Context {
@@ -670,9 +682,7 @@ async fn run_load(n: usize, concurrency: usize) -> Result<Vec<Row>, Error> {
             message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
         });
     }
-    // The floor's messages would be run by the stack's worker: their requests exist, so the
-    // worker runs them as any other (more tickets, counted apart below).
-    let floor_load = floor::submissions(&store, &queue, bare, concurrency).await;
+    let floor_load = floor::submissions(store, queue, bare, concurrency).await;
     let stack = running.stack.clone();
     let git_dir = running.github.dir.clone();
     drop(running);
