@@ -6,7 +6,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 /// The filter `RUST_LOG` names: a level (`info`), or targets with levels
-/// (`pao=debug,warn`). A value that does not parse falls back to `info`. (Targets, not
+/// (`pao=debug,warn`). A value that does not parse, or names nothing, falls back to `info`. (Targets, not
 /// `EnvFilter`: the same syntax without span-field matching, which would link a regex engine
 /// into every function.)
 pub fn filter(rust_log: Option<&str>) -> Targets {
@@ -14,6 +14,8 @@ pub fn filter(rust_log: Option<&str>) -> Targets {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .and_then(|v| v.parse::<Targets>().ok())
+        // A value that names nothing would silence every log line.
+        .filter(|t| t.default_level().is_some() || t.iter().next().is_some())
         .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
@@ -45,9 +47,6 @@ mod tests {
         let t = filter(Some("pao=debug,warn"));
         assert!(t.would_enable("pao::worker", &Level::DEBUG));
         assert!(!t.would_enable("hyper", &Level::INFO));
-        assert_eq!(
-            filter(Some("no such level=")).default_level(),
-            Some(LevelFilter::INFO)
-        );
+        assert_eq!(filter(Some("  ")).default_level(), Some(LevelFilter::INFO));
     }
 }

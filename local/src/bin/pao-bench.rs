@@ -676,7 +676,7 @@ async fn run_load(
             input: input(2_000_000 + i),
         };
         let (request, tasks) =
-            pao::submission::build(&catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
+            pao::submission::build(catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
         bare.push(floor::Bare {
             writes: store.creation_writes(&request, &tasks, None, false)?,
             message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
