@@ -5,7 +5,9 @@ use lambda_http::{Error, Request, service_fn};
 use pao::api::App;
 use pao::config::Config;
 
-#[tokio::main]
+// Lambda hands a function one event at a time: one thread serves it (the SDK's and our
+// concurrent calls still overlap), and none is spawned at start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     pao::logging::init();
     let config = Config::from_env()?;

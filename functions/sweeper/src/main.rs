@@ -6,7 +6,9 @@ use pao::config::Config;
 use pao::sweeper::Sweeper;
 use serde_json::Value;
 
-#[tokio::main]
+// Lambda hands a function one event at a time: one thread serves it (the SDK's and our
+// concurrent calls still overlap), and none is spawned at start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     pao::logging::init();
     let config = Config::from_env()?;

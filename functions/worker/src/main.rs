@@ -8,7 +8,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use pao::config::Config;
 use pao::worker::Worker;
 
-#[tokio::main]
+// Lambda hands a function one event at a time: one thread serves it (the SDK's and our
+// concurrent calls still overlap), and none is spawned at start.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     pao::logging::init();
     let config = Config::from_env()?;

@@ -46,6 +46,47 @@ fn input(i: usize) -> Value {
     json!({"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}})
 }
 
+/// The context the API would give submission `i` of the bench's developer.
+fn context(i: usize) -> pao::submission::Context {
+    pao::submission::Context {
+        user: pao::record::Principal {
+            arn: DEV.into(),
+            email: Some("bench@example.com".into()),
+        },
+        correlation_id: format!("floor-{i}"),
+        submission_id: pao::submission::Context::new_submission_id(None),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "bench".into(),
+        idempotency_seed: None,
+        catalog_commit: String::new(),
+    }
+}
+
+/// Submission item `i` of the bench item.
+fn bench_item(i: usize) -> pao::request::SubmissionItem {
+    pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::catalog::Target::CatalogItem("bench-item".into()),
+        input: input(i),
+    }
+}
+
+/// Submission `i` as the floor sends it: the request and task items PAO would write, bare,
+/// and its first task's message.
+fn bare_submission(
+    catalog: &pao::catalog::Catalog,
+    store: &pao::store::Store,
+    i: usize,
+) -> Result<floor::Bare, Error> {
+    let (request, tasks) = pao::submission::build(catalog, &bench_item(i), 0, &context(i))
+        .map_err(|p| format!("{p:?}"))?;
+    Ok(floor::Bare {
+        writes: store.creation_writes(&request, &tasks, None, false)?,
+        message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
+    })
+}
+
 /// A catalog item with `n` JIRA fulfillment items (the 50-item submission).
 fn wide_item(n: usize) -> String {
     let mut s = ITEM.replace("bench-item", "wide-item");
@@ -177,33 +218,9 @@ async fn main() -> Result<(), Error> {
     let mut rows = Vec::new();
 
     // ---- The floor and PAO, one at a time and eight at a time.
-    let ctx = |i: usize| pao::submission::Context {
-        user: pao::record::Principal {
-            arn: DEV.into(),
-            email: Some("bench@example.com".into()),
-        },
-        correlation_id: format!("floor-{i}"),
-        submission_id: pao::submission::Context::new_submission_id(None),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "bench".into(),
-        idempotency_seed: None,
-        catalog_commit: String::new(),
-    };
-    let item_of = |i: usize| pao::request::SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: pao::catalog::Target::CatalogItem("bench-item".into()),
-        input: input(i),
-    };
     let bare = |from: usize, count: usize| -> Result<Vec<floor::Bare>, Error> {
         (from..from + count)
-            .map(|i| {
-                let (request, tasks) = pao::submission::build(&catalog, &item_of(i), 0, &ctx(i))
-                    .map_err(|p| format!("{p:?}"))?;
-                let writes = store.creation_writes(&request, &tasks, None, false)?;
-                let message = pao::queue::TaskMessage::for_task(&tasks[0], "floor");
-                Ok(floor::Bare { writes, message })
-            })
+            .map(|i| bare_submission(&catalog, &floor_store, i))
             .collect()
     };
     let mut spreads = Vec::new();
@@ -256,10 +273,10 @@ async fn main() -> Result<(), Error> {
         let s = pao::request::Submission::parse(
             &serde_json::from_slice::<Value>(&sub.body).unwrap_or_default(),
         );
-        let built = pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7));
+        let built = pao::submission::build(&catalog, &parsed.items[0], 0, &context(7));
         (s.is_ok(), built.is_ok())
     });
-    let (request, tasks) = pao::submission::build(&catalog, &parsed.items[0], 0, &ctx(7))
+    let (request, tasks) = pao::submission::build(&catalog, &parsed.items[0], 0, &context(7))
         .map_err(|p| format!("{p:?}"))?;
     let serialise = bench::median_of(200, || {
         store
@@ -280,8 +297,9 @@ async fn main() -> Result<(), Error> {
     let plain: Vec<_> = bare(900_000, 100)?.into_iter().map(|b| b.writes).collect();
     let mut extra = Vec::new();
     for i in 0..100 {
-        let (r, t) = pao::submission::build(&catalog, &item_of(950_000 + i), 0, &ctx(950_000 + i))
-            .map_err(|p| format!("{p:?}"))?;
+        let (r, t) =
+            pao::submission::build(&catalog, &bench_item(950_000 + i), 0, &context(950_000 + i))
+                .map_err(|p| format!("{p:?}"))?;
         let key = format!("extra-{i}");
         let a = pao::store::Answered {
             key: &key,
@@ -655,33 +673,9 @@ async fn run_load(
     // The floor under the same load: bare transactions and sends at the same concurrency,
     // while the stack's pollers still run (as they did while PAO accepted).
     let sdk = pao::aws::load_sdk_config().await;
-    let mut bare = Vec::new();
-    for i in 0..n {
-        let ctx = pao::submission::Context {
-            user: pao::record::Principal {
-                arn: DEV.into(),
-                email: None,
-            },
-            correlation_id: "floor".into(),
-            submission_id: pao::submission::Context::new_submission_id(None),
-            now: pao::clock::now_rfc3339(),
-            region: "us-east-1".into(),
-            environment: "bench".into(),
-            idempotency_seed: None,
-            catalog_commit: String::new(),
-        };
-        let item = pao::request::SubmissionItem {
-            schema_version: "catalog/v1".into(),
-            target: pao::catalog::Target::CatalogItem("bench-item".into()),
-            input: input(2_000_000 + i),
-        };
-        let (request, tasks) =
-            pao::submission::build(catalog, &item, 0, &ctx).map_err(|p| format!("{p:?}"))?;
-        bare.push(floor::Bare {
-            writes: store.creation_writes(&request, &tasks, None, false)?,
-            message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
-        });
-    }
+    let bare = (0..n)
+        .map(|i| bare_submission(catalog, store, 2_000_000 + i))
+        .collect::<Result<Vec<_>, _>>()?;
     let floor_load = floor::submissions(store, queue, bare, concurrency).await;
     let stack = running.stack.clone();
     let git_dir = running.github.dir.clone();
