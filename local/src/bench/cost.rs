@@ -160,6 +160,52 @@ pub fn bill(u: &Usage) -> Bill {
     }
 }
 
+/// Item sizes of one finished two-task request, from the table.
+pub async fn sizes_of(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &pao::record::RequestId,
+) -> Result<Sizes, super::fixture::Error> {
+    let out = dynamo
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
+        )
+        .send()
+        .await?;
+    let mut s = Sizes::default();
+    for item in out.items() {
+        let bytes = item_bytes(item);
+        s.partition += bytes;
+        match item
+            .get("itemType")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+        {
+            Some("request") => s.request = bytes,
+            Some("task") => s.task = s.task.max(bytes),
+            Some("event") => s.event = s.event.max(bytes),
+            _ => {}
+        }
+    }
+    let keys = dynamo
+        .scan()
+        .table_name(table)
+        .filter_expression("itemType = :t")
+        .expression_attribute_values(
+            ":t",
+            aws_sdk_dynamodb::types::AttributeValue::S("idempotency".into()),
+        )
+        .limit(200)
+        .send()
+        .await?;
+    s.idempotency = keys.items().iter().map(item_bytes).max().unwrap_or(0);
+    Ok(s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,9 @@
 //! counted as a failure), every request completed, and nothing lost or made twice (each JIRA
 //! ticket carries its task's label, so the stand-in's issues are counted per task).
 
-use super::Spread;
+use super::fixture::{Error, ITEM, bare_submission, input};
+use super::{Row, Spread, floor, load};
+use crate::provision;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -201,4 +203,111 @@ pub async fn run(
         tickets: issues.len(),
         duplicate_tickets: labels.len() - unique.len(),
     }
+}
+
+/// The load run through a local stack of its own: rows for the table.
+pub async fn rows(
+    n: usize,
+    concurrency: usize,
+    catalog: &pao::catalog::Catalog,
+    store: &pao::store::Store,
+    queue: &pao::queue::Queue,
+) -> Result<Vec<Row>, Error> {
+    let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalog"))?;
+    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
+    let names = provision::Names::unique("pao-bench-load");
+    let opts = crate::runner::Options {
+        catalog_dir: dir.clone(),
+        api_port: 0,
+        jira_port: 0,
+        github_port: 0,
+        http_port: 0,
+        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
+        identities: vec![crate::sigv4::default_identity()],
+        region: "us-east-1".into(),
+        names,
+        sweep_interval: Duration::from_secs(30),
+        pollers: 4,
+    };
+    // SAFETY-free: metrics lines off for the local stack is its default.
+    let running = crate::runner::start(opts).await?;
+    let report = load::run(
+        &running,
+        "bench-item",
+        input,
+        n,
+        concurrency,
+        Duration::from_secs(300),
+    )
+    .await;
+    // The floor under the same load: bare transactions and sends at the same concurrency,
+    // while the stack's pollers still run (as they did while PAO accepted).
+    let sdk = pao::aws::load_sdk_config().await;
+    let bare = (0..n)
+        .map(|i| bare_submission(catalog, store, 2_000_000 + i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let floor_load = floor::submissions(store, queue, bare, concurrency).await;
+    let stack = running.stack.clone();
+    let git_dir = running.github.dir.clone();
+    drop(running);
+    let _ = std::fs::remove_dir_all(git_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    stack.delete(&sdk).await;
+
+    let all_in =
+        report.accepted == n && report.server_errors == 0 && report.other_errors.is_empty();
+    let mut rows = vec![
+        Row::new(
+            format!("load: {n} signed submissions over HTTP, {concurrency} at a time"),
+            format!(
+                "{} accepted, {} answered 503 and were sent again, {} 5xx, {} other errors{}",
+                report.accepted,
+                report.retried_503,
+                report.server_errors,
+                report.other_errors.len(),
+                report
+                    .other_errors
+                    .first()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
+            ),
+        )
+        .goal("all accepted, no 500", all_in),
+        Row::new("  accept latency p50/p95/p99", report.accept.ms()).floor(format!(
+            "{} (bare transaction + send, same concurrency)",
+            floor_load.ms()
+        )),
+        Row::new(
+            "  completed, tickets, duplicates",
+            format!(
+                "{} of {} completed; {} tickets for {} tasks; {} made twice",
+                report.completed,
+                report.accepted,
+                report.tickets.min(2 * report.accepted),
+                2 * report.accepted,
+                report.duplicate_tickets
+            ),
+        )
+        .goal(
+            "all, none twice",
+            report.completed == n && report.duplicate_tickets == 0,
+        ),
+        Row::new(
+            "  accept wall time, then drain",
+            format!(
+                "{:.1} s, then {:.1} s (4 pollers)",
+                report.accept_wall.as_secs_f64(),
+                report.drain.as_secs_f64()
+            ),
+        ),
+    ];
+    let (moto_bound, _, _) = report.accept.ratio(&floor_load);
+    if moto_bound < 1.5 {
+        rows.push(Row::new(
+            "  note",
+            "the accept latency is within 1.5x the bare floor under the same load: the endpoint (moto) is the bottleneck",
+        ));
+    }
+    Ok(rows)
 }

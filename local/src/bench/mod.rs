@@ -1,14 +1,17 @@
 //! `make bench`: what a user would compare PAO on, each figure beside its goal and the floor
 //! measured in the same run on the same endpoint. The parts: [`floor`] (the irreducible AWS
 //! work of a submission and a detail read), [`calls`] (AWS calls counted at the wire),
-//! [`cost`] (the bill per million requests), [`cold`] (cold starts of the release binaries
+//! [`cost`] (the bill per million requests), [`refresh`] (a catalog sync timed),
+//! [`fixture`] (the catalog item and submissions all parts use), [`cold`] (cold starts of the release binaries
 //! against a stub Lambda Runtime API), [`load`] (the local stack's HTTP API under load).
 
 pub mod calls;
 pub mod cold;
 pub mod cost;
+pub mod fixture;
 pub mod floor;
 pub mod load;
+pub mod refresh;
 
 use std::time::Duration;
 

@@ -8,7 +8,10 @@
 
 use pao::api::{ApiRequest, App};
 use pao::worker::Worker;
-use pao_local::bench::{self, Row, Spread, calls, cold, cost, floor, load};
+use pao_local::bench::fixture::{
+    DEV, Error, ITEM, bare_submission, bench_item, context, input, submission, wide_item,
+};
+use pao_local::bench::{self, Row, Spread, calls, cold, cost, floor, load, refresh};
 use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision;
 use serde_json::{Value, json};
@@ -16,104 +19,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ITEM: &str = r#"
-schemaVersion: catalog/v1
-kind: CatalogItem
-metadata: { id: bench-item, name: Bench, version: 1.0.0, category: bench, owner: pao, description: Two JIRA tickets. }
-form:
-  groups:
-    - id: basic
-      fields:
-        - { id: instanceName, type: string, required: true, pattern: '^[a-z][a-z0-9-]{2,30}$' }
-fulfillment:
-  items:
-    - { id: first, type: jira-ticket, config: { project: DBA, issueType: Task, summary: "Provision {{.current.basic.instanceName}}" }, outputs: { firstKey: /key } }
-    - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}" } }
-"#;
-
-const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com";
-type Error = Box<dyn std::error::Error>;
-
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
         .max(1)
-}
-
-fn input(i: usize) -> Value {
-    json!({"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}})
-}
-
-/// The context the API would give submission `i` of the bench's developer.
-fn context(i: usize) -> pao::submission::Context {
-    pao::submission::Context {
-        user: pao::record::Principal {
-            arn: DEV.into(),
-            email: Some("bench@example.com".into()),
-        },
-        correlation_id: format!("floor-{i}"),
-        submission_id: pao::submission::Context::new_submission_id(None),
-        now: pao::clock::now_rfc3339(),
-        region: "us-east-1".into(),
-        environment: "bench".into(),
-        idempotency_seed: None,
-        catalog_commit: String::new(),
-    }
-}
-
-/// Submission item `i` of the bench item.
-fn bench_item(i: usize) -> pao::request::SubmissionItem {
-    pao::request::SubmissionItem {
-        schema_version: "catalog/v1".into(),
-        target: pao::catalog::Target::CatalogItem("bench-item".into()),
-        input: input(i),
-    }
-}
-
-/// Submission `i` as the floor sends it: the request and task items PAO would write, bare,
-/// and its first task's message.
-fn bare_submission(
-    catalog: &pao::catalog::Catalog,
-    store: &pao::store::Store,
-    i: usize,
-) -> Result<floor::Bare, Error> {
-    let (request, tasks) = pao::submission::build(catalog, &bench_item(i), 0, &context(i))
-        .map_err(|p| format!("{p:?}"))?;
-    Ok(floor::Bare {
-        writes: store.creation_writes(&request, &tasks, None, false)?,
-        message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
-    })
-}
-
-/// A catalog item with `n` JIRA fulfillment items (the 50-item submission).
-fn wide_item(n: usize) -> String {
-    let mut s = ITEM.replace("bench-item", "wide-item");
-    let cut = s.find("fulfillment:").unwrap_or(s.len());
-    s.truncate(cut);
-    s.push_str("fulfillment:\n  items:\n");
-    for i in 0..n {
-        s.push_str(&format!(
-            "    - {{ id: step_{i}, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: \"Step {i} of {{{{.current.basic.instanceName}}}}\" }} }}\n"
-        ));
-    }
-    s
-}
-
-fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
-    let body =
-        json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item, "input": input}]});
-    ApiRequest {
-        method: "POST".into(),
-        path: "/api/v1/requests".into(),
-        headers: key
-            .map(|k| vec![("idempotency-key".into(), k)])
-            .unwrap_or_default(),
-        body: body.to_string().into_bytes(),
-        caller_arn: Some(DEV.into()),
-        ..ApiRequest::default()
-    }
 }
 
 /// PAO's submissions of `inputs` through the API handler, `concurrency` at a time: latencies
@@ -411,7 +322,7 @@ async fn main() -> Result<(), Error> {
     ));
 
     // ---- Cost per million two-task requests.
-    let sizes = item_sizes(&dynamo, &names.table, &all_ids[0]).await?;
+    let sizes = cost::sizes_of(&dynamo, &names.table, &all_ids[0]).await?;
     let sqs_of = |m: &std::collections::BTreeMap<String, u64>| {
         m.iter()
             .filter(|(op, _)| op.contains("Message"))
@@ -558,7 +469,7 @@ async fn main() -> Result<(), Error> {
     }
 
     // ---- Catalog refresh.
-    let (full, one) = bench_refresh(&stack, &sdk, &secrets).await?;
+    let (full, one) = refresh::timed(&stack, &sdk, &secrets).await?;
     rows.push(Row::new(
         "catalog refresh, 200 documents (then one changed)",
         format!("{} ms (then {} ms)", bench::short(full), bench::short(one)),
@@ -569,7 +480,7 @@ async fn main() -> Result<(), Error> {
     }
 
     // ---- Load through the local stack's HTTP API.
-    let report = run_load(load_n, load_c, &catalog, &floor_store, &floor_queue).await?;
+    let report = load::rows(load_n, load_c, &catalog, &floor_store, &floor_queue).await?;
     floor_stack.delete(&sdk).await;
     rows.extend(report);
 
@@ -586,208 +497,4 @@ async fn main() -> Result<(), Error> {
     println!();
     println!("took {:.0} s", started_all.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Item sizes of one finished two-task request, from the table.
-async fn item_sizes(
-    dynamo: &aws_sdk_dynamodb::Client,
-    table: &str,
-    id: &pao::record::RequestId,
-) -> Result<cost::Sizes, Error> {
-    let out = dynamo
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
-        )
-        .send()
-        .await?;
-    let mut s = cost::Sizes::default();
-    for item in out.items() {
-        let bytes = cost::item_bytes(item);
-        s.partition += bytes;
-        match item
-            .get("itemType")
-            .and_then(|v| v.as_s().ok())
-            .map(String::as_str)
-        {
-            Some("request") => s.request = bytes,
-            Some("task") => s.task = s.task.max(bytes),
-            Some("event") => s.event = s.event.max(bytes),
-            _ => {}
-        }
-    }
-    let keys = dynamo
-        .scan()
-        .table_name(table)
-        .filter_expression("itemType = :t")
-        .expression_attribute_values(
-            ":t",
-            aws_sdk_dynamodb::types::AttributeValue::S("idempotency".into()),
-        )
-        .limit(200)
-        .send()
-        .await?;
-    s.idempotency = keys.items().iter().map(cost::item_bytes).max().unwrap_or(0);
-    Ok(s)
-}
-
-/// The load run through a local stack of its own: rows for the table.
-async fn run_load(
-    n: usize,
-    concurrency: usize,
-    catalog: &pao::catalog::Catalog,
-    store: &pao::store::Store,
-    queue: &pao::queue::Queue,
-) -> Result<Vec<Row>, Error> {
-    let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("catalog"))?;
-    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
-    let names = provision::Names::unique("pao-bench-load");
-    let opts = pao_local::runner::Options {
-        catalog_dir: dir.clone(),
-        api_port: 0,
-        jira_port: 0,
-        github_port: 0,
-        http_port: 0,
-        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
-        identities: vec![pao_local::sigv4::default_identity()],
-        region: "us-east-1".into(),
-        names,
-        sweep_interval: Duration::from_secs(30),
-        pollers: 4,
-    };
-    // SAFETY-free: metrics lines off for the local stack is its default.
-    let running = pao_local::runner::start(opts).await?;
-    let report = load::run(
-        &running,
-        "bench-item",
-        input,
-        n,
-        concurrency,
-        Duration::from_secs(300),
-    )
-    .await;
-    // The floor under the same load: bare transactions and sends at the same concurrency,
-    // while the stack's pollers still run (as they did while PAO accepted).
-    let sdk = pao::aws::load_sdk_config().await;
-    let bare = (0..n)
-        .map(|i| bare_submission(catalog, store, 2_000_000 + i))
-        .collect::<Result<Vec<_>, _>>()?;
-    let floor_load = floor::submissions(store, queue, bare, concurrency).await;
-    let stack = running.stack.clone();
-    let git_dir = running.github.dir.clone();
-    drop(running);
-    let _ = std::fs::remove_dir_all(git_dir);
-    let _ = std::fs::remove_dir_all(&dir);
-    stack.delete(&sdk).await;
-
-    let all_in =
-        report.accepted == n && report.server_errors == 0 && report.other_errors.is_empty();
-    let mut rows = vec![
-        Row::new(
-            format!("load: {n} signed submissions over HTTP, {concurrency} at a time"),
-            format!(
-                "{} accepted, {} answered 503 and were sent again, {} 5xx, {} other errors{}",
-                report.accepted,
-                report.retried_503,
-                report.server_errors,
-                report.other_errors.len(),
-                report
-                    .other_errors
-                    .first()
-                    .map(|e| format!(" (first: {e})"))
-                    .unwrap_or_default()
-            ),
-        )
-        .goal("all accepted, no 500", all_in),
-        Row::new("  accept latency p50/p95/p99", report.accept.ms()).floor(format!(
-            "{} (bare transaction + send, same concurrency)",
-            floor_load.ms()
-        )),
-        Row::new(
-            "  completed, tickets, duplicates",
-            format!(
-                "{} of {} completed; {} tickets for {} tasks; {} made twice",
-                report.completed,
-                report.accepted,
-                report.tickets.min(2 * report.accepted),
-                2 * report.accepted,
-                report.duplicate_tickets
-            ),
-        )
-        .goal(
-            "all, none twice",
-            report.completed == n && report.duplicate_tickets == 0,
-        ),
-        Row::new(
-            "  accept wall time, then drain",
-            format!(
-                "{:.1} s, then {:.1} s (4 pollers)",
-                report.accept_wall.as_secs_f64(),
-                report.drain.as_secs_f64()
-            ),
-        ),
-    ];
-    let (moto_bound, _, _) = report.accept.ratio(&floor_load);
-    if moto_bound < 1.5 {
-        rows.push(Row::new(
-            "  note",
-            "the accept latency is within 1.5x the bare floor under the same load: the endpoint (moto) is the bottleneck",
-        ));
-    }
-    Ok(rows)
-}
-
-/// How long a sync takes for a repository of 200 documents (all new), and for one change.
-async fn bench_refresh(
-    stack: &provision::Stack,
-    sdk: &pao::aws::SdkConfig,
-    secrets: &aws_sdk_secretsmanager::Client,
-) -> Result<(Duration, Duration), Error> {
-    let source = std::env::temp_dir().join(format!("{}-catalog", stack.names.table));
-    let git_dir = std::env::temp_dir().join(format!("{}-git", stack.names.table));
-    for n in 0..200 {
-        let dir = source.join("catalog/generated");
-        std::fs::create_dir_all(&dir)?;
-        std::fs::write(
-            dir.join(format!("item-{n:03}.yaml")),
-            ITEM.replace("bench-item", &format!("generated-{n:03}")),
-        )?;
-    }
-    pao_local::github_standin::init_repo(&git_dir, &source)?;
-    let github = pao_local::github_standin::GitHubStandIn::start(
-        0,
-        &git_dir,
-        "bench/catalog",
-        "bench-token",
-    )
-    .await?;
-    provision::put_secret(secrets, &stack.config.github_token_secret_id, &github.token).await?;
-    let mut config = stack.config.clone();
-    config.catalog_repository = "bench/catalog".into();
-    config.github_api_url = github.api_url();
-    let syncer = pao::sync::Syncer::from_config(&config, sdk);
-    let started = Instant::now();
-    let report = syncer.sync_head().await?;
-    let full = started.elapsed();
-    if report.added.len() != 200 {
-        return Err(format!(
-            "the refresh added {} documents, not 200",
-            report.added.len()
-        )
-        .into());
-    }
-    let file = git_dir.join("catalog/generated/item-007.yaml");
-    let text = std::fs::read_to_string(&file)?.replace("description:", "description: changed,");
-    std::fs::write(&file, text)?;
-    pao_local::github_standin::commit_all(&git_dir, "one change")?;
-    let started = Instant::now();
-    syncer.sync_head().await?;
-    let one = started.elapsed();
-    let _ = std::fs::remove_dir_all(&source);
-    let _ = std::fs::remove_dir_all(&git_dir);
-    Ok((full, one))
 }

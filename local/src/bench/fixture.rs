@@ -1,0 +1,99 @@
+//! The bench's fixtures: the two-ticket catalog item, its developer, and the submissions
+//! and bare floor writes made from them.
+
+use super::floor;
+use pao::api::ApiRequest;
+use serde_json::{Value, json};
+
+pub type Error = Box<dyn std::error::Error>;
+
+pub const ITEM: &str = r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: bench-item, name: Bench, version: 1.0.0, category: bench, owner: pao, description: Two JIRA tickets. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true, pattern: '^[a-z][a-z0-9-]{2,30}$' }
+fulfillment:
+  items:
+    - { id: first, type: jira-ticket, config: { project: DBA, issueType: Task, summary: "Provision {{.current.basic.instanceName}}" }, outputs: { firstKey: /key } }
+    - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}" } }
+"#;
+
+pub const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com";
+
+pub fn input(i: usize) -> Value {
+    json!({"name": format!("bench-{i}"), "basic": {"instanceName": format!("db-{i}")}})
+}
+
+/// The context the API would give submission `i` of the bench's developer.
+pub fn context(i: usize) -> pao::submission::Context {
+    pao::submission::Context {
+        user: pao::record::Principal {
+            arn: DEV.into(),
+            email: Some("bench@example.com".into()),
+        },
+        correlation_id: format!("floor-{i}"),
+        submission_id: pao::submission::Context::new_submission_id(None),
+        now: pao::clock::now_rfc3339(),
+        region: "us-east-1".into(),
+        environment: "bench".into(),
+        idempotency_seed: None,
+        catalog_commit: String::new(),
+    }
+}
+
+/// Submission item `i` of the bench item.
+pub fn bench_item(i: usize) -> pao::request::SubmissionItem {
+    pao::request::SubmissionItem {
+        schema_version: "catalog/v1".into(),
+        target: pao::catalog::Target::CatalogItem("bench-item".into()),
+        input: input(i),
+    }
+}
+
+/// Submission `i` as the floor sends it: the request and task items PAO would write, bare,
+/// and its first task's message.
+pub fn bare_submission(
+    catalog: &pao::catalog::Catalog,
+    store: &pao::store::Store,
+    i: usize,
+) -> Result<floor::Bare, Error> {
+    let (request, tasks) = pao::submission::build(catalog, &bench_item(i), 0, &context(i))
+        .map_err(|p| format!("{p:?}"))?;
+    Ok(floor::Bare {
+        writes: store.creation_writes(&request, &tasks, None, false)?,
+        message: pao::queue::TaskMessage::for_task(&tasks[0], "floor"),
+    })
+}
+
+/// A catalog item with `n` JIRA fulfillment items (the 50-item submission).
+pub fn wide_item(n: usize) -> String {
+    let mut s = ITEM.replace("bench-item", "wide-item");
+    let cut = s.find("fulfillment:").unwrap_or(s.len());
+    s.truncate(cut);
+    s.push_str("fulfillment:\n  items:\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "    - {{ id: step_{i}, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: \"Step {i} of {{{{.current.basic.instanceName}}}}\" }} }}\n"
+        ));
+    }
+    s
+}
+
+pub fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
+    let body =
+        json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item, "input": input}]});
+    ApiRequest {
+        method: "POST".into(),
+        path: "/api/v1/requests".into(),
+        headers: key
+            .map(|k| vec![("idempotency-key".into(), k)])
+            .unwrap_or_default(),
+        body: body.to_string().into_bytes(),
+        caller_arn: Some(DEV.into()),
+        ..ApiRequest::default()
+    }
+}
