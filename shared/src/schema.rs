@@ -21,6 +21,17 @@ pub enum SchemaKind {
 }
 
 impl SchemaKind {
+    pub const ALL: [SchemaKind; 3] = [
+        Self::CatalogItem,
+        Self::CatalogBundle,
+        Self::RequestSubmission,
+    ];
+
+    /// The schema named by its file name under `schemas/`.
+    pub fn from_file_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.file_name() == name)
+    }
+
     fn source(self) -> &'static str {
         match self {
             Self::CatalogItem => CATALOG_ITEM,
@@ -55,15 +66,11 @@ impl Retrieve for Embedded {
         uri: &Uri<String>,
     ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
         let wanted = uri.as_str();
-        [
-            SchemaKind::CatalogItem,
-            SchemaKind::CatalogBundle,
-            SchemaKind::RequestSubmission,
-        ]
-        .into_iter()
-        .find(|k| wanted.ends_with(k.file_name()))
-        .map(SchemaKind::document)
-        .ok_or_else(|| format!("schema {wanted} is not one of PAO's schemas").into())
+        SchemaKind::ALL
+            .into_iter()
+            .find(|k| wanted.ends_with(k.file_name()))
+            .map(SchemaKind::document)
+            .ok_or_else(|| format!("schema {wanted} is not one of PAO's schemas").into())
     }
 }
 

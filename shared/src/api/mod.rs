@@ -7,13 +7,15 @@
 
 //!
 //! The routes are one table ([`routes`]); their handlers are grouped by resource
-//! ([`health`], [`catalog`], [`requests`], [`queue`], [`tools`]); [`views`] is how records look on the wire and
+//! ([`health`], [`catalog`], [`requests`], [`queue`], [`tools`]); [`openapi`] serves their description
+//! (`schemas/openapi.yaml`); [`views`] is how records look on the wire and
 //! [`envelope`] maps every error to its status in one place.
 
 mod catalog;
 pub mod envelope;
 mod health;
 mod input;
+pub mod openapi;
 mod queue;
 mod requests;
 pub mod routes;

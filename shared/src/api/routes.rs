@@ -2,7 +2,7 @@
 //! A known path called with a method it does not have answers 405 with `Allow`.
 
 use super::envelope::{ApiError, ApiResponse};
-use super::{ApiRequest, App, catalog, health, queue, requests, tools};
+use super::{ApiRequest, App, catalog, health, openapi, queue, requests, tools};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("GET", "/health", to!(health::live)),
     ("GET", "/health/ready", to!(health::ready)),
     ("GET", "/version", to!(health::version)),
+    ("GET", "/openapi.json", to!(openapi::serve)),
     ("GET", "/catalog", to!(catalog::list)),
     ("POST", "/catalog/refresh", to!(catalog::refresh)),
     ("GET", "/catalog/sync", to!(catalog::sync_status)),
@@ -182,6 +183,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 25);
+        assert_eq!(seen.len(), 26);
     }
 }
