@@ -6,6 +6,7 @@ VENV := .venv
 MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
+SCHEMATHESIS_VERSION := 4.32.5
 CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
@@ -37,7 +38,8 @@ venv: $(VENV)/.installed ## Python venv with moto_server (the local AWS endpoint
 $(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' \
-	  'cfn-lint==$(CFN_LINT_VERSION)' 'aws-sam-cli==$(SAM_CLI_VERSION)'
+	  'cfn-lint==$(CFN_LINT_VERSION)' 'aws-sam-cli==$(SAM_CLI_VERSION)' \
+	  'schemathesis==$(SCHEMATHESIS_VERSION)'
 	touch $@
 
 $(VENV)/.build-tools: $(VENV)/.installed

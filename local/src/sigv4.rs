@@ -209,10 +209,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// RFC 3986 encoding of everything but unreserved characters.
-fn uri_encode(s: &str, keep_slash: bool) -> String {
+/// RFC 3986 encoding of every byte but unreserved characters.
+fn uri_encode(s: &[u8], keep_slash: bool) -> String {
     let mut out = String::new();
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)
@@ -224,8 +224,8 @@ fn uri_encode(s: &str, keep_slash: bool) -> String {
     out
 }
 
-/// Decodes `%XX` escapes (invalid ones are kept as they are).
-pub fn percent_decode(s: &str) -> String {
+/// Decodes `%XX` escapes into bytes (invalid ones are kept as they are).
+fn percent_decode_bytes(s: &str) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -243,28 +243,44 @@ pub fn percent_decode(s: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
-/// The path as signed: each segment decoded, then encoded once.
+/// Decodes `%XX` escapes (invalid ones are kept as they are; invalid UTF-8 is replaced).
+pub fn percent_decode(s: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// The path as signed for `execute-api`, as the AWS SDKs (botocore, aws-sigv4) compute it:
+/// the path as sent, with `.`/`..` and empty segments removed, encoded once more (every
+/// service but S3 signs the path encoded twice).
 fn canonical_path(path: &str) -> String {
-    if path.is_empty() {
-        return "/".into();
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
     }
-    uri_encode(&percent_decode(path), true)
+    let mut normal = format!("/{}", segments.join("/"));
+    if path.ends_with('/') && !segments.is_empty() {
+        normal.push('/');
+    }
+    uri_encode(normal.as_bytes(), true)
 }
 
-/// Query parameters encoded and sorted by name, then value.
+/// Query parameters decoded as a form (`+` is a space), encoded, sorted by name then value.
 fn canonical_query(query: &str) -> String {
     let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (
-                uri_encode(&percent_decode(k), false),
-                uri_encode(&percent_decode(v), false),
-            )
+            let part = |s: &str| uri_encode(&percent_decode_bytes(&s.replace('+', " ")), false);
+            (part(k), part(v))
         })
         .collect();
     pairs.sort();
@@ -277,7 +293,7 @@ fn canonical_query(query: &str) -> String {
 
 /// `20261123T093000Z` as seconds since the epoch.
 fn parse_amz_date(s: &str) -> Option<u64> {
-    if s.len() != 16 || &s[8..9] != "T" || !s.ends_with('Z') {
+    if s.len() != 16 || !s.is_ascii() || &s[8..9] != "T" || !s.ends_with('Z') {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
@@ -308,13 +324,20 @@ mod tests {
         assert_eq!(parse_amz_date("19700101T000000Z"), Some(0));
         assert_eq!(parse_amz_date("20261123T093000Z"), Some(1_795_426_200));
         assert_eq!(parse_amz_date("2026-11-23"), None);
+        // Sixteen bytes that are not sixteen characters.
+        assert_eq!(parse_amz_date("2026112é093000Z"), None);
     }
 
     #[test]
     fn canonical_forms() {
         assert_eq!(canonical_query("b=2&a=x%20y&a=1"), "a=1&a=x%20y&b=2");
+        assert_eq!(canonical_query("q=a+b&r=%C3"), "q=a%20b&r=%C3");
         assert_eq!(canonical_path("/api/v1/requests"), "/api/v1/requests");
-        assert_eq!(canonical_path("/a b"), "/a%20b");
+        // As botocore and aws-sigv4 sign for execute-api: the sent path encoded again.
+        assert_eq!(canonical_path("/a%20b"), "/a%2520b");
+        assert_eq!(canonical_path("/q/%C3%A9!"), "/q/%25C3%25A9%21");
+        assert_eq!(canonical_path("/a/./b/../c//d/"), "/a/c/d/");
+        assert_eq!(canonical_path(""), "/");
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub(super) fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
 }
 
 pub(super) fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, ApiError> {
-    match req.query("limit").filter(|l| !l.is_empty()) {
+    // An empty `limit=` is a mistake, not a request for the default.
+    match req.query("limit") {
         None => Ok(default),
         Some(l) => l
             .parse::<usize>()

@@ -54,7 +54,7 @@ const LISTED: [TaskState; 3] = [TaskState::Queued, TaskState::Processing, TaskSt
 pub(super) async fn messages(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     operator(app, call)?;
     let req = call.req;
-    let state = match req.query("state").filter(|s| !s.is_empty()) {
+    let state = match req.query("state") {
         None => TaskState::Queued,
         Some(s) => TaskState::parse(s)
             .filter(|s| LISTED.contains(s))

@@ -207,7 +207,7 @@ where
 /// `GET /requests`: the caller's requests, newest first, optionally by state.
 pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let (req, caller, mut meta) = (call.req, caller(call.req)?, call.meta());
-    let state = match req.query("state").filter(|s| !s.is_empty()) {
+    let state = match req.query("state") {
         None => None,
         Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
             let known: Vec<&str> = RequestState::ALL.iter().map(|s| s.as_str()).collect();
@@ -220,7 +220,7 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
     let fields: Option<Vec<&str>> = req
         .query("fields")
         .filter(|f| !f.is_empty())
-        .map(|f| f.split(',').map(str::trim).collect());
+        .map(|f| f.split(',').map(|f| f.trim_matches(' ')).collect());
     if let Some(fields) = &fields {
         if let Some(bad) = fields.iter().find(|f| !SUMMARY_FIELDS.contains(f)) {
             return Err(ApiError::Validation(vec![Problem::at(

@@ -72,6 +72,11 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "/tools/test-variables", to!(tools::test_variables)),
 ];
 
+/// Routes another function answers (API Gateway sends them there, not here): method, path,
+/// function. A call that reaches this router on one of their paths gets 405 naming their
+/// methods, as any known path does.
+const ELSEWHERE: &[(&str, &str, &str)] = &[("POST", "/webhooks/github", "github-webhook")];
+
 /// Every route as `(method, path)`, for documentation and tests.
 pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
     ROUTES.iter().map(|(method, path, _)| (*method, *path))
@@ -80,11 +85,9 @@ pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// The routes whose path fits a call's, most literal first: a literal path
 /// (`/catalog/sync`) wins over a parameter (`/catalog/{id}`), whatever the method.
 fn fitting(req: &ApiRequest) -> Vec<(&'static str, &'static str, Vec<&str>, &'static Handler)> {
-    let path = req.path.trim_end_matches('/');
-    let Some(rest) = path.strip_prefix("/api/v1") else {
+    let Some(parts) = parts(req) else {
         return Vec::new();
     };
-    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let fitting: Vec<_> = ROUTES
         .iter()
         .filter_map(|(method, template, handler)| {
@@ -100,6 +103,12 @@ fn fitting(req: &ApiRequest) -> Vec<(&'static str, &'static str, Vec<&str>, &'st
         .into_iter()
         .filter(|(_, _, p, _)| p.len() == fewest)
         .collect()
+}
+
+/// The segments of a call's path below `/api/v1`.
+fn parts(req: &ApiRequest) -> Option<Vec<&str>> {
+    let rest = req.path.trim_end_matches('/').strip_prefix("/api/v1")?;
+    Some(rest.split('/').filter(|p| !p.is_empty()).collect())
 }
 
 /// The route a call takes, as `METHOD /path/{param}` (for metrics: never the raw path, whose
@@ -131,6 +140,16 @@ pub(super) async fn dispatch(
             correlation_id,
         };
         return handler(app, &call).await;
+    }
+    for (method, template, function) in ELSEWHERE {
+        if parts(req).is_some_and(|parts| matches(template, &parts).is_some()) {
+            if *method == req.method {
+                return Err(ApiError::NotFound(format!(
+                    "{method} /api/v1{template} is answered by the {function} function"
+                )));
+            }
+            allowed.push(method);
+        }
     }
     if allowed.is_empty() {
         Err(ApiError::NotFound(format!(

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Schemathesis against the local stack: starts pao-local (as `make dev` does, on free ports and
+# with names of its own) against the AWS endpoint scripts/with-local-aws.sh gives, reads the
+# API's own description from GET /api/v1/openapi.json (signed), and runs every check on every
+# operation, signing each call with SigV4 (scripts/schemathesis/hooks.py).
+#
+#   PAO_FUZZ_API_EXAMPLES   test cases per operation and phase (default 25)
+#   PAO_FUZZ_API_SECONDS    time budget for the whole run (default 600)
+# Reports (JUnit, and a pytest file reproducing any failure) go to target/fuzz-api/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+examples="${PAO_FUZZ_API_EXAMPLES:-25}"
+seconds="${PAO_FUZZ_API_SECONDS:-600}"
+out=target/fuzz-api
+rm -rf "$out"
+mkdir -p "$out"
+work="$(mktemp -d)"
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+run_id="fuzz-$$"
+export PAO_API_PORT="$(free_port)" PAO_JIRA_PORT="$(free_port)" PAO_GITHUB_PORT="$(free_port)" PAO_HTTP_PORT="$(free_port)"
+export PAO_CATALOG_GIT_DIR="$work/catalog-repo"
+export PAO_TABLE_NAME="pao-$run_id" PAO_TASK_QUEUE_URL="pao-$run_id-tasks.fifo" PAO_DLQ_URL="pao-$run_id-dlq.fifo"
+export PAO_JIRA_SECRET_ID="pao/$run_id/jira" PAO_CURSOR_SECRET_ID="pao/$run_id/cursor-key"
+export PAO_GITHUB_TOKEN_SECRET_ID="pao/$run_id/github-token" PAO_GITHUB_WEBHOOK_SECRET_ID="pao/$run_id/github-webhook"
+export RUST_LOG="${RUST_LOG:-warn}"
+target/debug/pao-local >"$out/pao-local.log" 2>&1 &
+stack=$!
+trap 'kill $stack 2>/dev/null || true; wait $stack 2>/dev/null || true; rm -rf "$work"' EXIT
+api="http://127.0.0.1:$PAO_API_PORT"
+export PYTHONPATH="$PWD/scripts/schemathesis${PYTHONPATH:+:$PYTHONPATH}"
+# Wait (with a deadline) for the stack, then fetch the description it serves.
+.venv/bin/python - "$api" "$work/openapi.json" "$stack" <<'PY'
+import os, sys, time, requests
+from hooks import SigV4
+api, dest, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+auth = SigV4("AKIAPAOLOCALDEV00001", "pao-local-dev-secret", os.environ.get("AWS_REGION", "us-east-1"))
+deadline = time.time() + 180
+while True:
+    try:
+        r = requests.get(api + "/api/v1/openapi.json", auth=auth, timeout=5)
+        if r.status_code == 200:
+            open(dest, "wb").write(r.content)
+            break
+        if r.status_code >= 500:
+            sys.exit(f"GET /api/v1/openapi.json answered {r.status_code}: {r.text}")
+    except requests.RequestException:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit("pao-local exited; see target/fuzz-api/pao-local.log")
+    if time.time() > deadline:
+        sys.exit("the local stack did not serve /api/v1/openapi.json within 180 s")
+    time.sleep(0.2)
+PY
+echo "schemathesis: $examples examples per operation, at most ${seconds}s, against $api"
+SCHEMATHESIS_HOOKS=hooks .venv/bin/schemathesis --config-file scripts/schemathesis/schemathesis.toml \
+  run "$work/openapi.json" --url "$api" --checks all \
+  --max-examples "$examples" --max-time "$seconds" --workers 2 \
+  --generation-database none --no-color \
+  --report junit,pytest --report-dir "$out"
