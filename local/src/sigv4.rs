@@ -266,7 +266,11 @@ fn canonical_path(path: &str) -> String {
         }
     }
     let mut normal = format!("/{}", segments.join("/"));
-    if path.ends_with('/') && !segments.is_empty() {
+    // RFC 3986 5.2.4, as aws-sigv4 does it: a path ending in a dot segment ends in a slash.
+    let slash_end = ["/", "/.", "/./", "/..", "/../"]
+        .iter()
+        .any(|end| path.ends_with(end));
+    if slash_end && !normal.ends_with('/') {
         normal.push('/');
     }
     uri_encode(normal.as_bytes(), true)
@@ -337,6 +341,9 @@ mod tests {
         assert_eq!(canonical_path("/a%20b"), "/a%2520b");
         assert_eq!(canonical_path("/q/%C3%A9!"), "/q/%25C3%25A9%21");
         assert_eq!(canonical_path("/a/./b/../c//d/"), "/a/c/d/");
+        assert_eq!(canonical_path("/a/b/."), "/a/b/");
+        assert_eq!(canonical_path("/a/b/.."), "/a/");
+        assert_eq!(canonical_path("/.."), "/");
         assert_eq!(canonical_path(""), "/");
     }
 

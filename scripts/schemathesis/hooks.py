@@ -9,6 +9,7 @@ PAO_FUZZ_ACCESS_KEY / PAO_FUZZ_SECRET_KEY choose another.
 import hashlib
 import hmac
 import os
+import re
 from urllib.parse import urlsplit
 
 import requests
@@ -28,7 +29,8 @@ WEBHOOK_SECRET = os.environ.get("PAO_FUZZ_WEBHOOK_SECRET", "local-webhook-secret
 class SigV4(requests.auth.AuthBase):
     """Signs a prepared request in place (its final URL, headers and body). A GitHub delivery
     that carries `X-Hub-Signature-256` gets the body's true HMAC instead, as GitHub would
-    sign it, so the payloads reach the handler; one sent without it stays without."""
+    sign it, so the payloads reach the handler; one sent without it, or with a value that is
+    not a signature's shape (a negative case), is left as drawn."""
 
     def __init__(self, access_key: str, secret_key: str, region: str) -> None:
         self.signer = SigV4Auth(Credentials(access_key, secret_key), "execute-api", region)
@@ -37,7 +39,8 @@ class SigV4(requests.auth.AuthBase):
         body = r.body or b""
         if isinstance(body, str):
             body = body.encode("utf-8")
-        if urlsplit(r.url).path.endswith("/webhooks/github") and "X-Hub-Signature-256" in r.headers:
+        drawn = r.headers.get("X-Hub-Signature-256", "")
+        if urlsplit(r.url).path.endswith("/webhooks/github") and re.fullmatch(r"sha256=[0-9a-f]{64}", drawn):
             digest = hmac.new(WEBHOOK_SECRET, body, hashlib.sha256).hexdigest()
             r.headers["X-Hub-Signature-256"] = "sha256=" + digest
         headers = {k: v for k, v in r.headers.items() if k.lower() not in _OWN}
@@ -60,8 +63,8 @@ schemathesis.auth.set_from_requests(
 @schemathesis.hook
 def map_query(ctx, query):
     """A cursor is sealed by the API (HMAC under the deployment's key, bound to the caller and
-    the filter): no generator can draw a valid one, and an invalid one is a 400 by design
-    (covered by the Rust tests). Pages are followed through the `NextPage` links instead."""
+    the filter): no generator can draw a valid one, and an invalid one is a 400 by design.
+    Paging (and every way a cursor is refused) is covered by the Rust tests instead."""
     if query and "cursor" in query:
         del query["cursor"]
     return query

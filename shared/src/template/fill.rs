@@ -4,7 +4,6 @@
 use super::tree::error_chain;
 use super::{Reference, ReferenceUse, TemplateError};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 pub(super) fn context(root: Value) -> Result<tera::Context, TemplateError> {
     tera::Context::from_value(root).map_err(|e| TemplateError::Render(error_chain(&e)))
@@ -14,11 +13,18 @@ pub(super) fn context(root: Value) -> Result<tera::Context, TemplateError> {
 /// so that a missing value renders empty rather than failing the task. Paths read only
 /// through `default(...)` stay absent so that the default applies.
 pub(super) fn fill_missing(root: &mut Value, uses: &[ReferenceUse]) {
-    let mut defaulted_only: HashMap<&Reference, bool> = HashMap::new();
+    let mut defaulted_only: Vec<(&Reference, bool)> = Vec::new();
     for u in uses {
-        let e = defaulted_only.entry(&u.reference).or_insert(true);
-        *e &= u.defaulted;
+        match defaulted_only.iter_mut().find(|(r, _)| *r == &u.reference) {
+            Some((_, defaulted)) => *defaulted &= u.defaulted,
+            None => defaulted_only.push((&u.reference, u.defaulted)),
+        }
     }
+    // Deepest first, in one fixed order: a value read both whole and by a field
+    // (`.current.a | json` and `.current.a.b`) is filled as an object holding the field, not
+    // as an empty string the field cannot be read from (found by fuzzing: with a hash map's
+    // order the same template rendered or failed from one call to the next).
+    defaulted_only.sort_by_key(|(r, _)| std::cmp::Reverse(r.path.len()));
     for (reference, defaulted) in defaulted_only {
         if defaulted {
             continue;

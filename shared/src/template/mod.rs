@@ -226,6 +226,27 @@ mod tests {
         Template::parse(src, Mode::Text)?.render(&vars())
     }
 
+    /// A value read whole and by a field, missing from the input: filled as an object, so
+    /// every render agrees (a fuzz target found it rendering, then failing, then rendering).
+    #[test]
+    fn a_missing_value_read_whole_and_by_field_renders_every_time() {
+        let t = Template::parse(
+            "{{.current.dash.title}} {{.current.dash | json}} {{.current.dash.notes}}",
+            Mode::Text,
+        )
+        .expect("parses");
+        let empty = Vars {
+            current: json!({}),
+            ..vars()
+        };
+        for _ in 0..64 {
+            assert_eq!(
+                t.render(&empty).as_deref(),
+                Ok(r#" {"title":"","notes":""} "#)
+            );
+        }
+    }
+
     #[test]
     fn translates_catalog_syntax() {
         assert_eq!(

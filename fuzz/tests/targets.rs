@@ -1,0 +1,419 @@
+//! The fuzz targets: catalog document loading, template parsing and rendering, form and
+//! submission validation of arbitrary JSON, the local gateway's SigV4 parsing, and the
+//! webhook's signature check. Each must never panic, and each checks what its callers rely
+//! on besides (see each target). Budgets: `pao_fuzz::Budget`.
+
+use pao::catalog::load::{RepoFiles, load_files};
+use pao::template::{Mode, Template, Vars};
+use pao_fuzz::{arb_json, corpus_catalog, corpus_templates, edit, fuzz, mutate, mutation};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Catalog loading: one or two corpus documents mutated (as text or as a tree), sometimes
+/// under a second path too. Loading never panics, is deterministic, reports problems only
+/// against files it was given, and leaves out every document with a problem.
+#[test]
+fn catalog_documents_load() {
+    let repo = corpus_catalog();
+    let paths: Vec<String> = repo.documents.keys().cloned().collect();
+    let strategy = (
+        prop::collection::vec((0..paths.len(), mutation()), 1..3),
+        any::<bool>(),
+    );
+    fuzz("catalog_documents_load", strategy, |(mutations, copy)| {
+        let mut documents = repo.documents.clone();
+        for (i, m) in &mutations {
+            let path = &paths[*i];
+            let text = mutate(&documents[path], m);
+            if copy {
+                documents.insert(path.replace(".yaml", "-copy.yaml"), text);
+            } else {
+                documents.insert(path.clone(), text);
+            }
+        }
+        let given = RepoFiles {
+            documents: documents.clone(),
+            codeowners: repo.codeowners.clone(),
+        };
+        let loaded = load_files(&given);
+        for p in &loaded.problems {
+            prop_assert!(
+                p.file == "CODEOWNERS" || documents.contains_key(&p.file),
+                "problem in a file not given: {p}"
+            );
+            prop_assert!(!p.message.is_empty(), "a problem without a message: {p:?}");
+        }
+        let faulty: Vec<&str> = loaded.problems.iter().map(|p| p.file.as_str()).collect();
+        for e in loaded.catalog.entries() {
+            prop_assert!(
+                !faulty.contains(&e.file.as_str()),
+                "{} has problems but is in the catalog",
+                e.file
+            );
+        }
+        let again = load_files(&given);
+        prop_assert_eq!(&loaded.problems, &again.problems);
+        Ok(())
+    });
+}
+
+/// Values to render with: realistic namespaces, or anything.
+fn vars() -> impl Strategy<Value = Vars> {
+    (arb_json(), arb_json(), any::<bool>()).prop_map(|(current, output, realistic)| {
+        let current = if realistic {
+            json!({"name": "x", "basic": {"instanceName": "db-1", "size": 3, "tags": ["a", "b"]},
+                   "list": [1, "two", null], "password": "hunter2"})
+        } else {
+            current
+        };
+        Vars {
+            current,
+            output: output.as_object().cloned().unwrap_or_default(),
+            metadata: serde_json::Map::new(),
+            system: pao::tools::sample_system().to_value(),
+        }
+    })
+}
+
+/// Template parsing and rendering: corpus templates edited, and sequences of template
+/// tokens. Parsing and rendering never panic, in text and JSON mode; a template that parses
+/// renders the same twice.
+#[test]
+fn templates_parse_and_render() {
+    let seeds = corpus_templates();
+    let from_corpus = (
+        proptest::sample::select(seeds),
+        prop::collection::vec(edit(), 0..5),
+    )
+        .prop_map(|(t, edits)| pao_fuzz::apply(&t, &edits));
+    let from_tokens = prop::collection::vec(
+        prop_oneof![
+            proptest::sample::select(vec![
+                "{{",
+                "}}",
+                "{%",
+                "%}",
+                "{#",
+                "#}",
+                ".current.",
+                ".output.",
+                ".system.",
+                ".metadata.",
+                "user.email",
+                "basic.instanceName",
+                "|",
+                " upper",
+                " json",
+                " slug",
+                " default(value=\"d\")",
+                " length",
+                " join(sep=\",\")",
+                "'",
+                "\"",
+                "[",
+                "]",
+                "(",
+                ")",
+                "0",
+                "-1",
+                "for x in ",
+                " endfor",
+                "if ",
+                " endif",
+                "set y = ",
+                "loop.index",
+                "~",
+                "+",
+                "==",
+                " and ",
+                " not ",
+                "\n",
+            ])
+            .prop_map(str::to_string),
+            "[a-zA-Z0-9 ._]{0,6}",
+        ],
+        0..20,
+    )
+    .prop_map(|parts| parts.concat());
+    let strategy = (prop_oneof![from_corpus, from_tokens], any::<bool>(), vars());
+    fuzz(
+        "templates_parse_and_render",
+        strategy,
+        |(src, json_mode, vars)| {
+            let mode = if json_mode { Mode::Json } else { Mode::Text };
+            if let Ok(t) = Template::parse(&src, mode) {
+                let _ = t.references();
+                let first = t.render(&vars).map_err(|e| e.to_string());
+                let second = t.render(&vars).map_err(|e| e.to_string());
+                prop_assert_eq!(first, second);
+            }
+            Ok(())
+        },
+    );
+}
+
+/// A value for a form field: one its type takes, or anything.
+fn field_value(field: &pao::form::Field) -> BoxedStrategy<Value> {
+    let options: Vec<Value> = field
+        .options
+        .iter()
+        .map(|o| Value::from(o.value()))
+        .collect();
+    let typed = if !options.is_empty() {
+        proptest::sample::select(options).boxed()
+    } else if field.kind.is_numeric() {
+        (-1_000_000i64..1_000_000).prop_map(Value::from).boxed()
+    } else if field.kind.is_textual() {
+        "[a-z][a-z0-9-]{0,30}".prop_map(Value::from).boxed()
+    } else {
+        any::<bool>().prop_map(Value::from).boxed()
+    };
+    prop_oneof![3 => typed, 1 => arb_json()].boxed()
+}
+
+/// Form validation: for every corpus item, inputs shaped like its form (typed values, wrong
+/// types, missing and extra keys) and arbitrary JSON. Validation never panics; a valid
+/// input's result validates again to itself; a password's value never appears in a problem.
+#[test]
+fn form_validation_of_arbitrary_input() {
+    let loaded = load_files(&corpus_catalog());
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let forms: Vec<pao::form::Form> = loaded
+        .catalog
+        .entries()
+        .iter()
+        .map(|e| e.document.form().clone())
+        .collect();
+    let shaped = proptest::sample::select(forms.clone()).prop_flat_map(|form| {
+        let fields: Vec<BoxedStrategy<(String, Value)>> = form
+            .fields()
+            .map(|(path, f)| {
+                let path = path.to_string();
+                field_value(f).prop_map(move |v| (path.clone(), v)).boxed()
+            })
+            .collect();
+        (
+            Just(form),
+            fields,
+            prop::collection::vec(any::<bool>(), 0..32),
+        )
+    });
+    let strategy = prop_oneof![
+        3 => shaped.prop_map(|(form, values, keep)| {
+            let mut input = json!({"name": "fuzz"});
+            for (i, (path, value)) in values.into_iter().enumerate() {
+                if keep.get(i).copied().unwrap_or(true) {
+                    let (group, field) = path.split_once('.').unwrap_or(("", &path));
+                    input[group][field] = value;
+                }
+            }
+            (form, input)
+        }),
+        1 => (proptest::sample::select(forms), arb_json()),
+    ];
+    fuzz("form_validation", strategy, |(form, input)| {
+        // Every password carries a marker no message could contain by chance.
+        let mut input = input;
+        let mut secrets = Vec::new();
+        for (n, path) in form.password_paths().iter().enumerate() {
+            let (group, field) = path.split_once('.').unwrap_or(("", path));
+            if input.get(group).is_some_and(Value::is_object) {
+                let secret = format!("pw-Zq{n}x7Kd!");
+                input[group][field] = Value::from(secret.clone());
+                secrets.push(secret);
+            }
+        }
+        match form.validate_input(&input) {
+            Ok(valid) => {
+                let again = form.validate_input(&valid);
+                prop_assert_eq!(again.as_ref().ok(), Some(&valid));
+            }
+            Err(problems) => {
+                for p in &problems {
+                    let shown = p.to_string();
+                    for s in &secrets {
+                        prop_assert!(!shown.contains(s.as_str()), "a password in {shown}");
+                    }
+                }
+            }
+        }
+        // The submission body around it goes through the JSON Schema check unharmed.
+        let body = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "x", "input": input}]});
+        let _ = pao::request::Submission::parse(&body);
+        Ok(())
+    });
+}
+
+/// A submission body that is anything at all.
+#[test]
+fn submission_bodies() {
+    fuzz("submission_bodies", arb_json(), |body| {
+        let _ = pao::request::Submission::parse(&body);
+        let _ = pao::request::Submission::parse(&json!({ "items": [body] }));
+        Ok(())
+    });
+}
+
+/// Path segments and query parts as a client would send them: percent-encoded.
+fn encoded() -> impl Strategy<Value = String> {
+    ".{0,10}".prop_map(|s: String| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    })
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The local gateway's SigV4 check, from two sides: a call signed as the SDKs sign it
+/// (devctl's aws-sigv4), with any path, query and body, verifies; the same call with its
+/// body or its signature changed does not; and header values that are anything at all
+/// (mutations of a real Authorization header, X-Amz-Date, host) never panic and never pass.
+#[test]
+fn sigv4_headers() {
+    let identities = vec![
+        pao_local::sigv4::default_identity(),
+        pao_local::sigv4::operator_identity(),
+    ];
+    let credentials = pao::signing::Credentials {
+        access_key_id: identities[0].access_key_id.clone(),
+        secret_access_key: identities[0].secret_access_key.clone(),
+        session_token: None,
+    };
+    let strategy = (
+        proptest::sample::select(vec!["GET", "POST", "DELETE"]),
+        prop::collection::vec(encoded(), 0..4),
+        prop::collection::vec((encoded(), encoded()), 0..4),
+        prop::collection::vec(any::<u8>(), 0..64),
+        prop::collection::vec(edit(), 0..4),
+        (any::<usize>(), ".{0,20}", ".{0,20}"),
+    );
+    fuzz(
+        "sigv4_headers",
+        strategy,
+        |(method, segments, query, body, edits, (flip, date, host))| {
+            let path = format!("/api/v1/{}", segments.join("/"));
+            let query = query
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&");
+            let url = if query.is_empty() {
+                format!("http://127.0.0.1:3000{path}")
+            } else {
+                format!("http://127.0.0.1:3000{path}?{query}")
+            };
+            let at = UNIX_EPOCH + Duration::from_secs(now());
+            let headers = pao::signing::sign(method, &url, &body, &credentials, "us-east-1", at)
+                .map_err(TestCaseError::fail)?;
+            let request = |headers: &[(String, String)], body: &[u8]| {
+                pao_local::sigv4::verify(
+                    &pao_local::sigv4::SignedRequest {
+                        method,
+                        path: &path,
+                        query: &query,
+                        headers,
+                        body,
+                    },
+                    &identities,
+                    "us-east-1",
+                    now(),
+                )
+                .map(|i| i.arn.clone())
+            };
+            prop_assert_eq!(request(&headers, &body), Ok(identities[0].arn.clone()));
+            // Another body: refused.
+            let mut other = body.clone();
+            match other.get_mut(flip % body.len().max(1)) {
+                Some(b) => *b ^= 1 << (flip % 8),
+                None => other.push(b'x'),
+            }
+            prop_assert!(request(&headers, &other).is_err());
+            // The Authorization header edited: refused, or (a no-op edit) still the signer.
+            let edited: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| {
+                    let v = if k == "authorization" {
+                        pao_fuzz::apply(v, &edits)
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            let original = headers
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v);
+            let changed = edited
+                .iter()
+                .find(|(k, _)| k == "authorization")
+                .map(|(_, v)| v);
+            if original != changed {
+                if let Ok(arn) = request(&edited, &body) {
+                    // Only whitespace or separators the parser skips may change harmlessly.
+                    prop_assert_eq!(arn, identities[0].arn.clone());
+                }
+            }
+            // Arbitrary X-Amz-Date and host values: no panic, no pass.
+            let wild: Vec<(String, String)> = headers
+                .iter()
+                .map(|(k, v)| match k.as_str() {
+                    "x-amz-date" => (k.clone(), date.clone()),
+                    "host" => (k.clone(), host.clone()),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect();
+            let amz = headers
+                .iter()
+                .find(|(k, _)| k == "x-amz-date")
+                .map(|(_, v)| v.as_str());
+            let h = headers
+                .iter()
+                .find(|(k, _)| k == "host")
+                .map(|(_, v)| v.as_str());
+            if amz != Some(date.as_str()) || h != Some(host.as_str()) {
+                prop_assert!(request(&wild, &body).is_err());
+            }
+            Ok(())
+        },
+    );
+}
+
+/// The webhook's signature check: a header that is anything at all passes only if it is
+/// the body's signature; a signed body changed by one bit never passes.
+#[test]
+fn webhook_signature() {
+    let secret = b"fuzz-webhook-secret";
+    let strategy = (
+        prop::collection::vec(any::<u8>(), 0..256),
+        prop_oneof![".{0,80}", "sha256=[0-9a-fA-F]{0,70}"],
+        any::<usize>(),
+    );
+    fuzz("webhook_signature", strategy, |(body, header, flip)| {
+        let good = pao::webhook::sign(secret, &body);
+        prop_assert!(pao::webhook::signature_matches(secret, &body, &good));
+        prop_assert!(
+            !pao::webhook::signature_matches(secret, &body, &header) || header == good,
+            "{header} passed"
+        );
+        if !body.is_empty() {
+            let mut other = body.clone();
+            other[flip % body.len()] ^= 1 << (flip % 8);
+            prop_assert!(!pao::webhook::signature_matches(secret, &other, &good));
+        }
+        Ok(())
+    });
+}
