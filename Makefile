@@ -11,12 +11,12 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit release dev validate-examples clean
+.PHONY: help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-test: toolchain venv fmt-check lint lint-template unit ## Everything CI checks: format, clippy, template lint, every test
+test: toolchain venv fmt-check lint lint-template unit fuzz-api-short ## Everything CI checks: format, clippy, template lint, every test, a short schemathesis pass
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found: install the Rust toolchain (rustup)"; exit 1; }
@@ -61,6 +61,17 @@ invoke: ## Feed an event to its function's handler against a local endpoint: mak
 unit: venv ## Run every test against a fresh local AWS endpoint (prints the total last)
 	@mkdir -p target; set -o pipefail; scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
+
+fuzz: ## The Rust fuzz targets (fuzz/), PAO_FUZZ_SECONDS each (default 60)
+	PAO_FUZZ_SECONDS=$${PAO_FUZZ_SECONDS:-60} $(CARGO) test --locked -p pao-fuzz --test targets
+
+fuzz-api: venv ## Schemathesis against a local stack of its own (PAO_FUZZ_API_EXAMPLES, PAO_FUZZ_API_SECONDS)
+	$(CARGO) build --locked -p pao-local
+	scripts/with-local-aws.sh scripts/fuzz-api.sh
+
+fuzz-api-short: venv
+	$(CARGO) build --locked -p pao-local
+	PAO_FUZZ_API_EXAMPLES=5 PAO_FUZZ_API_SECONDS=90 scripts/with-local-aws.sh scripts/fuzz-api.sh
 
 machete: ## Unused dependencies (cargo-machete, installed under .tools on first use)
 	@test -x .tools/bin/cargo-machete || $(CARGO) install --quiet --locked --root .tools cargo-machete --version 0.9.2

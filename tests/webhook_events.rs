@@ -78,3 +78,37 @@ async fn a_push_to_the_followed_branch_reaches_github() {
     assert_eq!(status, 502, "a released delivery is tried again");
     env.cleanup().await;
 }
+
+/// A signed delivery that is not a JSON object is refused whatever its event (schemathesis
+/// found unknown events answered 202 without the body being read).
+#[tokio::test]
+async fn a_signed_body_that_is_not_a_json_object_is_refused_for_any_event() {
+    let env = TestEnv::new().await;
+    let hook = webhook(&env).await;
+    let (ping, _) = event("github-ping.json");
+    for (kind, body) in [
+        ("ping", &b"\x00\xffnot json"[..]),
+        ("issues", b"[1, 2]"),
+        ("+", b""),
+    ] {
+        let mut delivery = ping.clone();
+        delivery["isBase64Encoded"] = Value::Bool(false);
+        delivery["body"] = Value::String(String::from_utf8_lossy(body).into_owned());
+        let sent = String::from_utf8_lossy(body).into_owned();
+        delivery["headers"]["X-Hub-Signature-256"] =
+            Value::String(pao::webhook::sign(SECRET.as_bytes(), sent.as_bytes()));
+        delivery["headers"]["X-GitHub-Event"] = Value::String(kind.into());
+        delivery["multiValueHeaders"] = Value::Null;
+        let (status, answer) = self::answer(&hook, &delivery).await;
+        assert_eq!(status, 400, "{kind}: {answer}");
+        assert_eq!(answer["error"]["details"][0]["field"], "body", "{answer}");
+    }
+    // And one that does not name its event.
+    let mut unnamed = ping.clone();
+    unnamed["headers"]["X-GitHub-Event"] = Value::String(String::new());
+    unnamed["multiValueHeaders"] = Value::Null;
+    let (status, answer) = self::answer(&hook, &unnamed).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["details"][0]["field"], "X-GitHub-Event");
+    env.cleanup().await;
+}

@@ -69,17 +69,8 @@ impl Webhook {
                 "the X-Hub-Signature-256 signature does not match the body".into(),
             ));
         }
-        let event = header("x-github-event").unwrap_or_default();
-        if !matches!(event, "ping" | "push" | "workflow_run") {
-            return Ok(ApiResponse::ok(
-                202,
-                json!({"ignored": format!("{event:?} events change nothing in PAO")}),
-                meta,
-            ));
-        }
-        if event == "ping" {
-            return Ok(ApiResponse::ok(200, json!({"pong": true}), meta));
-        }
+        // Every GitHub delivery is a JSON object, whatever its event: anything else is refused
+        // before the event is even looked at.
         let payload: Value = serde_json::from_slice(body).map_err(|e| {
             ApiError::Validation(vec![crate::problem::Problem::at(
                 "body",
@@ -90,6 +81,28 @@ impl Webhook {
                 ),
             )])
         })?;
+        if !payload.is_object() {
+            return Err(ApiError::Validation(vec![crate::problem::Problem::at(
+                "body",
+                "must be a JSON object",
+            )]));
+        }
+        let Some(event) = header("x-github-event").filter(|e| !e.is_empty()) else {
+            return Err(ApiError::Validation(vec![crate::problem::Problem::at(
+                "X-GitHub-Event",
+                "is required: GitHub names the event of every delivery",
+            )]));
+        };
+        if !matches!(event, "ping" | "push" | "workflow_run") {
+            return Ok(ApiResponse::ok(
+                202,
+                json!({"ignored": format!("{event:?} events change nothing in PAO")}),
+                meta,
+            ));
+        }
+        if event == "ping" {
+            return Ok(ApiResponse::ok(200, json!({"pong": true}), meta));
+        }
         let ignored = |why: String| {
             Ok(ApiResponse::ok(
                 202,
