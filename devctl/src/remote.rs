@@ -63,14 +63,7 @@ impl Target {
 
 /// Percent-encodes a query value.
 fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    pao::signing::uri_encode(s.as_bytes(), false)
 }
 
 /// `path?k=v&…` with the empty values left out.

@@ -258,16 +258,7 @@ fn submission_bodies() {
 
 /// Path segments and query parts as a client would send them: percent-encoded.
 fn encoded() -> impl Strategy<Value = String> {
-    ".{0,10}".prop_map(|s: String| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    })
+    ".{0,10}".prop_map(|s: String| pao::signing::uri_encode(s.as_bytes(), false))
 }
 
 fn now() -> u64 {

@@ -4,6 +4,7 @@
 //! for service `execute-api` in the configured region, dated within 15 minutes.
 
 use hmac::{Hmac, KeyInit, Mac};
+use pao::signing::uri_encode;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -207,21 +208,6 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// RFC 3986 encoding of every byte but unreserved characters.
-fn uri_encode(s: &[u8], keep_slash: bool) -> String {
-    let mut out = String::new();
-    for &b in s {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Decodes `%XX` escapes into bytes (invalid ones are kept as they are).

@@ -75,3 +75,20 @@ pub fn sign(
     }
     Ok(headers)
 }
+
+/// RFC 3986 percent-encoding of every byte but the unreserved characters (and `/` when
+/// `keep_slash`): how SigV4 encodes a canonical request's parts, and how a client encodes a
+/// query value or path segment.
+pub fn uri_encode(s: &[u8], keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
