@@ -157,70 +157,24 @@ pub fn corpus_templates() -> Vec<String> {
     out
 }
 
-/// Fragments that matter to YAML, templates, JSON and headers: what an edit inserts.
+/// Fragments that matter to YAML, JSON and headers: what an edit inserts (besides
+/// [`TEMPLATE_TOKENS`]).
+#[rustfmt::skip]
 const TOKENS: &[&str] = &[
-    ": ",
-    "- ",
-    "\n",
-    "\n  ",
-    "  ",
-    "\t",
-    "#",
-    "&a ",
-    "*a",
-    "<<: ",
-    "!!binary ",
-    "!tag ",
-    "? ",
-    "---\n",
-    "...\n",
-    "|\n",
-    ">-\n",
-    "'",
-    "\"",
-    "\\",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    "~",
-    "null",
-    "true",
-    "1e999",
-    "-0",
-    "0x1F",
-    "99999999999999999999",
-    "{{",
-    "}}",
-    "{%",
-    "%}",
-    "{#",
-    "#}",
-    "{{.current.",
-    "{{.output.",
-    "{{.system.",
-    "{{.metadata.",
-    " | upper",
-    " | slug",
-    " | json",
-    " | default(value='x')",
-    "{% for x in .current.list %}",
-    "{% endfor %}",
-    "{% if x %}",
-    "{% endif %}",
-    "%",
-    "%2F",
-    "%%",
-    "=",
-    "&",
-    ";",
-    "\u{0}",
-    "\u{feff}",
-    "\u{202e}",
-    "é",
-    "😀",
-    "\r\n",
+    ": ", "- ", "\n", "\n  ", "  ", "\t", "#", "&a ", "*a", "<<: ", "!!binary ", "!tag ", "? ",
+    "---\n", "...\n", "|\n", ">-\n", "'", "\"", "\\", "[", "]", "{", "}", ",", "~", "null",
+    "true", "1e999", "-0", "0x1F", "99999999999999999999", "%", "%2F", "%%", "=", "&", ";",
+    "\u{0}", "\u{feff}", "\u{202e}", "é", "😀", "\r\n",
+];
+
+/// Fragments of the catalog's template syntax: what template inputs are built from.
+#[rustfmt::skip]
+pub const TEMPLATE_TOKENS: &[&str] = &[
+    "{{", "}}", "{%", "%}", "{#", "#}", ".current.", ".output.", ".system.", ".metadata.",
+    "{{.current.", "{{.output.", "user.email", "basic.instanceName", "|", " upper", " json",
+    " slug", " default(value=\"d\")", " length", " join(sep=\",\")", "(", ")", "0", "-1",
+    "{% for x in .current.list %}", "{% endfor %}", "for x in ", " endfor", "if ", " endif",
+    "set y = ", "loop.index", "+", "==", " and ", " not ",
 ];
 
 /// One edit of a text.
@@ -239,7 +193,8 @@ pub fn edit() -> impl Strategy<Value = Edit> {
         (
             any::<usize>(),
             prop_oneof![
-                3 => proptest::sample::select(TOKENS).prop_map(str::to_string),
+                2 => proptest::sample::select(TOKENS).prop_map(str::to_string),
+                1 => proptest::sample::select(TEMPLATE_TOKENS).prop_map(str::to_string),
                 1 => ".{0,12}",
             ]
         )
