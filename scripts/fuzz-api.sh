@@ -6,6 +6,7 @@
 #
 #   PAO_FUZZ_API_EXAMPLES   test cases per operation and phase (default 25)
 #   PAO_FUZZ_API_SECONDS    time budget for the whole run (default 600)
+#   PAO_FUZZ_API_SEED       a fixed seed (make test's short pass uses one); otherwise random
 # Reports (JUnit, and a pytest file reproducing any failure) go to target/fuzz-api/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,5 +58,5 @@ echo "schemathesis: $examples examples per operation, at most ${seconds}s, again
 SCHEMATHESIS_HOOKS=hooks .venv/bin/schemathesis --config-file scripts/schemathesis/schemathesis.toml \
   run "$work/openapi.json" --url "$api" --checks all \
   --max-examples "$examples" --max-time "$seconds" --workers 2 \
-  --generation-database none --no-color \
+  --generation-database none --no-color ${PAO_FUZZ_API_SEED:+--seed "$PAO_FUZZ_API_SEED"} \
   --report junit,pytest --report-dir "$out"
