@@ -127,6 +127,9 @@ mod tests {
                 if op.get("security").is_none() {
                     assert!(responses.contains_key("403"), "{method} {path}: 403");
                 }
+                for status in ["429", "500"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
                 if method == "post" && op.get("security").is_none() {
                     let with_body = op.get("requestBody").is_some();
                     assert!(
