@@ -37,6 +37,10 @@ async fn main() -> ExitCode {
         running.api_addr
     );
     println!(
+        "  description    http://{}/api/v1/openapi.json   (OpenAPI 3.1, signed like every call)",
+        running.api_addr
+    );
+    println!(
         "  identity       AKIAPAOLOCALDEV00001 / pao-local-dev-secret (more in local/identities.json)"
     );
     println!("  AWS endpoint   {endpoint}");
