@@ -7,6 +7,7 @@
 #   PAO_FUZZ_API_EXAMPLES   test cases per operation and phase (default 25)
 #   PAO_FUZZ_API_SECONDS    time budget for the whole run (default 600)
 #   PAO_FUZZ_API_SEED       a fixed seed (make test's short pass uses one); otherwise random
+#   PAO_FUZZ_API_REPORT     report formats (default junit,pytest; ndjson, har, html … too)
 # Reports (JUnit, and a pytest file reproducing any failure) go to target/fuzz-api/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,4 +60,4 @@ SCHEMATHESIS_HOOKS=hooks .venv/bin/schemathesis --config-file scripts/schemathes
   run "$work/openapi.json" --url "$api" --checks all \
   --max-examples "$examples" --max-time "$seconds" --workers 2 \
   --generation-database none --no-color ${PAO_FUZZ_API_SEED:+--seed "$PAO_FUZZ_API_SEED"} \
-  --report junit,pytest --report-dir "$out"
+  --report "${PAO_FUZZ_API_REPORT:-junit,pytest}" --report-dir "$out"

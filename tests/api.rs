@@ -284,6 +284,46 @@ async fn idempotency_key_replays_and_guards() {
         answer["error"]["details"][0]["field"],
         json!("Idempotency-Key")
     );
+    // The key is bound to the route too: the same key and (empty) body on another request's
+    // decision is another call, refused, never a replay of the first answer (schemathesis
+    // saw a key carried from one route to another answered as if the same call).
+    let ids: Vec<String> = first["data"]["requests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(list["data"].as_array().into_iter().flatten())
+        .filter_map(|r| r["requestId"].as_str().map(str::to_string))
+        .collect();
+    let other = ids
+        .iter()
+        .find(|id| **id != ids[0])
+        .expect("two requests")
+        .clone();
+    let abort = |id: &str| {
+        let mut r = call("POST", &format!("/api/v1/requests/{id}/abort"), None);
+        r.headers.push(("idempotency-key".into(), "abort-1".into()));
+        r
+    };
+    let (status, aborted) = send(&app, abort(&ids[0])).await;
+    assert_eq!(
+        (status, &aborted["data"]["state"]),
+        (200, &json!("aborted"))
+    );
+    let (status, answer) = send(&app, abort(&other)).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["error"]["details"][0]["field"],
+        json!("Idempotency-Key")
+    );
+    let (_, still) = send(
+        &app,
+        call("GET", &format!("/api/v1/requests/{other}"), None),
+    )
+    .await;
+    assert_ne!(still["data"]["state"], json!("aborted"), "{still}");
+    // And the same call again is the first answer again.
+    let (status, replayed) = send(&app, abort(&ids[0])).await;
+    assert_eq!((status, &replayed["data"]), (200, &aborted["data"]));
     env.cleanup().await;
 }
 

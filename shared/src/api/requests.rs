@@ -59,6 +59,15 @@ fn idempotency_key(req: &ApiRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(key))
 }
 
+/// What an `Idempotency-Key` is bound to besides its caller: the method, the path and the
+/// body. The same key on another route (or another request's decision) is another call, never
+/// a replay of the first one's answer. Only a hash of this is stored.
+fn fingerprint(req: &ApiRequest) -> Vec<u8> {
+    let mut bytes = format!("{} {}\n", req.method, req.path).into_bytes();
+    bytes.extend_from_slice(&req.body);
+    bytes
+}
+
 /// The answer a key that is not free gives.
 fn earlier_answer(held: Idempotent) -> Result<ApiResponse, ApiError> {
     match held {
@@ -69,7 +78,7 @@ fn earlier_answer(held: Idempotent) -> Result<ApiResponse, ApiError> {
         }),
         Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
             "Idempotency-Key",
-            "was already used with a different body",
+            "was already used with a different call (method, path or body)",
         )])),
         Idempotent::InProgress | Idempotent::Claimed => Err(ApiError::Conflict(
             "a call with this Idempotency-Key is still being processed".into(),
@@ -131,10 +140,11 @@ async fn create(
         json!({"correlationId": cid}),
     );
     let now = Now::current();
+    let call_print = fingerprint(req);
     let answered = answer_key.map(|key| crate::store::Answered {
         caller: &caller.arn,
         key,
-        body: &req.body,
+        body: &call_print,
         status: response.status,
         response: &response.body,
         now: &now,
@@ -148,7 +158,7 @@ async fn create(
             // left (expired), the request exists as this call would have written it.
             return match app
                 .store
-                .idempotency_of(&caller.arn, key, &req.body)
+                .idempotency_of(&caller.arn, key, &call_print)
                 .await?
             {
                 Some(held) => earlier_answer(held),
@@ -178,7 +188,7 @@ where
     };
     match app
         .store
-        .claim_idempotency(&caller.arn, key, &req.body, &Now::current())
+        .claim_idempotency(&caller.arn, key, &fingerprint(req), &Now::current())
         .await?
     {
         Idempotent::Claimed => {
