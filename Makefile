@@ -63,7 +63,7 @@ unit: venv ## Run every test against a fresh local AWS endpoint (prints the tota
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
 
 fuzz: ## The Rust fuzz targets (fuzz/), PAO_FUZZ_SECONDS each (default 60)
-	PAO_FUZZ_SECONDS=$${PAO_FUZZ_SECONDS:-60} $(CARGO) test --locked -p pao-fuzz --test targets
+	PAO_FUZZ_SECONDS=$${PAO_FUZZ_SECONDS:-60} $(CARGO) test --locked -p pao-fuzz --test targets -- --nocapture
 
 fuzz-api: venv ## Schemathesis against a local stack of its own (PAO_FUZZ_API_EXAMPLES, PAO_FUZZ_API_SECONDS)
 	$(CARGO) build --locked -p pao-local
