@@ -154,7 +154,9 @@ async fn a_failed_claim_write_is_not_an_unknown_outcome() {
     s.env.cleanup().await;
 }
 
-/// Item 7: near the invocation's deadline the rest of the batch is handed back unrun.
+/// Item 7: near the invocation's deadline the rest of the batch is handed back unrun, and
+/// made visible again at once (not after the queue's visibility timeout, while a FIFO group
+/// would wait).
 #[tokio::test]
 async fn the_batch_stops_before_the_deadline() {
     let s = setup().await;
@@ -164,19 +166,36 @@ async fn the_batch_stops_before_the_deadline() {
         submit(&s, input()).await,
     ];
     s.jira.delay(Duration::from_millis(1500));
-    let records: Vec<Record> = ids
+    // The three messages as the event source mapping receives them, in submission order.
+    let mut received = Vec::new();
+    let until = Instant::now() + Duration::from_secs(20);
+    while received.len() < 3 {
+        assert!(
+            Instant::now() < until,
+            "the three messages were not received"
+        );
+        received.extend(s.worker.queue.receive(1).await.expect("receive"));
+    }
+    let of = |m: &aws_sdk_sqs::types::Message| {
+        serde_json::from_str::<TaskMessage>(m.body().unwrap_or_default())
+            .map(|t| t.request_id)
+            .ok()
+    };
+    received.sort_by_key(|m| ids.iter().position(|id| of(m).as_ref() == Some(id)));
+    let records: Vec<Record> = received
         .iter()
-        .enumerate()
-        .map(|(i, id)| Record {
-            message_id: format!("m{i}"),
-            body: serde_json::to_string(&message(id, 0)).unwrap_or_default(),
-            group_id: Some(id.to_string()),
+        .map(|m| Record {
+            message_id: m.message_id().unwrap_or_default().to_string(),
+            body: m.body().unwrap_or_default().to_string(),
+            group_id: of(m).map(|id| id.to_string()),
+            receipt_handle: m.receipt_handle().map(str::to_string),
         })
         .collect();
     // Room for one action (10 s timeout + margin) and not for a second.
     let deadline = Instant::now() + s.worker.settings.action_timeout + Duration::from_secs(6);
     let failed = s.worker.process_batch(&records, Some(deadline)).await;
-    assert_eq!(failed, ["m1", "m2"]);
+    let handed_back: Vec<String> = records[1..].iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!(failed, handed_back);
     assert_eq!(
         detail(&s, &ids[0]).await.tasks[0].state,
         TaskState::Completed
@@ -184,6 +203,25 @@ async fn the_batch_stops_before_the_deadline() {
     for id in &ids[1..] {
         assert_eq!(detail(&s, id).await.tasks[0].state, TaskState::Queued);
     }
+    // The two handed back are there to receive again now (the queue's visibility timeout is
+    // minutes).
+    let mut again = Vec::new();
+    let until = Instant::now() + Duration::from_secs(10);
+    while again.len() < 2 && Instant::now() < until {
+        again.extend(
+            s.worker
+                .queue
+                .receive(1)
+                .await
+                .expect("receive")
+                .into_iter()
+                .filter_map(|m| m.message_id().map(str::to_string)),
+        );
+    }
+    again.sort();
+    let mut expected = handed_back.clone();
+    expected.sort();
+    assert_eq!(again, expected, "handed-back messages are visible at once");
     s.env.cleanup().await;
 }
 
@@ -199,6 +237,7 @@ async fn a_failure_holds_back_only_its_own_message_group() {
         message_id: n.into(),
         body: serde_json::to_string(&message(id, 0)).unwrap_or_default(),
         group_id: Some(id.to_string()),
+        receipt_handle: None,
     };
     let failed = worker
         .process_batch(

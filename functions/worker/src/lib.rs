@@ -40,6 +40,7 @@ pub async fn handle_batch(
             message_id: m.message_id.clone().unwrap_or_default(),
             body: m.body.clone().unwrap_or_default(),
             group_id: m.attributes.get("MessageGroupId").cloned(),
+            receipt_handle: m.receipt_handle.clone(),
         })
         .collect();
     let failed = worker.process_batch(&records, deadline).await;

@@ -120,6 +120,11 @@ impl Queue {
         &self.client
     }
 
+    /// Makes received messages visible again at once (a batch handed back unstarted).
+    pub async fn release(&self, receipts: &[String]) -> Result<(), QueueError> {
+        make_visible(&self.client, &self.url, receipts).await
+    }
+
     /// Whether the queue answers (for `/health/ready`).
     pub async fn ready(&self) -> Result<(), QueueError> {
         self.client
@@ -221,6 +226,44 @@ impl Queue {
             .map_err(sqs)?;
         Ok(out.message_id.unwrap_or_default())
     }
+}
+
+/// Visibility back to zero for received messages, ten at a time. A message whose change
+/// fails is only logged: it becomes visible when its visibility timeout ends anyway.
+pub(crate) async fn make_visible(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    receipts: &[String],
+) -> Result<(), QueueError> {
+    use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+    for chunk in receipts.chunks(10) {
+        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(format!("m{i}"))
+                    .receipt_handle(r)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let out = client
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(sqs)?;
+        if let Some(f) = out.failed().first() {
+            tracing::warn!(
+                code = f.code(),
+                "a message could not be made visible at once; it will be when its timeout ends"
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

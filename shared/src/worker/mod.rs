@@ -81,6 +81,8 @@ pub struct Record {
     pub body: String,
     /// `MessageGroupId` (the request id); `None` holds back every later record on failure.
     pub group_id: Option<String>,
+    /// The receipt handle, to make a record handed back unstarted visible again at once.
+    pub receipt_handle: Option<String>,
 }
 
 /// Runs tasks: built once per container by [`Worker::from_config`].
@@ -136,7 +138,8 @@ impl Worker {
     /// A record that fails holds back the later records of its own message group (order is
     /// per group), not other requests'. Before each record the invocation's `deadline` is
     /// checked: when less than an action's timeout (plus a margin) is left, the rest of the
-    /// batch is handed back unprocessed rather than cut off mid-action.
+    /// batch is handed back unprocessed rather than cut off mid-action, and made visible again
+    /// at once.
     pub async fn process_batch(
         &self,
         records: &[Record],
@@ -158,6 +161,17 @@ impl Worker {
                         "invocation deadline near: handing the rest of the batch back"
                     );
                     failed.extend(records[i..].iter().map(|r| r.message_id.clone()));
+                    // Never started: visible again now, not after the queue's visibility
+                    // timeout (minutes, during which a FIFO group would wait). A record of a
+                    // held group stays hidden with the failure that holds it.
+                    let unstarted: Vec<String> = records[i..]
+                        .iter()
+                        .filter(|r| !r.group_id.as_deref().is_some_and(|g| held.contains(g)))
+                        .filter_map(|r| r.receipt_handle.clone())
+                        .collect();
+                    if let Err(e) = self.queue.release(&unstarted).await {
+                        tracing::warn!(error = %e, "the handed-back records stay hidden until their visibility timeout");
+                    }
                     return failed;
                 }
             }
