@@ -120,9 +120,22 @@ impl Queue {
         &self.client
     }
 
-    /// Makes received messages visible again at once (a batch handed back unstarted).
+    /// Makes received messages visible again at once (a batch handed back unstarted), one
+    /// call each. Not `ChangeMessageVisibilityBatch`: the worker links no other batch
+    /// visibility call, and the single one keeps its binary under 8 MiB (`make bench`); a
+    /// batch is ten messages at most, and the deadline check leaves seconds for them.
     pub async fn release(&self, receipts: &[String]) -> Result<(), QueueError> {
-        make_visible(&self.client, &self.url, receipts).await
+        for r in receipts {
+            self.client
+                .change_message_visibility()
+                .queue_url(&self.url)
+                .receipt_handle(r)
+                .visibility_timeout(0)
+                .send()
+                .await
+                .map_err(sqs)?;
+        }
+        Ok(())
     }
 
     /// Whether the queue answers (for `/health/ready`).
