@@ -165,8 +165,52 @@ async fn the_batch_stops_before_the_deadline() {
         submit(&s, input()).await,
         submit(&s, input()).await,
     ];
+    let handed_back = run_out_of_time(&s, &ids).await;
+    // The two handed back are there to receive again now (the queue's visibility timeout is
+    // minutes).
+    let mut again = receivable(&s, 2, Duration::from_secs(10)).await;
+    again.sort();
+    assert_eq!(
+        again, handed_back,
+        "handed-back messages are visible at once"
+    );
+    s.env.cleanup().await;
+}
+
+/// Item 7 with the visibility change refused (a throttled call): the rest of the batch is
+/// still handed back unrun, and stays hidden until its visibility timeout, as before.
+#[tokio::test]
+async fn a_refused_release_still_hands_the_batch_back() {
+    let mut s = setup().await;
+    let ids = [
+        submit(&s, input()).await,
+        submit(&s, input()).await,
+        submit(&s, input()).await,
+    ];
+    let faults = Faults::default();
+    let url = s.worker.queue.url().to_string();
+    s.worker.queue = pao::queue::Queue::new(faults.sqs(&s.env), url);
+    faults.fail(&["ChangeMessageVisibility"], &[], 0);
+    run_out_of_time(&s, &ids).await;
+    assert!(
+        faults
+            .calls()
+            .iter()
+            .any(|(op, _)| op == "ChangeMessageVisibility"),
+        "the release was tried"
+    );
+    assert_eq!(
+        receivable(&s, 1, Duration::from_secs(3)).await,
+        Vec::<String>::new()
+    );
+    s.env.cleanup().await;
+}
+
+/// Receives the three requests' messages as the event source mapping does and runs them
+/// with room for one action only: the first completes, the other two are handed back unrun.
+/// Returns the handed-back message ids, sorted.
+async fn run_out_of_time(s: &pao_system_tests::Setup, ids: &[RequestId; 3]) -> Vec<String> {
     s.jira.delay(Duration::from_millis(1500));
-    // The three messages as the event source mapping receives them, in submission order.
     let mut received = Vec::new();
     let until = Instant::now() + Duration::from_secs(20);
     while received.len() < 3 {
@@ -194,21 +238,25 @@ async fn the_batch_stops_before_the_deadline() {
     // Room for one action (10 s timeout + margin) and not for a second.
     let deadline = Instant::now() + s.worker.settings.action_timeout + Duration::from_secs(6);
     let failed = s.worker.process_batch(&records, Some(deadline)).await;
-    let handed_back: Vec<String> = records[1..].iter().map(|r| r.message_id.clone()).collect();
+    let mut handed_back: Vec<String> = records[1..].iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(failed, handed_back);
     assert_eq!(
-        detail(&s, &ids[0]).await.tasks[0].state,
+        detail(s, &ids[0]).await.tasks[0].state,
         TaskState::Completed
     );
     for id in &ids[1..] {
-        assert_eq!(detail(&s, id).await.tasks[0].state, TaskState::Queued);
+        assert_eq!(detail(s, id).await.tasks[0].state, TaskState::Queued);
     }
-    // The two handed back are there to receive again now (the queue's visibility timeout is
-    // minutes).
-    let mut again = Vec::new();
-    let until = Instant::now() + Duration::from_secs(10);
-    while again.len() < 2 && Instant::now() < until {
-        again.extend(
+    handed_back.sort();
+    handed_back
+}
+
+/// The ids of the messages received from the task queue within `wait` (up to `n`).
+async fn receivable(s: &pao_system_tests::Setup, n: usize, wait: Duration) -> Vec<String> {
+    let mut ids = Vec::new();
+    let until = Instant::now() + wait;
+    while ids.len() < n && Instant::now() < until {
+        ids.extend(
             s.worker
                 .queue
                 .receive(1)
@@ -218,11 +266,7 @@ async fn the_batch_stops_before_the_deadline() {
                 .filter_map(|m| m.message_id().map(str::to_string)),
         );
     }
-    again.sort();
-    let mut expected = handed_back.clone();
-    expected.sort();
-    assert_eq!(again, expected, "handed-back messages are visible at once");
-    s.env.cleanup().await;
+    ids
 }
 
 /// Item 7: a failing record holds back only the later records of its own request.

@@ -10,7 +10,9 @@
 //! one at a time, so a group holds one dead letter unless the same task died repeatedly.
 
 use super::{QueueError, TaskMessage, sqs};
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
+};
 use serde::Serialize;
 
 /// Seconds a message stays hidden while a listing or redrive holds it. Every path makes it
@@ -164,9 +166,38 @@ impl DeadLetters {
         Ok(held)
     }
 
-    /// Visibility back to zero.
+    /// Visibility back to zero, ten at a time (a listing holds up to a thousand). A message
+    /// whose change fails is only logged: it becomes visible when its hold ends anyway.
     async fn release(&self, receipts: &[String]) -> Result<(), QueueError> {
-        super::make_visible(&self.client, &self.url, receipts).await
+        for chunk in receipts.chunks(10) {
+            let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .receipt_handle(r)
+                        .visibility_timeout(0)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let out = self
+                .client
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(sqs)?;
+            if let Some(f) = out.failed().first() {
+                tracing::warn!(
+                    code = f.code(),
+                    "a message could not be made visible at once; it will be when its timeout ends"
+                );
+            }
+        }
+        Ok(())
     }
 }
 

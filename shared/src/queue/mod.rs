@@ -124,18 +124,24 @@ impl Queue {
     /// call each. Not `ChangeMessageVisibilityBatch`: the worker links no other batch
     /// visibility call, and the single one keeps its binary under 8 MiB (`make bench`); a
     /// batch is ten messages at most, and the deadline check leaves seconds for them.
+    /// Every receipt is tried; the first failure is returned (a message whose change failed
+    /// becomes visible when its visibility timeout ends anyway).
     pub async fn release(&self, receipts: &[String]) -> Result<(), QueueError> {
+        let mut first_error = None;
         for r in receipts {
-            self.client
+            let sent = self
+                .client
                 .change_message_visibility()
                 .queue_url(&self.url)
                 .receipt_handle(r)
                 .visibility_timeout(0)
                 .send()
-                .await
-                .map_err(sqs)?;
+                .await;
+            if let Err(e) = sent {
+                first_error.get_or_insert(sqs(e));
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Whether the queue answers (for `/health/ready`).
@@ -239,44 +245,6 @@ impl Queue {
             .map_err(sqs)?;
         Ok(out.message_id.unwrap_or_default())
     }
-}
-
-/// Visibility back to zero for received messages, ten at a time. A message whose change
-/// fails is only logged: it becomes visible when its visibility timeout ends anyway.
-pub(crate) async fn make_visible(
-    client: &aws_sdk_sqs::Client,
-    url: &str,
-    receipts: &[String],
-) -> Result<(), QueueError> {
-    use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
-    for chunk in receipts.chunks(10) {
-        let entries: Vec<ChangeMessageVisibilityBatchRequestEntry> = chunk
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(format!("m{i}"))
-                    .receipt_handle(r)
-                    .visibility_timeout(0)
-                    .build()
-                    .ok()
-            })
-            .collect();
-        let out = client
-            .change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(sqs)?;
-        if let Some(f) = out.failed().first() {
-            tracing::warn!(
-                code = f.code(),
-                "a message could not be made visible at once; it will be when its timeout ends"
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
