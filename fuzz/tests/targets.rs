@@ -1,14 +1,17 @@
 //! The fuzz targets: catalog document loading, template parsing and rendering, form and
-//! submission validation of arbitrary JSON, the local gateway's SigV4 parsing, and the
-//! webhook's signature check. Each must never panic, and each checks what its callers rely
+//! submission validation of arbitrary JSON, schema validation against the `jsonschema`
+//! crate, the local gateway's SigV4 parsing, and the webhook's signature check. Each must never panic, and each checks what its callers rely
 //! on besides (see each target). Budgets: `pao_fuzz::Budget`.
 
 use pao::catalog::load::{RepoFiles, load_files};
+use pao::path::DocPath;
+use pao::schema::SchemaKind;
 use pao::template::{Mode, Template, Vars};
 use pao_fuzz::{arb_json, corpus_catalog, corpus_templates, edit, fuzz, mutate, mutation};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Catalog loading: one or two corpus documents mutated (as text or as a tree), sometimes
@@ -363,6 +366,96 @@ fn webhook_signature() {
             let mut other = body.clone();
             other[flip % body.len()] ^= 1 << (flip % 8);
             prop_assert!(!pao::webhook::signature_matches(secret, &other, &good));
+        }
+        Ok(())
+    });
+}
+
+/// The reference for `schema_validation`: the `jsonschema` crate on the same documents
+/// (test-only; the functions no longer link it).
+struct Embedded;
+
+impl jsonschema::Retrieve for Embedded {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let wanted = uri.as_str();
+        SchemaKind::ALL
+            .into_iter()
+            .find(|k| wanted.ends_with(k.file_name()))
+            .map(SchemaKind::document)
+            .ok_or_else(|| format!("schema {wanted} is not one of PAO's").into())
+    }
+}
+
+/// Where the `jsonschema` crate finds violations, as `schema::validate` names the places.
+fn reference_places(validator: &jsonschema::Validator, doc: &Value) -> BTreeSet<String> {
+    use jsonschema::error::ValidationErrorKind as K;
+    validator
+        .iter_errors(doc)
+        .map(|e| {
+            let path = DocPath::from_pointer(e.instance_path().as_str(), doc);
+            match e.kind() {
+                K::Required { property } => path.key(property.as_str().unwrap_or_default()),
+                K::AdditionalProperties { unexpected } if unexpected.len() == 1 => {
+                    path.key(unexpected[0].clone())
+                }
+                _ => path,
+            }
+            .to_string()
+        })
+        .collect()
+}
+
+/// PAO's own schema evaluator (`schema::eval`) against the `jsonschema` crate: catalog
+/// documents of the corpus and submission bodies, changed as trees, each checked against
+/// all three schemas. The two agree on whether a document is valid and on the places of
+/// its violations.
+#[test]
+fn schema_validation() {
+    let repo = corpus_catalog();
+    let mut seeds: Vec<Value> = repo
+        .documents
+        .values()
+        .filter_map(|text| serde_norway::from_str(text).ok())
+        .collect();
+    seeds.push(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "a", "input": {"name": "x"}}]}));
+    seeds.push(json!({"items": [{"schemaVersion": "catalog/v1", "bundleId": "b", "input": {"name": "x", "n": 1}}]}));
+    let reference: Vec<(SchemaKind, jsonschema::Validator)> = SchemaKind::ALL
+        .into_iter()
+        .map(|k| {
+            let v = jsonschema::draft202012::options()
+                .with_retriever(Embedded)
+                .build(&k.document())
+                .unwrap_or_else(|e| panic!("{}: {e}", k.file_name()));
+            (k, v)
+        })
+        .collect();
+    let strategy = (
+        proptest::sample::select(seeds),
+        prop::collection::vec(pao_fuzz::change(), 0..4),
+    );
+    fuzz("schema_validation", strategy, |(seed, changes)| {
+        let doc = pao_fuzz::change_value(&seed, &changes);
+        for (kind, validator) in &reference {
+            let ours: BTreeSet<String> = pao::schema::validate(*kind, &doc)
+                .into_iter()
+                .map(|p| p.path.to_string())
+                .collect();
+            let theirs = reference_places(validator, &doc);
+            prop_assert_eq!(
+                &ours,
+                &theirs,
+                "{:?} on {}: ours {:?}, jsonschema's {:?}",
+                kind,
+                doc,
+                pao::schema::validate(*kind, &doc),
+                validator
+                    .iter_errors(&doc)
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+            );
         }
         Ok(())
     });
