@@ -61,12 +61,23 @@ pub fn sdk_config() -> SdkConfig {
             aws_smithy_runtime_api::client::behavior_version::BehaviorVersion::latest(),
         )
         .retry_config(aws_types::sdk_config::RetryConfig::standard().with_max_attempts(attempts))
+        .http_client(https_client())
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .time_source(aws_smithy_async::time::SystemTimeSource::new());
     if let Some(url) = var("AWS_ENDPOINT_URL") {
         builder = builder.endpoint_url(url);
     }
     builder.build()
+}
+
+/// The SDK's HTTPS client: hyper and rustls with ring (the SDK's default brings aws-lc,
+/// about half a megabyte more in every function). The trust store is read when a client
+/// first connects, not here, so a cold start stays free of file reads.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// [`sdk_config`], for callers written against the async loader.
@@ -76,11 +87,33 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn the_environment_decides() {
         let c = super::sdk_config();
         assert!(c.region().is_some());
         assert!(c.credentials_provider().is_some());
         assert!(c.retry_config().is_some_and(|r| r.max_attempts() >= 1));
+    }
+
+    /// The SDK's HTTPS client speaks TLS (rustls with ring, no other provider linked): an
+    /// `https://` endpoint gets a TLS ClientHello first.
+    #[test]
+    fn https_endpoints_get_a_tls_handshake() {
+        let hello = crate::https::first_bytes_to_a_listener(|url| async move {
+            let config = aws_sdk_dynamodb::config::Builder::from(&super::sdk_config())
+                .endpoint_url(url)
+                .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+                .retry_config(aws_types::sdk_config::RetryConfig::disabled())
+                .build();
+            let client = aws_sdk_dynamodb::Client::from_conf(config);
+            let _ = client.list_tables().send().await;
+        });
+        assert_eq!(
+            &hello[..2],
+            &[0x16, 0x03],
+            "a TLS handshake record: {hello:?}"
+        );
     }
 }

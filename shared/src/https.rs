@@ -19,8 +19,23 @@ impl Https {
 
     /// The client, built now if this is its first use.
     pub fn client(&self) -> &reqwest::Client {
-        self.0.get_or_init(reqwest::Client::new)
+        self.0.get_or_init(|| {
+            install_crypto();
+            reqwest::Client::new()
+        })
     }
+}
+
+/// Makes rustls's ring provider the process default (the first call does; later ones find
+/// it there). reqwest's clients take the process default: the functions link no other TLS
+/// crypto (aws-lc cost each binary about half a megabyte), so this must come before any
+/// client is built: [`Https::client`] and the outbound client of `action::http` call it.
+pub fn install_crypto() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Err only when another provider is already the default, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 impl From<reqwest::Client> for Https {
@@ -29,6 +44,40 @@ impl From<reqwest::Client> for Https {
         let _ = cell.set(client);
         Self(Arc::new(cell))
     }
+}
+
+/// Runs `connect` against `https://127.0.0.1:<port>` of a listener that never answers and
+/// returns the first bytes the client sent it (for the tests: a TLS client starts with a
+/// handshake record, 0x16 0x03).
+#[cfg(test)]
+pub(crate) fn first_bytes_to_a_listener<F, Fut>(connect: F) -> Vec<u8>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = listener.local_addr().expect("its address").port();
+        let client = tokio::spawn(connect(format!("https://127.0.0.1:{port}")));
+        let read = async {
+            let (mut socket, _) = listener.accept().await.expect("a connection");
+            let mut buf = [0u8; 3];
+            socket.read_exact(&mut buf).await.expect("bytes");
+            buf.to_vec()
+        };
+        let bytes = tokio::time::timeout(std::time::Duration::from_secs(20), read)
+            .await
+            .expect("the client connected and wrote within 20 s");
+        client.abort();
+        bytes
+    })
 }
 
 #[cfg(test)]
@@ -43,5 +92,18 @@ mod tests {
         let _ = b.client();
         assert!(a.0.get().is_some());
         assert!(Arc::ptr_eq(&Https::shared().0, &Https::shared().0));
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+    }
+
+    #[test]
+    fn the_client_speaks_tls() {
+        let hello = first_bytes_to_a_listener(|url| async move {
+            let _ = Https::shared().client().get(url).send().await;
+        });
+        assert_eq!(
+            &hello[..2],
+            &[0x16, 0x03],
+            "a TLS handshake record: {hello:?}"
+        );
     }
 }
