@@ -51,7 +51,7 @@ lint-template: venv ## cfn-lint and sam validate --lint on template.yaml
 	AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
 
 build: $(VENV)/.build-tools ## sam build (cargo-lambda): ARCH=x86_64 (default) or ARCH=arm64
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" AWS_LC_SYS_NO_JITTER_ENTROPY=1 $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/*/bootstrap
 
 invoke: ## Feed an event to its function's handler against a local endpoint: make invoke EVENT=events/api-submit.json
