@@ -44,6 +44,11 @@ pub const KEYWORDS: &[&str] = &[
     "then",
 ];
 
+/// How deep schemas may nest while applied. None of ours refers to itself, so the depth is
+/// bounded by their own nesting (a few dozen levels, `$ref`s followed); past this it is a
+/// `$ref` cycle, reported rather than overflowing the stack.
+const MAX_DEPTH: usize = 256;
+
 /// What is wrong at one place of the document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind<'s> {
@@ -101,7 +106,14 @@ impl Schemas {
     pub fn validate<'s, 'i>(&'s self, name: &str, instance: &'i Value) -> Vec<Violation<'s, 'i>> {
         let mut out = Vec::new();
         match self.docs.iter().position(|(n, _)| *n == name) {
-            Some(doc) => self.apply(doc, &self.docs[doc].1, instance, &DocPath::root(), &mut out),
+            Some(doc) => self.apply(
+                0,
+                doc,
+                &self.docs[doc].1,
+                instance,
+                &DocPath::root(),
+                &mut out,
+            ),
             None => out.push(Violation {
                 path: DocPath::root(),
                 instance,
@@ -111,21 +123,32 @@ impl Schemas {
         out
     }
 
-    fn is_valid(&self, doc: usize, schema: &Value, instance: &Value) -> bool {
+    fn is_valid(&self, depth: usize, doc: usize, schema: &Value, instance: &Value) -> bool {
         let mut scratch = Vec::new();
-        self.apply(doc, schema, instance, &DocPath::root(), &mut scratch);
+        self.apply(depth, doc, schema, instance, &DocPath::root(), &mut scratch);
         scratch.is_empty()
     }
 
     /// Applies `schema` (part of document `doc`, against which `#` refs resolve).
     fn apply<'s, 'i>(
         &'s self,
+        depth: usize,
         doc: usize,
         schema: &'s Value,
         instance: &'i Value,
         path: &DocPath,
         out: &mut Vec<Violation<'s, 'i>>,
     ) {
+        // Our schemas nest a few dozen levels at most; deeper is a `$ref` cycle.
+        if depth > MAX_DEPTH {
+            push(
+                out,
+                path,
+                instance,
+                Kind::BadSchema("schema nesting too deep (a $ref cycle?)".into()),
+            );
+            return;
+        }
         let keywords = match schema {
             Value::Object(k) => k,
             Value::Bool(true) => return,
@@ -141,7 +164,7 @@ impl Schemas {
         for (keyword, value) in keywords {
             match keyword.as_str() {
                 "$ref" => match value.as_str().and_then(|r| self.resolve(doc, r)) {
-                    Some((d, s)) => self.apply(d, s, instance, path, out),
+                    Some((d, s)) => self.apply(depth + 1, d, s, instance, path, out),
                     None => out.push(Violation {
                         path: path.clone(),
                         instance,
@@ -239,7 +262,7 @@ impl Schemas {
                         }
                     } else {
                         for (k, v) in extra {
-                            self.apply(doc, value, v, &path.key(k.clone()), out);
+                            self.apply(depth + 1, doc, value, v, &path.key(k.clone()), out);
                         }
                     }
                 }
@@ -250,7 +273,14 @@ impl Schemas {
                     for name in o.keys() {
                         let as_value = Value::String(name.clone());
                         let mut scratch = Vec::new();
-                        self.apply(doc, value, &as_value, &DocPath::root(), &mut scratch);
+                        self.apply(
+                            depth + 1,
+                            doc,
+                            value,
+                            &as_value,
+                            &DocPath::root(),
+                            &mut scratch,
+                        );
                         if let Some(first) = scratch.into_iter().next() {
                             push(
                                 out,
@@ -268,7 +298,7 @@ impl Schemas {
                     if let (Some(o), Some(props)) = (instance.as_object(), value.as_object()) {
                         for (k, sub) in props {
                             if let Some(v) = o.get(k) {
-                                self.apply(doc, sub, v, &path.key(k.clone()), out);
+                                self.apply(depth + 1, doc, sub, v, &path.key(k.clone()), out);
                             }
                         }
                     }
@@ -276,20 +306,20 @@ impl Schemas {
                 "items" => {
                     if let Some(a) = instance.as_array() {
                         for (i, v) in a.iter().enumerate() {
-                            self.apply(doc, value, v, &path.index(i), out);
+                            self.apply(depth + 1, doc, value, v, &path.index(i), out);
                         }
                     }
                 }
                 "allOf" => {
                     for sub in value.as_array().into_iter().flatten() {
-                        self.apply(doc, sub, instance, path, out);
+                        self.apply(depth + 1, doc, sub, instance, path, out);
                     }
                 }
                 "oneOf" => {
                     let subs = value.as_array().map(Vec::as_slice).unwrap_or_default();
                     match subs
                         .iter()
-                        .filter(|s| self.is_valid(doc, s, instance))
+                        .filter(|s| self.is_valid(depth + 1, doc, s, instance))
                         .count()
                     {
                         1 => {}
@@ -297,14 +327,14 @@ impl Schemas {
                         _ => push(out, path, instance, Kind::OneOfMany),
                     }
                 }
-                "not" if self.is_valid(doc, value, instance) => {
+                "not" if self.is_valid(depth + 1, doc, value, instance) => {
                     push(out, path, instance, Kind::Not(value))
                 }
                 "if" => {
                     if let Some(then) = keywords.get("then")
-                        && self.is_valid(doc, value, instance)
+                        && self.is_valid(depth + 1, doc, value, instance)
                     {
-                        self.apply(doc, then, instance, path, out);
+                        self.apply(depth + 1, doc, then, instance, path, out);
                     }
                 }
                 _ => {}
@@ -452,6 +482,11 @@ mod tests {
         ]);
         assert!(s.validate("a.json", &json!(1)).is_empty());
         assert_eq!(s.validate("a.json", &json!("x")).len(), 1);
+        let cycle = one(json!({"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}));
+        assert!(matches!(
+            cycle.validate("t.json", &json!(1))[0].kind,
+            Kind::BadSchema(_)
+        ));
         let broken = one(json!({"$ref": "#/$defs/missing"}));
         assert!(matches!(
             broken.validate("t.json", &json!(1))[0].kind,

@@ -111,15 +111,17 @@ fn describe(v: Violation<'_, '_>) -> Problem {
     Problem::at(path.to_string(), message)
 }
 
+/// `1 item`, `2 items`.
+fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// What is wrong with `instance`, in words.
 fn message(kind: &Kind<'_>, instance: &Value) -> String {
-    let plural = |n: u64, one: &str, many: &str| {
-        if n == 1 {
-            one.to_string()
-        } else {
-            many.to_string()
-        }
-    };
     match kind {
         Kind::Type(Value::Array(types)) => {
             let names: Vec<String> = types.iter().map(Value::to_string).collect();
@@ -139,25 +141,13 @@ fn message(kind: &Kind<'_>, instance: &Value) -> String {
                 .unwrap_or_default();
             format!("{instance} is not one of: {list}")
         }
-        Kind::MinLength(n) => format!(
-            "{instance} is shorter than {n} {}",
-            plural(*n, "character", "characters")
-        ),
-        Kind::MaxLength(n) => format!(
-            "{instance} is longer than {n} {}",
-            plural(*n, "character", "characters")
-        ),
+        Kind::MinLength(n) => format!("{instance} is shorter than {}", count(*n, "character")),
+        Kind::MaxLength(n) => format!("{instance} is longer than {}", count(*n, "character")),
         Kind::Pattern(p) => format!("{instance} does not match the pattern {p}"),
         Kind::Minimum(n) => format!("{instance} is less than the minimum of {n}"),
         Kind::Maximum(n) => format!("{instance} is greater than the maximum of {n}"),
-        Kind::MinItems(n) => format!(
-            "{instance} has less than {n} {}",
-            plural(*n, "item", "items")
-        ),
-        Kind::MaxItems(n) => format!(
-            "{instance} has more than {n} {}",
-            plural(*n, "item", "items")
-        ),
+        Kind::MinItems(n) => format!("{instance} has less than {}", count(*n, "item")),
+        Kind::MaxItems(n) => format!("{instance} has more than {}", count(*n, "item")),
         Kind::UniqueItems => format!("{instance} has non-unique elements"),
         Kind::Required(p) => format!("{p} is required"),
         Kind::AdditionalProperties(names) => format!("unknown properties: {}", names.join(", ")),
