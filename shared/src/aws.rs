@@ -72,8 +72,9 @@ pub fn sdk_config() -> SdkConfig {
 
 /// The SDK's HTTPS client: hyper and rustls with ring (the SDK's default brings aws-lc,
 /// about 740 KB more in every function), built as the SDK builds its default otherwise,
-/// proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` included. The trust store is read
-/// when a client first connects, not here, so a cold start stays free of file reads.
+/// proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` included. The system trust store
+/// is read once per process when the first SDK client is built from this configuration (in
+/// `main`: part of the cold start `make bench` measures), never fetched.
 fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
