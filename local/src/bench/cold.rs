@@ -199,6 +199,25 @@ pub async fn starts(
     Ok(out)
 }
 
+/// [`first_invocation`] `runs` times, each in a fresh process: the medians of the first
+/// answer, of the second, and of the first's extra time over the second.
+pub async fn first_invocations(
+    binary: &Path,
+    env: &[(String, String)],
+    event: &Value,
+    runs: usize,
+) -> Result<(Duration, Duration, Duration), String> {
+    let (mut first, mut second, mut extra) = (vec![], vec![], vec![]);
+    for _ in 0..runs.max(1) {
+        let (a, b) = first_invocation(binary, env, event.clone()).await?;
+        first.push(a);
+        second.push(b);
+        extra.push(a.saturating_sub(b));
+    }
+    let p50 = |v: Vec<Duration>| super::Spread::of(v).p50;
+    Ok((p50(first), p50(second), p50(extra)))
+}
+
 /// Hands `binary` `event` twice against the real endpoint in `env`: (first answer, second
 /// answer) durations.
 pub async fn first_invocation(
