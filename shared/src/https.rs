@@ -26,11 +26,18 @@ impl Https {
     }
 }
 
+/// A reqwest client builder with TLS ready: every reqwest client of `pao` starts here
+/// ([`Https::client`], the outbound client of `action::http`).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    install_crypto();
+    reqwest::Client::builder()
+}
+
 /// Makes rustls's ring provider the process default (the first call does; later ones find
-/// it there). reqwest's clients take the process default: the functions link no other TLS
-/// crypto (aws-lc cost each binary about half a megabyte), so this must come before any
-/// client is built: [`Https::client`] and the outbound client of `action::http` call it.
-pub fn install_crypto() {
+/// it there). reqwest's clients take the process default and the functions link no other
+/// TLS crypto (aws-lc cost each binary about 740 KB, with the SDK's), so this must come
+/// before any client is built.
+fn install_crypto() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         // Err only when another provider is already the default, which serves as well.

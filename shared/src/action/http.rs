@@ -179,8 +179,7 @@ impl Outbound {
 
     fn client(&self) -> &Result<reqwest::Client, String> {
         self.client.get_or_init(|| {
-            crate::https::install_crypto();
-            reqwest::Client::builder()
+            crate::https::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .dns_resolver(Arc::new(OutsideOnly {
                     allowed: self.allowed.clone(),

@@ -165,11 +165,12 @@ impl Schemas {
             match keyword.as_str() {
                 "$ref" => match value.as_str().and_then(|r| self.resolve(doc, r)) {
                     Some((d, s)) => self.apply(depth + 1, d, s, instance, path, out),
-                    None => out.push(Violation {
-                        path: path.clone(),
+                    None => push(
+                        out,
+                        path,
                         instance,
-                        kind: Kind::BadSchema(format!("$ref {value} does not resolve")),
-                    }),
+                        Kind::BadSchema(format!("$ref {value} does not resolve")),
+                    ),
                 },
                 "type" if !has_type(value, instance) => {
                     push(out, path, instance, Kind::Type(value))
@@ -182,13 +183,14 @@ impl Schemas {
                 {
                     push(out, path, instance, Kind::Enum(value))
                 }
-                "minLength" | "maxLength" => {
-                    if let (Some(s), Some(limit)) = (instance.as_str(), value.as_u64()) {
-                        let len = s.chars().count() as u64;
-                        if keyword == "minLength" && len < limit {
-                            push(out, path, instance, Kind::MinLength(limit));
-                        } else if keyword == "maxLength" && len > limit {
-                            push(out, path, instance, Kind::MaxLength(limit));
+                "minLength" | "maxLength" | "minItems" | "maxItems" => {
+                    let size = match keyword.as_str() {
+                        "minLength" | "maxLength" => instance.as_str().map(|s| s.chars().count()),
+                        _ => instance.as_array().map(Vec::len),
+                    };
+                    if let (Some(size), Some(limit)) = (size, value.as_u64()) {
+                        if let Some(kind) = size_limit(keyword, size as u64, limit) {
+                            push(out, path, instance, kind);
                         }
                     }
                 }
@@ -214,16 +216,6 @@ impl Schemas {
                             push(out, path, instance, Kind::Minimum(limit));
                         } else if keyword == "maximum" && x > l {
                             push(out, path, instance, Kind::Maximum(limit));
-                        }
-                    }
-                }
-                "minItems" | "maxItems" => {
-                    if let (Some(a), Some(limit)) = (instance.as_array(), value.as_u64()) {
-                        let len = a.len() as u64;
-                        if keyword == "minItems" && len < limit {
-                            push(out, path, instance, Kind::MinItems(limit));
-                        } else if keyword == "maxItems" && len > limit {
-                            push(out, path, instance, Kind::MaxItems(limit));
                         }
                     }
                 }
@@ -375,6 +367,17 @@ fn push<'s, 'i>(
         instance,
         kind,
     });
+}
+
+/// The violation of a `min`/`max` `Length`/`Items` keyword by a string or array of `size`.
+fn size_limit(keyword: &str, size: u64, limit: u64) -> Option<Kind<'static>> {
+    match keyword {
+        "minLength" if size < limit => Some(Kind::MinLength(limit)),
+        "maxLength" if size > limit => Some(Kind::MaxLength(limit)),
+        "minItems" if size < limit => Some(Kind::MinItems(limit)),
+        "maxItems" if size > limit => Some(Kind::MaxItems(limit)),
+        _ => None,
+    }
 }
 
 fn collect_patterns(schema: &Value, into: &mut HashMap<String, Result<Regex, String>>) {
