@@ -7,16 +7,17 @@ MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 SAM_CLI_VERSION := 1.170.0
 SCHEMATHESIS_VERSION := 4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
+.PHONY: deploy-check iam-check help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-test: toolchain venv fmt-check lint lint-template unit fuzz-api-short ## Everything CI checks: format, clippy, template lint, every test, a short schemathesis pass
+test: toolchain venv fmt-check lint lint-template deploy-check unit iam-check fuzz-api-short ## Everything CI checks: format, clippy, the template as AWS runs it, every test under IAM, a short schemathesis pass
 
 toolchain:
 	@command -v $(CARGO) >/dev/null || { echo "make: cargo not found: install the Rust toolchain (rustup)"; exit 1; }
@@ -39,7 +40,7 @@ $(VENV)/.installed: Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' \
 	  'cfn-lint==$(CFN_LINT_VERSION)' 'aws-sam-cli==$(SAM_CLI_VERSION)' \
-	  'schemathesis==$(SCHEMATHESIS_VERSION)'
+	  'schemathesis==$(SCHEMATHESIS_VERSION)' 'openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)'
 	touch $@
 
 $(VENV)/.build-tools: $(VENV)/.installed
@@ -50,6 +51,14 @@ lint-template: venv ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 $(VENV)/bin/sam validate --lint --template template.yaml
 
+deploy-check: venv ## template.yaml packaged and translated as sam deploy does, cfn-lint'ed and asserted on; the OpenAPI description validated
+	$(VENV)/bin/python scripts/deploy_check.py check
+	$(VENV)/bin/openapi-spec-validator schemas/openapi.yaml
+
+iam-check: venv ## Every AWS call the tests recorded per function, against that function's translated role (after make unit)
+	@test -s target/iam/calls.jsonl || { echo "make iam-check: no recording in target/iam/ (run make unit first)"; exit 1; }
+	$(VENV)/bin/python scripts/deploy_check.py iam target/iam/calls.jsonl target/iam/keys.json
+
 build: $(VENV)/.build-tools ## sam build (cargo-lambda): ARCH=x86_64 (default) or ARCH=arm64
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/sam build --parameter-overrides Architecture=$(ARCH)
 	@ls -l .aws-sam/build/*/bootstrap
@@ -58,8 +67,8 @@ invoke: ## Feed an event to its function's handler against a local endpoint: mak
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json"; exit 2; }
 	scripts/with-local-aws.sh $(CARGO) run --quiet --locked -p pao-local --bin pao-invoke -- $(EVENT)
 
-unit: venv ## Run every test against a fresh local AWS endpoint (prints the total last)
-	@mkdir -p target; set -o pipefail; scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
+unit: venv ## Run every test against a fresh local AWS endpoint with IAM enforced, recording each function's calls (prints the total last)
+	@mkdir -p target; rm -rf target/iam; set -o pipefail; PAO_IAM_RECORD=target/iam scripts/with-local-aws.sh $(CARGO) test --workspace --locked 2>&1 | tee target/test-output.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "%d passed, %d failed\n", p, f }' target/test-output.log
 
 fuzz: ## The Rust fuzz targets (fuzz/), PAO_FUZZ_SECONDS each (default 60)

@@ -150,5 +150,109 @@ for _name, _method in inspect.getmembers(DynamoDBBackend, inspect.isfunction):
     if not _name.startswith("_"):
         setattr(DynamoDBBackend, _name, _serialised(_method))
 
+
+# ---------------------------------------------------------------- the IAM recording
+#
+# With PAO_IAM_RECORD set to a directory, every call is appended to <dir>/calls.jsonl as
+# {"key": access key id, "action": "service:Action", "resources": [ARN, ...]}: the IAM action
+# and resources AWS would authorise it on (a transaction is authorised per item, a batch per
+# table or queue). scripts/deploy_check.py iam checks them against each function's role.
+
+import json as _json
+import os as _os
+import re as _re
+
+from moto.core.authorization import ActionAuthenticatorMixin
+
+_RECORD = _os.environ.get("PAO_IAM_RECORD")
+_RECORD_LOCK = threading.Lock()
+_ACCOUNT = "123456789012"
+_BATCH = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def _params(response):
+    body = getattr(response, "body", None)
+    if isinstance(body, dict):
+        return body
+    raw = getattr(response, "raw_body", None) or body or b""
+    try:
+        parsed = _json.loads(raw if isinstance(raw, (str, bytes)) else b"{}")
+        if isinstance(parsed, dict):
+            return parsed
+    except ValueError:
+        pass
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in getattr(response, "querystring", {}).items()}
+
+
+def _iam_calls(service, action, params, region):
+    """(IAM action, resource ARN) pairs one API call is authorised on."""
+    if service == "dynamodb":
+        table = lambda name: f"arn:aws:dynamodb:{region}:{_ACCOUNT}:table/{name}"  # noqa: E731
+        if action == "TransactWriteItems":
+            return [(f"dynamodb:{_TRANSACT[op]}", table(body["TableName"]))
+                    for item in params.get("TransactItems", []) for op, body in item.items()]
+        if action in ("BatchWriteItem", "BatchGetItem"):
+            return [(f"dynamodb:{action}", table(name)) for name in params.get("RequestItems", {})]
+        name = params.get("TableName", "*")
+        if params.get("IndexName"):
+            return [(f"dynamodb:{action}", f"{table(name)}/index/{params['IndexName']}")]
+        return [(f"dynamodb:{action}", table(name))]
+    if service == "sqs":
+        url = params.get("QueueUrl") or params.get("QueueName") or "*"
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        return [(f"sqs:{_BATCH.get(action, action)}", f"arn:aws:sqs:{region}:{_ACCOUNT}:{name}")]
+    if service == "secretsmanager":
+        secret = params.get("SecretId") or params.get("Name") or "*"
+        if not secret.startswith("arn:"):
+            # Every secret ARN ends in 6 random characters; deploy_check.py uses the same ones.
+            secret = f"arn:aws:secretsmanager:{region}:{_ACCOUNT}:secret:{secret}-AbCdEf"
+        return [(f"secretsmanager:{action}", secret)]
+    return [(f"{service}:{action}", "*")]
+
+
+_authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+
+
+def _recorded(self, resource="*"):
+    if _RECORD:
+        try:
+            auth = self.headers.get("Authorization", "")
+            key = (_re.search(r"Credential=([^/]+)/", auth) or [None, None])[1]
+            calls = _iam_calls(self.service_name, self._get_action(), _params(self), self.region)
+            line = _json.dumps({"key": key, "action": calls[0][0] if calls else "",
+                                "resources": [r for _, r in calls]})
+            # One line per (action, resource) so a transaction's items are each checked.
+            lines = [_json.dumps({"key": key, "action": a, "resources": [r]}) for a, r in calls] or [line]
+            with _RECORD_LOCK, open(_os.path.join(_RECORD, "calls.jsonl"), "a") as f:
+                f.write("\n".join(lines) + "\n")
+        except Exception as e:  # noqa: BLE001 the recording never changes an answer
+            print(f"IAM recording failed: {e!r}", file=sys.stderr)
+    action = self._get_action()
+    ops = None
+    if self.service_name == "dynamodb" and action == "TransactWriteItems":
+        # AWS authorises a transaction per item (TransactWriteItems is not an IAM action);
+        # moto would look for the operation's name in the policy.
+        ops = sorted({_TRANSACT[op] for item in _params(self).get("TransactItems", []) for op in item})
+    elif self.service_name == "sqs" and action in _BATCH:
+        # A batch is authorised as its single action (sqs:DeleteMessage for DeleteMessageBatch).
+        ops = [_BATCH[action]]
+    if ops is not None:
+        try:
+            for op in ops:
+                self._get_action = lambda op=op: op
+                _authorize(self, resource)
+        finally:
+            self.__dict__.pop("_get_action", None)
+        return None
+    return _authorize(self, resource)
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = _recorded
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -76,7 +76,9 @@ async fn setup(url_field: bool) -> Http {
     worker.outbound =
         pao::action::http::Outbound::new(pao::action::http::Allowed::parse("127.0.0.1"));
     for (id, value) in [("test/cmdb-token", TOKEN), ("test/chat-signing", SIGNING)] {
-        pao_local::provision::put_secret(&env.secrets, id, value)
+        // Catalog secret names are relative: the stack reads them under its catalog prefix.
+        let id = format!("{}{id}", env.stack.config.catalog_secret_prefix);
+        pao_local::provision::put_secret(&env.secrets, &id, value)
             .await
             .expect("secret");
     }

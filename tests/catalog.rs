@@ -519,3 +519,85 @@ fn a_password_copied_into_a_plain_field_is_refused() {
         "{problems:?}"
     );
 }
+
+/// A catalog item names its secrets relative to the stack's catalog prefix: a template, an
+/// ARN, `..` or an absolute path is refused at validation (and again at run time), so an item
+/// can never send PAO's own secrets anywhere.
+#[test]
+fn catalog_secret_names_are_relative_plain_names() {
+    let item = |secret: &str| {
+        format!(
+            r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: hook-item, name: Hook, version: 1.0.0, category: testing, owner: team-test, description: d }}
+form: {{ groups: [ {{ id: basic, fields: [ {{ id: instanceName, type: string }} ] }} ] }}
+fulfillment:
+  items:
+    - id: call
+      type: rest-api
+      config: {{ method: POST, url: "https://cmdb.example.com/api", auth: {{ type: bearer, secret: "{secret}" }} }}
+    - id: hook
+      type: webhook
+      config: {{ url: "https://hooks.example.com/x", signingSecret: "{secret}" }}
+"#
+        )
+    };
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &item("team/cmdb-token"))]),
+        Vec::<String>::new()
+    );
+    for bad in [
+        "../jira",
+        "team/../../github-token",
+        "/pao/prod/jira",
+        "{{.current.basic.instanceName}}",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:pao/prod/jira",
+    ] {
+        let problems = problems_of(&[("catalog/x.yaml", &item(bad))]);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("fulfillment.items[0].config.auth.secret")),
+            "{bad}: {problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("fulfillment.items[1].config.signingSecret")),
+            "{bad}: {problems:?}"
+        );
+    }
+}
+
+/// No item may ask for more time than the deployed worker can give one action (its timeout
+/// of 60 s by default, less 15 s).
+#[test]
+fn a_timeout_the_worker_cannot_give_is_refused() {
+    let item = |t: u32| {
+        format!(
+            r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: slow-item, name: Slow, version: 1.0.0, category: testing, owner: team-test, description: d }}
+form: {{ groups: [ {{ id: basic, fields: [ {{ id: instanceName, type: string }} ] }} ] }}
+fulfillment:
+  items:
+    - id: call
+      type: webhook
+      timeoutSeconds: {t}
+      config: {{ url: "https://hooks.example.com/x" }}
+"#
+        )
+    };
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &item(45))]),
+        Vec::<String>::new()
+    );
+    let problems = problems_of(&[("catalog/x.yaml", &item(900))]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("catalog/x.yaml: fulfillment.items[0].timeoutSeconds: 900 s is more than the worker can give one action (45 s"),
+        "{problems:?}"
+    );
+}

@@ -79,8 +79,14 @@ async fn setup() -> Gh {
             .await
             .expect("secret");
     }
-    let worker = pao::worker::Worker::from_config(&config, &env.sdk);
-    let webhook = pao::webhook::Webhook::from_config(&config, &env.sdk);
+    let worker = pao::worker::Worker::from_config(
+        &config,
+        &env.sdk_of(pao_local::identity::Function::Worker),
+    );
+    let webhook = pao::webhook::Webhook::from_config(
+        &config,
+        &env.sdk_of(pao_local::identity::Function::GithubWebhook),
+    );
     let repo = write_repo(&[("catalog/ns.yaml", ITEM)]);
     let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
@@ -383,6 +389,9 @@ async fn webhook_failures_name_the_answer() {
     let e = pao::action::webhook::deliver(
         &out,
         &secrets,
+        &pao::secrets::CatalogSecrets {
+            prefix: env.stack.config.catalog_secret_prefix.clone(),
+        },
         &config,
         "k-1",
         std::time::Duration::from_secs(2),
@@ -398,6 +407,9 @@ async fn webhook_failures_name_the_answer() {
     let e = pao::action::webhook::deliver(
         &out,
         &secrets,
+        &pao::secrets::CatalogSecrets {
+            prefix: env.stack.config.catalog_secret_prefix.clone(),
+        },
         &config,
         "k-2",
         std::time::Duration::from_secs(1),

@@ -24,7 +24,10 @@ fn input(name: &str) -> Value {
 /// The API on the test's resources, with the operator role listed by ARN (no tag: the API
 /// itself decides) and metrics kept in memory.
 fn operator_app(env: &TestEnv) -> App {
-    let mut app = App::from_config(&env.stack.config, &env.sdk);
+    let mut app = App::from_config(
+        &env.stack.config,
+        &env.sdk_of(pao_local::identity::Function::Api),
+    );
     app.operators = Operators::new("arn:aws:iam::000000000000:role/PlatformOperator", "");
     app.metrics = pao::metrics::Metrics::in_memory("api", "test");
     app

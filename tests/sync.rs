@@ -36,7 +36,7 @@ fn ids(body: &Value) -> Vec<String> {
 
 async fn refreshed() -> Followed {
     let f = follow(&example_catalog_dir()).await;
-    let (status, body) = f.api("POST", "/api/v1/catalog/refresh").await;
+    let (status, body) = f.operator_api("POST", "/api/v1/catalog/refresh").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["data"]["added"].as_array().map(Vec::len),
@@ -53,12 +53,19 @@ fn s3_text(f: &Followed) -> String {
 #[tokio::test]
 async fn a_refresh_loads_the_catalog_and_requests_record_its_commit() {
     let f = follow(&example_catalog_dir()).await;
-    // Before the first refresh a deployed PAO has no catalog.
-    let (status, body) = f.api("GET", "/api/v1/catalog").await;
-    assert_eq!(status, 503, "{body}");
+    // Before the first refresh a deployed PAO has no catalog stored.
     let (_, sync) = f.api("GET", "/api/v1/catalog/sync").await;
     assert_eq!(sync["data"]["loaded"], json!(false));
+    // Refreshing is for operators (each refresh spends GitHub rate limit).
     let (status, body) = f.api("POST", "/api/v1/catalog/refresh").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("operators")),
+        "{body}"
+    );
+    let (status, body) = f.operator_api("POST", "/api/v1/catalog/refresh").await;
     assert_eq!(status, 200, "{body}");
     let head = body["data"]["commit"]
         .as_str()
@@ -73,7 +80,7 @@ async fn a_refresh_loads_the_catalog_and_requests_record_its_commit() {
     assert_eq!(sync["data"]["repository"], json!("acme/platform-catalog"));
     // A second refresh of the same head changes nothing and reads only the head and tree.
     let before = f.github.calls();
-    let (_, again) = f.api("POST", "/api/v1/catalog/refresh").await;
+    let (_, again) = f.operator_api("POST", "/api/v1/catalog/refresh").await;
     assert_eq!(again["data"]["added"], json!([]));
     assert_eq!(again["data"]["changed"], json!([]));
     assert!(
@@ -304,7 +311,7 @@ async fn a_refresh_of_two_hundred_documents() {
         .expect("write");
     }
     let f = follow(repo.path()).await;
-    let (status, body) = f.api("POST", "/api/v1/catalog/refresh").await;
+    let (status, body) = f.operator_api("POST", "/api/v1/catalog/refresh").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["added"].as_array().map(Vec::len), Some(200));
     assert_eq!(body["data"]["rejected"], json!([]));
@@ -312,5 +319,21 @@ async fn a_refresh_of_two_hundred_documents() {
     assert_eq!(sync["data"]["documents"], json!(200));
     let (_, page) = f.api("GET", "/api/v1/catalog?limit=100").await;
     assert_eq!(page["meta"]["total"], json!(200));
+    f.env.cleanup().await;
+}
+
+/// A freshly deployed stack needs no manual refresh: the first call that needs the catalog
+/// loads the repository's head.
+#[tokio::test]
+async fn the_first_use_loads_the_catalog() {
+    let f = follow(&example_catalog_dir()).await;
+    let (_, sync) = f.api("GET", "/api/v1/catalog/sync").await;
+    assert_eq!(sync["data"]["loaded"], json!(false));
+    let (status, catalog) = f.api("GET", "/api/v1/catalog").await;
+    assert_eq!(status, 200, "{catalog}");
+    assert_eq!(ids(&catalog).len(), 9);
+    let (_, sync) = f.api("GET", "/api/v1/catalog/sync").await;
+    assert_eq!(sync["data"]["loaded"], json!(true), "{sync}");
+    assert_eq!(sync["data"]["documents"], json!(9));
     f.env.cleanup().await;
 }

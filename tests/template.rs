@@ -57,6 +57,11 @@ fn out_of_range_parameters_are_refused() {
             "pao-alarms",
         ),
         ("SweepSchedule", "rate(5 minutes)", "every 5 minutes"),
+        ("EscalationProject", "OPS", ""),
+        ("AllowedAccounts", "123456789012", "12345"),
+        ("WorkerTimeoutSeconds", "300", "45"),
+        ("MaxReceiveCount", "10", "3"),
+        ("CatalogTokenSecret", "pao/prod/catalog-read", "pao/${x}"),
     ] {
         assert!(accepts(name, good), "{name}={good} refused");
         assert!(!accepts(name, bad), "{name}={bad} accepted");
@@ -67,20 +72,31 @@ fn out_of_range_parameters_are_refused() {
 fn the_worker_is_wired_as_the_design_requires() {
     let t = template();
     let r = &t["Resources"];
-    let worker_timeout = r["WorkerFunction"]["Properties"]["Timeout"]
-        .as_u64()
-        .expect("worker timeout");
-    let visibility = r["TaskQueue"]["Properties"]["VisibilityTimeout"]
-        .as_u64()
-        .expect("visibility timeout");
-    assert!(
-        visibility >= 6 * worker_timeout,
-        "visibility {visibility} < 6 x {worker_timeout}"
-    );
+    // The worker's timeout is a parameter; the queue's visibility timeout is looked up for
+    // it: six times it or more, for every value the parameter allows.
     assert_eq!(
-        r["TaskQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"],
-        3
+        r["WorkerFunction"]["Properties"]["Timeout"]["Ref"],
+        "WorkerTimeoutSeconds"
     );
+    let timeouts = t["Parameters"]["WorkerTimeoutSeconds"]["AllowedValues"]
+        .as_array()
+        .expect("allowed worker timeouts");
+    for timeout in timeouts {
+        let seconds = timeout.as_u64().expect("a number");
+        let visibility = t["Mappings"]["WorkerTimeouts"][seconds.to_string()]["VisibilityTimeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no visibility timeout for a {seconds} s worker"));
+        assert!(
+            visibility >= 6 * seconds,
+            "visibility {visibility} < 6 x {seconds}"
+        );
+    }
+    // A batch handed back counts as a receive: AWS advises at least 5 for Lambda.
+    assert_eq!(
+        r["TaskQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]["Ref"],
+        "MaxReceiveCount"
+    );
+    assert!(t["Parameters"]["MaxReceiveCount"]["MinValue"].as_u64() >= Some(5));
     assert_eq!(r["TaskQueue"]["Properties"]["FifoQueue"], true);
     assert_eq!(r["TaskDeadLetterQueue"]["Properties"]["FifoQueue"], true);
     let events = &r["WorkerFunction"]["Properties"]["Events"]["Tasks"]["Properties"];
@@ -105,5 +121,37 @@ fn the_worker_is_wired_as_the_design_requires() {
             !policies.contains("\"*\"") && !policies.contains(":*\""),
             "{f}: {policies}"
         );
+    }
+}
+
+/// An operator entry CloudFormation accepts is one every function accepts at start, and the
+/// other way round (CloudFormation applies the pattern to each item of the list).
+#[test]
+fn operator_principals_follow_the_functions_rule() {
+    let t = template();
+    assert_eq!(
+        t["Parameters"]["OperatorPrincipals"]["AllowedPattern"].as_str(),
+        Some(pao::config::OPERATOR_ARN_PATTERN)
+    );
+    for (value, ok) in [
+        ("", true),
+        ("arn:aws:iam::123456789012:role/Ops", true),
+        (
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_1",
+            true,
+        ),
+        ("arn:aws:iam::*:role/Platform*", true),
+        ("123456789012", false),
+        ("*", false),
+        ("arn:aws:s3:::bucket", false),
+    ] {
+        assert_eq!(accepts("OperatorPrincipals", value), ok, "{value:?}");
+        let config = pao::config::Config::from_lookup(|name| match name {
+            "PAO_TABLE_NAME" => Some("t".into()),
+            "PAO_TASK_QUEUE_URL" | "PAO_DLQ_URL" => Some("q".into()),
+            "PAO_OPERATOR_PRINCIPALS" => Some(value.into()),
+            _ => None,
+        });
+        assert_eq!(config.is_ok(), ok, "{value:?}: {config:?}");
     }
 }

@@ -25,7 +25,10 @@ async fn webhook(env: &TestEnv) -> pao::webhook::Webhook {
         .expect("token secret");
     // Nothing listens there: the sync's first GitHub call fails.
     config.github_api_url = "http://127.0.0.1:9".into();
-    pao::webhook::Webhook::from_config(&config, &env.sdk)
+    pao::webhook::Webhook::from_config(
+        &config,
+        &env.sdk_of(pao_local::identity::Function::GithubWebhook),
+    )
 }
 
 async fn answer(hook: &pao::webhook::Webhook, event: &Value) -> (u16, Value) {

@@ -32,6 +32,11 @@ async fn two_tickets_complete_in_order_and_chain_outputs() {
         json!("for dev@example.com")
     );
     assert_eq!(issues[1].fields["summary"], json!("Follow-up of DBA-1"));
+    // Jira Cloud (the stand-in's default) knows users by accountId only.
+    assert_eq!(
+        issues[1].fields["assignee"],
+        json!({"accountId": "5b10ac8d82e05b22cc7d4ef5"})
+    );
     let labels = issues[0].fields["labels"]
         .as_array()
         .cloned()

@@ -289,6 +289,17 @@ async fn handle(
                     json!("You must specify a summary of the issue."),
                 );
             }
+            // Jira Cloud identifies users by accountId only (the GDPR migration removed
+            // user names from its API); Data Center by name.
+            if let Some(assignee) = fields.get("assignee") {
+                let by = if data_center { "name" } else { "accountId" };
+                if assignee.get(by).and_then(Value::as_str).is_none() {
+                    errors.insert(
+                        "assignee".into(),
+                        json!(format!("Specify the assignee by {by}")),
+                    );
+                }
+            }
             if !errors.is_empty() {
                 return jira_error(StatusCode::BAD_REQUEST, &[], Value::Object(errors));
             }

@@ -8,6 +8,7 @@ pub mod catalog_push;
 pub mod esm;
 pub mod github_standin;
 pub mod http_standin;
+pub mod identity;
 pub mod jira_standin;
 pub mod provision;
 pub mod runner;

@@ -37,6 +37,8 @@ fn aws_sqs<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -
 #[derive(Debug, Clone)]
 pub struct SamTemplate {
     resources: Map<String, Value>,
+    parameters: Map<String, Value>,
+    mappings: Map<String, Value>,
 }
 
 /// URLs of a task queue and its dead-letter queue.
@@ -59,7 +61,55 @@ impl SamTemplate {
             .and_then(Value::as_object)
             .cloned()
             .ok_or_else(|| err("no Resources".into()))?;
-        Ok(Self { resources })
+        let section = |name: &str| {
+            doc.get(name)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        Ok(Self {
+            resources,
+            parameters: section("Parameters"),
+            mappings: section("Mappings"),
+        })
+    }
+
+    /// A parameter's default, as a deploy that does not override it gets it.
+    pub fn parameter_default(&self, name: &str) -> Option<Value> {
+        self.parameters.get(name)?.get("Default").cloned()
+    }
+
+    /// A property value with `Ref` to a parameter (its default) and `Fn::FindInMap` evaluated,
+    /// the intrinsics the resources created here use.
+    fn resolve(&self, v: &Value, resource: &str) -> Result<Value, ProvisionError> {
+        let Some(obj) = v.as_object().filter(|o| o.len() == 1) else {
+            return Ok(v.clone());
+        };
+        if let Some(name) = obj.get("Ref").and_then(Value::as_str) {
+            return self
+                .parameter_default(name)
+                .ok_or_else(|| bad(resource, format!("Ref {name}: no parameter default")));
+        }
+        if let Some(args) = obj.get("Fn::FindInMap").and_then(Value::as_array) {
+            let mut keys = Vec::new();
+            for a in args {
+                keys.push(match self.resolve(a, resource)? {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                });
+            }
+            return match keys.as_slice() {
+                [map, top, second] => self
+                    .mappings
+                    .get(map)
+                    .and_then(|m| m.get(top))
+                    .and_then(|m| m.get(second))
+                    .cloned()
+                    .ok_or_else(|| bad(resource, format!("Fn::FindInMap {keys:?}: no such entry"))),
+                _ => Err(bad(resource, "Fn::FindInMap takes three arguments")),
+            };
+        }
+        Ok(v.clone())
     }
 
     /// The repository's template.yaml.
@@ -215,7 +265,11 @@ pub async fn delete_table(
 }
 
 /// SQS attributes from a queue's CloudFormation properties (the redrive policy aside).
-fn queue_attributes(p: &Value) -> HashMap<QueueAttributeName, String> {
+fn queue_attributes(
+    template: &SamTemplate,
+    p: &Value,
+    resource: &str,
+) -> Result<HashMap<QueueAttributeName, String>, ProvisionError> {
     let mut attrs = HashMap::new();
     let pairs = [
         ("FifoQueue", QueueAttributeName::FifoQueue),
@@ -236,14 +290,14 @@ fn queue_attributes(p: &Value) -> HashMap<QueueAttributeName, String> {
     ];
     for (key, name) in pairs {
         if let Some(v) = p.get(key) {
-            let text = match v {
+            let text = match template.resolve(v, resource)? {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
             attrs.insert(name, text);
         }
     }
-    attrs
+    Ok(attrs)
 }
 
 /// Creates the FIFO queue `queue_id` and its dead-letter queue `dlq_id` of the template under
@@ -258,7 +312,7 @@ pub async fn create_queues(
     let dlq = client
         .create_queue()
         .queue_name(dlq_name)
-        .set_attributes(Some(queue_attributes(dlq_props)))
+        .set_attributes(Some(queue_attributes(template, dlq_props, dlq_id)?))
         .send()
         .await
         .map_err(aws_sqs)?
@@ -275,12 +329,17 @@ pub async fn create_queues(
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or_else(|| bad(dlq_id, "no queue ARN returned"))?;
     let p = template.properties(queue_id)?;
-    let mut attrs = queue_attributes(p);
+    let mut attrs = queue_attributes(template, p, queue_id)?;
     if let Some(redrive) = p.get("RedrivePolicy") {
         let max = redrive
             .get("maxReceiveCount")
-            .and_then(Value::as_u64)
-            .unwrap_or(3);
+            .map(|v| template.resolve(v, queue_id))
+            .transpose()?
+            .and_then(|v| match v {
+                Value::String(s) => s.parse::<u64>().ok(),
+                other => other.as_u64(),
+            })
+            .ok_or_else(|| bad(queue_id, "RedrivePolicy.maxReceiveCount is not a number"))?;
         attrs.insert(
             QueueAttributeName::RedrivePolicy,
             serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max}).to_string(),
@@ -360,19 +419,31 @@ pub struct Names {
 }
 
 impl Names {
-    /// Names no other run uses: `<prefix>-<random>…`.
-    pub fn unique(prefix: &str) -> Self {
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    /// The names template.yaml gives a stack whose `EnvironmentName` is `environment`
+    /// (`make iam-check` reads the environment off a recorded resource's name).
+    pub fn of_environment(environment: &str) -> Self {
         Self {
-            table: format!("{prefix}-{suffix}"),
-            queue: format!("{prefix}-{suffix}.fifo"),
-            dlq: format!("{prefix}-dlq-{suffix}.fifo"),
-            jira_secret: format!("{prefix}/{suffix}/jira"),
-            cursor_secret: format!("{prefix}/{suffix}/cursor-key"),
-            github_token_secret: format!("{prefix}/{suffix}/github-token"),
-            github_webhook_secret: format!("{prefix}/{suffix}/github-webhook"),
-            environment: "local".into(),
+            table: format!("pao-{environment}"),
+            queue: format!("pao-tasks-{environment}.fifo"),
+            dlq: format!("pao-tasks-dlq-{environment}.fifo"),
+            jira_secret: format!("pao/{environment}/jira"),
+            cursor_secret: format!("pao/{environment}/cursor-key"),
+            github_token_secret: format!("pao/{environment}/github-token"),
+            github_webhook_secret: format!("pao/{environment}/github-webhook"),
+            environment: environment.into(),
         }
+    }
+
+    /// The names of a stack no other run uses: environment `<kind><random>` (`kind` a few
+    /// lower-case letters; an environment name has at most 16 characters).
+    pub fn unique(kind: &str) -> Self {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        let kind: String = kind
+            .chars()
+            .filter(char::is_ascii_lowercase)
+            .take(6)
+            .collect();
+        Self::of_environment(&format!("{kind}{suffix}"))
     }
 }
 

@@ -188,7 +188,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             )
         })?;
     for name in &secret_names {
-        provision::put_secret(&secrets, name, &format!("local-{}", name.replace('/', "-")))
+        // Relative names, read under the stack's catalog prefix (pao/local/catalog/).
+        let id = format!("{}{name}", stack.config.catalog_secret_prefix);
+        provision::put_secret(&secrets, &id, &format!("local-{}", name.replace('/', "-")))
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -224,10 +226,21 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         config.operator_tag = "pao-role=operator".into();
     }
     let config = &config;
-    let app = Arc::new(App::from_config(config, &sdk));
-    let worker = Arc::new(Worker::from_config(config, &sdk));
-    let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(config, &sdk));
-    let webhook = Arc::new(pao::webhook::Webhook::from_config(config, &sdk));
+    // Each function under its own IAM identity, as deployed (crate::identity).
+    use crate::identity::{Function, sdk_for};
+    let app = Arc::new(App::from_config(config, &sdk_for(&sdk, Function::Api)));
+    let worker = Arc::new(Worker::from_config(
+        config,
+        &sdk_for(&sdk, Function::Worker),
+    ));
+    let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(
+        config,
+        &sdk_for(&sdk, Function::Sweeper),
+    ));
+    let webhook = Arc::new(pao::webhook::Webhook::from_config(
+        config,
+        &sdk_for(&sdk, Function::GithubWebhook),
+    ));
     let first_sync = app
         .sync
         .sync_head()
@@ -324,7 +337,9 @@ fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 }
 
 /// Paths the resource policy keeps for operators.
+/// The routes the template's resource policy keeps for operators.
 const QUEUE_PATHS: [&str; 3] = ["api", "v1", "queue"];
+const REFRESH_PATH: [&str; 4] = ["api", "v1", "catalog", "refresh"];
 
 /// The one route API Gateway sends to the webhook function, without IAM.
 const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
@@ -382,9 +397,10 @@ async fn serve(
         // API Gateway's own shape for authorizer refusals.
         Err(e) => return json_response(StatusCode::FORBIDDEN, json!({"message": e.to_string()})),
     };
-    // The template's resource policy: the queue routes only for operators (by ARN or tag).
+    // The template's resource policy: the queue routes and the catalog refresh only for
+    // operators (by ARN or tag).
     let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if segments.starts_with(&QUEUE_PATHS) {
+    if segments.starts_with(&QUEUE_PATHS) || segments == REFRESH_PATH {
         let tags: Vec<(String, String)> = identity
             .tags
             .iter()

@@ -95,6 +95,20 @@ pub async fn load_sdk_config() -> SdkConfig {
     sdk_config()
 }
 
+/// `sdk` signing with other static keys (the local stack gives each function its own IAM
+/// identity, as each function has its own role when deployed).
+pub fn with_keys(sdk: &SdkConfig, access_key_id: &str, secret_access_key: &str) -> SdkConfig {
+    sdk.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            access_key_id,
+            secret_access_key,
+            None,
+            None,
+            "pao-local-identity",
+        )))
+        .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

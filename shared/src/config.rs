@@ -52,6 +52,19 @@ pub struct Config {
     /// `PAO_GITHUB_WEBHOOK_SECRET_ID` (default `pao/github-webhook`): the webhook's shared
     /// secret (HMAC `X-Hub-Signature-256`).
     pub github_webhook_secret_id: String,
+    /// `PAO_CATALOG_TOKEN_SECRET_ID` (default: the GitHub token secret): the token catalog sync
+    /// reads the catalog repository with (read-only; template parameter `CatalogTokenSecret`).
+    pub catalog_token_secret_id: String,
+    /// `PAO_CATALOG_SECRET_PREFIX` (default `pao/<environment>/catalog/`): where the secrets
+    /// catalog items name (`auth.secret`, `signingSecret`) live.
+    pub catalog_secret_prefix: String,
+    /// `PAO_WORKER_TIMEOUT_SECONDS` (default 60): the worker function's timeout. No action may
+    /// be given more than this less [`ACTION_TIME_RESERVED`].
+    pub worker_timeout: Duration,
+    /// `PAO_COMPLETED_RETENTION_DAYS` (default 90) and `PAO_FAILED_RETENTION_DAYS` (default
+    /// 180): how long a finished request and everything under it are kept (DynamoDB TTL).
+    pub completed_retention: Duration,
+    pub failed_retention: Duration,
     /// `PAO_HTTP_ALLOW_HOSTS` (comma-separated, default none): hosts `rest-api` and `webhook`
     /// items may call over plain http or at an internal address (the local stack's stand-ins).
     pub http_allow_hosts: String,
@@ -126,6 +139,17 @@ impl Config {
             github_api_url: or("PAO_GITHUB_API_URL", "https://api.github.com"),
             github_token_secret_id: or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
             github_webhook_secret_id: or("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
+            catalog_token_secret_id: or(
+                "PAO_CATALOG_TOKEN_SECRET_ID",
+                &or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
+            ),
+            catalog_secret_prefix: catalog_prefix(
+                get("PAO_CATALOG_SECRET_PREFIX"),
+                &or("PAO_ENVIRONMENT", "local"),
+            )?,
+            worker_timeout: seconds("PAO_WORKER_TIMEOUT_SECONDS", 60)?,
+            completed_retention: days(&get, "PAO_COMPLETED_RETENTION_DAYS", 90)?,
+            failed_retention: days(&get, "PAO_FAILED_RETENTION_DAYS", 180)?,
             http_allow_hosts: or("PAO_HTTP_ALLOW_HOSTS", ""),
             escalation_instance: or("PAO_ESCALATION_INSTANCE", "default"),
             escalation_project: or("PAO_ESCALATION_PROJECT", ""),
@@ -144,6 +168,53 @@ impl Config {
             },
         })
     }
+}
+
+/// Time an invocation keeps beyond an action's timeout: loading the task before, writing its
+/// outcome after (the worker's deadline margin, 5 s, and room for a slow store).
+pub const ACTION_TIME_RESERVED: Duration = Duration::from_secs(15);
+
+impl Config {
+    /// The longest `timeoutSeconds` a fulfillment item may ask for: what the deployed worker
+    /// can give one action.
+    pub fn max_action_timeout(&self) -> Duration {
+        self.worker_timeout.saturating_sub(ACTION_TIME_RESERVED)
+    }
+}
+
+fn days(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match get(name).filter(|v| !v.trim().is_empty()) {
+        None => Ok(Duration::from_secs(default * 86_400)),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=36_500).contains(n))
+            .map(|n| Duration::from_secs(n * 86_400))
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                problem: format!("{v:?} is not a number of days from 1 to 36500"),
+            }),
+    }
+}
+
+/// The catalog secret prefix: given, or `pao/<environment>/catalog/`; always ends in `/`.
+fn catalog_prefix(value: Option<String>, environment: &str) -> Result<String, ConfigError> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| format!("pao/{environment}/catalog/"));
+    if !value.ends_with('/') || value.contains("..") || value.starts_with('/') {
+        return Err(ConfigError::Invalid {
+            name: "PAO_CATALOG_SECRET_PREFIX",
+            problem: format!("{value:?} must end in / (pao/<environment>/catalog/)"),
+        });
+    }
+    Ok(value)
 }
 
 /// `owner/name`, or empty.
@@ -165,17 +236,25 @@ fn repository(value: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// What one entry of `PAO_OPERATOR_PRINCIPALS` must look like: an IAM or STS ARN (`*`
+/// wildcards allowed). template.yaml's `OperatorPrincipals` has the same `AllowedPattern`
+/// (tests/template.rs checks they agree), so CloudFormation refuses what would stop the
+/// functions at start.
+pub const OPERATOR_ARN_PATTERN: &str = r"^(arn:aws[a-z-]*:(iam|sts)::([0-9]{12}|\*):[!-~]+)?$";
+
 /// Comma-separated ARNs, or empty.
 fn operators(value: Option<String>) -> Result<String, ConfigError> {
     let value = value.unwrap_or_default();
-    if let Some(bad) = value
-        .split(',')
-        .map(str::trim)
-        .find(|p| !p.is_empty() && !p.starts_with("arn:"))
-    {
+    let rule = regex::Regex::new(OPERATOR_ARN_PATTERN).map_err(|e| ConfigError::Invalid {
+        name: "PAO_OPERATOR_PRINCIPALS",
+        problem: e.to_string(),
+    })?;
+    if let Some(bad) = value.split(',').map(str::trim).find(|p| !rule.is_match(p)) {
         return Err(ConfigError::Invalid {
             name: "PAO_OPERATOR_PRINCIPALS",
-            problem: format!("{bad:?} is not an IAM ARN"),
+            problem: format!(
+                "{bad:?} is not an IAM ARN (arn:aws:iam::<account>:role/<path/name> or user/..., * wildcards)"
+            ),
         });
     }
     Ok(value)
@@ -252,7 +331,10 @@ mod tests {
             })
         ));
         let mut bad_operator = BASE.to_vec();
-        bad_operator.push(("PAO_OPERATOR_PRINCIPALS", "arn:aws:iam::1:role/Ops, ops"));
+        bad_operator.push((
+            "PAO_OPERATOR_PRINCIPALS",
+            "arn:aws:iam::123456789012:role/Ops, ops",
+        ));
         assert!(matches!(
             from(&bad_operator),
             Err(ConfigError::Invalid {

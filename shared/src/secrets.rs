@@ -8,12 +8,61 @@ use tokio::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
+    #[error("{0}")]
+    BadName(String),
     #[error("secret {0} does not exist")]
     NotFound(String),
     #[error("secret {0} has no string value")]
     Empty(String),
     #[error("reading secret {id}: {message}")]
     Read { id: String, message: String },
+}
+
+/// Where the secrets catalog items name live: a name such as `cmdb-token` is read from
+/// `<prefix>cmdb-token`, the prefix being the stack's `pao/<environment>/catalog/`. The worker's
+/// role reads that prefix and nothing else a catalog author could name, so an item can never
+/// send PAO's own secrets (the GitHub token, the JIRA instances, the cursor key) anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSecrets {
+    pub prefix: String,
+}
+
+impl CatalogSecrets {
+    /// The secret id a catalog item's `name` stands for, the name checked again (a catalog
+    /// stored before validation refused it must not reach Secrets Manager either).
+    pub fn id(&self, name: &str) -> Result<String, String> {
+        check_catalog_secret_name(name)?;
+        Ok(format!("{}{name}", self.prefix))
+    }
+}
+
+/// A catalog secret name: relative (resolved under the catalog prefix), letters, digits and
+/// `/_+=.@-` (what Secrets Manager allows in a name; so no template and no ARN), no `.` or `..`
+/// segment, no leading or trailing `/`, at most 256 characters.
+pub fn check_catalog_secret_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a secret name is empty".into());
+    }
+    if name.len() > 256 {
+        return Err("a secret name has at most 256 characters".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "/_+=.@-".contains(*c)))
+    {
+        return Err(format!(
+            "secret name {name:?}: {c:?} is not allowed (letters, digits and /_+=.@- only; a secret name is never a template)"
+        ));
+    }
+    if name
+        .split('/')
+        .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return Err(format!(
+            "secret name {name:?}: no empty, . or .. segment (it names a secret under the stack's catalog prefix)"
+        ));
+    }
+    Ok(())
 }
 
 pub struct SecretCache {
@@ -69,5 +118,40 @@ impl SecretCache {
             .await
             .insert(id.to_string(), (Instant::now(), value.clone()));
         Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_secret_names_stay_under_the_prefix() {
+        let secrets = CatalogSecrets {
+            prefix: "pao/prod/catalog/".into(),
+        };
+        assert_eq!(
+            secrets.id("cmdb-token").as_deref(),
+            Ok("pao/prod/catalog/cmdb-token")
+        );
+        assert_eq!(
+            secrets.id("team/a_b+c=d.e@f").as_deref(),
+            Ok("pao/prod/catalog/team/a_b+c=d.e@f")
+        );
+        for bad in [
+            "",
+            "../jira",
+            "team/../../github-token",
+            "./x",
+            "/pao/prod/jira",
+            "x/",
+            "a//b",
+            "{{.current.name}}",
+            "arn:aws:secretsmanager:us-east-1:1:secret:pao/prod/jira",
+            "pao prod",
+            &"x".repeat(257),
+        ] {
+            assert!(secrets.id(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

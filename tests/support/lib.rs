@@ -47,8 +47,7 @@ impl TestEnv {
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        let mut names = pao_local::provision::Names::unique("pao-test");
-        names.environment = "test".into();
+        let names = pao_local::provision::Names::unique("test");
         let stack = pao_local::provision::stack(&sdk, &names)
             .await
             .expect("provision table, queues and cursor key");
@@ -61,6 +60,12 @@ impl TestEnv {
             queues: stack.queues.clone(),
             stack,
         }
+    }
+
+    /// The SDK configuration a function signs with (its own IAM identity when the local
+    /// endpoint enforces IAM, see pao_local::identity).
+    pub fn sdk_of(&self, function: pao_local::identity::Function) -> pao::aws::SdkConfig {
+        pao_local::identity::sdk_for(&self.sdk, function)
     }
 
     pub fn store(&self) -> pao::store::Store {
@@ -83,7 +88,10 @@ pub async fn worker_for(env: &TestEnv, jira_secret: &str) -> pao::worker::Worker
     pao_local::provision::put_secret(&env.secrets, &env.stack.config.jira_secret_id, jira_secret)
         .await
         .expect("JIRA secret");
-    let mut worker = pao::worker::Worker::from_config(&env.stack.config, &env.sdk);
+    let mut worker = pao::worker::Worker::from_config(
+        &env.stack.config,
+        &env.sdk_of(pao_local::identity::Function::Worker),
+    );
     worker.settings.action_timeout = std::time::Duration::from_secs(10);
     worker
 }
@@ -149,6 +157,7 @@ fulfillment:
         project: OPS
         issueType: Task
         summary: "Follow-up of {{.output.firstKey}}"
+        assignee: 5b10ac8d82e05b22cc7d4ef5
       outputs:
         secondKey: /key
 "#;
@@ -179,12 +188,15 @@ pub async fn app_for(env: &TestEnv, catalog_dir: &std::path::Path) -> pao::api::
         .put_catalog("v1", &loaded.sources, &pao::clock::Now::current())
         .await
         .expect("catalog stored");
-    pao::api::App::from_config(&env.stack.config, &env.sdk)
+    pao::api::App::from_config(
+        &env.stack.config,
+        &env.sdk_of(pao_local::identity::Function::Api),
+    )
 }
 
 /// Local stack options with uniquely named resources and free ports, serving `catalog_dir`.
 pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Options {
-    let names = pao_local::provision::Names::unique("pao-local-test");
+    let names = pao_local::provision::Names::unique("local");
     pao_local::runner::Options {
         catalog_dir: catalog_dir.to_path_buf(),
         api_port: 0,
@@ -344,7 +356,10 @@ pub fn sweeper_for(
     stuck_after_secs: u64,
     resend_after_secs: u64,
 ) -> pao::sweeper::Sweeper {
-    let mut sweeper = pao::sweeper::Sweeper::from_config(&env.stack.config, &env.sdk);
+    let mut sweeper = pao::sweeper::Sweeper::from_config(
+        &env.stack.config,
+        &env.sdk_of(pao_local::identity::Function::Sweeper),
+    );
     sweeper.settings = pao::sweeper::SweepSettings {
         stuck_after: std::time::Duration::from_secs(stuck_after_secs),
         resend_after: std::time::Duration::from_secs(resend_after_secs),
@@ -509,6 +524,8 @@ pub struct Followed {
 }
 
 pub const FOLLOWED_REPOSITORY: &str = "acme/platform-catalog";
+/// The operators of a followed catalog's API (by ARN).
+pub const FOLLOWED_OPERATOR_ROLE: &str = "arn:aws:iam::000000000000:role/PlatformOperator";
 
 /// Starts a GitHub stand-in for a copy of `catalog_dir` and builds the API and the webhook
 /// with their settings pointing at it; nothing is synced yet.
@@ -540,8 +557,13 @@ pub async fn follow(catalog_dir: &std::path::Path) -> Followed {
     )
     .await
     .expect("webhook secret");
-    let app = pao::api::App::from_config(&config, &env.sdk);
-    let webhook = pao::webhook::Webhook::from_config(&config, &env.sdk);
+    let mut app =
+        pao::api::App::from_config(&config, &env.sdk_of(pao_local::identity::Function::Api));
+    app.operators = pao::operations::Operators::new(FOLLOWED_OPERATOR_ROLE, "");
+    let webhook = pao::webhook::Webhook::from_config(
+        &config,
+        &env.sdk_of(pao_local::identity::Function::GithubWebhook),
+    );
     Followed {
         env,
         repo,
@@ -608,17 +630,27 @@ impl Followed {
 
     /// The API's answer to `method path` by the developer, with a fresh view of the catalog.
     pub async fn api(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
-        self.app.forget_catalog().await;
-        api_send(
-            &self.app,
-            api_request(
-                "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com",
-                method,
-                path,
-                None,
-            ),
+        self.api_as(
+            "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com",
+            method,
+            path,
         )
         .await
+    }
+
+    /// A call as an operator (a session of the role [`FOLLOWED_OPERATOR_ROLE`]).
+    pub async fn operator_api(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
+        self.api_as(
+            "arn:aws:sts::000000000000:assumed-role/PlatformOperator/ops@example.com",
+            method,
+            path,
+        )
+        .await
+    }
+
+    pub async fn api_as(&self, caller: &str, method: &str, path: &str) -> (u16, serde_json::Value) {
+        self.app.forget_catalog().await;
+        api_send(&self.app, api_request(caller, method, path, None)).await
     }
 }
 

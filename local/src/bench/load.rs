@@ -216,7 +216,7 @@ pub async fn rows(
     let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("catalog"))?;
     std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
-    let names = provision::Names::unique("pao-bench-load");
+    let names = provision::Names::unique("load");
     let opts = crate::runner::Options {
         catalog_dir: dir.clone(),
         api_port: 0,

@@ -84,12 +84,11 @@ async fn main() -> Result<(), Error> {
     let sqs = counted.sqs(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 
-    let mut names = provision::Names::unique("pao-bench");
-    names.environment = "bench".into();
+    let names = provision::Names::unique("bench");
     let stack = provision::stack(&sdk, &names).await?;
     // The floor writes to a table and queue of its own (the same declarations), so that no
     // worker runs its requests and nothing of it is counted as PAO's.
-    let floor_stack = provision::stack(&sdk, &provision::Names::unique("pao-bench-floor")).await?;
+    let floor_stack = provision::stack(&sdk, &provision::Names::unique("floor")).await?;
     let floor_store = pao::store::Store::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         &floor_stack.names.table,

@@ -114,7 +114,7 @@ impl JiraClient {
         label: &str,
         timeout: Duration,
     ) -> Result<ActionResult, ActionError> {
-        let fields = issue_fields(config, label)?;
+        let fields = issue_fields(config, label, instance.deployment)?;
         let request = self
             .http
             .client()
@@ -272,7 +272,13 @@ fn jira_error_text(body: &Value) -> String {
 }
 
 /// The `fields` of a create-issue call from a rendered config.
-pub fn issue_fields(config: &Value, label: &str) -> Result<Map<String, Value>, ActionError> {
+/// `assignee` is an account id on Jira Cloud and a user name on Data Center (the instance's
+/// `deployment` in the JIRA secret says which).
+pub fn issue_fields(
+    config: &Value,
+    label: &str,
+    deployment: Deployment,
+) -> Result<Map<String, Value>, ActionError> {
     let text = |key: &str| {
         config
             .get(key)
@@ -309,7 +315,11 @@ pub fn issue_fields(config: &Value, label: &str) -> Result<Map<String, Value>, A
         fields.insert("priority".into(), json!({"name": p}));
     }
     if let Some(a) = text("assignee") {
-        fields.insert("assignee".into(), json!({"name": a}));
+        let user = match deployment {
+            Deployment::Cloud => json!({"accountId": a}),
+            Deployment::Datacenter => json!({"name": a}),
+        };
+        fields.insert("assignee".into(), user);
     }
     if let Some(c) = config.get("components").and_then(Value::as_array) {
         let names: Vec<Value> = c
@@ -347,6 +357,7 @@ mod tests {
                     "labels": ["pao", "a b", ""], "priority": "High", "assignee": "jdoe",
                     "components": ["db"], "fields": {"customfield_1": 100}}),
             "pao-req-1-0",
+            Deployment::Datacenter,
         )
         .expect("valid");
         assert_eq!(
@@ -358,10 +369,24 @@ mod tests {
         assert_eq!(
             issue_fields(
                 &json!({"project": "DBA", "issueType": "Task", "summary": " "}),
-                "l"
+                "l",
+                Deployment::Cloud,
             ),
             Err(ActionError::Config("summary is empty".into()))
         );
+    }
+
+    #[test]
+    fn the_assignee_is_an_account_id_on_cloud_and_a_name_on_data_center() {
+        let config = json!({"project": "DBA", "issueType": "Task", "summary": "s",
+                            "assignee": "5b10ac8d82e05b22cc7d4ef5"});
+        let cloud = issue_fields(&config, "l", Deployment::Cloud).expect("valid");
+        assert_eq!(
+            cloud["assignee"],
+            json!({"accountId": "5b10ac8d82e05b22cc7d4ef5"})
+        );
+        let dc = issue_fields(&config, "l", Deployment::Datacenter).expect("valid");
+        assert_eq!(dc["assignee"], json!({"name": "5b10ac8d82e05b22cc7d4ef5"}));
     }
 
     #[test]
@@ -370,6 +395,7 @@ mod tests {
             &json!({"project": "DBA", "issueType": "Task", "summary": "s",
                     "fields": {"labels": ["team-db", "pao-req-1-0"]}}),
             "pao-req-1-0",
+            Deployment::Cloud,
         )
         .expect("valid");
         assert_eq!(f["labels"], json!(["team-db", "pao-req-1-0"]));

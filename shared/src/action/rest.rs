@@ -9,7 +9,7 @@
 
 use super::http::{Outbound, check_url, signature};
 use super::{ActionError, ActionResult};
-use crate::secrets::SecretCache;
+use crate::secrets::{CatalogSecrets, SecretCache};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -73,6 +73,7 @@ pub(super) fn body_bytes(body: Option<&Value>) -> Option<Vec<u8>> {
 pub async fn call(
     out: &Outbound,
     secrets: &SecretCache,
+    catalog: &CatalogSecrets,
     config: &Value,
     idempotency_key: &str,
     timeout: Duration,
@@ -103,8 +104,11 @@ pub async fn call(
     request = request.header("Idempotency-Key", idempotency_key);
     let mut secret_values = Vec::new();
     if let Some(auth) = &config.auth {
+        let id = catalog
+            .id(&auth.secret)
+            .map_err(|e| ActionError::Config(format!("auth.secret: {e}")))?;
         let value = secrets
-            .get(&auth.secret)
+            .get(&id)
             .await
             .map_err(|e| ActionError::Config(e.to_string()))?;
         request = match auth.kind {

@@ -6,7 +6,7 @@
 use super::http::{Outbound, check_url, signature};
 use super::rest::{body_bytes, text};
 use super::{ActionError, ActionResult};
-use crate::secrets::SecretCache;
+use crate::secrets::{CatalogSecrets, SecretCache};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -30,6 +30,7 @@ struct WebhookConfig {
 pub async fn deliver(
     out: &Outbound,
     secrets: &SecretCache,
+    catalog: &CatalogSecrets,
     config: &Value,
     idempotency_key: &str,
     timeout: Duration,
@@ -67,8 +68,11 @@ pub async fn deliver(
         .header("Content-Type", "application/json");
     let mut secret_values = Vec::new();
     if let Some(name) = &config.signing_secret {
+        let id = catalog
+            .id(name)
+            .map_err(|e| ActionError::Config(format!("signingSecret: {e}")))?;
         let secret = secrets
-            .get(name)
+            .get(&id)
             .await
             .map_err(|e| ActionError::Config(e.to_string()))?;
         let (timestamp, signed) = signature(secret.as_bytes(), &body);

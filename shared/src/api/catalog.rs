@@ -3,7 +3,7 @@
 
 use super::App;
 use super::envelope::{ApiError, ApiResponse};
-use super::input::{caller, limit_param};
+use super::input::limit_param;
 use super::routes::Call;
 use super::views::{Card, to_data};
 use crate::catalog::{Document, Entry};
@@ -95,9 +95,11 @@ async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiRe
     Ok(ApiResponse::ok(200, data, meta))
 }
 
-/// `POST /catalog/refresh`: syncs the catalog to the repository branch's head now.
+/// `POST /catalog/refresh`: syncs the catalog to the repository branch's head now. Operators
+/// only: each refresh spends GitHub rate limit the github-* tasks share (the webhook and the
+/// sweeper keep the catalog current without it).
 pub(super) async fn refresh(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    let who = caller(call.req)?;
+    let who = super::input::operator(app, call.req, "catalog refreshes")?;
     tracing::info!(caller = %who.arn, "catalog refresh asked for");
     let report = app.sync.sync_head().await?;
     app.forget_catalog().await;

@@ -19,6 +19,23 @@ pub(super) fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
     })
 }
 
+/// The caller, if an operator (`what`: the routes, for the 403). The gateway's resource policy
+/// refused everyone else already; this is the function's own check behind it.
+pub(super) fn operator(
+    app: &super::App,
+    req: &ApiRequest,
+    what: &str,
+) -> Result<Principal, ApiError> {
+    let caller = caller(req)?;
+    if !app.operators.admit_at_api(&caller.arn) {
+        return Err(ApiError::Forbidden(format!(
+            "{what} are for operators: {}",
+            app.operators.describe()
+        )));
+    }
+    Ok(caller)
+}
+
 pub(super) fn parse_body(req: &ApiRequest) -> Result<Value, ApiError> {
     if req.body.len() > MAX_BODY {
         return Err(ApiError::TooLarge(MAX_BODY));

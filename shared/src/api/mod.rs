@@ -215,17 +215,39 @@ impl App {
     }
 
     /// The catalog, from memory while fresh, else from the table.
+    /// A fresh stack has no catalog stored: the first call that needs one syncs the catalog
+    /// repository's head (a few seconds), so a deploy needs no manual refresh. Concurrent first
+    /// calls may each sync; the store keeps one snapshot per commit.
+    async fn first_load(&self) -> Result<crate::catalog::sync::Snapshot, ApiError> {
+        let unavailable = |why: String| {
+            ApiError::Unavailable(format!(
+                "no catalog has been loaded yet ({why}); POST /api/v1/catalog/refresh (operators) loads it"
+            ))
+        };
+        if self.sync.settings.repository.is_empty() {
+            return Err(unavailable("no catalog repository is configured".into()));
+        }
+        tracing::info!("no catalog stored yet: loading the catalog repository's head");
+        self.sync
+            .sync_head()
+            .await
+            .map_err(|e| unavailable(format!("loading it failed: {e}")))?;
+        self.store
+            .snapshot()
+            .await?
+            .ok_or_else(|| unavailable("the catalog repository holds no valid document".into()))
+    }
+
     pub async fn catalog(&self) -> Result<Arc<InForce>, ApiError> {
         if let Some(c) = self.catalog.read().await.as_ref() {
             if c.loaded_at.elapsed() < self.settings.catalog_cache {
                 return Ok(c.current.clone());
             }
         }
-        let snapshot = self.store.snapshot().await?.ok_or_else(|| {
-            ApiError::Unavailable(
-                "no catalog has been loaded yet: POST /api/v1/catalog/refresh loads it".into(),
-            )
-        })?;
+        let snapshot = match self.store.snapshot().await? {
+            Some(s) => s,
+            None => self.first_load().await?,
+        };
         let (catalog, problems) = validate_sources(snapshot.sources);
         if !problems.is_empty() {
             tracing::warn!(

@@ -3,7 +3,7 @@
 
 use super::App;
 use super::envelope::{ApiError, ApiResponse};
-use super::input::{caller, limit_param};
+use super::input::limit_param;
 use super::routes::Call;
 use super::views::to_data;
 use crate::clock::Now;
@@ -28,14 +28,7 @@ impl From<OperationsError> for ApiError {
 
 /// The caller, if an operator.
 fn operator(app: &App, call: &Call<'_>) -> Result<Principal, ApiError> {
-    let caller = caller(call.req)?;
-    if !app.operators.admit_at_api(&caller.arn) {
-        return Err(ApiError::Forbidden(format!(
-            "the queue routes are for operators: {}",
-            app.operators.describe()
-        )));
-    }
-    Ok(caller)
+    super::input::operator(app, call.req, "the queue routes")
 }
 
 /// `GET /queue/stats`.

@@ -69,6 +69,8 @@ pub struct WorkerSettings {
     pub jira_secret_id: String,
     /// The GitHub token of `github-commit` and `github-workflow` items.
     pub github_token_secret_id: String,
+    /// Where the secrets catalog items name live.
+    pub catalog_secrets: crate::secrets::CatalogSecrets,
     pub environment: String,
     pub region: String,
     pub action_timeout: Duration,
@@ -117,6 +119,9 @@ impl Worker {
             settings: WorkerSettings {
                 jira_secret_id: config.jira_secret_id.clone(),
                 github_token_secret_id: config.github_token_secret_id.clone(),
+                catalog_secrets: crate::secrets::CatalogSecrets {
+                    prefix: config.catalog_secret_prefix.clone(),
+                },
                 environment: config.environment.clone(),
                 region: config.region.clone(),
                 action_timeout: config.action_timeout,

@@ -130,6 +130,7 @@ impl Worker {
                 crate::action::rest::call(
                     &self.outbound,
                     &self.secrets,
+                    &self.settings.catalog_secrets,
                     &config,
                     &idempotency_key(task),
                     timeout,
@@ -140,6 +141,7 @@ impl Worker {
                 crate::action::webhook::deliver(
                     &self.outbound,
                     &self.secrets,
+                    &self.settings.catalog_secrets,
                     &config,
                     &idempotency_key(task),
                     timeout,

@@ -219,6 +219,8 @@ impl Context<'_> {
                 found,
             );
             check_outputs(fi, &path, &available, found);
+            check_secret_names(fi, &path.key("config"), found);
+            check_timeout(fi, &path, max_action_timeout(), found);
             available.extend(fi.output_keys().cloned());
         }
     }
@@ -432,6 +434,70 @@ impl Context<'_> {
 }
 
 /// Whether reading `.current.<p>` exposes a password field's value.
+/// The secrets an item names (`rest-api` `auth.secret`, `webhook` `signingSecret`) are
+/// relative names under the stack's catalog prefix: never a template, an ARN, `..` or one of
+/// PAO's own secrets (crate::secrets::check_catalog_secret_name).
+fn check_secret_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, found: &mut Found) {
+    let named = match fi.action {
+        ActionType::RestApi => fi
+            .config
+            .pointer("/auth/secret")
+            .map(|v| (config.key("auth").key("secret"), v)),
+        ActionType::Webhook => fi
+            .config
+            .get("signingSecret")
+            .map(|v| (config.key("signingSecret"), v)),
+        _ => None,
+    };
+    if let Some((path, value)) = named {
+        let problem = match value.as_str() {
+            Some(name) => crate::secrets::check_catalog_secret_name(name).err(),
+            None => Some("a secret name is a string".into()),
+        };
+        if let Some(problem) = problem {
+            found.push((path, problem));
+        }
+    }
+}
+
+/// The longest `timeoutSeconds` the deployed worker can give one action: its timeout
+/// (`PAO_WORKER_TIMEOUT_SECONDS`, the template's `WorkerTimeoutSeconds`, default 60) less the
+/// time an invocation keeps for itself (crate::config::ACTION_TIME_RESERVED). Every
+/// validation reads it: catalog sync and `/tools/validate` in the deployed functions (the
+/// template sets the variable), `devctl validate` from its own environment.
+pub fn max_action_timeout() -> u64 {
+    static MAX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| {
+        let worker = std::env::var("PAO_WORKER_TIMEOUT_SECONDS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(60);
+        worker.saturating_sub(crate::config::ACTION_TIME_RESERVED.as_secs())
+    })
+}
+
+/// A `timeoutSeconds` the worker cannot give would be cut short at run time, failing the
+/// task for a reason its author never sees: refused here instead.
+fn check_timeout(
+    fi: &crate::catalog::FulfillmentItem,
+    path: &DocPath,
+    max: u64,
+    found: &mut Found,
+) {
+    if let Some(t) = fi.timeout_seconds {
+        if u64::from(t) > max {
+            found.push((
+                path.key("timeoutSeconds"),
+                format!(
+                    "{t} s is more than the worker can give one action ({max} s: its timeout, template parameter WorkerTimeoutSeconds, less {} s)",
+                    crate::config::ACTION_TIME_RESERVED.as_secs()
+                ),
+            ));
+        }
+    }
+}
+
 pub(super) fn reads_password(p: &[&str], form: &Form) -> bool {
     form.fields().any(|(path, f)| {
         f.kind == FieldType::Password && {
