@@ -470,3 +470,82 @@ async fn a_retry_from_an_earlier_task_runs_it_again() {
     assert_eq!(d.jira.issues().len(), 3);
     d.env.cleanup().await;
 }
+
+/// `expiresAt` of every item in a request's partition (None where absent).
+async fn expiries(d: &Decide, id: &pao::record::RequestId) -> Vec<(String, Option<u64>)> {
+    let out = d
+        .env
+        .dynamo
+        .query()
+        .table_name(&d.env.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("REQ#{id}")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query the partition");
+    out.items
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            let sk = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            let at = item
+                .get("expiresAt")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok());
+            (sk, at)
+        })
+        .collect()
+}
+
+/// Nothing is kept forever: a failed request keeps 180 days, and so does everything under it
+/// (tasks, events); retried, the request no longer expires while it runs; completed, it keeps
+/// 90 days and nothing under it goes before it.
+#[tokio::test]
+async fn every_item_of_a_request_expires_and_a_retried_request_is_kept_while_it_runs() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    fail_second_task(&d, &id).await;
+    let now = pao::clock::Now::current().epoch;
+    let day = 86_400;
+    let failed = expiries(&d, &id).await;
+    assert!(failed.len() >= 4, "{failed:?}");
+    for (sk, at) in &failed {
+        let at = at.unwrap_or_else(|| panic!("{sk} has no expiresAt: {failed:?}"));
+        assert!(
+            at >= now + 179 * day && at <= now + 181 * day,
+            "{sk} expires at {at}, now {now}"
+        );
+    }
+    d.jira.fail_with(None);
+    let (status, body) = decide(&d, &id, "retry").await;
+    assert_eq!(status, 202, "{body}");
+    let retrying = expiries(&d, &id).await;
+    let request = retrying.iter().find(|(sk, _)| sk == "#REQUEST");
+    assert_eq!(
+        request.map(|(_, at)| *at),
+        Some(None),
+        "a retried request must not expire while it runs: {retrying:?}"
+    );
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Completed);
+    let completed = expiries(&d, &id).await;
+    let request_at = completed
+        .iter()
+        .find(|(sk, _)| sk == "#REQUEST")
+        .and_then(|(_, at)| *at)
+        .expect("a completed request expires");
+    assert!(request_at >= now + 89 * day && request_at <= now + 91 * day);
+    for (sk, at) in &completed {
+        let at = at.unwrap_or_else(|| panic!("{sk} has no expiresAt"));
+        assert!(at >= request_at, "{sk} would go before its request");
+    }
+    d.env.cleanup().await;
+}

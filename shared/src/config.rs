@@ -316,6 +316,39 @@ mod tests {
     }
 
     #[test]
+    fn catalog_settings_default_from_the_stack() {
+        let c = from(&BASE).expect("valid");
+        assert_eq!(c.catalog_token_secret_id, "pao/github-token");
+        assert_eq!(c.catalog_secret_prefix, "pao/local/catalog/");
+        assert_eq!(c.max_action_timeout(), Duration::from_secs(45));
+        assert_eq!(c.completed_retention, Duration::from_secs(90 * 86_400));
+        let mut set = BASE.to_vec();
+        set.extend([
+            ("PAO_ENVIRONMENT", "prod"),
+            ("PAO_GITHUB_TOKEN_SECRET_ID", "pao/prod/github-token"),
+            ("PAO_WORKER_TIMEOUT_SECONDS", "300"),
+            ("PAO_FAILED_RETENTION_DAYS", "30"),
+        ]);
+        let c = from(&set).expect("valid");
+        assert_eq!(c.catalog_token_secret_id, "pao/prod/github-token");
+        assert_eq!(c.catalog_secret_prefix, "pao/prod/catalog/");
+        assert_eq!(c.max_action_timeout(), Duration::from_secs(285));
+        assert_eq!(c.failed_retention, Duration::from_secs(30 * 86_400));
+        set.push(("PAO_CATALOG_TOKEN_SECRET_ID", "pao/prod/catalog-read"));
+        set.push(("PAO_CATALOG_SECRET_PREFIX", "pao/prod/catalog"));
+        assert!(matches!(
+            from(&set),
+            Err(ConfigError::Invalid {
+                name: "PAO_CATALOG_SECRET_PREFIX",
+                ..
+            })
+        ));
+        set.pop();
+        let c = from(&set).expect("valid");
+        assert_eq!(c.catalog_token_secret_id, "pao/prod/catalog-read");
+    }
+
+    #[test]
     fn defaults_and_invalid_numbers() {
         let c = from(&BASE).expect("valid");
         assert_eq!(c.jira_secret_id, "pao/jira");

@@ -383,12 +383,18 @@ impl Operators {
     }
 
     /// Whether `caller_arn` matches a listed ARN (`*` matches any run of characters, as in
-    /// IAM's `ArnLike`). An assumed-role session matches its role's ARN.
+    /// IAM's `ArnLike`). An assumed-role session matches its role's ARN, whatever the role's
+    /// path: the gateway compares `aws:PrincipalArn` (the role ARN with its path, such as IAM
+    /// Identity Center's `role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_…`), while the
+    /// function sees only the session ARN, which has no path; a role's name is unique in its
+    /// account, so the listed ARN without its path names the same role.
     pub fn listed(&self, caller_arn: &str) -> bool {
         let principal = principal_arn(caller_arn);
-        self.principals
-            .iter()
-            .any(|p| arn_like(p, caller_arn) || arn_like(p, &principal))
+        self.principals.iter().any(|p| {
+            arn_like(p, caller_arn)
+                || arn_like(p, &principal)
+                || without_role_path(p).is_some_and(|q| arn_like(&q, &principal))
+        })
     }
 
     /// How the rule reads, for a 403.
@@ -422,6 +428,14 @@ pub fn principal_arn(caller_arn: &str) -> String {
         }
     }
     caller_arn.to_string()
+}
+
+/// A role ARN (or pattern) without its path: `arn:aws:iam::1:role/a/b/Name` →
+/// `arn:aws:iam::1:role/Name`; `None` when it names no role or has no path.
+fn without_role_path(arn: &str) -> Option<String> {
+    let (head, rest) = arn.split_once(":role/")?;
+    let (_, name) = rest.rsplit_once('/')?;
+    Some(format!("{head}:role/{name}"))
 }
 
 /// IAM `ArnLike`: `*` matches any run, `?` one character.
@@ -458,6 +472,33 @@ mod tests {
         let wild = Operators::new(" arn:aws:iam::*:role/Platform* ", "");
         assert!(wild.listed(SESSION));
         assert!(!Operators::default().listed(SESSION));
+    }
+
+    #[test]
+    fn a_role_listed_with_its_path_admits_its_sessions() {
+        // IAM Identity Center roles live under a path; their sessions' ARNs carry none.
+        let sso = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Ops_0123456789abcdef";
+        let session = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/alice@example.com";
+        let ops = Operators::new(sso, "");
+        assert!(ops.listed(session));
+        assert!(ops.admit_at_api(session));
+        // The gateway sees the role ARN itself (aws:PrincipalArn) and admits it too.
+        assert!(ops.listed(sso));
+        assert!(!ops.listed(
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0123456789abcdef/bob@example.com"
+        ));
+        assert!(!ops.listed(
+            "arn:aws:sts::999999999999:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/eve@example.com"
+        ));
+        let wild = Operators::new(
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Ops_*",
+            "",
+        );
+        assert!(wild.listed(session));
+        // A user's ARN carries its path in both places.
+        let user = Operators::new("arn:aws:iam::123456789012:user/platform/alice", "");
+        assert!(user.listed("arn:aws:iam::123456789012:user/platform/alice"));
+        assert!(!user.listed("arn:aws:iam::123456789012:user/alice"));
     }
 
     #[test]

@@ -57,7 +57,11 @@ pub struct Syncer {
 impl Syncer {
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
+                .with_retention(crate::store::Retention {
+                    completed: config.completed_retention,
+                    failed: config.failed_retention,
+                }),
             github: GitHub::new(crate::https::Https::shared(), &config.github_api_url),
             secrets: SecretCache::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
@@ -66,7 +70,9 @@ impl Syncer {
             settings: SyncSettings {
                 repository: config.catalog_repository.clone(),
                 branch: config.catalog_branch.clone(),
-                token_secret_id: config.github_token_secret_id.clone(),
+                // Read-only when the deployer gave one (CatalogTokenSecret); the write token
+                // of github-* items otherwise.
+                token_secret_id: config.catalog_token_secret_id.clone(),
             },
         }
     }

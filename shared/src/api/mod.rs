@@ -137,7 +137,11 @@ impl App {
         };
         let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
+                .with_retention(crate::store::Retention {
+                    completed: config.completed_retention,
+                    failed: config.failed_retention,
+                }),
             queue: Queue::new(sqs.clone(), &config.task_queue_url),
             dead_letters: crate::queue::dead_letters::DeadLetters::new(sqs, &config.dlq_url),
             operators: crate::operations::Operators::new(

@@ -174,6 +174,26 @@ type Sets = Vec<(&'static str, Value)>;
 pub struct Store {
     client: Client,
     table: String,
+    retention: Retention,
+}
+
+/// How long finished requests are kept (DynamoDB TTL on `expiresAt`; template parameters
+/// `CompletedRetentionDays`, `FailedRetentionDays`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A request that completed, was aborted, rejected or escalated.
+    pub completed: std::time::Duration,
+    /// A request that failed (kept longer: someone may still retry or escalate it).
+    pub failed: std::time::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            completed: std::time::Duration::from_secs(KEEP_COMPLETED_SECS),
+            failed: std::time::Duration::from_secs(KEEP_FAILED_SECS),
+        }
+    }
 }
 
 impl Store {
@@ -181,6 +201,64 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            retention: Retention::default(),
+        }
+    }
+
+    /// The store with the deployment's retention.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// The TTL of what a change writes, stamped here so every write path gets it: a request
+    /// that ends keeps its retention from then (and loses its expiry when it starts again, a
+    /// failed request retried); its tasks, events and external references are kept for the
+    /// longer retention from their last write, so nothing under a request outlives it by
+    /// more than that nor goes before it while it can still change.
+    fn expiry_of(&self, u: &mut StateUpdate) {
+        let now = epoch_now();
+        let failed = now + self.retention.failed.as_secs();
+        if u.key.1 == "#REQUEST" {
+            let state = u
+                .sets
+                .iter()
+                .find(|(k, _)| *k == "state")
+                .and_then(|(_, v)| {
+                    serde_json::from_value::<crate::request::RequestState>(v.clone()).ok()
+                });
+            match state {
+                Some(s) if s.is_terminal() => u.sets.push((
+                    "expiresAt",
+                    Value::from(now + self.retention.completed.as_secs()),
+                )),
+                Some(crate::request::RequestState::Failed) => {
+                    u.sets.push(("expiresAt", Value::from(failed)))
+                }
+                Some(_) => u.remove_expiry = true,
+                None => {}
+            }
+        } else {
+            u.sets.push(("expiresAt", Value::from(failed)));
+        }
+    }
+
+    /// Items under a request written whole (tasks at submission, events, external
+    /// references) expire with the longer retention from now, unless they say otherwise.
+    fn stamp(&self, item: &mut Item) {
+        let under_request = item
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|pk| pk.starts_with("REQ#") || pk.starts_with("EXTREF#"));
+        let is_request = item
+            .get("sk")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|sk| sk == "#REQUEST");
+        if under_request && !is_request && !item.contains_key("expiresAt") {
+            item.insert(
+                "expiresAt".into(),
+                AttributeValue::N((epoch_now() + self.retention.failed.as_secs()).to_string()),
+            );
         }
     }
 
@@ -212,7 +290,8 @@ impl Store {
     }
 
     /// Sends one conditional state change on its own.
-    async fn apply(&self, u: StateUpdate) -> Result<(), StoreError> {
+    async fn apply(&self, mut u: StateUpdate) -> Result<(), StoreError> {
+        self.expiry_of(&mut u);
         let what = u.describe();
         let (expr, condition, names, values) = u.expression();
         let result = self
@@ -232,9 +311,10 @@ impl Store {
 
     fn put_write(
         &self,
-        item: Item,
+        mut item: Item,
         condition: Option<&str>,
     ) -> Result<TransactWriteItem, StoreError> {
+        self.stamp(&mut item);
         let put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -244,7 +324,8 @@ impl Store {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn update_write(&self, u: StateUpdate) -> Result<TransactWriteItem, StoreError> {
+    fn update_write(&self, mut u: StateUpdate) -> Result<TransactWriteItem, StoreError> {
+        self.expiry_of(&mut u);
         let (expr, condition, names, values) = u.expression();
         let update = Update::builder()
             .table_name(&self.table)
@@ -274,6 +355,14 @@ impl Store {
             .map_err(dynamo)?;
         Ok(())
     }
+}
+
+/// Seconds since the epoch, now (for TTL: coarse is fine).
+fn epoch_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// The items a query finds, page after page, until there are no more or `limit` are in.
@@ -308,6 +397,8 @@ struct StateUpdate {
     sets: Sets,
     changes: Vec<Change>,
     unchanged_since: Option<String>,
+    /// The request starts again (a failed request retried): it no longer expires.
+    remove_expiry: bool,
 }
 
 type Expression = (
@@ -357,6 +448,10 @@ impl StateUpdate {
             values.insert(":one".into(), AttributeValue::N("1".into()));
             sets.push("#done = #done + :one".into());
         }
-        (format!("SET {}", sets.join(", ")), condition, names, values)
+        let mut expression = format!("SET {}", sets.join(", "));
+        if self.remove_expiry {
+            expression.push_str(" REMOVE expiresAt");
+        }
+        (expression, condition, names, values)
     }
 }

@@ -220,10 +220,12 @@ impl Store {
 
     /// Appends an audit event.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
+        let mut item = event_item(id, event)?;
+        self.stamp(&mut item);
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(event_item(id, event)?))
+            .set_item(Some(item))
             .condition_expression("attribute_not_exists(sk)")
             .send()
             .await

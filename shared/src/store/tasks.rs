@@ -5,10 +5,7 @@
 
 use super::attr::{n, s};
 use super::requests::{event_item, request_pk, task_sk};
-use super::{
-    CONDITION_FAILED, Change, KEEP_COMPLETED_SECS, KEEP_FAILED_SECS, StateUpdate, Store,
-    StoreError, conditional,
-};
+use super::{CONDITION_FAILED, Change, StateUpdate, Store, StoreError, conditional};
 use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
@@ -366,6 +363,7 @@ impl Store {
                 ],
                 changes: vec![Change::NewAttempt { attempt, history }],
                 unchanged_since: Some(t.updated_at.clone()),
+                remove_expiry: false,
             });
         }
         let mut retrying = request_update(
@@ -421,7 +419,7 @@ impl Store {
         &self,
         task: &TaskRecord,
         external: &ExternalRef,
-        now: &Now,
+        _now: &Now,
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
@@ -431,6 +429,7 @@ impl Store {
             sets: Vec::new(),
             changes: vec![Change::ExternalRef(external.clone())],
             unchanged_since: None,
+            remove_expiry: false,
         };
         let lookup = std::collections::HashMap::from([
             ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
@@ -438,7 +437,6 @@ impl Store {
             ("itemType".to_string(), s("external-ref")),
             ("requestId".to_string(), s(id.as_str())),
             ("seq".to_string(), n(u64::from(task.seq))),
-            ("expiresAt".to_string(), n(now.epoch + KEEP_FAILED_SECS)),
         ]);
         let writes = vec![
             self.update_write(update)?,
@@ -535,6 +533,7 @@ pub(super) fn task_update(
         sets,
         changes,
         unchanged_since: None,
+        remove_expiry: false,
     })
 }
 
@@ -553,27 +552,19 @@ pub(super) fn request_update(
             to: to.to_string(),
         });
     }
-    let mut sets = vec![
+    let sets = vec![
         ("state", Value::String(to.to_string())),
         ("updatedAt", Value::String(now.rfc3339.clone())),
         ("gsi2pk", Value::String(format!("REQUEST#{to}"))),
         ("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))),
     ];
-    let keep = match to {
-        RequestState::Completed | RequestState::Aborted | RequestState::Escalated => {
-            Some(KEEP_COMPLETED_SECS)
-        }
-        RequestState::Failed => Some(KEEP_FAILED_SECS),
-        _ => None,
-    };
-    if let Some(keep) = keep {
-        sets.push(("expiresAt", Value::from(now.epoch + keep)));
-    }
+    // expiresAt is the store's to set (Store::expiry_of), from the state this sets.
     Ok(StateUpdate {
         key: (request_pk(id), "#REQUEST".into()),
         from: from.iter().map(|f| f.to_string()).collect(),
         sets,
         changes,
         unchanged_since: None,
+        remove_expiry: false,
     })
 }

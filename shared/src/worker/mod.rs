@@ -109,7 +109,11 @@ impl Worker {
     /// Builds the worker a deployment runs from its config and SDK clients.
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name)
+                .with_retention(crate::store::Retention {
+                    completed: config.completed_retention,
+                    failed: config.failed_retention,
+                }),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
             secrets: SecretCache::new(
                 aws_sdk_secretsmanager::Client::new(sdk),
