@@ -18,10 +18,12 @@ rm -rf "$out"
 mkdir -p "$out"
 work="$(mktemp -d)"
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-run_id="fuzz-$$"
+# Names as template.yaml gives them for an environment of its own.
+run_id="fuzz$$"
 export PAO_API_PORT="$(free_port)" PAO_JIRA_PORT="$(free_port)" PAO_GITHUB_PORT="$(free_port)" PAO_HTTP_PORT="$(free_port)"
 export PAO_CATALOG_GIT_DIR="$work/catalog-repo"
-export PAO_TABLE_NAME="pao-$run_id" PAO_TASK_QUEUE_URL="pao-$run_id-tasks.fifo" PAO_DLQ_URL="pao-$run_id-dlq.fifo"
+export PAO_ENVIRONMENT="$run_id"
+export PAO_TABLE_NAME="pao-$run_id" PAO_TASK_QUEUE_URL="pao-tasks-$run_id.fifo" PAO_DLQ_URL="pao-tasks-dlq-$run_id.fifo"
 export PAO_JIRA_SECRET_ID="pao/$run_id/jira" PAO_CURSOR_SECRET_ID="pao/$run_id/cursor-key"
 export PAO_GITHUB_TOKEN_SECRET_ID="pao/$run_id/github-token" PAO_GITHUB_WEBHOOK_SECRET_ID="pao/$run_id/github-webhook"
 export RUST_LOG="${RUST_LOG:-warn}"
@@ -55,6 +57,9 @@ while True:
         sys.exit("the local stack did not serve /api/v1/openapi.json within 180 s")
     time.sleep(0.2)
 PY
+# The description the API serves (the YAML with the submission schema bundled) is valid
+# OpenAPI, as generators and gateways will read it.
+.venv/bin/openapi-spec-validator "$work/openapi.json"
 echo "schemathesis: $examples examples per operation, at most ${seconds}s, against $api"
 SCHEMATHESIS_HOOKS=hooks .venv/bin/schemathesis --config-file scripts/schemathesis/schemathesis.toml \
   run "$work/openapi.json" --url "$api" --checks all \

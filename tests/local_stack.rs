@@ -407,3 +407,69 @@ async fn every_example_completes_on_the_local_stack() {
     assert!(!running.github.runs().is_empty());
     stop_local(running).await;
 }
+
+/// Escalation works out of the box on the local stack: a failed request of an item that
+/// names no `metadata.escalation` goes to the local escalation project.
+#[tokio::test]
+async fn a_failed_request_can_be_escalated_on_the_local_stack() {
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let running = start(local_options(repo.path()))
+        .await
+        .expect("local stack starts");
+    assert_eq!(running.stack.config.escalation_project, "OPS");
+    let base = format!("http://{}", running.api_addr);
+    let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
+    running.jira.fail_with(Some(503));
+    let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+                                       "input": {"name": "esc", "basic": {"instanceName": "orders-db"}}}]});
+    let (status, body) = call(
+        &base,
+        "POST",
+        "/api/v1/requests",
+        Some(submission),
+        dev,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, status) = call(
+            &base,
+            "GET",
+            &format!("/api/v1/requests/{id}/status"),
+            None,
+            dev,
+            SystemTime::now(),
+        )
+        .await;
+        if status["data"]["state"] == json!("failed") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "request did not fail: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    running.jira.fail_with(None);
+    let (status, body) = call(
+        &base,
+        "POST",
+        &format!("/api/v1/requests/{id}/escalate"),
+        None,
+        dev,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let issues = running.jira.issues();
+    assert!(!issues.is_empty(), "no escalation ticket");
+    assert!(
+        issues.iter().all(|i| i.key.starts_with("OPS-")),
+        "{:?}",
+        issues.iter().map(|i| &i.key).collect::<Vec<_>>()
+    );
+    stop_local(running).await;
+}

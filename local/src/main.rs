@@ -47,8 +47,9 @@ async fn main() -> ExitCode {
     println!("  task queue     {}", running.stack.queues.queue);
     println!("  dead letters   {}", running.stack.queues.dlq);
     println!(
-        "  JIRA stand-in  {}  (secret pao/jira, instance \"default\")",
-        running.jira.base_url()
+        "  JIRA stand-in  {}  (secret pao/jira, instance \"default\"; escalations go to project {})",
+        running.jira.base_url(),
+        running.stack.config.escalation_project
     );
     println!(
         "  GitHub stand-in {}  (repository {}, from {catalog})",

@@ -121,6 +121,9 @@ fn queue_name(url_or_name: &str) -> String {
         .to_string()
 }
 
+/// Where `make dev` sends escalation tickets (PAO_ESCALATION_PROJECT overrides it).
+pub const LOCAL_ESCALATION_PROJECT: &str = "OPS";
+
 /// The repository the GitHub stand-in serves.
 pub const LOCAL_REPOSITORY: &str = "pao-local/catalog";
 /// The local webhook secret (a deployment generates one).
@@ -221,6 +224,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     config.http_allow_hosts = "127.0.0.1".into();
     // Metrics lines would drown the local stack's log: on only when asked (PAO_METRICS=on).
     config.metrics = std::env::var("PAO_METRICS").is_ok_and(|v| v == "on");
+    if config.escalation_project.is_empty() {
+        // A deploy must name one (template parameter EscalationProject); locally every
+        // request can be escalated into the JIRA stand-in's OPS project.
+        config.escalation_project = LOCAL_ESCALATION_PROJECT.into();
+    }
     if config.operator_tag.is_empty() {
         // The template's default: principals tagged pao-role=operator are operators.
         config.operator_tag = "pao-role=operator".into();
@@ -301,7 +309,11 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         github,
         http,
         first_sync,
-        stack,
+        // The config the functions run with (the stand-ins' addresses and local defaults).
+        stack: provision::Stack {
+            config: config.clone(),
+            ..stack
+        },
         tasks: [server, sweeping].into_iter().chain(pollers).collect(),
     })
 }
