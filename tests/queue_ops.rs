@@ -351,8 +351,23 @@ async fn every_dead_letter_is_redriven_in_order_and_listed_a_page_at_a_time() {
     let (status, bad) = get(&app, OPS, "/api/v1/queue/dlq/messages?cursor=forged").await;
     assert_eq!(status, 400, "{bad}");
 
+    // A call whose time budget is spent redrives nothing and leaves every dead letter where
+    // it was, counted for the next call.
+    let spent = pao::operations::redrive_all(
+        &app.store,
+        &app.queue,
+        &app.dead_letters,
+        "arn:aws:iam::000000000000:role/PlatformOperator",
+        std::time::Duration::ZERO,
+    )
+    .await
+    .expect("redrive with no time");
+    assert_eq!((spent.redriven.len(), spent.remaining), (0, 2));
+    assert_eq!(dead_letter_count(&s.env).await, 2);
+
     let (status, all) = post(&app, OPS, "/api/v1/queue/dlq/redrive").await;
     assert_eq!(status, 200, "{all}");
+    assert_eq!(all["data"]["remaining"], json!(0), "{all}");
     assert_eq!(
         all["data"]["redriven"].as_array().map(Vec::len),
         Some(2),

@@ -394,3 +394,39 @@ async fn a_task_left_running_is_marked_stuck_once() {
     assert_eq!(stuck_events, 1);
     s.env.cleanup().await;
 }
+
+/// Item 5 of the first-deploy issue: near the deadline only a record that would really run is
+/// handed back. A duplicate of a finished task is settled however little time is left (a
+/// hand-back would spend one of the message's receives for nothing), and a task whose own
+/// timeout fits the time left runs.
+#[tokio::test]
+async fn only_a_task_that_would_run_is_handed_back() {
+    let s = setup().await;
+    let id = submit(&s, input()).await;
+    drain_until(&s.env, &s.worker, &id, completed).await;
+    let duplicate = Record {
+        message_id: "dup-1".into(),
+        body: serde_json::to_string(&message(&id, 0)).expect("body"),
+        group_id: Some(id.to_string()),
+        receipt_handle: None,
+    };
+    // Less than an action's timeout (10 s) is left, but more than the margin.
+    let deadline = Instant::now() + Duration::from_secs(7);
+    assert!(s.worker.settings.action_timeout + Duration::from_secs(5) > Duration::from_secs(7));
+    let failed = s.worker.process_batch(&[duplicate], Some(deadline)).await;
+    assert_eq!(failed, Vec::<String>::new(), "a duplicate was handed back");
+
+    // A fresh task with that little time left is handed back, untouched.
+    let next = submit(&s, input()).await;
+    let fresh = Record {
+        message_id: "fresh-1".into(),
+        body: serde_json::to_string(&message(&next, 0)).expect("body"),
+        group_id: Some(next.to_string()),
+        receipt_handle: None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(7);
+    let failed = s.worker.process_batch(&[fresh], Some(deadline)).await;
+    assert_eq!(failed, ["fresh-1".to_string()]);
+    assert_eq!(detail(&s, &next).await.tasks[0].state, TaskState::Queued);
+    s.env.cleanup().await;
+}

@@ -34,6 +34,12 @@ pub enum EscalationError {
     NoTarget,
     #[error("JIRA: {0}")]
     Jira(#[from] ActionError),
+    /// The call's time ran out first; what was made stays (tickets are found again by their
+    /// labels), so the same call again goes on from there.
+    #[error(
+        "escalation made {made} of {total} tickets before its time ran out: call escalate again to finish (nothing is made twice)"
+    )]
+    OutOfTime { made: usize, total: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,7 +86,9 @@ pub async fn escalate(
     detail: &RequestDetail,
     caller: &Principal,
     timeout: Duration,
+    budget: Duration,
 ) -> Result<Vec<ExternalRef>, EscalationError> {
+    let started = std::time::Instant::now();
     let request = &detail.request;
     if request.state != RequestState::Failed {
         return Err(EscalationError::NotFailed {
@@ -109,7 +117,16 @@ pub async fn escalate(
         })
         .collect();
     let mut made: Vec<ExternalRef> = Vec::new();
+    let total = remaining.len();
     for task in remaining {
+        // Each ticket takes up to three JIRA calls: start one only with time for all three.
+        let left = budget.saturating_sub(started.elapsed());
+        if task.state != TaskState::Escalated && left < timeout.saturating_mul(3) {
+            return Err(EscalationError::OutOfTime {
+                made: made.len(),
+                total,
+            });
+        }
         if task.state == TaskState::Escalated {
             if let Some(r) = &task.external_ref {
                 made.push(r.clone());

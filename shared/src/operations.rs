@@ -224,13 +224,17 @@ pub async fn redrive(
 }
 
 /// Every dead letter redriven, in queue order (so in order per request). A dead letter that
-/// cannot be redriven holds back the later ones of its request, not other requests'.
+/// cannot be redriven holds back the later ones of its request, not other requests'. Work
+/// stops at `budget` (the API answers within API Gateway's 29 s): what is left stays in the
+/// dead-letter queue, counted in `remaining`, for the next call.
 pub async fn redrive_all(
     store: &Store,
     tasks: &Queue,
     dead: &DeadLetters,
     operator: &str,
+    budget: std::time::Duration,
 ) -> Result<RedriveAll, OperationsError> {
+    let started = std::time::Instant::now();
     let held = dead.take_all().await?;
     let mut report = RedriveAll::default();
     let mut blocked: Vec<Option<String>> = Vec::new();
@@ -238,6 +242,11 @@ pub async fn redrive_all(
     for h in held {
         let group = h.letter.group_id.clone();
         if group.is_some() && blocked.contains(&group) {
+            left.push(h);
+            continue;
+        }
+        if started.elapsed() >= budget {
+            report.remaining += 1;
             left.push(h);
             continue;
         }
@@ -261,6 +270,8 @@ pub async fn redrive_all(
 pub struct RedriveAll {
     pub redriven: Vec<Redriven>,
     pub failed: Vec<NotRedriven>,
+    /// Left for another call: the time budget ran out first.
+    pub remaining: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

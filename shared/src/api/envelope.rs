@@ -76,6 +76,7 @@ impl From<crate::escalation::EscalationError> for ApiError {
             E::NotFailed { .. } => Self::Conflict(e.to_string()),
             E::NoTarget => Self::Unprocessable(vec![Problem::at("escalation", e.to_string())]),
             E::Jira(a) => Self::Upstream(format!("JIRA: {a}")),
+            E::OutOfTime { .. } => Self::Unavailable(e.to_string()),
             E::Store(s) => s.into(),
         }
     }

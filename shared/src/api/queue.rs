@@ -148,10 +148,20 @@ pub(super) async fn redrive(app: &App, call: &Call<'_>) -> Result<ApiResponse, A
     Ok(ApiResponse::ok(200, to_data(done), call.meta()))
 }
 
+/// How long one redrive-all call works: well inside API Gateway's 29 s and the function's
+/// timeout (the rest is left for the next call).
+const REDRIVE_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// `POST /queue/dlq/redrive`: every dead letter, in order per request.
 pub(super) async fn redrive_all(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let op = operator(app, call)?;
-    let report =
-        operations::redrive_all(&app.store, &app.queue, &app.dead_letters, &op.arn).await?;
+    let report = operations::redrive_all(
+        &app.store,
+        &app.queue,
+        &app.dead_letters,
+        &op.arn,
+        REDRIVE_BUDGET,
+    )
+    .await?;
     Ok(ApiResponse::ok(200, to_data(report), call.meta()))
 }

@@ -217,7 +217,7 @@ impl Store {
     /// longer retention from their last write, so nothing under a request outlives it by
     /// more than that nor goes before it while it can still change.
     fn expiry_of(&self, u: &mut StateUpdate) {
-        let now = epoch_now();
+        let now = u.at;
         let failed = now + self.retention.failed.as_secs();
         if u.key.1 == "#REQUEST" {
             let state = u
@@ -257,7 +257,9 @@ impl Store {
         if under_request && !is_request && !item.contains_key("expiresAt") {
             item.insert(
                 "expiresAt".into(),
-                AttributeValue::N((epoch_now() + self.retention.failed.as_secs()).to_string()),
+                AttributeValue::N(
+                    (crate::clock::now_epoch() + self.retention.failed.as_secs()).to_string(),
+                ),
             );
         }
     }
@@ -357,14 +359,6 @@ impl Store {
     }
 }
 
-/// Seconds since the epoch, now (for TTL: coarse is fine).
-fn epoch_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// The items a query finds, page after page, until there are no more or `limit` are in.
 async fn query_pages(
     query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -399,6 +393,8 @@ struct StateUpdate {
     unchanged_since: Option<String>,
     /// The request starts again (a failed request retried): it no longer expires.
     remove_expiry: bool,
+    /// When the change happens (epoch seconds): retention counts from it.
+    at: u64,
 }
 
 type Expression = (

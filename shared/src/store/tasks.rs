@@ -364,6 +364,7 @@ impl Store {
                 changes: vec![Change::NewAttempt { attempt, history }],
                 unchanged_since: Some(t.updated_at.clone()),
                 remove_expiry: false,
+                at: now.epoch,
             });
         }
         let mut retrying = request_update(
@@ -430,6 +431,7 @@ impl Store {
             changes: vec![Change::ExternalRef(external.clone())],
             unchanged_since: None,
             remove_expiry: false,
+            at: crate::clock::now_epoch(),
         };
         let lookup = std::collections::HashMap::from([
             ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
@@ -520,6 +522,7 @@ pub(super) fn task_update(
             to: to.to_string(),
         });
     }
+    let at = now.epoch;
     let now = &now.rfc3339;
     let sets = vec![
         ("state", Value::String(to.to_string())),
@@ -534,6 +537,7 @@ pub(super) fn task_update(
         changes,
         unchanged_since: None,
         remove_expiry: false,
+        at,
     })
 }
 
@@ -566,5 +570,6 @@ pub(super) fn request_update(
         changes,
         unchanged_since: None,
         remove_expiry: false,
+        at: now.epoch,
     })
 }

@@ -61,6 +61,9 @@ pub enum Outcome {
     Skipped,
     /// Acknowledged without running anything, and why.
     Ignored(String),
+    /// Not started: the invocation has less time left than the task's action may take. The
+    /// record goes back to the queue (visible at once) with the rest of the batch.
+    HandedBack,
 }
 
 /// Settings the worker needs beyond its clients.
@@ -145,10 +148,13 @@ impl Worker {
     /// Processes a FIFO batch in order and returns the ids of the records to hand back.
     ///
     /// A record that fails holds back the later records of its own message group (order is
-    /// per group), not other requests'. Before each record the invocation's `deadline` is
-    /// checked: when less than an action's timeout (plus a margin) is left, the rest of the
-    /// batch is handed back unprocessed rather than cut off mid-action, and made visible again
-    /// at once.
+    /// per group), not other requests'. A record whose task needs more time than the
+    /// invocation has left (its own action timeout plus a margin, decided once the task is
+    /// read) is handed back unstarted with the rest of the batch, rather than cut off
+    /// mid-action, and made visible again at once. Only a record that would really run is
+    /// handed back: a duplicate, a finished task or one that is skipped is settled whatever
+    /// the time left, so it does not spend a receive (each hand-back counts towards the
+    /// queue's maxReceiveCount).
     pub async fn process_batch(
         &self,
         records: &[Record],
@@ -162,26 +168,9 @@ impl Worker {
                 continue;
             }
             if let Some(deadline) = deadline {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left < self.settings.action_timeout + DEADLINE_MARGIN {
-                    tracing::warn!(
-                        left_ms = left.as_millis() as u64,
-                        handed_back = records.len() - i,
-                        "invocation deadline near: handing the rest of the batch back"
-                    );
-                    failed.extend(records[i..].iter().map(|r| r.message_id.clone()));
-                    // Never started: visible again now, not after the queue's visibility
-                    // timeout (minutes, during which a FIFO group would wait). A record of a
-                    // held group stays hidden with the failure that holds it.
-                    let unstarted: Vec<String> = records[i..]
-                        .iter()
-                        .filter(|r| !r.group_id.as_deref().is_some_and(|g| held.contains(g)))
-                        .filter_map(|r| r.receipt_handle.clone())
-                        .collect();
-                    if let Err(e) = self.queue.release(&unstarted).await {
-                        tracing::warn!(error = %e, "the handed-back records stay hidden until their visibility timeout");
-                    }
-                    return failed;
+                // Not even the time to read a task and write what became of it.
+                if deadline.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN {
+                    return self.hand_back(records, i, failed, &held).await;
                 }
             }
             let result = match TaskMessage::parse(&record.body) {
@@ -202,6 +191,9 @@ impl Worker {
                 }
             };
             match result {
+                Ok(Outcome::HandedBack) => {
+                    return self.hand_back(records, i, failed, &held).await;
+                }
                 Ok(outcome) => {
                     tracing::info!(message_id = %record.message_id, ?outcome, "message handled")
                 }
@@ -219,6 +211,33 @@ impl Worker {
                     }
                 }
             }
+        }
+        failed
+    }
+
+    /// Hands `records[from..]` back unstarted: reported as failures (so the event source
+    /// mapping leaves them on the queue) and visible again now, not after the queue's
+    /// visibility timeout (minutes, during which a FIFO group would wait). A record of a held
+    /// group stays hidden with the failure that holds it.
+    async fn hand_back(
+        &self,
+        records: &[Record],
+        from: usize,
+        mut failed: Vec<String>,
+        held: &HashSet<&str>,
+    ) -> Vec<String> {
+        tracing::warn!(
+            handed_back = records.len() - from,
+            "invocation deadline near: handing the rest of the batch back"
+        );
+        failed.extend(records[from..].iter().map(|r| r.message_id.clone()));
+        let unstarted: Vec<String> = records[from..]
+            .iter()
+            .filter(|r| !r.group_id.as_deref().is_some_and(|g| held.contains(g)))
+            .filter_map(|r| r.receipt_handle.clone())
+            .collect();
+        if let Err(e) = self.queue.release(&unstarted).await {
+            tracing::warn!(error = %e, "the handed-back records stay hidden until their visibility timeout");
         }
         failed
     }
@@ -284,6 +303,18 @@ impl Worker {
                 "task {} before it is {}",
                 earlier.seq, earlier.state
             )));
+        }
+        if let Some(deadline) = deadline {
+            // The task would start now: only with the time its action may take.
+            let needs = task
+                .item
+                .timeout_seconds
+                .map(|s| Duration::from_secs(u64::from(s)))
+                .unwrap_or(self.settings.action_timeout)
+                + DEADLINE_MARGIN;
+            if deadline.saturating_duration_since(Instant::now()) < needs {
+                return Ok(Outcome::HandedBack);
+            }
         }
         let now = Now::current();
         let started = Event::about(
