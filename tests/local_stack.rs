@@ -145,7 +145,7 @@ async fn signed_calls_run_a_request_to_completion() {
     .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["data"][0]["requestId"], json!(id));
-    let issues = running.jira.issues();
+    let issues = running.jira_standin().issues();
     assert_eq!(issues.len(), 2);
     assert_eq!(
         issues[1].fields["summary"],
@@ -215,7 +215,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(running.jira.issues().len(), 2);
+    assert_eq!(running.jira_standin().issues().len(), 2);
     stop_local(running).await;
 }
 
@@ -245,13 +245,13 @@ async fn a_catalog_push_reaches_the_catalog() {
         .expect("answer");
     assert_eq!(unsigned.status().as_u16(), 401);
 
-    let file = running.github.dir.join("catalog/two.yaml");
+    let file = running.github_standin().dir.join("catalog/two.yaml");
     let renamed = std::fs::read_to_string(&file)
         .expect("document")
         .replace("name: Two tickets", "name: Two chained tickets");
     std::fs::write(&file, renamed).expect("write");
     let (status, answer) = pao_local::catalog_push::push(
-        &running.github.dir,
+        &running.github_standin().dir,
         &format!("{base}/api/v1"),
         "Rename the item",
     )
@@ -404,7 +404,7 @@ async fn every_example_completes_on_the_local_stack() {
         }
     }
     assert!(running.http.created() > 0);
-    assert!(!running.github.runs().is_empty());
+    assert!(!running.github_standin().runs().is_empty());
     stop_local(running).await;
 }
 
@@ -419,7 +419,7 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     assert_eq!(running.stack.config.escalation_project, "OPS");
     let base = format!("http://{}", running.api_addr);
     let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
-    running.jira.fail_with(Some(503));
+    running.jira_standin().fail_with(Some(503));
     let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
                                        "input": {"name": "esc", "basic": {"instanceName": "orders-db"}}}]});
     let (status, body) = call(
@@ -453,7 +453,7 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
         assert!(Instant::now() < deadline, "request did not fail: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    running.jira.fail_with(None);
+    running.jira_standin().fail_with(None);
     let (status, body) = call(
         &base,
         "POST",
@@ -464,7 +464,7 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let issues = running.jira.issues();
+    let issues = running.jira_standin().issues();
     assert!(!issues.is_empty(), "no escalation ticket");
     assert!(
         issues.iter().all(|i| i.key.starts_with("OPS-")),

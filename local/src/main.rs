@@ -3,6 +3,20 @@
 
 use std::process::ExitCode;
 
+/// The local endpoint's administrator key, when IAM is enforced (scripts/with-local-aws.sh):
+/// for the aws CLI against the local stack.
+fn admin_key() -> Option<String> {
+    let path = std::env::var("PAO_IAM_KEYS").ok()?;
+    let keys: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let admin = keys.get("admin")?;
+    Some(format!(
+        "AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        admin.get("AccessKeyId")?.as_str()?,
+        admin.get("SecretAccessKey")?.as_str()?
+    ))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     pao::logging::init();
@@ -44,25 +58,46 @@ async fn main() -> ExitCode {
         "  identity       AKIAPAOLOCALDEV00001 / pao-local-dev-secret (more in local/identities.json)"
     );
     println!("  AWS endpoint   {endpoint}");
+    if let Some(admin) = admin_key() {
+        println!(
+            "  AWS keys       {admin}  (IAM enforced: each function signs as its own role; these are the administrator's)"
+        );
+    }
     println!("  task queue     {}", running.stack.queues.queue);
     println!("  dead letters   {}", running.stack.queues.dlq);
-    println!(
-        "  JIRA stand-in  {}  (secret pao/jira, instance \"default\"; escalations go to project {})",
-        running.jira.base_url(),
-        running.stack.config.escalation_project
-    );
-    println!(
-        "  GitHub stand-in {}  (repository {}, from {catalog})",
-        running.github.api_url(),
-        running.github.repository
-    );
+    let config = &running.stack.config;
+    match &running.jira {
+        Some(jira) => println!(
+            "  JIRA           stand-in {}  (secret {}, instance \"default\"; escalations go to project {})",
+            jira.base_url(),
+            config.jira_secret_id,
+            config.escalation_project
+        ),
+        None => println!(
+            "  JIRA           REAL instances from the environment (secret {}; escalations go to project {})",
+            config.jira_secret_id, config.escalation_project
+        ),
+    }
+    match &running.github {
+        Some(github) => {
+            println!(
+                "  GitHub         stand-in {}  (repository {}, from {catalog})",
+                github.api_url(),
+                github.repository
+            );
+            println!(
+                "  catalog repo   {}  (edit, then `make catalog-push`)",
+                github.dir.display()
+            );
+        }
+        None => println!(
+            "  GitHub         REAL {}  (catalog {} on {}; token from GITHUB_TOKEN)",
+            config.github_api_url, config.catalog_repository, config.catalog_branch
+        ),
+    }
     println!(
         "  HTTP stand-in  {}  (plays the services rest-api and webhook items call)",
         running.http.base_url()
-    );
-    println!(
-        "  catalog repo   {}  (edit, then `make catalog-push`)",
-        running.github.dir.display()
     );
     println!(
         "  webhook        POST http://{}/api/v1/webhooks/github  (HMAC secret {})",

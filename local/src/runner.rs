@@ -46,6 +46,80 @@ pub struct Options {
     /// Event source mapping pollers running batches at once (`PAO_LOCAL_POLLERS`, default 1;
     /// Lambda runs one per active message group, up to its concurrency).
     pub pollers: usize,
+    /// A real GitHub (or GitHub Enterprise Server) to use instead of the stand-in.
+    pub real_github: Option<RealGitHub>,
+    /// The JIRA secret's value for real JIRA instances, instead of the stand-in.
+    pub real_jira: Option<String>,
+}
+
+/// A platform team's own GitHub, named by `PAO_GITHUB_API_URL` (`https://api.github.com`, or
+/// `https://HOST/api/v3`), with the token from `GITHUB_TOKEN` and the catalog repository from
+/// `PAO_CATALOG_REPOSITORY` / `PAO_CATALOG_BRANCH`.
+#[derive(Clone)]
+pub struct RealGitHub {
+    pub api_url: String,
+    pub token: String,
+    pub repository: String,
+    pub branch: String,
+}
+
+impl std::fmt::Debug for RealGitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RealGitHub")
+            .field("api_url", &self.api_url)
+            .field("repository", &self.repository)
+            .field("branch", &self.branch)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The real services the environment names (see README, "Trying PAO against your own
+/// GitHub and JIRA"); a stand-in plays each service no real one is named for.
+fn real_services(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(Option<RealGitHub>, Option<String>), String> {
+    let github = match var("PAO_GITHUB_API_URL") {
+        None => None,
+        Some(api_url) => {
+            if !api_url.starts_with("https://") {
+                return Err(format!(
+                    "PAO_GITHUB_API_URL={api_url} is not an https:// URL"
+                ));
+            }
+            let token = var("GITHUB_TOKEN")
+                .ok_or("PAO_GITHUB_API_URL is set: GITHUB_TOKEN must hold a token for it")?;
+            let repository = var("PAO_CATALOG_REPOSITORY").ok_or(
+                "PAO_GITHUB_API_URL is set: PAO_CATALOG_REPOSITORY must name the catalog repository (owner/name)",
+            )?;
+            Some(RealGitHub {
+                api_url: api_url.trim_end_matches('/').to_string(),
+                token,
+                repository,
+                branch: var("PAO_CATALOG_BRANCH").unwrap_or_else(|| "main".into()),
+            })
+        }
+    };
+    let jira = if let Some(file) = var("PAO_JIRA_SECRET_FILE") {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("PAO_JIRA_SECRET_FILE={file}: {e}"))?;
+        pao::action::jira::JiraInstances::parse(&text)
+            .map_err(|e| format!("PAO_JIRA_SECRET_FILE={file}: {e}"))?;
+        Some(text)
+    } else if let Some(base_url) = var("PAO_JIRA_BASE_URL") {
+        let token = var("PAO_JIRA_API_TOKEN")
+            .ok_or("PAO_JIRA_BASE_URL is set: PAO_JIRA_API_TOKEN must hold its token")?;
+        let mut instance = json!({"baseUrl": base_url, "apiToken": token,
+            "deployment": var("PAO_JIRA_DEPLOYMENT").unwrap_or_else(|| "cloud".into())});
+        if let Some(email) = var("PAO_JIRA_EMAIL") {
+            instance["email"] = json!(email);
+        }
+        let text = json!({"instances": {"default": instance}}).to_string();
+        pao::action::jira::JiraInstances::parse(&text).map_err(|e| format!("PAO_JIRA_*: {e}"))?;
+        Some(text)
+    } else {
+        None
+    };
+    Ok((github, jira))
 }
 
 impl Options {
@@ -71,6 +145,8 @@ impl Options {
             concat!(env!("CARGO_MANIFEST_DIR"), "/identities.json"),
         );
         let identities = sigv4::load_identities(std::path::Path::new(&identities_file))?;
+        let (real_github, real_jira) =
+            real_services(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))?;
         Ok(Self {
             catalog_dir: PathBuf::from(var(
                 "PAO_CATALOG_DIR",
@@ -108,6 +184,8 @@ impl Options {
                 .ok()
                 .filter(|n| (1..=50).contains(n))
                 .ok_or("PAO_LOCAL_POLLERS is not a number from 1 to 50")?,
+            real_github,
+            real_jira,
         })
     }
 }
@@ -132,9 +210,11 @@ pub const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret";
 /// A running local stack; dropping it stops the servers.
 pub struct Running {
     pub api_addr: SocketAddr,
-    pub jira: JiraStandIn,
+    /// `None` when a real JIRA was named (`PAO_JIRA_SECRET_FILE`, `PAO_JIRA_BASE_URL`).
+    pub jira: Option<JiraStandIn>,
     /// Serves the catalog repository (a git working directory) as GitHub would.
-    pub github: GitHubStandIn,
+    /// `None` when a real GitHub was named (`PAO_GITHUB_API_URL`).
+    pub github: Option<GitHubStandIn>,
     /// Answers the catalog's `rest-api` and `webhook` items.
     pub http: HttpStandIn,
     /// What the first sync loaded.
@@ -142,6 +222,22 @@ pub struct Running {
     /// The provisioned resources and the config the functions run with.
     pub stack: provision::Stack,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// The JIRA stand-in (tests and the benchmark run with one).
+    pub fn jira_standin(&self) -> &JiraStandIn {
+        self.jira
+            .as_ref()
+            .expect("this stack runs against a real JIRA, not the stand-in")
+    }
+
+    /// The GitHub stand-in (tests and the benchmark run with one).
+    pub fn github_standin(&self) -> &GitHubStandIn {
+        self.github
+            .as_ref()
+            .expect("this stack runs against a real GitHub, not the stand-in")
+    }
 }
 
 impl Drop for Running {
@@ -160,10 +256,17 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .map_err(|e| e.to_string())?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
 
-    let jira = JiraStandIn::start(opts.jira_port, "pao@example.com", "local-jira-token")
-        .await
-        .map_err(|e| format!("JIRA stand-in on port {}: {e}", opts.jira_port))?;
-    provision::put_secret(&secrets, &opts.names.jira_secret, &jira.secret("default"))
+    let (jira, jira_secret) = match &opts.real_jira {
+        Some(secret) => (None, secret.clone()),
+        None => {
+            let jira = JiraStandIn::start(opts.jira_port, "pao@example.com", "local-jira-token")
+                .await
+                .map_err(|e| format!("JIRA stand-in on port {}: {e}", opts.jira_port))?;
+            let secret = jira.secret("default");
+            (Some(jira), secret)
+        }
+    };
+    provision::put_secret(&secrets, &opts.names.jira_secret, &jira_secret)
         .await
         .map_err(|e| e.to_string())?;
 
@@ -197,15 +300,35 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    let github = GitHubStandIn::start(
-        opts.github_port,
-        &opts.catalog_git_dir,
-        LOCAL_REPOSITORY,
-        "local-github-token",
-    )
-    .await
-    .map_err(|e| format!("GitHub stand-in on port {}: {e}", opts.github_port))?;
-    provision::put_secret(&secrets, &opts.names.github_token_secret, &github.token)
+    let (github, github_api, repository, branch, token) = match &opts.real_github {
+        Some(real) => (
+            None,
+            real.api_url.clone(),
+            real.repository.clone(),
+            real.branch.clone(),
+            real.token.clone(),
+        ),
+        None => {
+            let github = GitHubStandIn::start(
+                opts.github_port,
+                &opts.catalog_git_dir,
+                LOCAL_REPOSITORY,
+                "local-github-token",
+            )
+            .await
+            .map_err(|e| format!("GitHub stand-in on port {}: {e}", opts.github_port))?;
+            let api = github.api_url();
+            let token = github.token.clone();
+            (
+                Some(github),
+                api,
+                LOCAL_REPOSITORY.to_string(),
+                "main".to_string(),
+                token,
+            )
+        }
+    };
+    provision::put_secret(&secrets, &opts.names.github_token_secret, &token)
         .await
         .map_err(|e| e.to_string())?;
     provision::put_secret(
@@ -218,9 +341,9 @@ pub async fn start(opts: Options) -> Result<Running, String> {
 
     // The same settings and constructors a deployed function uses.
     let mut config = stack.config.clone();
-    config.catalog_repository = LOCAL_REPOSITORY.into();
-    config.catalog_branch = "main".into();
-    config.github_api_url = github.api_url();
+    config.catalog_repository = repository;
+    config.catalog_branch = branch;
+    config.github_api_url = github_api;
     config.http_allow_hosts = "127.0.0.1".into();
     // Metrics lines would drown the local stack's log: on only when asked (PAO_METRICS=on).
     config.metrics = std::env::var("PAO_METRICS").is_ok_and(|v| v == "on");
@@ -263,11 +386,13 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .map_err(|e| format!("API on port {}: {e}", opts.api_port))?;
     let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
     // Workflow runs end by themselves after a few seconds and say so through the webhook.
-    github.notify(
-        &format!("http://{api_addr}{WEBHOOK_PATH}"),
-        LOCAL_WEBHOOK_SECRET,
-    );
-    github.auto_complete(Duration::from_secs(3), "success");
+    if let Some(github) = &github {
+        github.notify(
+            &format!("http://{api_addr}{WEBHOOK_PATH}"),
+            LOCAL_WEBHOOK_SECRET,
+        );
+        github.auto_complete(Duration::from_secs(3), "success");
+    }
     let identities = Arc::new(opts.identities.clone());
     let region = opts.region.clone();
     let server = tokio::spawn(async move {
@@ -577,4 +702,46 @@ fn point_at_stand_ins(dir: &std::path::Path, stand_in: &str) -> std::io::Result<
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+#[cfg(test)]
+mod real_service_tests {
+    use super::real_services;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<(bool, Option<String>), String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        real_services(|k| map.get(k).cloned()).map(|(g, j)| (g.is_some(), j))
+    }
+
+    #[test]
+    fn a_stand_in_plays_every_service_no_real_one_is_named_for() {
+        assert_eq!(from(&[]), Ok((false, None)));
+        let github = [
+            ("PAO_GITHUB_API_URL", "https://ghe.example.com/api/v3"),
+            ("GITHUB_TOKEN", "ghp_x"),
+            ("PAO_CATALOG_REPOSITORY", "platform/catalog"),
+        ];
+        assert_eq!(from(&github), Ok((true, None)));
+        let err = from(&github[..2]).expect_err("no repository");
+        assert!(err.contains("PAO_CATALOG_REPOSITORY"), "{err}");
+        let err = from(&[("PAO_GITHUB_API_URL", "https://api.github.com")]).expect_err("no token");
+        assert!(err.contains("GITHUB_TOKEN"), "{err}");
+        let (_, jira) = from(&[
+            ("PAO_JIRA_BASE_URL", "https://acme.atlassian.net"),
+            ("PAO_JIRA_EMAIL", "bot@acme.com"),
+            ("PAO_JIRA_API_TOKEN", "t"),
+        ])
+        .expect("jira");
+        let jira = jira.expect("a JIRA secret");
+        assert!(
+            pao::action::jira::JiraInstances::parse(&jira).is_ok(),
+            "{jira}"
+        );
+        let err = from(&[("PAO_JIRA_BASE_URL", "https://acme.atlassian.net")]).expect_err("token");
+        assert!(err.contains("PAO_JIRA_API_TOKEN"), "{err}");
+    }
 }

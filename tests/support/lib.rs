@@ -212,13 +212,15 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         names,
         sweep_interval: std::time::Duration::from_secs(2),
         pollers: 1,
+        real_github: None,
+        real_jira: None,
     }
 }
 
 /// Stops a local stack started with `opts` and removes its table and queues.
 pub async fn stop_local(running: pao_local::runner::Running) {
     let stack = running.stack.clone();
-    let git_dir = running.github.dir.clone();
+    let git_dir = running.github_standin().dir.clone();
     drop(running);
     let _ = std::fs::remove_dir_all(git_dir);
     stack.delete(&pao::aws::load_sdk_config().await).await;

@@ -146,7 +146,9 @@ pub async fn run(
         &running.stack.names.table,
     );
     let drain_started = Instant::now();
-    while running.jira.issues().len() < 2 * ids.len() && drain_started.elapsed() < patience {
+    while running.jira_standin().issues().len() < 2 * ids.len()
+        && drain_started.elapsed() < patience
+    {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The last completions are written just after their tickets: look until all are in
@@ -176,7 +178,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let drain = drain_started.elapsed();
-    let issues = running.jira.issues();
+    let issues = running.jira_standin().issues();
     let labels: Vec<String> = issues
         .iter()
         .filter_map(|i| {
@@ -218,6 +220,8 @@ pub async fn rows(
     std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
     let names = provision::Names::unique("load");
     let opts = crate::runner::Options {
+        real_github: None,
+        real_jira: None,
         catalog_dir: dir.clone(),
         api_port: 0,
         jira_port: 0,
@@ -249,7 +253,7 @@ pub async fn rows(
         .collect::<Result<Vec<_>, _>>()?;
     let floor_load = floor::submissions(store, queue, bare, concurrency).await;
     let stack = running.stack.clone();
-    let git_dir = running.github.dir.clone();
+    let git_dir = running.github_standin().dir.clone();
     drop(running);
     let _ = std::fs::remove_dir_all(git_dir);
     let _ = std::fs::remove_dir_all(&dir);
