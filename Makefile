@@ -12,7 +12,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: deploy-check iam-check help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
+.PHONY: deploy-check iam-check smoke help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -87,6 +87,10 @@ fuzz-api-short: venv
 machete: ## Unused dependencies (cargo-machete, installed under .tools on first use)
 	@test -x .tools/bin/cargo-machete || $(CARGO) install --quiet --locked --root .tools cargo-machete --version 0.9.2
 	.tools/bin/cargo-machete
+
+smoke: venv ## Sign with your AWS credentials, submit a request to a deployed stack and follow it: make smoke API=https://…/Prod/api/v1 [ITEM=…] [INPUT='{…}']
+	@test -n "$(API)" || { echo "usage: make smoke API=https://<id>.execute-api.<region>.amazonaws.com/Prod/api/v1"; exit 2; }
+	API="$(API)" ITEM="$(ITEM)" INPUT='$(INPUT)' TIMEOUT="$(TIMEOUT)" $(VENV)/bin/python scripts/smoke.py
 
 catalog-push: ## On make dev: commit what you changed in .local/catalog-repo and deliver the signed push webhook
 	$(CARGO) run --quiet --locked -p pao-local --bin pao-catalog-push -- "$${MESSAGE:-Catalog change}"

@@ -473,3 +473,34 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     );
     stop_local(running).await;
 }
+
+/// `make smoke` (scripts/smoke.py) against the local stack, signed with the local developer's
+/// keys through botocore's credential chain, as it signs against a deployed stack.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smoke_script_submits_and_follows_a_request() {
+    let running = start(local_options(&pao_system_tests::example_catalog_dir()))
+        .await
+        .expect("local stack starts");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(root.join(".venv/bin/python"))
+            .arg(root.join("scripts/smoke.py"))
+            .env("API", api)
+            .env("AWS_ACCESS_KEY_ID", "AKIAPAOLOCALDEV00001")
+            .env("AWS_SECRET_ACCESS_KEY", "pao-local-dev-secret")
+            .env("AWS_REGION", "us-east-1")
+            .env("TIMEOUT", "90")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("run scripts/smoke.py (make test creates .venv)")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("smoke: the request completed"), "{stdout}");
+    stop_local(running).await;
+}

@@ -237,14 +237,24 @@ async fn every_described_operation_is_answered_as_described() {
     stop_local(running).await;
 }
 
-/// `<!-- response: METHOD /api/v1/path STATUS -->` before a ```json block in the README marks
-/// an example response; each validates against the description.
+/// `<!-- response: METHOD /api/v1/path STATUS -->` before a ```json block in the README or a
+/// page of docs/ marks an example response; each validates against the description.
 #[test]
 fn the_readme_example_responses_validate() {
     let doc = pao::api::openapi::document().expect("the description loads");
     let spec = Spec { doc: doc.clone() };
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let mut pages: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    for page in pages {
+        readme.push('\n');
+        readme.push_str(&std::fs::read_to_string(&page).expect("a docs page"));
+    }
     let mut lines = readme.lines();
     let mut checked = Vec::new();
     let mut problems = Vec::new();
