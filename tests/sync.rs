@@ -337,3 +337,21 @@ async fn the_first_use_loads_the_catalog() {
     assert_eq!(sync["data"]["documents"], json!(9));
     f.env.cleanup().await;
 }
+
+/// A sync that would outlast its caller (API Gateway waits 29 s) is stopped with nothing
+/// changed, and answered 503 by the refresh route.
+#[tokio::test]
+async fn a_sync_out_of_time_changes_nothing() {
+    let f = follow(&example_catalog_dir()).await;
+    let stopped = f.app.sync.sync_head_within(std::time::Duration::ZERO).await;
+    assert!(
+        matches!(stopped, Err(pao::sync::SyncError::OutOfTime(0))),
+        "{stopped:?}"
+    );
+    let (_, sync) = f.api("GET", "/api/v1/catalog/sync").await;
+    assert_eq!(sync["data"]["loaded"], json!(false), "{sync}");
+    // Within its budget the same sync loads it.
+    let (status, body) = f.operator_api("POST", "/api/v1/catalog/refresh").await;
+    assert_eq!(status, 200, "{body}");
+    f.env.cleanup().await;
+}

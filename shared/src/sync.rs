@@ -35,7 +35,18 @@ pub enum SyncError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The sync took longer than its caller may wait (API Gateway gives up after 29 s).
+    /// Nothing half-done is in force: the snapshot's pointer moves last, so a stopped sync
+    /// leaves at most unused documents of a version that never became current; the next
+    /// push or refresh starts again.
+    #[error(
+        "the catalog sync took longer than {0} s and was stopped; nothing changed (the next push or refresh tries again)"
+    )]
+    OutOfTime(u64),
 }
+
+/// How long a sync may run: the API and webhook functions answer within API Gateway's 29 s.
+pub const SYNC_BUDGET: std::time::Duration = std::time::Duration::from_secs(22);
 
 /// Which repository and branch are the catalog, and the token that reads them.
 #[derive(Debug, Clone)]
@@ -84,11 +95,25 @@ impl Syncer {
             && git_ref == format!("refs/heads/{}", self.settings.branch)
     }
 
-    /// Syncs the catalog to the branch's head and says what changed.
+    /// Syncs the catalog to the branch's head and says what changed, within [`SYNC_BUDGET`].
     pub async fn sync_head(&self) -> Result<SyncReport, SyncError> {
+        self.sync_head_within(SYNC_BUDGET).await
+    }
+
+    /// [`Syncer::sync_head`] stopped after `budget`.
+    pub async fn sync_head_within(
+        &self,
+        budget: std::time::Duration,
+    ) -> Result<SyncReport, SyncError> {
         if self.settings.repository.is_empty() {
             return Err(SyncError::NotConfigured);
         }
+        tokio::time::timeout(budget, self.sync_with_retries())
+            .await
+            .unwrap_or(Err(SyncError::OutOfTime(budget.as_secs())))
+    }
+
+    async fn sync_with_retries(&self) -> Result<SyncReport, SyncError> {
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -221,7 +221,7 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 impl From<SyncError> for ApiError {
     fn from(e: SyncError) -> Self {
         match e {
-            SyncError::NotConfigured => Self::Unavailable(e.to_string()),
+            SyncError::NotConfigured | SyncError::OutOfTime(_) => Self::Unavailable(e.to_string()),
             SyncError::GitHub(g) => Self::Upstream(g.to_string()),
             SyncError::Store(s) => s.into(),
             SyncError::Secret(s) => s.into(),
