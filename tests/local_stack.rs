@@ -30,6 +30,50 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Submits the two-tickets item signed as `key`; returns the request id.
+async fn submit_two_tickets(base: &str, key: (&str, &str), name: &str) -> String {
+    let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+                                       "input": {"name": name, "basic": {"instanceName": "orders-db"}}}]});
+    let (status, body) = call(
+        base,
+        "POST",
+        "/api/v1/requests",
+        Some(submission),
+        key,
+        SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Polls the request's status (60 s at most) until it is `state`; returns that answer.
+async fn wait_for_state(base: &str, key: (&str, &str), id: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, status) = call(
+            base,
+            "GET",
+            &format!("/api/v1/requests/{id}/status"),
+            None,
+            key,
+            SystemTime::now(),
+        )
+        .await;
+        if status["data"]["state"] == json!(state) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "request did not become {state}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn signed_calls_run_a_request_to_completion() {
     assert!(
@@ -92,47 +136,12 @@ async fn signed_calls_run_a_request_to_completion() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["id"], json!("two-tickets"));
 
-    let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
-                                       "input": {"name": "local", "basic": {"instanceName": "orders-db"}}}]});
-    let (status, body) = call(
-        &base,
-        "POST",
-        "/api/v1/requests",
-        Some(submission),
-        dev,
-        SystemTime::now(),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    let id = body["data"]["requests"][0]["requestId"]
-        .as_str()
-        .expect("id")
-        .to_string();
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, status) = call(
-            &base,
-            "GET",
-            &format!("/api/v1/requests/{id}/status"),
-            None,
-            dev,
-            SystemTime::now(),
-        )
-        .await;
-        if status["data"]["state"] == json!("completed") {
-            assert_eq!(
-                status["data"]["progress"]["text"],
-                json!("2 of 2 completed")
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "request did not complete: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let id = submit_two_tickets(&base, dev, "local").await;
+    let status = wait_for_state(&base, dev, &id, "completed").await;
+    assert_eq!(
+        status["data"]["progress"]["text"],
+        json!("2 of 2 completed")
+    );
     // Listing needs the cursor key, read from the stack's secret on first use.
     let (status, list) = call(
         &base,
@@ -420,39 +429,8 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     let base = format!("http://{}", running.api_addr);
     let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
     running.jira_standin().fail_with(Some(503));
-    let submission = json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
-                                       "input": {"name": "esc", "basic": {"instanceName": "orders-db"}}}]});
-    let (status, body) = call(
-        &base,
-        "POST",
-        "/api/v1/requests",
-        Some(submission),
-        dev,
-        SystemTime::now(),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    let id = body["data"]["requests"][0]["requestId"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, status) = call(
-            &base,
-            "GET",
-            &format!("/api/v1/requests/{id}/status"),
-            None,
-            dev,
-            SystemTime::now(),
-        )
-        .await;
-        if status["data"]["state"] == json!("failed") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "request did not fail: {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let id = submit_two_tickets(&base, dev, "esc").await;
+    wait_for_state(&base, dev, &id, "failed").await;
     running.jira_standin().fail_with(None);
     let (status, body) = call(
         &base,
