@@ -3,6 +3,7 @@
 //! handler, SQS batches to the worker handler; the table, queues, catalog
 //! (`PAO_CATALOG_DIR`, default `examples/catalog`) and a JIRA stand-in are set up first.
 
+use pao_local::identity::{Function, sdk_for};
 use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision;
 use serde_json::Value;
@@ -33,16 +34,8 @@ async fn run() -> Result<(), String> {
     }
     let sdk = pao::aws::load_sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let names = provision::Names {
-        table: "pao-invoke".into(),
-        queue: "pao-invoke.fifo".into(),
-        dlq: "pao-invoke-dlq.fifo".into(),
-        jira_secret: "pao-invoke/jira".into(),
-        cursor_secret: "pao-invoke/cursor-key".into(),
-        github_token_secret: "pao-invoke/github-token".into(),
-        github_webhook_secret: "pao-invoke/github-webhook".into(),
-        environment: "local".into(),
-    };
+    // A stack of its own, named as template.yaml names an environment's resources.
+    let names = provision::Names::of_environment("invoke");
     let config = provision::stack(&sdk, &names)
         .await
         .map_err(|e| e.to_string())?
@@ -72,10 +65,13 @@ async fn run() -> Result<(), String> {
             )
             .await
             .map_err(|e| e.to_string())?;
-            let webhook = pao::webhook::Webhook::from_config(&config, &sdk);
+            let webhook = pao::webhook::Webhook::from_config(
+                &config,
+                &sdk_for(&sdk, Function::GithubWebhook),
+            );
             github_webhook::handle(&webhook, request).await
         } else {
-            let app = pao::api::App::from_config(&config, &sdk);
+            let app = pao::api::App::from_config(&config, &sdk_for(&sdk, Function::Api));
             api::handle(&app, request).await
         }
         .map_err(|e| e.to_string())?;
@@ -105,7 +101,7 @@ async fn run() -> Result<(), String> {
         provision::put_secret(&secrets, &names.jira_secret, &jira.secret("default"))
             .await
             .map_err(|e| e.to_string())?;
-        let worker = pao::worker::Worker::from_config(&config, &sdk);
+        let worker = pao::worker::Worker::from_config(&config, &sdk_for(&sdk, Function::Worker));
         let response = worker::handle_batch(&worker, &batch, None).await;
         println!(
             "{}",
