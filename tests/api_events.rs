@@ -34,7 +34,22 @@ async fn every_api_event_gets_its_answer() {
     let (status, body, headers) = answer(&app, "api-catalog-list.json").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["id"], json!("database-aurora-postgresql"));
-    assert!(headers.contains_key("x-correlation-id"));
+    // Without an X-Correlation-Id of the caller's, API Gateway's request id is the correlation
+    // id: the access log's requestId finds the call's log lines.
+    let context: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../events/api-catalog-list.json"),
+        )
+        .expect("event"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        headers
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok()),
+        context["requestContext"]["requestId"].as_str()
+    );
 
     let (status, body, _) = answer(&app, "api-submit.json").await;
     assert_eq!(status, 202, "{body}");

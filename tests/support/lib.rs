@@ -499,6 +499,7 @@ pub fn api_request(
         headers: vec![],
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         caller_arn: Some(caller.into()),
+        request_id: None,
     }
 }
 

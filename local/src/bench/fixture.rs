@@ -94,6 +94,7 @@ pub fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
             .unwrap_or_default(),
         body: body.to_string().into_bytes(),
         caller_arn: Some(DEV.into()),
+        request_id: None,
         ..ApiRequest::default()
     }
 }

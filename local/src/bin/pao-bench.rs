@@ -267,6 +267,7 @@ async fn main() -> Result<(), Error> {
                         method: "GET".into(),
                         path: format!("/api/v1/requests/{id}"),
                         caller_arn: Some(DEV.into()),
+                        request_id: None,
                         ..ApiRequest::default()
                     })
                     .await;

@@ -47,6 +47,9 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// The authenticated IAM principal ARN, if any.
     pub caller_arn: Option<String>,
+    /// API Gateway's request id (`requestContext.requestId`): the correlation id when the
+    /// caller sends none, so the access log's `requestId` finds the call's log lines.
+    pub request_id: Option<String>,
 }
 
 impl ApiRequest {
@@ -183,6 +186,11 @@ impl App {
                 !c.is_empty() && c.len() <= 128 && c.chars().all(|ch| ch.is_ascii_graphic())
             })
             .map(str::to_string)
+            .or_else(|| {
+                req.request_id
+                    .clone()
+                    .filter(|r| !r.is_empty() && r.len() <= 128)
+            })
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let span = tracing::info_span!("api", correlation_id = %correlation_id, method = %req.method, path = %req.path);
         let started = Instant::now();
