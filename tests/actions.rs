@@ -270,3 +270,60 @@ async fn internal_addresses_are_never_called() {
     assert!(h.stand_in.calls().is_empty(), "{:?}", h.stand_in.calls());
     h.env.cleanup().await;
 }
+
+/// A catalog that slipped past validation (stored before the rule, or written to the table by
+/// hand) still cannot make the worker read PAO's own secrets: the action refuses the name
+/// before Secrets Manager is asked, and nothing is sent.
+#[tokio::test]
+async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
+    let h = setup(false).await;
+    let jira_secret = &h.env.stack.config.jira_secret_id;
+    pao_local::provision::put_secret(&h.env.secrets, jira_secret, "jira-secret-value-42")
+        .await
+        .expect("JIRA secret");
+    let catalog = pao::secrets::CatalogSecrets {
+        prefix: h.env.stack.config.catalog_secret_prefix.clone(),
+    };
+    let relative = format!("../{}", jira_secret.rsplit('/').next().unwrap_or("jira"));
+    for name in [
+        relative.as_str(),
+        jira_secret.as_str(),
+        "{{.current.name}}",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:pao/x/jira",
+    ] {
+        let before = h.stand_in.calls().len();
+        let rest = json!({"method": "POST", "url": format!("{}/cmdb.example.com/api", h.stand_in.base_url()),
+                          "auth": {"type": "bearer", "secret": name}});
+        let e = pao::action::rest::call(
+            &h.worker.outbound,
+            &h.worker.secrets,
+            &catalog,
+            &rest,
+            "k-1",
+            std::time::Duration::from_secs(2),
+        )
+        .await
+        .expect_err("refused");
+        assert!(e.to_string().contains("auth.secret"), "{name}: {e}");
+        assert!(!e.to_string().contains("jira-secret-value-42"), "{e}");
+        let hook =
+            json!({"url": format!("{}/hooks/chat", h.stand_in.base_url()), "signingSecret": name});
+        let e = pao::action::webhook::deliver(
+            &h.worker.outbound,
+            &h.worker.secrets,
+            &catalog,
+            &hook,
+            "k-2",
+            std::time::Duration::from_secs(2),
+        )
+        .await
+        .expect_err("refused");
+        assert!(e.to_string().contains("signingSecret"), "{name}: {e}");
+        assert_eq!(
+            h.stand_in.calls().len(),
+            before,
+            "{name}: something was sent"
+        );
+    }
+    h.env.cleanup().await;
+}

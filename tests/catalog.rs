@@ -548,6 +548,8 @@ fulfillment:
         Vec::<String>::new()
     );
     for bad in [
+        "pao/jira",
+        "pao/prod/github-token",
         "../jira",
         "team/../../github-token",
         "/pao/prod/jira",

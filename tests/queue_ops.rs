@@ -385,3 +385,29 @@ async fn every_dead_letter_is_redriven_in_order_and_listed_a_page_at_a_time() {
     assert_eq!(s.jira.create_calls(), 4, "every ticket once");
     s.env.cleanup().await;
 }
+
+/// With operators admitted by tag, the function still draws the line itself: a path the
+/// gateway's deny rule would not have matched (`//queue`) has no route, and a principal of
+/// another account is no operator whatever its tags.
+#[tokio::test]
+async fn the_operator_line_holds_in_the_function_too() {
+    let env = TestEnv::new().await;
+    let mut app = operator_app(&env);
+    app.operators = Operators::new("", "pao-role=operator");
+    for path in [
+        "/api/v1//queue/stats",
+        "/api/v1/./queue/stats",
+        "/api/v1/catalog/../queue/stats",
+        "/api/v1/queue%2Fstats",
+    ] {
+        let (status, body) = get(&app, DEV, path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let elsewhere = "arn:aws:sts::999999999999:assumed-role/PlatformOperator/eve@example.com";
+    let (status, body) = get(&app, elsewhere, "/api/v1/queue/stats").await;
+    assert_eq!(status, 403, "{body}");
+    // A caller of the API's own account whom the gateway let through (it checked the tag).
+    let (status, body) = get(&app, OPS, "/api/v1/queue/stats").await;
+    assert_eq!(status, 200, "{body}");
+    env.cleanup().await;
+}

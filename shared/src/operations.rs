@@ -387,10 +387,15 @@ impl Operators {
                 .is_some_and(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v))
     }
 
-    /// The API's rule, which sees only the ARN: listed; or, when operators may be admitted by
-    /// tag, anyone the gateway let through (it checked the tag: only IAM can).
-    pub fn admit_at_api(&self, caller_arn: &str) -> bool {
-        self.tag.is_some() || self.listed(caller_arn)
+    /// The API's rule, which sees the ARN but not the tags: listed; or, when operators may be
+    /// admitted by tag, a caller of the API's own account whom the gateway let through (it
+    /// checked the tag: only IAM can). A principal of another account is never an operator by
+    /// tag, whatever tags its own account lets it set; `home_account` unknown admits no one
+    /// by tag.
+    pub fn admit_at_api(&self, caller_arn: &str, home_account: Option<&str>) -> bool {
+        self.listed(caller_arn)
+            || (self.tag.is_some()
+                && home_account.is_some_and(|home| account_of(caller_arn) == Some(home)))
     }
 
     /// Whether `caller_arn` matches a listed ARN (`*` matches any run of characters, as in
@@ -426,6 +431,25 @@ impl Operators {
     }
 }
 
+/// The account of an IAM or STS ARN (`arn:aws:sts::<account>:…`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("arn"), Some(_), Some("iam" | "sts"), Some(_), Some(account))
+            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
 /// `aws:PrincipalArn` of a caller: an assumed-role session's role ARN; others as they are.
 pub fn principal_arn(caller_arn: &str) -> String {
     let Some(rest) = caller_arn.strip_prefix("arn:") else {
@@ -449,18 +473,30 @@ fn without_role_path(arn: &str) -> Option<String> {
     Some(format!("{head}:role/{name}"))
 }
 
-/// IAM `ArnLike`: `*` matches any run, `?` one character.
+/// IAM `ArnLike`: `*` matches any run, `?` one character. Greedy with one backtrack point
+/// (the last `*`), so the work is at most pattern length × ARN length whatever the caller's
+/// ARN: a recursive match would be exponential in the number of `*`.
 fn arn_like(pattern: &str, arn: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
+    let (p, s) = (pattern.as_bytes(), arn.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while j < s.len() {
+        if i < p.len() && (p[i] == b'?' || p[i] == s[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == b'*' {
+            star = Some((i, j));
+            i += 1;
+        } else if let Some((si, sj)) = star {
+            // The last `*` takes one more character.
+            i = si + 1;
+            j = sj + 1;
+            star = Some((si, sj + 1));
+        } else {
+            return false;
         }
     }
-    go(pattern.as_bytes(), arn.as_bytes())
+    p[i..].iter().all(|c| *c == b'*')
 }
 
 #[cfg(test)]
@@ -468,6 +504,7 @@ mod tests {
     use super::*;
 
     const SESSION: &str = "arn:aws:sts::000000000000:assumed-role/PlatformOps/ops@example.com";
+    const HOME: &str = "000000000000";
 
     #[test]
     fn a_role_admits_its_sessions_and_wildcards_match() {
@@ -477,12 +514,33 @@ mod tests {
         );
         let ops = Operators::new("arn:aws:iam::000000000000:role/PlatformOps", "");
         assert!(ops.listed(SESSION));
-        assert!(ops.admit_at_api(SESSION));
+        assert!(ops.admit_at_api(SESSION, None));
         assert!(!ops.listed("arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com"));
-        assert!(!ops.admit_at_api("arn:aws:iam::000000000000:user/alice"));
+        assert!(!ops.admit_at_api("arn:aws:iam::000000000000:user/alice", Some(HOME)));
         let wild = Operators::new(" arn:aws:iam::*:role/Platform* ", "");
         assert!(wild.listed(SESSION));
         assert!(!Operators::default().listed(SESSION));
+    }
+
+    #[test]
+    fn arn_patterns_match_as_iam_does_in_bounded_time() {
+        assert!(arn_like(
+            "arn:aws:iam::*:role/Platform*",
+            "arn:aws:iam::1:role/PlatformOps"
+        ));
+        assert!(arn_like("a?c", "abc"));
+        assert!(!arn_like("a?c", "ac"));
+        assert!(arn_like("*", ""));
+        assert!(arn_like("a*b*c", "axxbyyc"));
+        assert!(!arn_like("a*b*c", "axxbyy"));
+        assert!(!arn_like(
+            "arn:aws:iam::1:role/Ops",
+            "arn:aws:iam::1:role/Ops2"
+        ));
+        // Many stars against a long caller-chosen ARN that almost matches: the recursive
+        // matcher this replaced would not finish this case (2000^30 paths).
+        let pattern = format!("{}b", "*a".repeat(30));
+        assert!(!arn_like(&pattern, &"a".repeat(2000)));
     }
 
     #[test]
@@ -492,7 +550,7 @@ mod tests {
         let session = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Ops_0123456789abcdef/alice@example.com";
         let ops = Operators::new(sso, "");
         assert!(ops.listed(session));
-        assert!(ops.admit_at_api(session));
+        assert!(ops.admit_at_api(session, None));
         // The gateway sees the role ARN itself (aws:PrincipalArn) and admits it too.
         assert!(ops.listed(sso));
         assert!(!ops.listed(
@@ -520,7 +578,17 @@ mod tests {
         assert!(ops.admit(SESSION, &tagged));
         assert!(!ops.admit(SESSION, &other));
         assert!(!ops.admit(SESSION, &[]));
-        assert!(ops.admit_at_api(SESSION));
+        // The function admits by tag only a caller of its own account (defence in depth: the
+        // gateway checked the tag; another account's principal may set its own tags).
+        assert!(ops.admit_at_api(SESSION, Some(HOME)));
+        assert!(!ops.admit_at_api(
+            "arn:aws:sts::999999999999:assumed-role/PlatformOps/eve@example.com",
+            Some(HOME)
+        ));
+        assert!(!ops.admit_at_api(SESSION, None));
+        assert!(!Operators::new("", "").admit_at_api(SESSION, Some(HOME)));
+        assert_eq!(account_of(SESSION), Some(HOME));
+        assert_eq!(account_of("arn:aws:s3:::bucket"), None);
         assert!(ops.describe().contains("pao-role=operator"));
     }
 }

@@ -54,6 +54,11 @@ pub fn check_catalog_secret_name(name: &str) -> Result<(), String> {
             "secret name {name:?}: {c:?} is not allowed (letters, digits and /_+=.@- only; a secret name is never a template)"
         ));
     }
+    if name == "pao" || name.starts_with("pao/") {
+        return Err(format!(
+            "secret name {name:?}: names are relative to the stack's catalog prefix pao/<environment>/catalog/ (write \"cmdb-token\", not \"pao/cmdb-token\"); PAO's own secrets can never be named"
+        ));
+    }
     if name
         .split('/')
         .any(|segment| segment.is_empty() || segment == "." || segment == "..")
@@ -149,6 +154,9 @@ mod tests {
             "{{.current.name}}",
             "arn:aws:secretsmanager:us-east-1:1:secret:pao/prod/jira",
             "pao prod",
+            "pao/jira",
+            "pao/prod/github-token",
+            "pao",
             &"x".repeat(257),
         ] {
             assert!(secrets.id(bad).is_err(), "{bad:?} accepted");

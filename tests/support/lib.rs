@@ -500,6 +500,8 @@ pub fn api_request(
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         caller_arn: Some(caller.into()),
         request_id: None,
+        // The account the local identities and the API belong to.
+        home_account: Some("000000000000".into()),
     }
 }
 

@@ -95,6 +95,7 @@ pub fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
         body: body.to_string().into_bytes(),
         caller_arn: Some(DEV.into()),
         request_id: None,
+        home_account: None,
         ..ApiRequest::default()
     }
 }

@@ -268,6 +268,7 @@ async fn main() -> Result<(), Error> {
                         path: format!("/api/v1/requests/{id}"),
                         caller_arn: Some(DEV.into()),
                         request_id: None,
+                        home_account: None,
                         ..ApiRequest::default()
                     })
                     .await;

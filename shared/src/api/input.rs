@@ -27,7 +27,10 @@ pub(super) fn operator(
     what: &str,
 ) -> Result<Principal, ApiError> {
     let caller = caller(req)?;
-    if !app.operators.admit_at_api(&caller.arn) {
+    if !app
+        .operators
+        .admit_at_api(&caller.arn, req.home_account.as_deref())
+    {
         return Err(ApiError::Forbidden(format!(
             "{what} are for operators: {}",
             app.operators.describe()

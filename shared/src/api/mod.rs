@@ -50,6 +50,9 @@ pub struct ApiRequest {
     /// API Gateway's request id (`requestContext.requestId`): the correlation id when the
     /// caller sends none, so the access log's `requestId` finds the call's log lines.
     pub request_id: Option<String>,
+    /// The account the API belongs to (`requestContext.accountId`): with operators admitted
+    /// by tag, only a caller of this account is one.
+    pub home_account: Option<String>,
 }
 
 impl ApiRequest {

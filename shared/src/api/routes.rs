@@ -106,9 +106,29 @@ fn fitting(req: &ApiRequest) -> Vec<(&'static str, &'static str, Vec<&str>, &'st
 }
 
 /// The segments of a call's path below `/api/v1`.
+/// The path's segments below `/api/v1`; `None` (no route: 404) for a path that is not
+/// canonical. API Gateway's resource policy matches the path as sent, so a path the function
+/// would normalise into a route (`//queue`, `/./queue`, `/x/../queue`, an encoded slash or dot)
+/// could reach a route the gateway's deny rule for it never saw. One trailing `/` is allowed.
 fn parts(req: &ApiRequest) -> Option<Vec<&str>> {
-    let rest = req.path.trim_end_matches('/').strip_prefix("/api/v1")?;
-    Some(rest.split('/').filter(|p| !p.is_empty()).collect())
+    let path = req.path.strip_suffix('/').unwrap_or(&req.path);
+    let rest = path.strip_prefix("/api/v1")?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    let segments: Vec<&str> = rest.strip_prefix('/')?.split('/').collect();
+    segments.iter().all(|s| canonical(s)).then_some(segments)
+}
+
+fn canonical(segment: &str) -> bool {
+    let lower = segment.to_ascii_lowercase();
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && !segment.contains('\\')
+        && !["%2f", "%2e", "%5c", "%00"]
+            .iter()
+            .any(|e| lower.contains(e))
 }
 
 /// The route a call takes, as `METHOD /path/{param}` (for metrics: never the raw path, whose
@@ -194,6 +214,47 @@ mod tests {
         assert_eq!(matches("/requests", &["requests"]), Some(vec![]));
         assert_eq!(matches("/requests/{id}", &["requests"]), None);
         assert_eq!(matches("/catalog/{id}", &["requests", "x"]), None);
+    }
+
+    fn at(path: &str) -> ApiRequest {
+        ApiRequest {
+            method: "GET".into(),
+            path: path.into(),
+            query: vec![],
+            headers: vec![],
+            body: vec![],
+            caller_arn: None,
+            request_id: None,
+            home_account: None,
+        }
+    }
+
+    #[test]
+    fn only_canonical_paths_have_a_route() {
+        assert_eq!(
+            parts(&at("/api/v1/queue/stats")),
+            Some(vec!["queue", "stats"])
+        );
+        assert_eq!(
+            parts(&at("/api/v1/queue/stats/")),
+            Some(vec!["queue", "stats"])
+        );
+        assert_eq!(parts(&at("/api/v1")), Some(vec![]));
+        for path in [
+            "/api/v1//queue/stats",
+            "/api/v1/queue//stats",
+            "/api/v1/queue/stats//",
+            "/api/v1/./queue/stats",
+            "/api/v1/catalog/../queue/stats",
+            "/api/v1/queue%2Fstats",
+            "/api/v1/queue%2fstats",
+            "/api/v1/%2e%2e/queue/stats",
+            "/api/v1/queue\\stats",
+            "/api/v1queue/stats",
+        ] {
+            assert_eq!(parts(&at(path)), None, "{path}");
+            assert_eq!(route_of(&at(path)), None, "{path}");
+        }
     }
 
     #[test]
