@@ -165,11 +165,18 @@ pub async fn commit(
             "pullRequestUrl": pull_request_url,
         }),
         external_ref: Some(ExternalRef {
-            key: format!("{repo}@{}", &sha[..sha.len().min(12)]),
+            // By characters: the sha is GitHub's answer, and a byte slice of text that is not
+            // ASCII would panic.
+            key: format!("{repo}@{}", short_sha(&sha)),
             url: link,
         }),
         waiting: false,
     })
+}
+
+/// The first 12 characters of a commit sha.
+fn short_sha(sha: &str) -> String {
+    sha.chars().take(12).collect()
 }
 
 fn html_url(commit: &Value, repo: &str, sha: &str) -> String {
@@ -268,4 +275,15 @@ async fn open_pull_request(
         .await
         .map_err(github_error)?;
     Ok(created["html_url"].as_str().unwrap_or_default().to_string())
+}
+
+#[cfg(test)]
+mod short_sha_tests {
+    #[test]
+    fn a_sha_is_cut_by_characters() {
+        assert_eq!(super::short_sha("0123456789abcdef0123"), "0123456789ab");
+        assert_eq!(super::short_sha("abc"), "abc");
+        // Not what GitHub sends, but what a hostile or broken server might: no panic.
+        assert_eq!(super::short_sha("ééééééééééééé"), "éééééééééééé");
+    }
 }
