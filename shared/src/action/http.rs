@@ -67,12 +67,24 @@ pub fn is_internal(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_internal(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            // IPv4-compatible ::a.b.c.d (deprecated, still routed by some stacks).
+            if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+                let [a, b, c, d] = v6.octets()[12..16] else {
+                    return true;
+                };
+                return is_internal(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
+            let first = s[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local (fd00:ec2::254 is metadata)
                 || (first & 0xffc0) == 0xfe80 // link-local
+                || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed inside)
+                // NAT64 (64:ff9b::/96, and 64:ff9b:1::/48 for local use): reaches IPv4
+                // addresses, internal ones included, through a translator.
+                || (first == 0x64 && s[1] == 0xff9b)
         }
     }
 }
@@ -180,6 +192,10 @@ impl Outbound {
     fn client(&self) -> &Result<reqwest::Client, String> {
         self.client.get_or_init(|| {
             crate::https::client_builder()
+                // No proxy from the environment: through a proxy the target's name would be
+                // resolved by the proxy, never by the resolver below that refuses internal
+                // addresses.
+                .no_proxy()
                 .redirect(reqwest::redirect::Policy::none())
                 .dns_resolver(Arc::new(OutsideOnly {
                     allowed: self.allowed.clone(),
@@ -383,10 +399,18 @@ mod tests {
     fn urls_must_be_https_and_outside() {
         let none = Allowed::default();
         assert!(check_url("https://cmdb.example.com/api", &none).is_ok());
+        assert!(check_url("https://[2606:4700:4700::1111]/", &none).is_ok());
         for bad in [
             "http://cmdb.example.com/api",
             "https://169.254.169.254/latest/meta-data/",
             "https://[::1]/x",
+            "https://[::ffff:10.0.0.1]/x",
+            "https://[::10.0.0.1]/x",
+            "https://[::169.254.169.254]/x",
+            "https://[64:ff9b::a9fe:a9fe]/x",
+            "https://[64:ff9b:1::1]/x",
+            "https://[fec0::1]/x",
+            "https://[fd00:ec2::254]/x",
             "https://127.0.0.1:8443/",
             "ftp://example.com/",
             "https://user:pw@example.com/",
