@@ -325,5 +325,24 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
             "{name}: something was sent"
         );
     }
+    // A valid name whose secret cannot be read is named as the item names it, in PAO's words:
+    // no prefix, no ARN, no SDK text (which would name the role and the account).
+    let rest = json!({"method": "POST", "url": format!("{}/cmdb.example.com/api", h.stand_in.base_url()),
+                      "auth": {"type": "bearer", "secret": "team/missing-token"}});
+    let e = pao::action::rest::call(
+        &h.worker.outbound,
+        &h.worker.secrets,
+        &catalog,
+        &rest,
+        "k-3",
+        std::time::Duration::from_secs(2),
+    )
+    .await
+    .expect_err("no such secret")
+    .to_string();
+    assert_eq!(
+        e,
+        "invalid configuration: auth.secret: secret team/missing-token does not exist"
+    );
     h.env.cleanup().await;
 }

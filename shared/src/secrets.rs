@@ -14,8 +14,10 @@ pub enum SecretError {
     NotFound(String),
     #[error("secret {0} has no string value")]
     Empty(String),
-    #[error("reading secret {id}: {message}")]
-    Read { id: String, message: String },
+    /// What a user may see: the secret and what went wrong, in PAO's words. The SDK's text
+    /// (which names the role and the account) goes to the log only.
+    #[error("secret {id} could not be read: {reason}")]
+    Read { id: String, reason: &'static str },
 }
 
 /// Where the secrets catalog items name live: a name such as `cmdb-token` is read from
@@ -28,6 +30,12 @@ pub struct CatalogSecrets {
 }
 
 impl CatalogSecrets {
+    /// A read error about a catalog secret, naming it as its item does (`cmdb-token`), not
+    /// by its full id under the prefix.
+    pub fn describe(&self, error: &SecretError) -> String {
+        error.to_string().replace(&self.prefix, "")
+    }
+
     /// The secret id a catalog item's `name` stands for, the name checked again (a catalog
     /// stored before validation refused it must not reach Secrets Manager either).
     pub fn id(&self, name: &str) -> Result<String, String> {
@@ -112,9 +120,20 @@ impl SecretCache {
                 return Err(SecretError::NotFound(id.into()));
             }
             Err(e) => {
+                let reason = match e.as_service_error().and_then(|s| s.meta().code()) {
+                    Some("AccessDeniedException") => "access denied",
+                    Some("DecryptionFailure") => "it could not be decrypted",
+                    Some("InvalidRequestException") => "it is marked for deletion or disabled",
+                    _ => "Secrets Manager did not answer",
+                };
+                tracing::warn!(
+                    secret = %id,
+                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(&e),
+                    "reading a secret failed"
+                );
                 return Err(SecretError::Read {
                     id: id.into(),
-                    message: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+                    reason,
                 });
             }
         };

@@ -110,7 +110,7 @@ pub async fn call(
         let value = secrets
             .get(&id)
             .await
-            .map_err(|e| ActionError::Config(e.to_string()))?;
+            .map_err(|e| ActionError::Config(format!("auth.secret: {}", catalog.describe(&e))))?;
         request = match auth.kind {
             AuthKind::Bearer => request.bearer_auth(&value),
             AuthKind::Basic => {

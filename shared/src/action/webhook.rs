@@ -74,7 +74,7 @@ pub async fn deliver(
         let secret = secrets
             .get(&id)
             .await
-            .map_err(|e| ActionError::Config(e.to_string()))?;
+            .map_err(|e| ActionError::Config(format!("signingSecret: {}", catalog.describe(&e))))?;
         let (timestamp, signed) = signature(secret.as_bytes(), &body);
         request = request
             .header("X-PAO-Timestamp", timestamp)
