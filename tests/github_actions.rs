@@ -419,3 +419,32 @@ async fn webhook_failures_name_the_answer() {
     assert!(e.to_string().contains("no answer within 1 seconds"), "{e}");
     env.cleanup().await;
 }
+
+/// Issue 23 point 4: a batch redelivered while a `github-workflow` task waits on its run
+/// leaves it waiting (it used to be failed as interrupted), and the run still concludes it.
+#[tokio::test]
+async fn a_redelivered_batch_leaves_a_waiting_task_waiting() {
+    let g = setup().await;
+    let id = submit(&g, "redelivered").await;
+    let d = drain_until(&g.env, &g.worker, &id, waiting).await;
+    let message = pao::queue::TaskMessage::for_task(&d.tasks[1], "corr-redelivered");
+    let record = pao::worker::Record {
+        message_id: "redelivered-1".into(),
+        body: serde_json::to_string(&message).expect("body"),
+        group_id: Some(id.to_string()),
+        receipt_handle: None,
+    };
+    let failed = g.worker.process_batch(&[record], None).await;
+    assert_eq!(failed, Vec::<String>::new());
+    let after = drain_until(&g.env, &g.worker, &id, |_| true).await;
+    assert_eq!(after.tasks[1].state, TaskState::Processing);
+    assert_eq!(after.tasks[1].error, None);
+    assert_eq!(after.request.state, RequestState::Processing);
+    let run = run_of(&g, &after);
+    g.github.complete_run(run.id, "success").await;
+    let (status, answer) = deliver_run(&g, run.id).await;
+    assert_eq!(status, 200, "{answer}");
+    let done = drain_until(&g.env, &g.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Completed);
+    g.env.cleanup().await;
+}

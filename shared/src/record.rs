@@ -161,6 +161,17 @@ pub struct Attempt {
 }
 
 impl TaskRecord {
+    /// A `github-workflow` task that dispatched its run and waits for it to end (the webhook
+    /// or the sweeper concludes it): `processing` by design, not interrupted.
+    pub fn waits_for_run(&self) -> bool {
+        self.state == crate::task::TaskState::Processing
+            && self.item.action == crate::catalog::ActionType::GithubWorkflow
+            && self
+                .external_ref
+                .as_ref()
+                .is_some_and(|r| r.key.starts_with("run-"))
+    }
+
     /// This attempt as history.
     pub fn as_attempt(&self) -> Attempt {
         Attempt {

@@ -74,11 +74,7 @@ pub struct Gauges {
 
 /// A task that waits on a workflow run: never stuck while the run goes on, polled instead.
 fn waits_for_run(task: &TaskRecord) -> bool {
-    task.item.action == crate::catalog::ActionType::GithubWorkflow
-        && task
-            .external_ref
-            .as_ref()
-            .is_some_and(|r| r.key.starts_with("run-"))
+    task.waits_for_run()
 }
 
 fn name(task: &TaskRecord) -> String {

@@ -284,6 +284,11 @@ impl Worker {
             TaskState::Queued => {}
             // An earlier delivery ran it: make sure what follows is on its way.
             TaskState::Completed => return self.advance(&detail, &task).await,
+            // A redelivery of a task that waits on its workflow run: it goes on waiting (the
+            // webhook or the sweeper concludes it).
+            TaskState::Processing if task.waits_for_run() => {
+                return Ok(Outcome::Ignored("task waits for its workflow run".into()));
+            }
             // An earlier delivery claimed it and stopped: do not blindly run it again.
             TaskState::Processing => return self.recover(&detail, &task, deadline).await,
             other => return Ok(Outcome::Ignored(format!("task is {other}"))),
