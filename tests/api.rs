@@ -399,6 +399,82 @@ async fn fifty_concurrent_submissions_all_complete_in_order() {
 
 /// A known path called with a method it does not have answers 405 and says what is allowed;
 /// an unknown path is 404.
+/// Issue 23 point 8: after a key's record is gone (expired; TTL deletes late, so expired is
+/// gone for readers too), the same key with another body is refused, never answered with
+/// the old request's id; the same call again is still its answer.
+#[tokio::test]
+async fn a_key_reused_for_another_body_after_its_record_expired_is_refused() {
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &example_catalog_dir()).await;
+    let one = |name: &str| {
+        json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "cache-redis",
+                          "input": {"name": name, "cluster": {"clusterName": "hot-cache"}}}]})
+    };
+    // One item (answered in the request's transaction) and two items (claim first).
+    // The first key's record is deleted (TTL did it), the second's only expired.
+    for (key, first_body, other_body) in [
+        ("reused-1", one("first"), one("second")),
+        ("reused-2", seed_request(), {
+            let mut b = seed_request();
+            b["items"][1]["input"]["name"] = json!("other-stack");
+            b
+        }),
+    ] {
+        let with_key = |body: Value| {
+            let mut r = call("POST", "/api/v1/requests", Some(body));
+            r.headers.push(("idempotency-key".into(), key.into()));
+            r
+        };
+        let (status, first) = send(&app, with_key(first_body.clone())).await;
+        assert_eq!(status, 202, "{first}");
+        let record = [
+            (
+                "pk".to_string(),
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("IDEMP#{DEV}#{key}")),
+            ),
+            (
+                "sk".to_string(),
+                aws_sdk_dynamodb::types::AttributeValue::S("IDEMP".into()),
+            ),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>();
+        if key == "reused-1" {
+            env.dynamo
+                .delete_item()
+                .table_name(&env.table)
+                .set_key(Some(record))
+                .send()
+                .await
+                .expect("the key's record is gone");
+        } else {
+            env.dynamo
+                .update_item()
+                .table_name(&env.table)
+                .set_key(Some(record))
+                .update_expression("SET expiresAt = :past")
+                .expression_attribute_values(
+                    ":past",
+                    aws_sdk_dynamodb::types::AttributeValue::N("1".into()),
+                )
+                .send()
+                .await
+                .expect("the key's record expired");
+        }
+        let (status, answer) = send(&app, with_key(other_body)).await;
+        assert_eq!(status, 422, "{key}: {answer}");
+        assert_eq!(
+            answer["error"]["details"][0]["field"],
+            json!("Idempotency-Key")
+        );
+        // The key is still the first call's: its repeat gets its answer, nothing twice.
+        let (status, again) = send(&app, with_key(first_body)).await;
+        assert_eq!(status, 202, "{key}: {again}");
+        assert_eq!(again["data"]["requests"], first["data"]["requests"]);
+    }
+    env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_wrong_method_answers_405_with_allow() {
     let env = TestEnv::new().await;

@@ -36,6 +36,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         created_at: created_at.into(),
         updated_at: created_at.into(),
         error: None,
+        call_print: None,
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {

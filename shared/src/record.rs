@@ -64,6 +64,11 @@ pub struct RequestRecord {
     pub updated_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Under an `Idempotency-Key`: the fingerprint of the call that wrote it (as the key's
+    /// record stores it), so a later call under the same key, after that record expired, is
+    /// told apart from a repeat. Never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_print: Option<String>,
 }
 
 impl RequestRecord {

@@ -169,6 +169,7 @@ pub fn build(
         created_at: ctx.now.clone(),
         updated_at: ctx.now.clone(),
         error: None,
+        call_print: None,
     };
     Ok((request, tasks))
 }

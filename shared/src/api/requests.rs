@@ -68,6 +68,18 @@ fn fingerprint(req: &ApiRequest) -> Vec<u8> {
     bytes
 }
 
+/// An `Idempotency-Key` used again for another call.
+fn key_reused() -> ApiError {
+    ApiError::Unprocessable(vec![Problem::at(
+        "Idempotency-Key",
+        "was already used with a different call (method, path or body)",
+    )])
+}
+
+fn is_key_reused(e: &ApiError) -> bool {
+    matches!(e, ApiError::Unprocessable(p) if p.len() == 1 && p[0].path == "Idempotency-Key")
+}
+
 /// The answer a key that is not free gives.
 fn earlier_answer(held: Idempotent) -> Result<ApiResponse, ApiError> {
     match held {
@@ -76,10 +88,7 @@ fn earlier_answer(held: Idempotent) -> Result<ApiResponse, ApiError> {
             body,
             headers: vec![("Idempotent-Replayed".into(), "true".into())],
         }),
-        Idempotent::Mismatch => Err(ApiError::Unprocessable(vec![Problem::at(
-            "Idempotency-Key",
-            "was already used with a different call (method, path or body)",
-        )])),
+        Idempotent::Mismatch => Err(key_reused()),
         Idempotent::InProgress | Idempotent::Claimed => Err(ApiError::Conflict(
             "a call with this Idempotency-Key is still being processed".into(),
         )),
@@ -141,6 +150,11 @@ async fn create(
     );
     let now = Now::current();
     let call_print = fingerprint(req);
+    let keyed = req.header("idempotency-key").is_some_and(|k| !k.is_empty());
+    let print = keyed.then(|| crate::store::idempotency::body_hash(&call_print));
+    for (request, _) in &mut built {
+        request.call_print = print.clone();
+    }
     let answered = answer_key.map(|key| crate::store::Answered {
         caller: &caller.arn,
         key,
@@ -155,20 +169,44 @@ async fn create(
                 .await?;
         if let (Some(key), crate::submission::Written::AlreadyWritten) = (answer_key, &written) {
             // This key was answered before (or is being): that answer stands. With no answer
-            // left (expired), the request exists as this call would have written it.
+            // left (expired), the request written under the key says whether it was this call.
             return match app
                 .store
                 .idempotency_of(&caller.arn, key, &call_print)
                 .await?
             {
                 Some(held) => earlier_answer(held),
-                None => Ok(response.clone()),
+                None => {
+                    same_call(app, request, print.as_deref()).await?;
+                    Ok(response.clone())
+                }
             };
+        }
+        if matches!(written, crate::submission::Written::AlreadyWritten) && keyed {
+            same_call(app, request, print.as_deref()).await?;
         }
         app.metrics
             .count(&[("CatalogItem", request.target.id())], "RequestsSubmitted");
     }
     Ok(response)
+}
+
+/// A request an earlier call wrote under the same `Idempotency-Key` (the ids derive from
+/// caller and key): it must have been this very call, or the key was reused for another one
+/// after its record expired (422, nothing written).
+async fn same_call(
+    app: &App,
+    request: &crate::record::RequestRecord,
+    print: Option<&str>,
+) -> Result<(), ApiError> {
+    let stored = app
+        .store
+        .get_request(&request.request_id, &Now::current(), Read::Strong)
+        .await?;
+    match stored {
+        Some(d) if d.request.call_print.as_deref() == print => Ok(()),
+        _ => Err(key_reused()),
+    }
 }
 
 /// Runs `f` at most once per (caller, `Idempotency-Key`, body).
@@ -198,6 +236,11 @@ where
                     app.store
                         .finish_idempotency(&caller.arn, key, r.status, &r.body, &Now::current())
                         .await?
+                }
+                // A key found reused for another call wrote nothing and takes nothing: the
+                // key stays the earlier call's, whose repeat is still answered.
+                Err(e) if is_key_reused(e) => {
+                    app.store.release_idempotency(&caller.arn, key).await?
                 }
                 Err(e) if e.status_and_code().0 < 500 => {
                     let r = e.clone().into_response(cid);

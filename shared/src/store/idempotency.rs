@@ -110,6 +110,14 @@ impl Store {
             return Ok(None);
         };
         let stored = from_attr(&AttributeValue::M(item.clone()));
+        // TTL deletes late: an expired record is gone for readers.
+        if stored
+            .get("expiresAt")
+            .and_then(Value::as_u64)
+            .is_some_and(|at| at < crate::clock::now_epoch())
+        {
+            return Ok(None);
+        }
         if stored.get("bodyHash").and_then(Value::as_str) != Some(hash.as_str()) {
             return Ok(Some(Idempotent::Mismatch));
         }
