@@ -261,3 +261,28 @@ async fn no_password_or_secret_is_stored_or_logged() {
     assert!(!text.contains("jira-Token-XYZ-123"), "token logged");
     env.cleanup().await;
 }
+
+/// Issue 23 point 16: what the store keeps of a body under an Idempotency-Key is keyed with
+/// the deployment's key: the plain SHA-256 of the call (body with its passwords included)
+/// is nowhere in the table, so a copy of it is no oracle to test password guesses against.
+#[tokio::test]
+async fn the_idempotency_fingerprint_is_keyed() {
+    use sha2::Digest;
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &example_catalog_dir()).await;
+    let body = two_items();
+    let (status, answer) = api_send(&app, with_key(DEV, "keyed-1", body.clone())).await;
+    assert_eq!(status, 202, "{answer}");
+    let mut call = b"POST /api/v1/requests\n".to_vec();
+    call.extend_from_slice(body.to_string().as_bytes());
+    let plain = hex::encode(sha2::Sha256::digest(&call));
+    let plain_twice = hex::encode(sha2::Sha256::digest(sha2::Sha256::digest(&call)));
+    let table = dump_table(&env).await.join("\n");
+    assert!(table.contains("IDEMP#"), "no key record was written");
+    assert!(
+        !table.contains(&plain),
+        "the plain hash of the call is stored"
+    );
+    assert!(!table.contains(&plain_twice));
+    env.cleanup().await;
+}

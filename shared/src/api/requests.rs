@@ -61,11 +61,13 @@ fn idempotency_key(req: &ApiRequest) -> Result<Option<&str>, ApiError> {
 
 /// What an `Idempotency-Key` is bound to besides its caller: the method, the path and the
 /// body. The same key on another route (or another request's decision) is another call, never
-/// a replay of the first one's answer. Only a hash of this is stored.
-fn fingerprint(req: &ApiRequest) -> Vec<u8> {
+/// a replay of the first one's answer. Keyed with the deployment's key (the body may hold
+/// passwords: a plain hash would let whoever reads the table test guesses); only a hash of
+/// this is stored. Rotating the key makes a repeat within a key's 24 h another call (422).
+async fn fingerprint(app: &App, req: &ApiRequest) -> Result<Vec<u8>, ApiError> {
     let mut bytes = format!("{} {}\n", req.method, req.path).into_bytes();
     bytes.extend_from_slice(&req.body);
-    bytes
+    Ok(app.cursor_key().await?.fingerprint("idempotency", &bytes))
 }
 
 /// An `Idempotency-Key` used again for another call.
@@ -149,7 +151,7 @@ async fn create(
         json!({"correlationId": cid}),
     );
     let now = Now::current();
-    let call_print = fingerprint(req);
+    let call_print = fingerprint(app, req).await?;
     let keyed = req.header("idempotency-key").is_some_and(|k| !k.is_empty());
     let print = keyed.then(|| crate::store::idempotency::body_hash(&call_print));
     for (request, _) in &mut built {
@@ -226,7 +228,12 @@ where
     };
     match app
         .store
-        .claim_idempotency(&caller.arn, key, &fingerprint(req), &Now::current())
+        .claim_idempotency(
+            &caller.arn,
+            key,
+            &fingerprint(app, req).await?,
+            &Now::current(),
+        )
         .await?
     {
         Idempotent::Claimed => {
