@@ -337,6 +337,35 @@ pub struct Answer {
     pub text: String,
 }
 
+/// Every form in which PAO itself sent a secret, and a target may echo it back: as it is,
+/// base64 (`Authorization: Basic` carries `user:password` so), URL-encoded, JSON-escaped; for
+/// `user:password`, the password alone too. Longest first, so that a form inside another is
+/// blanked as part of it.
+fn secret_forms(secrets: &[&str]) -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let mut forms = Vec::new();
+    for s in secrets {
+        let mut values = vec![s.to_string()];
+        if let Some((_, password)) = s.split_once(':') {
+            values.push(password.to_string());
+        }
+        for v in values {
+            forms.push(STANDARD.encode(v.as_bytes()));
+            forms.push(STANDARD.encode(v.as_bytes()).trim_end_matches('=').to_string());
+            forms.push(URL_SAFE_NO_PAD.encode(v.as_bytes()));
+            forms.push(crate::signing::uri_encode(v.as_bytes(), false));
+            let json = serde_json::to_string(&v).unwrap_or_default();
+            forms.push(json.trim_matches('"').to_string());
+            forms.push(v);
+        }
+    }
+    forms.retain(|f| f.len() >= 4);
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms
+}
+
 impl Answer {
     /// The error for an answer that is not one of `expected` (empty: any 2xx), naming its
     /// status and the start of its body, with every `secret` blanked out.
@@ -349,12 +378,14 @@ impl Answer {
         if ok {
             return Ok(());
         }
-        let mut quoted: String = self.text.chars().take(QUOTED).collect();
-        if self.text.chars().count() > QUOTED {
-            quoted.push('…');
+        // Blanked before the cut, so that a secret at the cut cannot leave its first half.
+        let mut blanked = self.text.clone();
+        for form in secret_forms(secrets) {
+            blanked = blanked.replace(&form, "********");
         }
-        for s in secrets.iter().filter(|s| s.len() >= 4) {
-            quoted = quoted.replace(s, "********");
+        let mut quoted: String = blanked.chars().take(QUOTED).collect();
+        if blanked.chars().count() > QUOTED {
+            quoted.push('…');
         }
         let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
         Err(ActionError::Rejected(format!(
@@ -454,5 +485,35 @@ mod tests {
         assert!(text.contains("answered 403"), "{text}");
         assert!(!text.contains("s3cr3t-token"), "{text}");
         assert!(answer.check("x", &[403], &[]).is_ok());
+    }
+
+    #[test]
+    fn every_form_pao_sent_a_secret_in_is_blanked() {
+        use base64::Engine as _;
+        let secret = "svc-user:p@ss w\"rd/42";
+        let basic = base64::engine::general_purpose::STANDARD.encode(secret);
+        let echoes = [
+            format!("Authorization: Basic {basic} was refused"),
+            format!("token={} is not valid", crate::signing::uri_encode(secret.as_bytes(), false)),
+            format!("{{\"token\": {}}}", serde_json::to_string(secret).unwrap_or_default()),
+            "password p@ss w\"rd/42 expired".to_string(),
+            // Cut at the quoting limit: the secret straddles it.
+            format!("{}{secret}", "x".repeat(QUOTED - 5)),
+        ];
+        for text in echoes {
+            let answer = Answer {
+                status: 401,
+                headers: Default::default(),
+                body: serde_json::Value::Null,
+                text: text.clone(),
+            };
+            let e = answer
+                .check("POST cmdb.example.com/api", &[], &[secret])
+                .expect_err("401")
+                .to_string();
+            for leak in ["p@ss", "rd/42", "svc-u", &basic[..12], "p%40ss", "w\\\"rd"] {
+                assert!(!e.contains(leak), "{leak} in {e} (from {text})");
+            }
+        }
     }
 }
