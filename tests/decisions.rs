@@ -549,3 +549,30 @@ async fn every_item_of_a_request_expires_and_a_retried_request_is_kept_while_it_
     }
     d.env.cleanup().await;
 }
+
+/// Issue 23 point 14: a create JIRA made but whose answer was lost fails the task; the retry
+/// finds that ticket by the task's label and makes none twice.
+#[tokio::test]
+async fn a_retry_finds_the_ticket_whose_answer_was_lost() {
+    let d = setup().await;
+    let id = submit(&d).await;
+    drain_until(&d.env, &d.worker, &id, |r| {
+        r.tasks[0].state == TaskState::Completed
+    })
+    .await;
+    d.jira.lose_next_create_answer();
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    assert_eq!(d.jira.issues().len(), 2, "JIRA made the second ticket");
+    let (status, body) = decide(&d, &id, "retry").await;
+    assert_eq!(status, 202, "{body}");
+    let done = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Completed);
+    let issues = d.jira.issues();
+    assert_eq!(issues.len(), 2, "a second copy of the ticket was made");
+    assert_eq!(
+        done.tasks[1].external_ref.as_ref().map(|r| r.key.as_str()),
+        Some(issues[1].key.as_str())
+    );
+    d.env.cleanup().await;
+}

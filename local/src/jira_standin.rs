@@ -39,6 +39,8 @@ struct State {
     /// (blocker, blocked) of every "Blocks" link.
     links: Vec<(String, String)>,
     delay: std::time::Duration,
+    /// The next create is made, but its answer is lost (a timeout after JIRA acted).
+    lose_next_create_answer: bool,
 }
 
 /// A running stand-in; it stops when the handle is dropped.
@@ -159,6 +161,14 @@ impl JiraStandIn {
             .lock()
             .map(|s| s.links.clone())
             .unwrap_or_default()
+    }
+
+    /// The next issue is created, but the caller gets a 504 instead of its answer: JIRA acted
+    /// and the answer was lost on the way (a gateway or client timeout).
+    pub fn lose_next_create_answer(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.lose_next_create_answer = true;
+        }
     }
 
     /// After `n` more issues are created, answer every create with 503 (None: behave).
@@ -315,6 +325,13 @@ async fn handle(
                 key: key.clone(),
                 fields,
             });
+            if std::mem::take(&mut s.lose_next_create_answer) {
+                return jira_error(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &["Gateway timeout (stand-in: the issue was created, the answer lost)"],
+                    json!({}),
+                );
+            }
             reply(
                 StatusCode::CREATED,
                 json!({"id": id, "key": key, "self": format!("{base}/rest/api/2/issue/{id}")}),

@@ -352,7 +352,12 @@ fn secret_forms(secrets: &[&str]) -> Vec<String> {
         }
         for v in values {
             forms.push(STANDARD.encode(v.as_bytes()));
-            forms.push(STANDARD.encode(v.as_bytes()).trim_end_matches('=').to_string());
+            forms.push(
+                STANDARD
+                    .encode(v.as_bytes())
+                    .trim_end_matches('=')
+                    .to_string(),
+            );
             forms.push(URL_SAFE_NO_PAD.encode(v.as_bytes()));
             forms.push(crate::signing::uri_encode(v.as_bytes(), false));
             let json = serde_json::to_string(&v).unwrap_or_default();
@@ -494,8 +499,14 @@ mod tests {
         let basic = base64::engine::general_purpose::STANDARD.encode(secret);
         let echoes = [
             format!("Authorization: Basic {basic} was refused"),
-            format!("token={} is not valid", crate::signing::uri_encode(secret.as_bytes(), false)),
-            format!("{{\"token\": {}}}", serde_json::to_string(secret).unwrap_or_default()),
+            format!(
+                "token={} is not valid",
+                crate::signing::uri_encode(secret.as_bytes(), false)
+            ),
+            format!(
+                "{{\"token\": {}}}",
+                serde_json::to_string(secret).unwrap_or_default()
+            ),
             "password p@ss w\"rd/42 expired".to_string(),
             // Cut at the quoting limit: the secret straddles it.
             format!("{}{secret}", "x".repeat(QUOTED - 5)),

@@ -99,18 +99,30 @@ impl Worker {
                     .unwrap_or("default");
                 let instance = instances.get(name)?;
                 let label = task_label(task.request_id.as_str(), task.seq);
-                if find_only {
-                    return self
-                        .jira
-                        .find_by_label(instance, &label, timeout)
-                        .await?
-                        .ok_or_else(|| ActionError::Rejected(NOT_FOUND.into()));
-                }
-                let created = self
-                    .jira
-                    .create_issue(instance, &config, &label, timeout)
-                    .await?;
-                // In a bundle, each ticket is blocked by the ticket of the task before it.
+                // An earlier attempt may have made the ticket though its answer never came
+                // (a timeout after JIRA acted): the retry of a failed attempt, like a crash
+                // recovery, looks for the task's label first. A first attempt never ran before
+                // its claim, and a completed task run again was asked for a new ticket.
+                let retrying_a_failure = task
+                    .attempts
+                    .last()
+                    .is_some_and(|a| !matches!(a.state, crate::task::TaskState::Completed));
+                let found = if find_only || retrying_a_failure {
+                    self.jira.find_by_label(instance, &label, timeout).await?
+                } else {
+                    None
+                };
+                let created = match found {
+                    Some(ticket) => ticket,
+                    None if find_only => return Err(ActionError::Rejected(NOT_FOUND.into())),
+                    None => {
+                        self.jira
+                            .create_issue(instance, &config, &label, timeout)
+                            .await?
+                    }
+                };
+                // In a bundle, each ticket is blocked by the ticket of the task before it (on a
+                // recovery too: JIRA keeps one link of a type between two issues).
                 if task.component.is_some() {
                     if let (Some(previous), Some(new)) =
                         (previous_ticket(detail, task), created.external_ref.as_ref())
