@@ -322,6 +322,28 @@ groups:
         assert!(one("ratio", json!(1.5)).is_empty());
     }
 
+    /// Input DynamoDB cannot store is refused naming the field (it answered 500 before).
+    #[test]
+    fn values_dynamodb_cannot_store_are_refused() {
+        let mut deep = json!(1);
+        for _ in 0..30 {
+            deep = json!([deep]);
+        }
+        assert_eq!(
+            one("extra", deep),
+            ["basic.extra: nests deeper than 24 levels"]
+        );
+        let mut fits = json!({"a": 1});
+        for _ in 0..20 {
+            fits = json!({"a": fits});
+        }
+        assert!(one("extra", fits).is_empty());
+        let huge = json!({"n": 1e300});
+        assert_eq!(one("extra", huge).len(), 1);
+        assert!(one("extra", json!({"n": 1e125, "m": -3, "z": 0})).is_empty());
+        assert_eq!(one("extra", json!([1e-200])).len(), 1);
+    }
+
     #[test]
     fn boolean_select_multiselect() {
         assert_eq!(

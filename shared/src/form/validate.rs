@@ -112,6 +112,7 @@ impl Field {
             }
             FieldType::Number => {
                 let n = value.as_f64().ok_or("must be a number")?;
+                storable_number(n)?;
                 self.check_range(n)
             }
             FieldType::Boolean => value
@@ -158,7 +159,7 @@ impl Field {
                     Err("must be an RFC 3339 date-time such as 2026-11-23T09:30:00Z".into())
                 }
             }
-            FieldType::Json => Ok(()),
+            FieldType::Json => storable_json(value, 0),
         }
     }
 
@@ -202,5 +203,34 @@ impl Field {
             let list: Vec<&str> = self.options.iter().map(SelectOption::value).collect();
             Err(format!("{s:?} is not one of: {}", list.join(", ")))
         }
+    }
+}
+
+/// The deepest a `json` field's value may nest: the stored request puts it under the item,
+/// its input and its group (and a task copies it again), and DynamoDB stops at 32 levels.
+pub const MAX_JSON_DEPTH: usize = 24;
+
+/// DynamoDB's number range: magnitudes from 1E-130 to under 1E126 (and 0).
+fn storable_number(n: f64) -> Result<(), String> {
+    let m = n.abs();
+    if m != 0.0 && !(1e-130..1e126).contains(&m) {
+        return Err(format!(
+            "{n} is outside the numbers PAO can store (magnitudes from 1e-130 to below 1e126)"
+        ));
+    }
+    Ok(())
+}
+
+/// A `json` value PAO can store: at most [`MAX_JSON_DEPTH`] levels deep, every number in
+/// DynamoDB's range. Bad input is refused naming the field, never a 500 from the store.
+fn storable_json(value: &Value, depth: usize) -> Result<(), String> {
+    if depth > MAX_JSON_DEPTH {
+        return Err(format!("nests deeper than {MAX_JSON_DEPTH} levels"));
+    }
+    match value {
+        Value::Number(n) => n.as_f64().map_or(Ok(()), storable_number),
+        Value::Array(items) => items.iter().try_for_each(|v| storable_json(v, depth + 1)),
+        Value::Object(map) => map.values().try_for_each(|v| storable_json(v, depth + 1)),
+        _ => Ok(()),
     }
 }
