@@ -5,21 +5,32 @@ use regex::Regex;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Compiles a field pattern once per process: forms are validated on every submission.
-pub fn compiled_pattern(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+/// The most field patterns kept compiled, and the longest pattern kept: the catalog's own
+/// are a few dozen, but `/tools/validate` compiles whatever a caller sends.
+const CACHED_PATTERNS: usize = 256;
+const CACHED_PATTERN_LENGTH: usize = 512;
+/// The largest a compiled field pattern may be (256 cached at most: 64 MiB in the worst case).
+const PATTERN_SIZE_LIMIT: usize = 256 * 1024;
+
+fn pattern_cache() -> &'static Mutex<HashMap<String, Arc<Regex>>> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Regex>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    CACHE.get_or_init(Default::default)
+}
+
+/// Compiles a field pattern once per process: forms are validated on every submission. The
+/// cache is bounded in count and pattern length, each pattern in compiled size.
+pub fn compiled_pattern(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+    let cache = pattern_cache();
     if let Some(re) = cache.lock().ok().and_then(|c| c.get(pattern).cloned()) {
         return Ok(re);
     }
     let re = Arc::new(
         regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
+            .size_limit(PATTERN_SIZE_LIMIT)
             .build()?,
     );
     if let Ok(mut c) = cache.lock() {
-        // Patterns come from the catalog, a bounded set; the cap guards against abuse.
-        if c.len() < 10_000 {
+        if c.len() < CACHED_PATTERNS && pattern.len() <= CACHED_PATTERN_LENGTH {
             c.insert(pattern.to_string(), re.clone());
         }
     }
@@ -96,4 +107,24 @@ pub fn is_datetime(s: &str) -> bool {
             .unwrap_or(0)
     };
     is_date(&caps[1]) && n(2) < 24 && n(3) < 60 && n(4) < 61 && n(7) < 24 && n(8) < 60
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pattern_cache_is_bounded() {
+        for i in 0..(CACHED_PATTERNS + 50) {
+            compiled_pattern(&format!("^p{i}$")).expect("compiles");
+        }
+        let long = format!("^{}$", "a".repeat(CACHED_PATTERN_LENGTH));
+        compiled_pattern(&long).expect("compiles");
+        let cache = pattern_cache().lock().expect("lock");
+        assert!(cache.len() <= CACHED_PATTERNS);
+        assert!(!cache.contains_key(&long));
+        drop(cache);
+        // A pattern whose compiled form is too large is refused, not compiled.
+        assert!(compiled_pattern("(?:a{1000}){1000}").is_err());
+    }
 }
