@@ -190,6 +190,9 @@ pub const TEMPLATE_TOKENS: &[&str] = &[
     " slug", " default(value=\"d\")", " length", " join(sep=\",\")", "(", ")", "0", "-1",
     "{% for x in .current.list %}", "{% endfor %}", "for x in ", " endfor", "if ", " endif",
     "set y = ", "loop.index", "+", "==", " and ", " not ",
+    // range's arguments (issue 23: a step of 0 or a huge end must be refused, never run)
+    "{% for i in range(end=", "range(", "start=", "end=", "step_by=", "step_by=0", "end=100000",
+    ", ", "3)", "{% set_global z = ", "1000", "-5",
 ];
 
 /// One edit of a text.

@@ -343,6 +343,27 @@ mod tests {
     }
 
     #[test]
+    fn loops_are_bounded_and_globals_refused() {
+        for bad in [
+            "{% set_global x = 1 %}{{ x }}",
+            "{% for i in range(end=10, step_by=0) %}x{% endfor %}",
+            "{% for i in range(end=3000) %}x{% endfor %}",
+            "{% for i in range(end=.current.basic.instanceName) %}x{% endfor %}",
+            "{% for i in range(start=0) %}x{% endfor %}",
+        ] {
+            assert!(
+                matches!(render(bad), Err(TemplateError::NotAllowed(_))),
+                "{bad}: {:?}",
+                render(bad)
+            );
+        }
+        assert_eq!(
+            render("{% for i in range(end=3) %}{{ i }}{% endfor %}").ok(),
+            Some("012".to_string())
+        );
+    }
+
+    #[test]
     fn only_the_four_namespaces() {
         assert!(
             matches!(render("{{ env.HOME }}"), Err(TemplateError::UnknownNamespace { name, .. }) if name == "env")

@@ -37,6 +37,9 @@ impl Walker {
                 | Node::Continue(_) => {}
                 Node::VariableBlock(_, e) => self.expr(e, locals)?,
                 Node::Set(_, set) => {
+                    if set.global {
+                        return Err(TemplateError::NotAllowed("`set_global`".into()));
+                    }
                     self.expr(&set.value, locals)?;
                     locals.push(set.key.clone());
                 }
@@ -137,7 +140,10 @@ impl Walker {
                 .values
                 .iter()
                 .try_for_each(|v| self.val(v, locals, defaulted)),
-            ExprVal::FunctionCall(f) if f.name == "range" => self.filter_args(f, locals),
+            ExprVal::FunctionCall(f) if f.name == "range" => {
+                check_range(f)?;
+                self.filter_args(f, locals)
+            }
             ExprVal::FunctionCall(f) => Err(TemplateError::NotAllowed(format!(
                 "the function `{}`",
                 f.name
@@ -250,4 +256,47 @@ fn split_ident(ident: &str) -> Vec<IdentPart> {
     }
     flush(&mut word, &mut parts);
     parts
+}
+
+/// The most items one `range` may give.
+pub const MAX_RANGE: i64 = 1000;
+
+/// `range` with integer literals only (a requester's value could make it endless or huge),
+/// `step_by` at least 1 (0 never ends), and at most [`MAX_RANGE`] items.
+fn check_range(f: &tera::ast::FunctionCall) -> Result<(), TemplateError> {
+    let literal = |name: &str, default: i64| -> Result<i64, TemplateError> {
+        match f.args.get(name) {
+            None => Ok(default),
+            Some(e) if e.filters.is_empty() => match e.val {
+                ExprVal::Int(n) => Ok(n),
+                _ => Err(TemplateError::NotAllowed(format!(
+                    "`range` with a `{name}` that is not an integer literal"
+                ))),
+            },
+            Some(_) => Err(TemplateError::NotAllowed(format!(
+                "`range` with a filtered `{name}`"
+            ))),
+        }
+    };
+    if !f.args.contains_key("end") {
+        return Err(TemplateError::NotAllowed("`range` without `end`".into()));
+    }
+    let (start, end, step) = (
+        literal("start", 0)?,
+        literal("end", 0)?,
+        literal("step_by", 1)?,
+    );
+    if step < 1 {
+        return Err(TemplateError::NotAllowed(
+            "`range` with a `step_by` below 1 (it would never end)".into(),
+        ));
+    }
+    let span = end.saturating_sub(start).max(0);
+    let items = span / step + i64::from(span % step != 0);
+    if items > MAX_RANGE {
+        return Err(TemplateError::NotAllowed(format!(
+            "`range` of {items} items (at most {MAX_RANGE})"
+        )));
+    }
+    Ok(())
 }
