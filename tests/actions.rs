@@ -346,3 +346,45 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
     );
     h.env.cleanup().await;
 }
+
+/// Issue 23 point 10, part: an answer past 1 MiB is not read whole: the call fails saying so
+/// (it would fill the function's memory, and could not be stored with the task).
+#[tokio::test]
+async fn an_answer_past_the_cap_fails_the_call() {
+    let h = setup(false).await;
+    let catalog = pao::secrets::CatalogSecrets {
+        prefix: h.env.stack.config.catalog_secret_prefix.clone(),
+    };
+    let hook =
+        json!({"url": format!("{}/hooks/chat", h.stand_in.base_url()), "payload": {"text": "hi"}});
+    let huge = "x".repeat(pao::action::http::MAX_ANSWER + 1);
+    h.stand_in.fail_with(Some((200, &huge)));
+    let e = pao::action::webhook::deliver(
+        &h.worker.outbound,
+        &h.worker.secrets,
+        &catalog,
+        &hook,
+        "k-big",
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect_err("too big")
+    .to_string();
+    assert!(e.contains("answered more than 1024 KiB"), "{e}");
+    // Up to the cap it is read.
+    let fits = "y".repeat(pao::action::http::MAX_ANSWER / 2);
+    h.stand_in.fail_with(Some((200, &fits)));
+    let ok = pao::action::webhook::deliver(
+        &h.worker.outbound,
+        &h.worker.secrets,
+        &catalog,
+        &hook,
+        "k-fits",
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("read whole");
+    assert_eq!(ok.result["body"].as_str().map(str::len), Some(fits.len()));
+    h.stand_in.fail_with(None);
+    h.env.cleanup().await;
+}

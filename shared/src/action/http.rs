@@ -273,13 +273,30 @@ impl Outbound {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.into())))
             .collect();
-        let text = match response.text().await {
-            Ok(t) => t,
-            Err(e) => {
-                self.record(&host, true);
-                return Err(no_answer(e, &host, timeout));
+        // Read at most MAX_ANSWER bytes: an answer past it would fill the function's memory
+        // and could not be stored with the task anyway.
+        let mut response = response;
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len() + chunk.len() > MAX_ANSWER {
+                        self.record(&host, false);
+                        return Err(ActionError::Rejected(format!(
+                            "{host} answered more than {} KiB; PAO reads at most that much of an answer",
+                            MAX_ANSWER / 1024
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.record(&host, true);
+                    return Err(no_answer(e, &host, timeout));
+                }
             }
-        };
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         self.record(&host, status >= 500);
         let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
         Ok(Answer {
@@ -290,6 +307,9 @@ impl Outbound {
         })
     }
 }
+
+/// The most of an answer PAO reads (1 MiB).
+pub const MAX_ANSWER: usize = 1024 * 1024;
 
 /// A call that got no (whole) answer: a timeout, or why the host could not be reached.
 fn no_answer(e: reqwest::Error, host: &str, timeout: Duration) -> ActionError {
