@@ -281,9 +281,6 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
     pao_local::provision::put_secret(&h.env.secrets, jira_secret, "jira-secret-value-42")
         .await
         .expect("JIRA secret");
-    let catalog = pao::secrets::CatalogSecrets {
-        prefix: h.env.stack.config.catalog_secret_prefix.clone(),
-    };
     let relative = format!("../{}", jira_secret.rsplit('/').next().unwrap_or("jira"));
     for name in [
         relative.as_str(),
@@ -294,30 +291,12 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
         let before = h.stand_in.calls().len();
         let rest = json!({"method": "POST", "url": format!("{}/cmdb.example.com/api", h.stand_in.base_url()),
                           "auth": {"type": "bearer", "secret": name}});
-        let e = pao::action::rest::call(
-            &h.worker.outbound,
-            &h.worker.secrets,
-            &catalog,
-            &rest,
-            "k-1",
-            std::time::Duration::from_secs(2),
-        )
-        .await
-        .expect_err("refused");
+        let e = rest_call(&h, &rest, "k-1", 2).await.expect_err("refused");
         assert!(e.to_string().contains("auth.secret"), "{name}: {e}");
         assert!(!e.to_string().contains("jira-secret-value-42"), "{e}");
         let hook =
             json!({"url": format!("{}/hooks/chat", h.stand_in.base_url()), "signingSecret": name});
-        let e = pao::action::webhook::deliver(
-            &h.worker.outbound,
-            &h.worker.secrets,
-            &catalog,
-            &hook,
-            "k-2",
-            std::time::Duration::from_secs(2),
-        )
-        .await
-        .expect_err("refused");
+        let e = deliver(&h, &hook, "k-2", 2).await.expect_err("refused");
         assert!(e.to_string().contains("signingSecret"), "{name}: {e}");
         assert_eq!(
             h.stand_in.calls().len(),
@@ -329,17 +308,10 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
     // no prefix, no ARN, no SDK text (which would name the role and the account).
     let rest = json!({"method": "POST", "url": format!("{}/cmdb.example.com/api", h.stand_in.base_url()),
                       "auth": {"type": "bearer", "secret": "team/missing-token"}});
-    let e = pao::action::rest::call(
-        &h.worker.outbound,
-        &h.worker.secrets,
-        &catalog,
-        &rest,
-        "k-3",
-        std::time::Duration::from_secs(2),
-    )
-    .await
-    .expect_err("no such secret")
-    .to_string();
+    let e = rest_call(&h, &rest, "k-3", 2)
+        .await
+        .expect_err("no such secret")
+        .to_string();
     assert_eq!(
         e,
         "invalid configuration: auth.secret: secret team/missing-token does not exist"
@@ -352,39 +324,63 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
 #[tokio::test]
 async fn an_answer_past_the_cap_fails_the_call() {
     let h = setup(false).await;
-    let catalog = pao::secrets::CatalogSecrets {
-        prefix: h.env.stack.config.catalog_secret_prefix.clone(),
-    };
     let hook =
         json!({"url": format!("{}/hooks/chat", h.stand_in.base_url()), "payload": {"text": "hi"}});
     let huge = "x".repeat(pao::action::http::MAX_ANSWER + 1);
     h.stand_in.fail_with(Some((200, &huge)));
-    let e = pao::action::webhook::deliver(
-        &h.worker.outbound,
-        &h.worker.secrets,
-        &catalog,
-        &hook,
-        "k-big",
-        std::time::Duration::from_secs(5),
-    )
-    .await
-    .expect_err("too big")
-    .to_string();
+    let e = deliver(&h, &hook, "k-big", 5)
+        .await
+        .expect_err("too big")
+        .to_string();
     assert!(e.contains("answered more than 1024 KiB"), "{e}");
     // Up to the cap it is read.
     let fits = "y".repeat(pao::action::http::MAX_ANSWER / 2);
     h.stand_in.fail_with(Some((200, &fits)));
-    let ok = pao::action::webhook::deliver(
-        &h.worker.outbound,
-        &h.worker.secrets,
-        &catalog,
-        &hook,
-        "k-fits",
-        std::time::Duration::from_secs(5),
-    )
-    .await
-    .expect("read whole");
+    let ok = deliver(&h, &hook, "k-fits", 5).await.expect("read whole");
     assert_eq!(ok.result["body"].as_str().map(str::len), Some(fits.len()));
     h.stand_in.fail_with(None);
     h.env.cleanup().await;
+}
+
+/// The test stack's catalog secrets (the worker's prefix).
+fn catalog_secrets(h: &Http) -> pao::secrets::CatalogSecrets {
+    pao::secrets::CatalogSecrets {
+        prefix: h.env.stack.config.catalog_secret_prefix.clone(),
+    }
+}
+
+/// A `rest-api` action as the worker runs it, `seconds` to answer.
+async fn rest_call(
+    h: &Http,
+    config: &Value,
+    key: &str,
+    seconds: u64,
+) -> Result<pao::action::ActionResult, pao::action::ActionError> {
+    pao::action::rest::call(
+        &h.worker.outbound,
+        &h.worker.secrets,
+        &catalog_secrets(h),
+        config,
+        key,
+        std::time::Duration::from_secs(seconds),
+    )
+    .await
+}
+
+/// A `webhook` action as the worker runs it, `seconds` to answer.
+async fn deliver(
+    h: &Http,
+    config: &Value,
+    key: &str,
+    seconds: u64,
+) -> Result<pao::action::ActionResult, pao::action::ActionError> {
+    pao::action::webhook::deliver(
+        &h.worker.outbound,
+        &h.worker.secrets,
+        &catalog_secrets(h),
+        config,
+        key,
+        std::time::Duration::from_secs(seconds),
+    )
+    .await
 }
