@@ -224,10 +224,8 @@ def _recorded(self, resource="*"):
             auth = self.headers.get("Authorization", "")
             key = (_re.search(r"Credential=([^/]+)/", auth) or [None, None])[1]
             calls = _iam_calls(self.service_name, self._get_action(), _params(self), self.region)
-            line = _json.dumps({"key": key, "action": calls[0][0] if calls else "",
-                                "resources": [r for _, r in calls]})
             # One line per (action, resource) so a transaction's items are each checked.
-            lines = [_json.dumps({"key": key, "action": a, "resources": [r]}) for a, r in calls] or [line]
+            lines = [_json.dumps({"key": key, "action": a, "resources": [r]}) for a, r in calls]
             with _RECORD_LOCK, open(_os.path.join(_RECORD, "calls.jsonl"), "a") as f:
                 f.write("\n".join(lines) + "\n")
         except Exception as e:  # noqa: BLE001 the recording never changes an answer

@@ -52,8 +52,8 @@ if [ "${PAO_IAM:-enforce}" != off ]; then
   if [ -n "${PAO_IAM_RECORD:-}" ]; then keys="$PAO_IAM_RECORD/keys.json"; else keys="target/moto-$port-keys.json"; fi
   .venv/bin/python scripts/moto_iam.py "$AWS_ENDPOINT_URL" "$keys"
   export PAO_IAM_KEYS="$(cd "$(dirname "$keys")" && pwd)/$(basename "$keys")"
-  AWS_ACCESS_KEY_ID="$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"]["AccessKeyId"])' "$keys")"
-  AWS_SECRET_ACCESS_KEY="$(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"]["SecretAccessKey"])' "$keys")"
+  read -r AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY < <(.venv/bin/python -c \
+    'import json,sys; a=json.load(open(sys.argv[1]))["admin"]; print(a["AccessKeyId"], a["SecretAccessKey"])' "$keys")
   export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
   echo "local AWS endpoint: $AWS_ENDPOINT_URL (moto_server, IAM enforced per function, keys in $keys, log in $log)"
 else

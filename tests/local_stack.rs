@@ -2,7 +2,9 @@
 //! by the polling worker against the JIRA stand-in.
 
 use pao_local::runner::start;
-use pao_system_tests::{TWO_TICKETS, local_options, sign, stop_local, write_repo};
+use pao_system_tests::{
+    TWO_TICKETS, github_of, jira_of, local_options, sign, stop_local, write_repo,
+};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -154,7 +156,7 @@ async fn signed_calls_run_a_request_to_completion() {
     .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["data"][0]["requestId"], json!(id));
-    let issues = running.jira_standin().issues();
+    let issues = jira_of(&running).issues();
     assert_eq!(issues.len(), 2);
     assert_eq!(
         issues[1].fields["summary"],
@@ -224,7 +226,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(running.jira_standin().issues().len(), 2);
+    assert_eq!(jira_of(&running).issues().len(), 2);
     stop_local(running).await;
 }
 
@@ -254,13 +256,13 @@ async fn a_catalog_push_reaches_the_catalog() {
         .expect("answer");
     assert_eq!(unsigned.status().as_u16(), 401);
 
-    let file = running.github_standin().dir.join("catalog/two.yaml");
+    let file = github_of(&running).dir.join("catalog/two.yaml");
     let renamed = std::fs::read_to_string(&file)
         .expect("document")
         .replace("name: Two tickets", "name: Two chained tickets");
     std::fs::write(&file, renamed).expect("write");
     let (status, answer) = pao_local::catalog_push::push(
-        &running.github_standin().dir,
+        &github_of(&running).dir,
         &format!("{base}/api/v1"),
         "Rename the item",
     )
@@ -413,7 +415,7 @@ async fn every_example_completes_on_the_local_stack() {
         }
     }
     assert!(running.http.created() > 0);
-    assert!(!running.github_standin().runs().is_empty());
+    assert!(!github_of(&running).runs().is_empty());
     stop_local(running).await;
 }
 
@@ -428,10 +430,10 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     assert_eq!(running.stack.config.escalation_project, "OPS");
     let base = format!("http://{}", running.api_addr);
     let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
-    running.jira_standin().fail_with(Some(503));
+    jira_of(&running).fail_with(Some(503));
     let id = submit_two_tickets(&base, dev, "esc").await;
     wait_for_state(&base, dev, &id, "failed").await;
-    running.jira_standin().fail_with(None);
+    jira_of(&running).fail_with(None);
     let (status, body) = call(
         &base,
         "POST",
@@ -442,7 +444,7 @@ async fn a_failed_request_can_be_escalated_on_the_local_stack() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let issues = running.jira_standin().issues();
+    let issues = jira_of(&running).issues();
     assert!(!issues.is_empty(), "no escalation ticket");
     assert!(
         issues.iter().all(|i| i.key.starts_with("OPS-")),

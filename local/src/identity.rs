@@ -36,16 +36,23 @@ struct Key {
 /// `sdk` signing as `function` when the endpoint enforces IAM per function; `sdk` as it is
 /// otherwise. A key file that is named but unreadable is an error: silently running as the
 /// administrator would hide the very denials the enforcement is there to show.
-pub fn sdk_for(sdk: &pao::aws::SdkConfig, function: Function) -> pao::aws::SdkConfig {
+pub fn sdk_for(
+    sdk: &pao::aws::SdkConfig,
+    function: Function,
+) -> Result<pao::aws::SdkConfig, String> {
     let Some(path) = std::env::var("PAO_IAM_KEYS").ok().filter(|p| !p.is_empty()) else {
-        return sdk.clone();
+        return Ok(sdk.clone());
     };
     let keys: HashMap<String, Key> = std::fs::read_to_string(&path)
         .map_err(|e| e.to_string())
         .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
-        .unwrap_or_else(|e| panic!("PAO_IAM_KEYS={path}: {e}"));
+        .map_err(|e| format!("PAO_IAM_KEYS={path}: {e}"))?;
     let key = keys
         .get(function.name())
-        .unwrap_or_else(|| panic!("PAO_IAM_KEYS={path} has no key for {}", function.name()));
-    pao::aws::with_keys(sdk, &key.access_key_id, &key.secret_access_key)
+        .ok_or_else(|| format!("PAO_IAM_KEYS={path} has no key for {}", function.name()))?;
+    Ok(pao::aws::with_keys(
+        sdk,
+        &key.access_key_id,
+        &key.secret_access_key,
+    ))
 }

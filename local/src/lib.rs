@@ -6,10 +6,12 @@
 pub mod bench;
 pub mod catalog_push;
 pub mod esm;
+pub mod gateway;
 pub mod github_standin;
 pub mod http_standin;
 pub mod identity;
 pub mod jira_standin;
 pub mod provision;
+pub mod real_services;
 pub mod runner;
 pub mod sigv4;

@@ -3,20 +3,18 @@
 //! Lambda handler the same API Gateway event a deployed REST API would), and runs the worker
 //! the way an SQS event source mapping does (long-poll, batches, partial batch response).
 
+use crate::gateway::{WEBHOOK_PATH, serve};
 use crate::github_standin::GitHubStandIn;
 use crate::http_standin::HttpStandIn;
 use crate::jira_standin::JiraStandIn;
 use crate::provision::{self, Names};
-use crate::sigv4::{self, Identity, SignedRequest};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use crate::sigv4::{self, Identity};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use pao::api::App;
 use pao::worker::Worker;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,79 +45,9 @@ pub struct Options {
     /// Lambda runs one per active message group, up to its concurrency).
     pub pollers: usize,
     /// A real GitHub (or GitHub Enterprise Server) to use instead of the stand-in.
-    pub real_github: Option<RealGitHub>,
+    pub real_github: Option<crate::real_services::RealGitHub>,
     /// The JIRA secret's value for real JIRA instances, instead of the stand-in.
     pub real_jira: Option<String>,
-}
-
-/// A platform team's own GitHub, named by `PAO_GITHUB_API_URL` (`https://api.github.com`, or
-/// `https://HOST/api/v3`), with the token from `GITHUB_TOKEN` and the catalog repository from
-/// `PAO_CATALOG_REPOSITORY` / `PAO_CATALOG_BRANCH`.
-#[derive(Clone)]
-pub struct RealGitHub {
-    pub api_url: String,
-    pub token: String,
-    pub repository: String,
-    pub branch: String,
-}
-
-impl std::fmt::Debug for RealGitHub {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RealGitHub")
-            .field("api_url", &self.api_url)
-            .field("repository", &self.repository)
-            .field("branch", &self.branch)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The real services the environment names (see README, "Trying PAO against your own
-/// GitHub and JIRA"); a stand-in plays each service no real one is named for.
-fn real_services(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<(Option<RealGitHub>, Option<String>), String> {
-    let github = match var("PAO_GITHUB_API_URL") {
-        None => None,
-        Some(api_url) => {
-            if !api_url.starts_with("https://") {
-                return Err(format!(
-                    "PAO_GITHUB_API_URL={api_url} is not an https:// URL"
-                ));
-            }
-            let token = var("GITHUB_TOKEN")
-                .ok_or("PAO_GITHUB_API_URL is set: GITHUB_TOKEN must hold a token for it")?;
-            let repository = var("PAO_CATALOG_REPOSITORY").ok_or(
-                "PAO_GITHUB_API_URL is set: PAO_CATALOG_REPOSITORY must name the catalog repository (owner/name)",
-            )?;
-            Some(RealGitHub {
-                api_url: api_url.trim_end_matches('/').to_string(),
-                token,
-                repository,
-                branch: var("PAO_CATALOG_BRANCH").unwrap_or_else(|| "main".into()),
-            })
-        }
-    };
-    let jira = if let Some(file) = var("PAO_JIRA_SECRET_FILE") {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("PAO_JIRA_SECRET_FILE={file}: {e}"))?;
-        pao::action::jira::JiraInstances::parse(&text)
-            .map_err(|e| format!("PAO_JIRA_SECRET_FILE={file}: {e}"))?;
-        Some(text)
-    } else if let Some(base_url) = var("PAO_JIRA_BASE_URL") {
-        let token = var("PAO_JIRA_API_TOKEN")
-            .ok_or("PAO_JIRA_BASE_URL is set: PAO_JIRA_API_TOKEN must hold its token")?;
-        let mut instance = json!({"baseUrl": base_url, "apiToken": token,
-            "deployment": var("PAO_JIRA_DEPLOYMENT").unwrap_or_else(|| "cloud".into())});
-        if let Some(email) = var("PAO_JIRA_EMAIL") {
-            instance["email"] = json!(email);
-        }
-        let text = json!({"instances": {"default": instance}}).to_string();
-        pao::action::jira::JiraInstances::parse(&text).map_err(|e| format!("PAO_JIRA_*: {e}"))?;
-        Some(text)
-    } else {
-        None
-    };
-    Ok((github, jira))
 }
 
 impl Options {
@@ -145,8 +73,9 @@ impl Options {
             concat!(env!("CARGO_MANIFEST_DIR"), "/identities.json"),
         );
         let identities = sigv4::load_identities(std::path::Path::new(&identities_file))?;
-        let (real_github, real_jira) =
-            real_services(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))?;
+        let (real_github, real_jira) = crate::real_services::from_env(|k| {
+            std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+        })?;
         Ok(Self {
             catalog_dir: PathBuf::from(var(
                 "PAO_CATALOG_DIR",
@@ -222,22 +151,6 @@ pub struct Running {
     /// The provisioned resources and the config the functions run with.
     pub stack: provision::Stack,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Running {
-    /// The JIRA stand-in (tests and the benchmark run with one).
-    pub fn jira_standin(&self) -> &JiraStandIn {
-        self.jira
-            .as_ref()
-            .expect("this stack runs against a real JIRA, not the stand-in")
-    }
-
-    /// The GitHub stand-in (tests and the benchmark run with one).
-    pub fn github_standin(&self) -> &GitHubStandIn {
-        self.github
-            .as_ref()
-            .expect("this stack runs against a real GitHub, not the stand-in")
-    }
 }
 
 impl Drop for Running {
@@ -359,18 +272,18 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     let config = &config;
     // Each function under its own IAM identity, as deployed (crate::identity).
     use crate::identity::{Function, sdk_for};
-    let app = Arc::new(App::from_config(config, &sdk_for(&sdk, Function::Api)));
+    let app = Arc::new(App::from_config(config, &sdk_for(&sdk, Function::Api)?));
     let worker = Arc::new(Worker::from_config(
         config,
-        &sdk_for(&sdk, Function::Worker),
+        &sdk_for(&sdk, Function::Worker)?,
     ));
     let sweeper = Arc::new(pao::sweeper::Sweeper::from_config(
         config,
-        &sdk_for(&sdk, Function::Sweeper),
+        &sdk_for(&sdk, Function::Sweeper)?,
     ));
     let webhook = Arc::new(pao::webhook::Webhook::from_config(
         config,
-        &sdk_for(&sdk, Function::GithubWebhook),
+        &sdk_for(&sdk, Function::GithubWebhook)?,
     ));
     let first_sync = app
         .sync
@@ -463,196 +376,6 @@ async fn sweep_every(sweeper: Arc<pao::sweeper::Sweeper>, interval: Duration) {
     }
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
-/// Paths the resource policy keeps for operators.
-/// The routes the template's resource policy keeps for operators.
-const QUEUE_PATHS: [&str; 3] = ["api", "v1", "queue"];
-const REFRESH_PATH: [&str; 4] = ["api", "v1", "catalog", "refresh"];
-
-/// The one route API Gateway sends to the webhook function, without IAM.
-const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
-
-/// One HTTP call: the webhook route goes to the webhook function's handler (it checks its
-/// HMAC signature itself); every other call is checked for SigV4 like API Gateway's AWS_IAM
-/// authorizer does, then goes to the API handler.
-async fn serve(
-    app: &App,
-    webhook: &pao::webhook::Webhook,
-    identities: &[Identity],
-    region: &str,
-    req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
-    let (parts, body) = req.into_parts();
-    // Read a little past the API's limit so that it can answer 413 itself.
-    let body = match Limited::new(body, pao::api::MAX_BODY + 1024)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                json!({"message": "Request Too Long"}),
-            );
-        }
-    };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect();
-    let path = parts.uri.path().to_string();
-    let query = parts.uri.query().unwrap_or_default().to_string();
-    if parts.method == hyper::Method::POST && path == WEBHOOK_PATH {
-        let event = apigw_event(parts.method.as_str(), &path, &query, &headers, &body, None);
-        return match lambda_http::request::from_str(&event.to_string()) {
-            Ok(request) => http_response(github_webhook::handle(webhook, request).await),
-            Err(e) => json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"message": format!("local runner: {e}")}),
-            ),
-        };
-    }
-    let signed = SignedRequest {
-        method: parts.method.as_str(),
-        path: &path,
-        query: &query,
-        headers: &headers,
-        body: &body,
-    };
-    let identity = match sigv4::verify(&signed, identities, region, now_epoch()) {
-        Ok(i) => i,
-        // API Gateway's own shape for authorizer refusals.
-        Err(e) => return json_response(StatusCode::FORBIDDEN, json!({"message": e.to_string()})),
-    };
-    // The template's resource policy: the queue routes and the catalog refresh only for
-    // operators (by ARN or tag).
-    let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    if segments.starts_with(&QUEUE_PATHS) || segments == REFRESH_PATH {
-        let tags: Vec<(String, String)> = identity
-            .tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if !app.operators.admit(&identity.arn, &tags) {
-            return json_response(
-                StatusCode::FORBIDDEN,
-                json!({"Message": format!(
-                    "User: {} is not authorized to perform: execute-api:Invoke on resource: {} {path} with an explicit deny",
-                    identity.arn, parts.method
-                )}),
-            );
-        }
-    }
-    let event = apigw_event(
-        parts.method.as_str(),
-        &path,
-        &query,
-        &headers,
-        &body,
-        Some(identity),
-    );
-    let request = match lambda_http::request::from_str(&event.to_string()) {
-        Ok(r) => r,
-        Err(e) => {
-            return json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"message": format!("local runner: {e}")}),
-            );
-        }
-    };
-    http_response(api::handle(app, request).await)
-}
-
-/// A handler's Lambda response as the HTTP response API Gateway would give.
-fn http_response(
-    answer: Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error>,
-) -> Response<Full<Bytes>> {
-    match answer {
-        Ok(response) => {
-            let (parts, body) = response.into_parts();
-            let mut out = Response::new(Full::new(Bytes::from(body.as_ref().to_vec())));
-            *out.status_mut() = parts.status;
-            *out.headers_mut() = parts.headers;
-            out
-        }
-        Err(e) => json_response(
-            StatusCode::BAD_GATEWAY,
-            json!({"message": format!("handler error: {e}")}),
-        ),
-    }
-}
-
-/// The API Gateway REST API (v1) proxy event a deployed API would send, stage `local`.
-fn apigw_event(
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    identity: Option<&Identity>,
-) -> Value {
-    let mut single = serde_json::Map::new();
-    let mut multi = serde_json::Map::new();
-    for (k, v) in headers {
-        single.insert(k.clone(), json!(v));
-        if let Some(a) = multi
-            .entry(k.clone())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-        {
-            a.push(json!(v));
-        }
-    }
-    let mut qs = serde_json::Map::new();
-    let mut mqs = serde_json::Map::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (k, v) = (decode(k), decode(v));
-        qs.insert(k.clone(), json!(v));
-        if let Some(a) = mqs.entry(k).or_insert_with(|| json!([])).as_array_mut() {
-            a.push(json!(v));
-        }
-    }
-    let text = std::str::from_utf8(body).ok();
-    json!({
-        "resource": path, "path": path, "httpMethod": method,
-        "headers": single, "multiValueHeaders": multi,
-        "queryStringParameters": if qs.is_empty() { Value::Null } else { Value::Object(qs) },
-        "multiValueQueryStringParameters": if mqs.is_empty() { Value::Null } else { Value::Object(mqs) },
-        "pathParameters": null, "stageVariables": null,
-        "requestContext": {
-            "accountId": "000000000000", "resourceId": "local", "stage": "local",
-            "requestId": uuid_like(), "httpMethod": method, "path": format!("/local{path}"), "resourcePath": path,
-            "protocol": "HTTP/1.1", "apiId": "local", "domainName": "127.0.0.1",
-            "identity": match identity {
-                Some(i) => json!({"userArn": i.arn, "accessKey": i.access_key_id, "caller": i.arn, "sourceIp": "127.0.0.1"}),
-                None => json!({"sourceIp": "127.0.0.1"}),
-            },
-        },
-        "body": if body.is_empty() { Value::Null } else { json!(text.map(str::to_string).unwrap_or_else(|| crate::jira_standin::base64(body))) },
-        "isBase64Encoded": !body.is_empty() && text.is_none(),
-    })
-}
-
-/// A query-string component: `+` is a space, then `%XX` escapes.
-fn decode(s: &str) -> String {
-    sigv4::percent_decode(&s.replace('+', " "))
-}
-
-fn uuid_like() -> String {
-    format!("local-{}", now_epoch())
-}
-
 /// What an SQS event source mapping does, for as long as the stack runs (see [`crate::esm`]).
 async fn poll_queue(queue: pao::queue::Queue, worker: Arc<Worker>) {
     loop {
@@ -702,46 +425,4 @@ fn point_at_stand_ins(dir: &std::path::Path, stand_in: &str) -> std::io::Result<
     names.sort();
     names.dedup();
     Ok(names)
-}
-
-#[cfg(test)]
-mod real_service_tests {
-    use super::real_services;
-    use std::collections::HashMap;
-
-    fn from(pairs: &[(&str, &str)]) -> Result<(bool, Option<String>), String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        real_services(|k| map.get(k).cloned()).map(|(g, j)| (g.is_some(), j))
-    }
-
-    #[test]
-    fn a_stand_in_plays_every_service_no_real_one_is_named_for() {
-        assert_eq!(from(&[]), Ok((false, None)));
-        let github = [
-            ("PAO_GITHUB_API_URL", "https://ghe.example.com/api/v3"),
-            ("GITHUB_TOKEN", "ghp_x"),
-            ("PAO_CATALOG_REPOSITORY", "platform/catalog"),
-        ];
-        assert_eq!(from(&github), Ok((true, None)));
-        let err = from(&github[..2]).expect_err("no repository");
-        assert!(err.contains("PAO_CATALOG_REPOSITORY"), "{err}");
-        let err = from(&[("PAO_GITHUB_API_URL", "https://api.github.com")]).expect_err("no token");
-        assert!(err.contains("GITHUB_TOKEN"), "{err}");
-        let (_, jira) = from(&[
-            ("PAO_JIRA_BASE_URL", "https://acme.atlassian.net"),
-            ("PAO_JIRA_EMAIL", "bot@acme.com"),
-            ("PAO_JIRA_API_TOKEN", "t"),
-        ])
-        .expect("jira");
-        let jira = jira.expect("a JIRA secret");
-        assert!(
-            pao::action::jira::JiraInstances::parse(&jira).is_ok(),
-            "{jira}"
-        );
-        let err = from(&[("PAO_JIRA_BASE_URL", "https://acme.atlassian.net")]).expect_err("token");
-        assert!(err.contains("PAO_JIRA_API_TOKEN"), "{err}");
-    }
 }

@@ -65,7 +65,7 @@ impl TestEnv {
     /// The SDK configuration a function signs with (its own IAM identity when the local
     /// endpoint enforces IAM, see pao_local::identity).
     pub fn sdk_of(&self, function: pao_local::identity::Function) -> pao::aws::SdkConfig {
-        pao_local::identity::sdk_for(&self.sdk, function)
+        pao_local::identity::sdk_for(&self.sdk, function).expect("the function's IAM keys")
     }
 
     pub fn store(&self) -> pao::store::Store {
@@ -217,10 +217,28 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
     }
 }
 
+/// The JIRA stand-in of a local stack the tests started (they never name a real JIRA).
+pub fn jira_of(running: &pao_local::runner::Running) -> &pao_local::jira_standin::JiraStandIn {
+    running
+        .jira
+        .as_ref()
+        .expect("the tests' local stack runs the JIRA stand-in")
+}
+
+/// The GitHub stand-in of a local stack the tests started.
+pub fn github_of(
+    running: &pao_local::runner::Running,
+) -> &pao_local::github_standin::GitHubStandIn {
+    running
+        .github
+        .as_ref()
+        .expect("the tests' local stack runs the GitHub stand-in")
+}
+
 /// Stops a local stack started with `opts` and removes its table and queues.
 pub async fn stop_local(running: pao_local::runner::Running) {
     let stack = running.stack.clone();
-    let git_dir = running.github_standin().dir.clone();
+    let git_dir = github_of(&running).dir.clone();
     drop(running);
     let _ = std::fs::remove_dir_all(git_dir);
     stack.delete(&pao::aws::load_sdk_config().await).await;

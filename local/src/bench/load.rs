@@ -31,6 +31,7 @@ pub struct LoadReport {
 /// waits (at most `patience`) for them all to complete.
 pub async fn run(
     running: &crate::runner::Running,
+    jira: &crate::jira_standin::JiraStandIn,
     item: &str,
     input: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
     n: usize,
@@ -146,9 +147,7 @@ pub async fn run(
         &running.stack.names.table,
     );
     let drain_started = Instant::now();
-    while running.jira_standin().issues().len() < 2 * ids.len()
-        && drain_started.elapsed() < patience
-    {
+    while jira.issues().len() < 2 * ids.len() && drain_started.elapsed() < patience {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // The last completions are written just after their tickets: look until all are in
@@ -178,7 +177,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let drain = drain_started.elapsed();
-    let issues = running.jira_standin().issues();
+    let issues = jira.issues();
     let labels: Vec<String> = issues
         .iter()
         .filter_map(|i| {
@@ -235,9 +234,15 @@ pub async fn rows(
         pollers: 4,
     };
     // SAFETY-free: metrics lines off for the local stack is its default.
+    let git_dir = opts.catalog_git_dir.clone();
     let running = crate::runner::start(opts).await?;
+    let jira = running
+        .jira
+        .as_ref()
+        .ok_or("the load run needs the JIRA stand-in")?;
     let report = load::run(
         &running,
+        jira,
         "bench-item",
         input,
         n,
@@ -253,7 +258,6 @@ pub async fn rows(
         .collect::<Result<Vec<_>, _>>()?;
     let floor_load = floor::submissions(store, queue, bare, concurrency).await;
     let stack = running.stack.clone();
-    let git_dir = running.github_standin().dir.clone();
     drop(running);
     let _ = std::fs::remove_dir_all(git_dir);
     let _ = std::fs::remove_dir_all(&dir);

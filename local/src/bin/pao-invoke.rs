@@ -67,11 +67,11 @@ async fn run() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
             let webhook = pao::webhook::Webhook::from_config(
                 &config,
-                &sdk_for(&sdk, Function::GithubWebhook),
+                &sdk_for(&sdk, Function::GithubWebhook)?,
             );
             github_webhook::handle(&webhook, request).await
         } else {
-            let app = pao::api::App::from_config(&config, &sdk_for(&sdk, Function::Api));
+            let app = pao::api::App::from_config(&config, &sdk_for(&sdk, Function::Api)?);
             api::handle(&app, request).await
         }
         .map_err(|e| e.to_string())?;
@@ -101,7 +101,7 @@ async fn run() -> Result<(), String> {
         provision::put_secret(&secrets, &names.jira_secret, &jira.secret("default"))
             .await
             .map_err(|e| e.to_string())?;
-        let worker = pao::worker::Worker::from_config(&config, &sdk_for(&sdk, Function::Worker));
+        let worker = pao::worker::Worker::from_config(&config, &sdk_for(&sdk, Function::Worker)?);
         let response = worker::handle_batch(&worker, &batch, None).await;
         println!(
             "{}",

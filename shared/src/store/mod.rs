@@ -217,30 +217,13 @@ impl Store {
     /// longer retention from their last write, so nothing under a request outlives it by
     /// more than that nor goes before it while it can still change.
     fn expiry_of(&self, u: &mut StateUpdate) {
-        let now = u.at;
-        let failed = now + self.retention.failed.as_secs();
-        if u.key.1 == "#REQUEST" {
-            let state = u
-                .sets
-                .iter()
-                .find(|(k, _)| *k == "state")
-                .and_then(|(_, v)| {
-                    serde_json::from_value::<crate::request::RequestState>(v.clone()).ok()
-                });
-            match state {
-                Some(s) if s.is_terminal() => u.sets.push((
-                    "expiresAt",
-                    Value::from(now + self.retention.completed.as_secs()),
-                )),
-                Some(crate::request::RequestState::Failed) => {
-                    u.sets.push(("expiresAt", Value::from(failed)))
-                }
-                Some(_) => u.remove_expiry = true,
-                None => {}
-            }
-        } else {
-            u.sets.push(("expiresAt", Value::from(failed)));
-        }
+        let keep = match u.expiry {
+            Expiry::UnderRequest | Expiry::Failed => self.retention.failed,
+            Expiry::Ended => self.retention.completed,
+            Expiry::Never => return,
+        };
+        u.sets
+            .push(("expiresAt", Value::from(u.at + keep.as_secs())));
     }
 
     /// Items under a request written whole (tasks at submission, events, external
@@ -382,6 +365,30 @@ async fn query_pages(
     }
 }
 
+/// What a state change does to its record's TTL (`expiresAt`, stamped by
+/// [`Store::expiry_of`] from the deployment's retention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    /// A task (or anything under a request): kept the longer retention from this write.
+    UnderRequest,
+    /// A request that completed, was aborted or escalated.
+    Ended,
+    /// A request that failed (someone may still retry or escalate it).
+    Failed,
+    /// A request that runs (again, a failed request retried): it does not expire.
+    Never,
+}
+
+impl Expiry {
+    fn of_request(state: crate::request::RequestState) -> Self {
+        match state {
+            s if s.is_terminal() => Self::Ended,
+            crate::request::RequestState::Failed => Self::Failed,
+            _ => Self::Never,
+        }
+    }
+}
+
 /// A conditional change of a task's or request's state, with the attributes that go with it.
 /// The condition is the state (one of the states) it leaves, and optionally the `updatedAt`
 /// its writer saw, so a decision made on a stale read never lands.
@@ -391,8 +398,8 @@ struct StateUpdate {
     sets: Sets,
     changes: Vec<Change>,
     unchanged_since: Option<String>,
-    /// The request starts again (a failed request retried): it no longer expires.
-    remove_expiry: bool,
+    /// What the change does to the record's retention.
+    expiry: Expiry,
     /// When the change happens (epoch seconds): retention counts from it.
     at: u64,
 }
@@ -445,7 +452,7 @@ impl StateUpdate {
             sets.push("#done = #done + :one".into());
         }
         let mut expression = format!("SET {}", sets.join(", "));
-        if self.remove_expiry {
+        if self.expiry == Expiry::Never {
             expression.push_str(" REMOVE expiresAt");
         }
         (expression, condition, names, values)

@@ -5,7 +5,7 @@
 
 use super::attr::{n, s};
 use super::requests::{event_item, request_pk, task_sk};
-use super::{CONDITION_FAILED, Change, StateUpdate, Store, StoreError, conditional};
+use super::{CONDITION_FAILED, Change, Expiry, StateUpdate, Store, StoreError, conditional};
 use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
@@ -363,7 +363,7 @@ impl Store {
                 ],
                 changes: vec![Change::NewAttempt { attempt, history }],
                 unchanged_since: Some(t.updated_at.clone()),
-                remove_expiry: false,
+                expiry: Expiry::UnderRequest,
                 at: now.epoch,
             });
         }
@@ -430,7 +430,7 @@ impl Store {
             sets: Vec::new(),
             changes: vec![Change::ExternalRef(external.clone())],
             unchanged_since: None,
-            remove_expiry: false,
+            expiry: Expiry::UnderRequest,
             at: crate::clock::now_epoch(),
         };
         let lookup = std::collections::HashMap::from([
@@ -536,7 +536,7 @@ pub(super) fn task_update(
         sets,
         changes,
         unchanged_since: None,
-        remove_expiry: false,
+        expiry: Expiry::UnderRequest,
         at,
     })
 }
@@ -562,14 +562,13 @@ pub(super) fn request_update(
         ("gsi2pk", Value::String(format!("REQUEST#{to}"))),
         ("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))),
     ];
-    // expiresAt is the store's to set (Store::expiry_of), from the state this sets.
     Ok(StateUpdate {
         key: (request_pk(id), "#REQUEST".into()),
         from: from.iter().map(|f| f.to_string()).collect(),
         sets,
         changes,
         unchanged_since: None,
-        remove_expiry: false,
+        expiry: Expiry::of_request(to),
         at: now.epoch,
     })
 }
