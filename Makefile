@@ -81,7 +81,7 @@ fuzz-api: venv ## Schemathesis against a local stack of its own (PAO_FUZZ_API_EX
 fuzz-api-short: venv
 	$(CARGO) build --locked -p pao-local
 	# A fixed seed: the short pass draws the same cases every run; `make fuzz-api` explores.
-	PAO_FUZZ_API_EXAMPLES=5 PAO_FUZZ_API_SECONDS=90 PAO_FUZZ_API_SEED=$${PAO_FUZZ_API_SEED:-20261125} \
+	PAO_FUZZ_API_EXAMPLES=5 PAO_FUZZ_API_SECONDS=150 PAO_FUZZ_API_WORKERS=1 PAO_FUZZ_API_SEED=$${PAO_FUZZ_API_SEED:-20261125} \
 	  scripts/with-local-aws.sh scripts/fuzz-api.sh
 
 machete: ## Unused dependencies (cargo-machete, installed under .tools on first use)

@@ -7,11 +7,14 @@
 #   PAO_FUZZ_API_EXAMPLES   test cases per operation and phase (default 25)
 #   PAO_FUZZ_API_SECONDS    time budget for the whole run (default 600)
 #   PAO_FUZZ_API_SEED       a fixed seed (make test's short pass uses one); otherwise random
+#   PAO_FUZZ_API_WORKERS    concurrent workers (default 2; the short pass uses 1, so that a
+#                           fixed seed draws the same cases in the same order every run)
 #   PAO_FUZZ_API_REPORT     report formats (default junit,pytest; ndjson, har, html … too)
 # Reports (JUnit, and a pytest file reproducing any failure) go to target/fuzz-api/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 examples="${PAO_FUZZ_API_EXAMPLES:-25}"
+workers="${PAO_FUZZ_API_WORKERS:-2}"
 seconds="${PAO_FUZZ_API_SECONDS:-600}"
 out=target/fuzz-api
 rm -rf "$out"
@@ -61,8 +64,22 @@ PY
 # OpenAPI, as generators and gateways will read it.
 .venv/bin/openapi-spec-validator "$work/openapi.json"
 echo "schemathesis: $examples examples per operation, at most ${seconds}s, against $api"
+status=0
 SCHEMATHESIS_HOOKS=hooks .venv/bin/schemathesis --config-file scripts/schemathesis/schemathesis.toml \
   run "$work/openapi.json" --url "$api" --checks all \
-  --max-examples "$examples" --max-time "$seconds" --workers 2 \
+  --max-examples "$examples" --max-time "$seconds" --workers "$workers" \
   --generation-database none --no-color ${PAO_FUZZ_API_SEED:+--seed "$PAO_FUZZ_API_SEED"} \
-  --report "${PAO_FUZZ_API_REPORT:-junit,pytest}" --report-dir "$out"
+  --report "${PAO_FUZZ_API_REPORT:-junit,pytest}" --report-dir "$out" || status=$?
+if [ "$status" -ne 0 ]; then
+  # The console cuts long tracebacks ("[…]"); the JUnit report keeps them whole. A failure
+  # inside schemathesis or Hypothesis themselves shows its first cause here.
+  .venv/bin/python - "$out" <<'PY' >&2 || true
+import glob, sys, xml.etree.ElementTree as ET
+for report in glob.glob(sys.argv[1] + "/junit-*.xml"):
+    for case in ET.parse(report).getroot().iter("testcase"):
+        for bad in list(case.iter("error")) + list(case.iter("failure")):
+            print(f"===== {case.get('name')}: {bad.get('message', '')[:300]}")
+            print((bad.text or "")[:20000])
+PY
+  exit "$status"
+fi
