@@ -12,12 +12,10 @@ use serde_json::{Value, json};
 const TOKEN: &str = "cmdb-token-3f9a";
 const SIGNING: &str = "chat-signing-key-77";
 
-fn item(base: &str, url_field: bool) -> String {
-    let url = if url_field {
-        "{{.current.target.url}}".to_string()
-    } else {
-        format!("{base}/api/v1/databases")
-    };
+/// The test item: a REST call to `url` (`{base}` replaced by the stand-in's address), then a
+/// signed webhook.
+fn item(base: &str, url: &str) -> String {
+    let url = url.replace("{base}", base);
     format!(
         r#"schemaVersion: catalog/v1
 kind: CatalogItem
@@ -27,6 +25,8 @@ form:
     - id: target
       fields:
         - {{ id: url, type: string }}
+        - {{ id: ns, type: string }}
+        - {{ id: app, type: string }}
         - {{ id: size, type: integer, default: 20 }}
 fulfillment:
   items:
@@ -68,7 +68,9 @@ struct Http {
     _repo: tempfile::TempDir,
 }
 
-async fn setup(url_field: bool) -> Http {
+const DATABASES: &str = "{base}/api/v1/databases";
+
+async fn setup(url: &str) -> Http {
     let env = TestEnv::new().await;
     let stand_in = HttpStandIn::start(0).await.expect("HTTP stand-in");
     let mut worker = pao_system_tests::worker_for(&env, r#"{"instances": {}}"#).await;
@@ -82,7 +84,7 @@ async fn setup(url_field: bool) -> Http {
             .await
             .expect("secret");
     }
-    let repo = write_repo(&[("catalog/http.yaml", &item(&stand_in.base_url(), url_field))]);
+    let repo = write_repo(&[("catalog/http.yaml", &item(&stand_in.base_url(), url))]);
     let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
     assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
     Http {
@@ -113,7 +115,7 @@ fn ended(d: &pao::record::RequestDetail) -> bool {
 
 #[tokio::test]
 async fn a_rest_call_feeds_a_signed_webhook() {
-    let h = setup(false).await;
+    let h = setup(DATABASES).await;
     let id = submit(&h, json!({"name": "orders-db", "target": {"size": 50}})).await;
     let done = drain_until(&h.env, &h.worker, &id, ended).await;
     assert_eq!(
@@ -157,7 +159,7 @@ async fn a_rest_call_feeds_a_signed_webhook() {
 
 #[tokio::test]
 async fn a_redelivered_message_calls_once() {
-    let h = setup(false).await;
+    let h = setup(DATABASES).await;
     let id = submit(&h, json!({"name": "once", "target": {}})).await;
     let message = pao::queue::TaskMessage {
         request_id: id.clone(),
@@ -182,7 +184,7 @@ async fn a_redelivered_message_calls_once() {
 /// never the token.
 #[tokio::test]
 async fn failures_name_the_target_and_never_the_secret() {
-    let h = setup(false).await;
+    let h = setup(DATABASES).await;
     type Case<'a> = (&'a str, Option<(u16, &'a str)>, std::time::Duration);
     let cases: [Case; 3] = [
         (
@@ -228,16 +230,12 @@ async fn failures_name_the_target_and_never_the_secret() {
 
 #[tokio::test]
 async fn a_refused_connection_fails_cleanly() {
-    let h = setup(true).await;
     // A port nothing listens on (allowed host, so only the connection fails).
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let id = submit(
-        &h,
-        json!({"name": "refused", "target": {"url": format!("http://127.0.0.1:{port}/x")}}),
-    )
-    .await;
+    let h = setup(&format!("http://127.0.0.1:{port}/x")).await;
+    let id = submit(&h, json!({"name": "refused", "target": {}})).await;
     let done = drain_until(&h.env, &h.worker, &id, ended).await;
     assert_eq!(done.request.state, RequestState::Failed);
     let error = done.tasks[0].error.clone().unwrap_or_default();
@@ -245,10 +243,11 @@ async fn a_refused_connection_fails_cleanly() {
     h.env.cleanup().await;
 }
 
-/// User input rendered into a URL cannot reach the metadata service or loopback.
+/// A URL the catalog author writes cannot reach the metadata service or loopback either (no
+/// requester value can choose a host: see the next test).
 #[tokio::test]
 async fn internal_addresses_are_never_called() {
-    let h = setup(true).await;
+    let h = setup(DATABASES).await;
     let port = h.stand_in.addr.port();
     for url in [
         "https://169.254.169.254/latest/meta-data/iam/security-credentials/".to_string(),
@@ -256,18 +255,84 @@ async fn internal_addresses_are_never_called() {
         format!("https://localhost:{port}/api"),
         format!("https://[::1]:{port}/api"),
     ] {
-        let id = submit(&h, json!({"name": "ssrf", "target": {"url": url}})).await;
-        let done = drain_until(&h.env, &h.worker, &id, ended).await;
-        assert_eq!(done.request.state, RequestState::Failed, "{url}");
-        let error = done.tasks[0].error.clone().unwrap_or_default();
+        let e = rest_call(&h, &json!({"method": "GET", "url": url}), "k-ssrf", 2)
+            .await
+            .expect_err("refused")
+            .to_string();
         assert!(
-            error.contains("internal address")
-                || error.contains("must use https")
-                || error.contains("internal addresses"),
-            "{url}: {error}"
+            e.contains("internal address") || e.contains("must use https"),
+            "{url}: {e}"
+        );
+        let e = deliver(&h, &json!({"url": url}), "k-ssrf", 2)
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            e.contains("internal address") || e.contains("must use https"),
+            "{url}: {e}"
         );
     }
     assert!(h.stand_in.calls().is_empty(), "{:?}", h.stand_in.calls());
+    h.env.cleanup().await;
+}
+
+/// Issue 23 point 1: the scheme and host of a URL are the catalog's literal text. An item
+/// whose URL starts with a template is refused when the catalog is loaded, naming the field.
+#[test]
+fn a_url_template_never_chooses_the_host() {
+    for url in [
+        "{{.current.target.url}}",
+        "https://{{.current.target.ns}}.example.com/api",
+        "https://cmdb.example.com{{.current.target.ns}}",
+    ] {
+        let repo = write_repo(&[("catalog/http.yaml", &item("https://cmdb.example.com", url))]);
+        let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+        let problems = format!("{:?}", loaded.problems);
+        assert!(
+            problems.contains("fulfillment.items[0].config.url")
+                && problems.contains("URL's scheme or host"),
+            "{url}: {problems}"
+        );
+        assert!(loaded.catalog.get("http-item").is_none(), "{url}");
+    }
+}
+
+/// Issue 23 point 1: a value typed into a form fills one path segment or query value. `/`,
+/// `..`, `?` and `#` cannot move the call to another team's resource: such a value fails the
+/// task before anything is sent, and the rest is percent-encoded.
+#[tokio::test]
+async fn requester_input_fills_one_path_segment() {
+    let h = setup("{base}/api/namespaces/{{.current.target.ns}}/services/{{.current.target.app}}")
+        .await;
+    for (ns, why) in [
+        ("other-team/services/their-app#", "contains `/`"),
+        ("..", "`.` or `..` segment"),
+        ("", "is empty"),
+    ] {
+        let id = submit(&h, json!({"name": "x", "target": {"ns": ns, "app": "web"}})).await;
+        let done = drain_until(&h.env, &h.worker, &id, ended).await;
+        assert_eq!(done.request.state, RequestState::Failed, "{ns:?}");
+        let error = done.tasks[0].error.clone().unwrap_or_default();
+        assert!(error.contains(why), "{ns:?}: {error}");
+        assert!(!error.contains("their-app"), "{error}");
+    }
+    assert!(h.stand_in.calls().is_empty(), "{:?}", h.stand_in.calls());
+    let id = submit(
+        &h,
+        json!({"name": "x", "target": {"ns": "team a", "app": "web?admin=1#%2e%2e"}}),
+    )
+    .await;
+    let done = drain_until(&h.env, &h.worker, &id, ended).await;
+    assert_eq!(
+        done.request.state,
+        RequestState::Completed,
+        "{:?}",
+        done.tasks[0].error
+    );
+    assert_eq!(
+        h.stand_in.calls()[0].target,
+        "/api/namespaces/team%20a/services/web%3Fadmin%3D1%23%252e%252e?dryRun=false"
+    );
     h.env.cleanup().await;
 }
 
@@ -276,7 +341,7 @@ async fn internal_addresses_are_never_called() {
 /// before Secrets Manager is asked, and nothing is sent.
 #[tokio::test]
 async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
-    let h = setup(false).await;
+    let h = setup(DATABASES).await;
     let jira_secret = &h.env.stack.config.jira_secret_id;
     pao_local::provision::put_secret(&h.env.secrets, jira_secret, "jira-secret-value-42")
         .await
@@ -323,7 +388,7 @@ async fn the_worker_refuses_a_secret_name_outside_the_catalog_prefix() {
 /// (it would fill the function's memory, and could not be stored with the task).
 #[tokio::test]
 async fn an_answer_past_the_cap_fails_the_call() {
-    let h = setup(false).await;
+    let h = setup(DATABASES).await;
     let hook =
         json!({"url": format!("{}/hooks/chat", h.stand_in.base_url()), "payload": {"text": "hi"}});
     let huge = "x".repeat(pao::action::http::MAX_ANSWER + 1);

@@ -572,6 +572,58 @@ fulfillment:
     }
 }
 
+/// Issue 23 point 1: GitHub names written literally are checked when the catalog loads, as
+/// the worker checks rendered ones before any call.
+#[test]
+fn literal_github_names_are_checked_at_validation() {
+    let item = |repository: &str, workflow: &str, git_ref: &str, branch: &str| {
+        format!(
+            r#"
+schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: gh-item, name: GH, version: 1.0.0, category: testing, owner: team-test, description: d }}
+form: {{ groups: [ {{ id: basic, fields: [ {{ id: instanceName, type: string }} ] }} ] }}
+fulfillment:
+  items:
+    - id: run
+      type: github-workflow
+      config: {{ repository: "{repository}", workflow: "{workflow}", ref: "{git_ref}" }}
+    - id: commit
+      type: github-commit
+      config: {{ repository: "{repository}", branch: "{branch}", message: m, files: [ {{ path: a.txt, content: a }} ] }}
+"#
+        )
+    };
+    assert_eq!(
+        problems_of(&[(
+            "catalog/x.yaml",
+            &item(
+                "acme/deployer",
+                "deploy.yml",
+                "main",
+                "pao/{{.current.basic.instanceName}}"
+            )
+        )]),
+        Vec::<String>::new()
+    );
+    let problems = problems_of(&[(
+        "catalog/x.yaml",
+        &item("acme/infra?x=1", "../deploy.yml", "a..b", "-x"),
+    )]);
+    for path in [
+        "fulfillment.items[0].config.repository",
+        "fulfillment.items[0].config.workflow",
+        "fulfillment.items[0].config.ref",
+        "fulfillment.items[1].config.repository",
+        "fulfillment.items[1].config.branch",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(path)),
+            "{path}: {problems:?}"
+        );
+    }
+}
+
 /// No item may ask for more time than the deployed worker can give one action (its timeout
 /// of 60 s by default, less 15 s).
 #[test]

@@ -373,6 +373,84 @@ async fn github_failures_name_the_answer() {
     g.env.cleanup().await;
 }
 
+/// Issue 23 point 1: the repository, refs and workflow a rendered config names are checked
+/// before any call, so a value typed into a form cannot move a dispatch or a commit to another
+/// organisation's repository (`r/../../other-org/prod`) or another ref.
+#[tokio::test]
+async fn hostile_names_never_reach_a_github_path() {
+    let g = setup().await;
+    let token = g.github.token.clone();
+    let before = g.github.calls();
+    for (config, field) in [
+        (
+            json!({"repository": "r/../../other-org/prod", "workflow": "deploy.yml"}),
+            "repository",
+        ),
+        (
+            json!({"repository": "acme/deployer?x=1", "workflow": "deploy.yml"}),
+            "repository",
+        ),
+        (
+            json!({"repository": "acme/deployer", "workflow": "../../other-org/prod/actions/workflows/deploy.yml"}),
+            "workflow",
+        ),
+        (
+            json!({"repository": "acme/deployer", "workflow": "deploy.yml", "ref": "main/../../x"}),
+            "ref",
+        ),
+    ] {
+        let e =
+            pao::action::github_workflow::dispatch(&g.worker.github, &token, &config, "req-h-1-1")
+                .await
+                .expect_err("refused")
+                .to_string();
+        assert!(
+            e.starts_with(&format!("invalid configuration: {field} ")),
+            "{config}: {e}"
+        );
+    }
+    for (branch, base) in [
+        ("pao/../../heads/main", "main"),
+        ("pao/x", "main?y"),
+        ("-f", "main"),
+    ] {
+        let config = json!({"repository": "acme/gitops", "branch": branch, "baseBranch": base,
+            "message": "m", "files": [{"path": "a.txt", "content": "a"}]});
+        let e = pao::action::github_commit::commit(&g.worker.github, &token, &config, "req-h-0-1")
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("is not a git ref name"), "{branch} {base}: {e}");
+    }
+    assert_eq!(g.github.calls(), before, "a hostile name reached GitHub");
+    // Through a request: the namespace is rendered into the branch, so `..` fails the task.
+    let id = submit(&g, "../../main").await;
+    let done = drain_until(&g.env, &g.worker, &id, ended).await;
+    assert_eq!(done.request.state, RequestState::Failed);
+    let error = done.tasks[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("branch \"pao/ns-../../main\" is not a git ref name"),
+        "{error}"
+    );
+    assert_eq!(g.github.calls(), before, "a hostile name reached GitHub");
+    // A character git allows in a ref (`%`, `#`) is encoded into the path: the branch made is
+    // the one named, not one its text decodes to.
+    let config = json!({"repository": "acme/gitops", "branch": "pao/50%2e#x", "baseBranch": "main",
+        "message": "m", "files": [{"path": "a.txt", "content": "a"}]});
+    let made = pao::action::github_commit::commit(&g.worker.github, &token, &config, "req-h-0-2")
+        .await
+        .expect("committed");
+    assert_eq!(made.result["branch"], json!("pao/50%2e#x"));
+    let dir = g.github.repository_dir("acme/gitops").expect("repository");
+    let found = std::process::Command::new("git")
+        .args(["rev-parse", "--verify", "--quiet", "refs/heads/pao/50%2e#x"])
+        .current_dir(&dir)
+        .output()
+        .expect("git");
+    assert!(found.status.success(), "branch pao/50%2e#x was not made");
+    g.env.cleanup().await;
+}
+
 /// A webhook target's 5xx and silence fail the delivery with the target's answer.
 #[tokio::test]
 async fn webhook_failures_name_the_answer() {

@@ -166,7 +166,7 @@ fn plan_bundle(
 fn component_input(mapping: Option<&Value>, form: &Form, vars: &Vars) -> Result<Value, String> {
     let mut input = match mapping {
         Some(mapping) => {
-            let tree = TemplateTree::parse(mapping, None)
+            let tree = TemplateTree::parse(mapping, &[])
                 .map_err(|errors| crate::template::join_errors(&errors))?;
             tree.render(vars)
                 .map_err(|(p, e)| format!("input mapping {p}: {e}"))?

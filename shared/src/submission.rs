@@ -206,7 +206,7 @@ pub async fn write(
 
 /// The part of the `.metadata` namespace a config reads: pinned on the task.
 fn referenced_metadata(config: &Value, all: &Map<String, Value>) -> Map<String, Value> {
-    let Ok(tree) = TemplateTree::parse(config, None) else {
+    let Ok(tree) = TemplateTree::parse(config, &[]) else {
         return Map::new();
     };
     let ids: BTreeSet<String> = tree

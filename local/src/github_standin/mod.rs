@@ -346,7 +346,8 @@ async fn handle(req: Request<Incoming>, served: &Served) -> Response<Full<Bytes>
         .unwrap_or_default()
         .split('/')
         .filter(|p| !p.is_empty())
-        .map(str::to_string)
+        // As GitHub does: a ref's components arrive percent-encoded.
+        .map(crate::sigv4::percent_decode)
         .collect();
     if parts.len() < 3 {
         return not_found();

@@ -5,9 +5,11 @@
 //! redelivery after a crash finds the commit on the branch (and the open pull request) and
 //! creates nothing twice. Result: `{"sha", "branch", "commitUrl", "pullRequestUrl"}`.
 
+use super::github_names::{Repo, check_ref, ref_path};
 use super::{ActionError, ActionResult};
 use crate::github::{GitHub, GitHubError, status_error};
 use crate::record::ExternalRef;
+use crate::template::encode_component;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,8 +56,14 @@ pub async fn commit(
 ) -> Result<ActionResult, ActionError> {
     let c: CommitConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("github-commit config: {e}")))?;
-    let repo = c.repository.as_str();
+    // Checked before any call: each is written into an API path.
+    let repo = Repo::parse("repository", &c.repository)?;
     let base = c.base_branch.as_deref().unwrap_or("main");
+    check_ref("branch", &c.branch)?;
+    check_ref("baseBranch", base)?;
+    let owner = repo.owner().to_string();
+    let repo = repo.to_string();
+    let repo = repo.as_str();
     let trailer = format!("PAO-Task: {task_key}");
     let head = match branch_head(gh, token, repo, &c.branch).await? {
         Some(sha) => sha,
@@ -141,7 +149,7 @@ pub async fn commit(
         gh.call_ok(
             Method::PATCH,
             token,
-            &format!("/repos/{repo}/git/refs/heads/{}", c.branch),
+            &format!("/repos/{repo}/git/refs/heads/{}", ref_path(&c.branch)),
             Some(&json!({"sha": sha, "force": false})),
             &format!("moving branch {}", c.branch),
         )
@@ -152,7 +160,7 @@ pub async fn commit(
     };
     let pull_request_url = match &c.pull_request {
         None => None,
-        Some(pr) => Some(open_pull_request(gh, token, repo, &c.branch, base, pr).await?),
+        Some(pr) => Some(open_pull_request(gh, token, repo, &owner, &c.branch, base, pr).await?),
     };
     let link = pull_request_url
         .clone()
@@ -198,7 +206,7 @@ async fn branch_head(
         .call(
             Method::GET,
             token,
-            &format!("/repos/{repo}/git/ref/heads/{branch}"),
+            &format!("/repos/{repo}/git/ref/heads/{}", ref_path(branch)),
             None,
             &what,
         )
@@ -246,16 +254,20 @@ async fn open_pull_request(
     gh: &GitHub,
     token: &str,
     repo: &str,
+    owner: &str,
     branch: &str,
     base: &str,
     pr: &PullRequest,
 ) -> Result<String, ActionError> {
-    let owner = repo.split('/').next().unwrap_or_default();
     let open = gh
         .call_ok(
             Method::GET,
             token,
-            &format!("/repos/{repo}/pulls?state=open&head={owner}:{branch}&base={base}"),
+            &format!(
+                "/repos/{repo}/pulls?state=open&head={}&base={}",
+                encode_component(&format!("{owner}:{branch}")),
+                encode_component(base)
+            ),
             None,
             "the open pull requests",
         )

@@ -10,6 +10,7 @@
 //! polls the run as a fallback. Result: `{"runId", "runUrl", "conclusion"}`.
 
 use super::github_commit::github_error;
+use super::github_names::{Repo, check_ref, check_workflow};
 use super::{ActionError, ActionResult};
 use crate::github::{GitHub, status_error};
 use crate::record::ExternalRef;
@@ -107,10 +108,13 @@ pub async fn dispatch(
 ) -> Result<ActionResult, ActionError> {
     let c: WorkflowConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("github-workflow config: {e}")))?;
-    let repo = c.repository.as_str();
+    // Checked before any call: each is written into an API path (the ref into the body).
+    let repo = Repo::parse("repository", &c.repository)?.to_string();
+    check_workflow(&c.workflow)?;
+    let git_ref = c.git_ref.clone().unwrap_or_else(|| "main".into());
+    check_ref("ref", &git_ref)?;
     let path = format!("/repos/{repo}/actions/workflows/{}/dispatches", c.workflow);
     let what = format!("dispatching {} in {repo}", c.workflow);
-    let git_ref = c.git_ref.clone().unwrap_or_else(|| "main".into());
     let body = json!({"ref": git_ref, "inputs": c.inputs, "return_run_details": true});
     let (status, answer) = gh
         .call(Method::POST, token, &path, Some(&body), &what)
@@ -128,7 +132,9 @@ pub async fn dispatch(
             conclusion: None,
         },
         // An older server: no run details (204), or the parameter refused (422).
-        204 | 422 => dispatch_and_find(gh, token, &c, &git_ref, task_key, status == 422).await?,
+        204 | 422 => {
+            dispatch_and_find(gh, token, &c, &repo, &git_ref, task_key, status == 422).await?
+        }
         _ => return Err(github_error(status_error(status, &answer, &what))),
     };
     Ok(result(run.id, &run.url, None, c.wait_for_completion))
@@ -140,11 +146,11 @@ async fn dispatch_and_find(
     gh: &GitHub,
     token: &str,
     c: &WorkflowConfig,
+    repo: &str,
     git_ref: &str,
     task_key: &str,
     dispatch_again: bool,
 ) -> Result<RunState, ActionError> {
-    let repo = c.repository.as_str();
     let mut inputs = c.inputs.clone();
     inputs.insert("pao_task_id".into(), Value::String(task_key.into()));
     if dispatch_again {
@@ -203,6 +209,7 @@ pub async fn run_state(
     repo: &str,
     id: u64,
 ) -> Result<RunState, ActionError> {
+    let repo = Repo::parse("repository", repo)?.to_string();
     let run = gh
         .call_ok(
             Method::GET,

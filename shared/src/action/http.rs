@@ -89,8 +89,11 @@ pub fn is_internal(ip: IpAddr) -> bool {
     }
 }
 
-/// Checks a rendered URL before anything is sent: scheme, and a literal address.
+/// Checks a rendered URL before anything is sent: scheme, a literal address, and a path
+/// that means what it says (no dot segment or encoded slash, which parsing would resolve).
 pub fn check_url(raw: &str, allowed: &Allowed) -> Result<Url, ActionError> {
+    crate::template::check_request_path(raw.trim())
+        .map_err(|e| ActionError::Config(format!("url: {e}")))?;
     let url = Url::parse(raw.trim())
         .map_err(|e| ActionError::Config(format!("url {raw:?} is not a URL: {e}")))?;
     let host = url
@@ -471,6 +474,10 @@ mod tests {
             "ftp://example.com/",
             "https://user:pw@example.com/",
             "not a url",
+            // A rendered URL that reached the worker without the URL template's encoding.
+            "https://deploy.example.com/api/namespaces/a/../../other-team/x",
+            "https://deploy.example.com/api/%2e%2e/x",
+            "https://deploy.example.com/api/a%2Fb",
         ] {
             assert!(check_url(bad, &none).is_err(), "{bad}");
         }

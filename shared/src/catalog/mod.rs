@@ -15,7 +15,7 @@ pub mod validate;
 pub mod walk;
 
 use crate::form::Form;
-use crate::template::TemplateTree;
+use crate::template::{Mode, TemplateTree};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -78,13 +78,14 @@ impl ActionType {
         }
     }
 
-    /// The config key that, when it is a string, is a JSON document rendered with JSON
-    /// escaping.
-    pub fn json_body_key(self) -> Option<&'static str> {
+    /// The config keys whose strings are not plain text: a JSON document (a REST body, a
+    /// webhook payload) or the URL called. Values rendered into them are escaped for where
+    /// they land (`template::Mode`).
+    pub fn template_modes(self) -> &'static [(&'static str, Mode)] {
         match self {
-            Self::RestApi => Some("body"),
-            Self::Webhook => Some("payload"),
-            _ => None,
+            Self::RestApi => &[("body", Mode::Json), ("url", Mode::Url)],
+            Self::Webhook => &[("payload", Mode::Json), ("url", Mode::Url)],
+            _ => &[],
         }
     }
 }
@@ -114,7 +115,7 @@ pub struct FulfillmentItem {
 impl FulfillmentItem {
     /// The item's config as parsed templates (the action's JSON body renders as JSON).
     pub fn parse_config(&self) -> Result<TemplateTree, String> {
-        TemplateTree::parse(&self.config, self.action.json_body_key())
+        TemplateTree::parse(&self.config, self.action.template_modes())
             .map_err(|errors| crate::template::join_errors(&errors))
     }
 

@@ -12,16 +12,19 @@
 //! validation (see `catalog::validate`) reports it instead.
 //!
 //! Filters are Tera's plus `slug`, `json` and a `default` that also covers missing values.
-//! In a JSON context (a string template whose result is a JSON document, such as a REST
-//! body) every interpolated string is escaped as JSON string content.
+//! In a JSON document (a REST body) or a URL, a value is data, never structure (`escape`,
+//! `url`): each one is escaped for where it lands.
 
+mod escape;
 mod fill;
 mod sandbox;
 mod translate;
 mod tree;
+mod url;
 
 pub use translate::translate;
 pub use tree::{Template, TemplateTree};
+pub use url::{check_request_path, encode_component};
 
 use crate::path::DocPath;
 use serde_json::{Map, Value};
@@ -101,8 +104,12 @@ pub enum TemplateError {
 pub enum Mode {
     /// Plain text: values are inserted as they are.
     Text,
-    /// The template is a JSON document: interpolated strings are escaped as JSON.
+    /// The template is a JSON document: every value is escaped as JSON string content (the
+    /// `json` filter's output is kept), and the result must be JSON.
     Json,
+    /// The template is a URL: the scheme and host are literal, every value is encoded as one
+    /// path segment or query value (`url`).
+    Url,
 }
 
 /// The values of the four namespaces for one render.
@@ -343,6 +350,83 @@ mod tests {
     }
 
     #[test]
+    fn a_value_never_becomes_json_structure() {
+        let mut v = vars();
+        v.current["name"] = json!(r#"x", "admin": true, "y": ""#);
+        v.current["list"] = json!([r#"a", "admin": true, "b": ""#]);
+        // `safe` does not skip the escaping, and a list written as text is escaped too.
+        for src in [
+            r#"{"name": "{{.current.name | safe}}"}"#,
+            r#"{"name": "{{.current.name}}", "list": "{{.current.list}}"}"#,
+            r#"{"name": "{{.current.name | upper | safe}}"}"#,
+        ] {
+            let out = Template::parse(src, Mode::Json)
+                .and_then(|t| t.render(&v))
+                .expect(src);
+            let doc: Value = serde_json::from_str(&out).expect("JSON");
+            assert!(doc.get("admin").is_none(), "{src}: {out}");
+        }
+        // A value where the document wants a number: the result is not JSON, so refused.
+        let t = Template::parse(r#"{"n": {{.current.name}}}"#, Mode::Json).expect("parses");
+        assert!(matches!(t.render(&v), Err(TemplateError::Render(m)) if m.contains("not JSON")));
+        // Nothing may rewrite the text around the values, or name the marking filters.
+        for bad in [
+            r#"{% filter slugify %}{"a": "{{.current.name}}"}{% endfilter %}"#,
+            r#"{"a": "{{.current.name | pao_mark_json}}"}"#,
+        ] {
+            assert!(
+                matches!(
+                    Template::parse(bad, Mode::Json),
+                    Err(TemplateError::NotAllowed(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Template::parse("{\"a\": \"\u{e000}\"}", Mode::Json),
+            Err(TemplateError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn a_value_fills_one_url_segment() {
+        let url = "https://deploy.example.com/api/namespaces/{{.current.ns}}/services/{{.current.app}}?owner={{.current.owner}}";
+        let t = Template::parse(url, Mode::Url).expect("parses");
+        let mut v = vars();
+        v.current["app"] = json!("web");
+        v.current["owner"] = json!("a&b=c");
+        v.current["ns"] = json!("team a");
+        assert_eq!(
+            t.render(&v).as_deref(),
+            Ok("https://deploy.example.com/api/namespaces/team%20a/services/web?owner=a%26b%3Dc")
+        );
+        for hostile in ["other-team/services/their-app#", "..", "", "x\\y"] {
+            v.current["ns"] = json!(hostile);
+            assert!(
+                matches!(t.render(&v), Err(TemplateError::Render(_))),
+                "{hostile:?}: {:?}",
+                t.render(&v)
+            );
+        }
+        assert!(matches!(
+            Template::parse("https://{{.current.ns}}.example.com/x", Mode::Url),
+            Err(TemplateError::NotAllowed(_))
+        ));
+        // In a config tree, only the top-level `url` is a URL.
+        let tree = json!({"url": "https://h.example.com/{{.current.ns}}", "links": [{"url": "{{.current.ns}}"}]});
+        let parsed = TemplateTree::parse(&tree, &[("url", Mode::Url)]).expect("parses");
+        v.current["ns"] = json!("a/b");
+        assert!(parsed.render(&v).is_err());
+        v.current["ns"] = json!("a b");
+        let out = parsed.render(&v).expect("renders");
+        assert_eq!(out["url"], json!("https://h.example.com/a%20b"));
+        assert_eq!(out["links"][0]["url"], json!("a b"));
+        let bad = json!({"url": "{{.current.ns}}"});
+        let errors = TemplateTree::parse(&bad, &[("url", Mode::Url)]).expect_err("templated host");
+        assert_eq!(errors[0].0.to_string(), "url");
+    }
+
+    #[test]
     fn loops_are_bounded_and_globals_refused() {
         for bad in [
             "{% set_global x = 1 %}{{ x }}",
@@ -413,7 +497,7 @@ mod tests {
             "fields": {"customfield_1": "{{.current.basic.size | json}}", "n": 3, "b": true},
             "body": "{\"ticket\": \"{{.output.dbTicket}}\", \"who\": \"{{.current.name}}\"}",
         });
-        let parsed = TemplateTree::parse(&tree, Some("body")).expect("parses");
+        let parsed = TemplateTree::parse(&tree, &[("body", Mode::Json)]).expect("parses");
         let mut v = vars();
         v.current["name"] = json!("Quote \" App");
         let out = parsed.render(&v).expect("renders");
@@ -427,7 +511,7 @@ mod tests {
             serde_json::from_str(out["body"].as_str().unwrap_or_default()).expect("JSON body");
         assert_eq!(body, json!({"ticket": "DBA-7", "who": "Quote \" App"}));
         let errs =
-            TemplateTree::parse(&json!({"a": ["{{ .bad.x }}"]}), None).expect_err("bad namespace");
+            TemplateTree::parse(&json!({"a": ["{{ .bad.x }}"]}), &[]).expect_err("bad namespace");
         assert_eq!(errs[0].0.to_string(), "a[0]");
     }
 

@@ -10,9 +10,19 @@ use tera::ast::{Expr, ExprVal, Node};
 #[derive(Default)]
 pub(super) struct Walker {
     uses: Vec<ReferenceUse>,
+    /// A JSON document or a URL: values are escaped for where they land, so nothing may
+    /// rewrite the text around them (`{% filter %}` sections).
+    structured: bool,
 }
 
 impl Walker {
+    pub(super) fn new(structured: bool) -> Self {
+        Self {
+            uses: Vec::new(),
+            structured,
+        }
+    }
+
     pub(super) fn finish(self) -> Vec<ReferenceUse> {
         // One entry per (reference, defaulted) in first-use order.
         let mut seen = HashSet::new();
@@ -61,6 +71,11 @@ impl Walker {
                         self.scoped(body, locals, &[])?;
                     }
                 }
+                Node::FilterSection(..) if self.structured => {
+                    return Err(TemplateError::NotAllowed(
+                        "`{% filter %}` in a JSON document or URL".into(),
+                    ));
+                }
                 Node::FilterSection(_, section, _) => {
                     self.filter_args(&section.filter, locals)?;
                     self.scoped(&section.body, locals, &[])?;
@@ -98,6 +113,12 @@ impl Walker {
         call: &tera::ast::FunctionCall,
         locals: &[String],
     ) -> Result<(), TemplateError> {
+        if call.name.starts_with("pao_") {
+            return Err(TemplateError::NotAllowed(format!(
+                "the filter `{}`",
+                call.name
+            )));
+        }
         call.args.values().try_for_each(|a| self.expr(a, locals))
     }
 

@@ -2,6 +2,7 @@
 //! every string) shares ownership of the Tera instance that parsed it: it renders only there,
 //! and can be kept (in a catalog snapshot's cache) and rendered any number of times.
 
+use super::escape::{MARK, MARK_JSON, Mark, finish, mark_outputs, uses_markers};
 use super::fill::{context, fill_missing};
 use super::sandbox::Walker;
 use super::translate::translate;
@@ -21,9 +22,10 @@ pub struct Template {
     /// Literal text with no template syntax: rendered by copying.
     literal: Option<String>,
     tera: Shared,
-    /// Its name inside `tera` (the JSON mode's `.json` suffix turns on Tera's autoescape,
-    /// whose escape function writes JSON string content).
+    /// Its name inside `tera`.
     name: String,
+    /// How values are escaped in the finished text.
+    mode: Mode,
     references: Vec<ReferenceUse>,
     /// The whole template is one `{{ … | json }}`: a config leaf keeps the JSON value's type.
     typed: bool,
@@ -80,8 +82,10 @@ impl Template {
             .tera
             .get()
             .ok_or_else(|| TemplateError::Render("template is not fully parsed".into()))?;
-        tera.render(&self.name, ctx)
-            .map_err(|e| TemplateError::Render(error_chain(&e)))
+        let text = tera
+            .render(&self.name, ctx)
+            .map_err(|e| TemplateError::Render(error_chain(&e)))?;
+        finish(text, self.mode)
     }
 }
 
@@ -95,8 +99,10 @@ struct Parser {
 impl Parser {
     fn new() -> Self {
         let mut tera = tera::Tera::default();
-        tera.autoescape_on(vec![".json"]);
-        tera.set_escape_fn(escape_json);
+        // Escaping is ours (`escape`): Tera's autoescape would skip `safe` and non-strings.
+        tera.autoescape_on(Vec::new());
+        tera.register_filter(MARK, Mark { json: false });
+        tera.register_filter(MARK_JSON, Mark { json: true });
         tera.register_filter("slug", slug_filter);
         tera.register_filter("slugify", slug_filter);
         tera.register_filter("json", JsonFilter);
@@ -115,21 +121,27 @@ impl Parser {
     }
 
     fn parse(&mut self, source: &str, mode: Mode) -> Result<Template, TemplateError> {
+        if uses_markers(source) {
+            return Err(TemplateError::Syntax(
+                "the characters U+E000 to U+E002 are reserved".into(),
+            ));
+        }
+        if mode == Mode::Url {
+            super::url::check_source(source)?;
+        }
         if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
             return Ok(Template {
                 literal: Some(source.to_string()),
                 tera: self.shared.clone(),
                 name: String::new(),
+                mode,
                 references: Vec::new(),
                 typed: false,
             });
         }
         let translated = translate(source);
         self.next += 1;
-        let name = match mode {
-            Mode::Text => format!("t{}", self.next),
-            Mode::Json => format!("t{}.json", self.next),
-        };
+        let name = format!("t{}", self.next);
         self.tera
             .add_raw_template(&name, &translated)
             .map_err(|e| TemplateError::Syntax(error_chain(&e)))?;
@@ -138,7 +150,7 @@ impl Parser {
             .get_template(&name)
             .map(|t| t.ast.clone())
             .map_err(|e| TemplateError::Syntax(error_chain(&e)))?;
-        let mut walker = Walker::default();
+        let mut walker = Walker::new(mode != Mode::Text);
         let checked = walker.nodes(&ast, &mut Vec::new());
         if let Err(e) = checked {
             // A rejected template is not kept.
@@ -147,10 +159,16 @@ impl Parser {
         }
         let typed = matches!(ast.as_slice(), [tera::ast::Node::VariableBlock(_, e)]
             if e.filters.last().is_some_and(|f| f.name == "json"));
+        if mode != Mode::Text {
+            if let Some(t) = self.tera.templates.get_mut(&name) {
+                mark_outputs(&mut t.ast);
+            }
+        }
         Ok(Template {
             literal: None,
             tera: self.shared.clone(),
             name,
+            mode,
             references: walker.finish(),
             typed,
         })
@@ -160,13 +178,16 @@ impl Parser {
         &mut self,
         value: &Value,
         path: &DocPath,
-        json_key: Option<&str>,
+        modes: &[(&str, Mode)],
         errors: &mut Vec<(DocPath, TemplateError)>,
     ) -> TreeNode {
         match value {
             Value::String(s) => {
-                let mode = match (json_key, path.segments()) {
-                    (Some(k), [Segment::Key(first)]) if first == k => Mode::Json,
+                let mode = match path.segments() {
+                    [Segment::Key(first)] => modes
+                        .iter()
+                        .find(|(k, _)| k == first)
+                        .map_or(Mode::Text, |(_, m)| *m),
                     _ => Mode::Text,
                 };
                 match self.parse(s, mode) {
@@ -181,17 +202,12 @@ impl Parser {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| self.parse_node(v, &path.index(i), json_key, errors))
+                    .map(|(i, v)| self.parse_node(v, &path.index(i), modes, errors))
                     .collect(),
             ),
             Value::Object(map) => TreeNode::Map(
                 map.iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            self.parse_node(v, &path.key(k), json_key, errors),
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), self.parse_node(v, &path.key(k), modes, errors)))
                     .collect(),
             ),
             other => TreeNode::Value(other.clone()),
@@ -255,16 +271,17 @@ impl TreeNode {
 }
 
 impl TemplateTree {
-    /// Parses every string inside a config tree (maps and lists, any depth). String values
-    /// under the top-level key `json_key` are JSON documents and render in [`Mode::Json`].
+    /// Parses every string inside a config tree (maps and lists, any depth). A string under
+    /// one of the top-level keys `modes` names renders in that key's mode (a REST body as
+    /// [`Mode::Json`], a URL as [`Mode::Url`]); every other string is [`Mode::Text`].
     /// Returns every template error with its path below the tree's root.
     pub fn parse(
         tree: &Value,
-        json_key: Option<&str>,
+        modes: &[(&str, Mode)],
     ) -> Result<Self, Vec<(DocPath, TemplateError)>> {
         let mut parser = Parser::new();
         let mut errors = Vec::new();
-        let root = parser.parse_node(tree, &DocPath::root(), json_key, &mut errors);
+        let root = parser.parse_node(tree, &DocPath::root(), modes, &mut errors);
         parser.finish();
         if errors.is_empty() {
             Ok(Self { root })
@@ -305,15 +322,6 @@ impl TemplateTree {
         walk(&self.root, DocPath::root(), &mut out);
         out
     }
-}
-
-fn escape_json(s: &str) -> String {
-    let quoted = serde_json::to_string(s).unwrap_or_default();
-    quoted
-        .strip_prefix('"')
-        .and_then(|q| q.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn slug_filter(value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {

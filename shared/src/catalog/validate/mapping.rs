@@ -77,7 +77,7 @@ pub(super) fn check_password_mapping(
             if into_password {
                 continue;
             }
-            let Ok(tree) = TemplateTree::parse(value, None) else {
+            let Ok(tree) = TemplateTree::parse(value, &[]) else {
                 continue;
             };
             for (_, template) in tree.templates() {

@@ -24,7 +24,7 @@ use crate::catalog::walk::walk;
 use crate::form::{FieldType, Form};
 use crate::path::DocPath;
 use crate::schema::{self, SchemaKind};
-use crate::template::{Namespace, Reference, SYSTEM_KEYS, TemplateTree};
+use crate::template::{Mode, Namespace, Reference, SYSTEM_KEYS, TemplateTree};
 use form::check_form;
 use mapping::{check_mapping, check_password_mapping, check_unmapped};
 use serde_json::Value;
@@ -213,13 +213,14 @@ impl Context<'_> {
             };
             self.check_templates(
                 &fi.config,
-                fi.action.json_body_key(),
+                fi.action.template_modes(),
                 &path.key("config"),
                 &scope,
                 found,
             );
             check_outputs(fi, &path, &available, found);
             check_secret_names(fi, &path.key("config"), found);
+            check_github_names(fi, &path.key("config"), found);
             check_timeout(fi, &path, max_action_timeout(), found);
             available.extend(fi.output_keys().cloned());
         }
@@ -264,7 +265,7 @@ impl Context<'_> {
                         outputs_allowed: false,
                         passwords_forbidden: false,
                     };
-                    self.check_templates(mapping, None, &path.key("input"), &scope, found);
+                    self.check_templates(mapping, &[], &path.key("input"), &scope, found);
                     check_mapping(
                         mapping,
                         target_form,
@@ -360,12 +361,12 @@ impl Context<'_> {
     fn check_templates(
         &self,
         tree: &Value,
-        json_key: Option<&str>,
+        modes: &[(&str, Mode)],
         base: &DocPath,
         scope: &Scope<'_>,
         found: &mut Found,
     ) {
-        let parsed = match TemplateTree::parse(tree, json_key) {
+        let parsed = match TemplateTree::parse(tree, modes) {
             Ok(t) => t,
             Err(errors) => {
                 for (path, e) in errors {
@@ -456,6 +457,33 @@ fn check_secret_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, fo
         };
         if let Some(problem) = problem {
             found.push((path, problem));
+        }
+    }
+}
+
+/// GitHub names written literally in the catalog are checked now, as the worker checks the
+/// rendered ones before any call (`action::github_names`).
+fn check_github_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, found: &mut Found) {
+    use crate::action::github_names::{Repo, check_ref, check_workflow};
+    let keys: &[&str] = match fi.action {
+        ActionType::GithubWorkflow => &["repository", "workflow", "ref"],
+        ActionType::GithubCommit => &["repository", "branch", "baseBranch"],
+        _ => return,
+    };
+    for key in keys {
+        let Some(value) = fi.config.get(*key).and_then(Value::as_str) else {
+            continue;
+        };
+        if value.contains("{{") || value.contains("{%") || value.contains("{#") {
+            continue;
+        }
+        let checked = match *key {
+            "repository" => Repo::parse(key, value).map(|_| ()),
+            "workflow" => check_workflow(value),
+            _ => check_ref(key, value),
+        };
+        if let Err(crate::action::ActionError::Config(problem)) = checked {
+            found.push((config.key(*key), problem));
         }
     }
 }
