@@ -1,7 +1,8 @@
-//! The fuzz targets: catalog document loading, template parsing and rendering, form and
-//! submission validation of arbitrary JSON, schema validation against the `jsonschema`
-//! crate, the local gateway's SigV4 parsing, and the webhook's signature check. Each must never panic, and each checks what its callers rely
-//! on besides (see each target). Budgets: `pao_fuzz::Budget`.
+//! The fuzz targets: catalog document loading; template parsing and rendering, and values
+//! staying data in URLs and JSON bodies; GitHub names; form and submission validation of
+//! arbitrary JSON; schema validation against the `jsonschema` crate; the local gateway's SigV4
+//! parsing; and the webhook's signature check. Each must never panic, and each checks what
+//! its callers rely on besides (see each target). Budgets: `pao_fuzz::Budget`.
 
 use pao::catalog::load::{RepoFiles, load_files};
 use pao::path::DocPath;
@@ -81,8 +82,8 @@ fn vars() -> impl Strategy<Value = Vars> {
 }
 
 /// Template parsing and rendering: corpus templates edited, and sequences of template
-/// tokens. Parsing and rendering never panic, in text and JSON mode; a template that parses
-/// renders the same twice.
+/// tokens. Parsing and rendering never panic, in text, JSON and URL mode; a template that
+/// parses renders the same twice.
 #[test]
 fn templates_parse_and_render() {
     let seeds = corpus_templates();
@@ -99,12 +100,12 @@ fn templates_parse_and_render() {
         0..20,
     )
     .prop_map(|parts| parts.concat());
-    let strategy = (prop_oneof![from_corpus, from_tokens], any::<bool>(), vars());
+    let modes = proptest::sample::select(vec![Mode::Text, Mode::Json, Mode::Url]);
+    let strategy = (prop_oneof![from_corpus, from_tokens], modes, vars());
     fuzz(
         "templates_parse_and_render",
         strategy,
-        |(src, json_mode, vars)| {
-            let mode = if json_mode { Mode::Json } else { Mode::Text };
+        |(src, mode, vars)| {
             if let Ok(t) = Template::parse(&src, mode) {
                 let _ = t.references();
                 let first = t.render(&vars).map_err(|e| e.to_string());
@@ -114,6 +115,179 @@ fn templates_parse_and_render() {
             Ok(())
         },
     );
+}
+
+/// Text a requester might type to move a call elsewhere, or anything.
+fn hostile_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::collection::vec(
+            proptest::sample::select(vec![
+                "/",
+                "..",
+                ".",
+                "?",
+                "#",
+                "&",
+                "=",
+                "%",
+                "%2e",
+                "%2F",
+                "%5c",
+                "\\",
+                "@",
+                ":",
+                " ",
+                "\u{e000}",
+                "\u{e002}",
+                "\u{e003}1",
+                "é",
+                "a",
+                "team",
+                "\"",
+                "{",
+                "}",
+            ]),
+            0..8,
+        )
+        .prop_map(|parts| parts.concat()),
+        ".{0,12}",
+    ]
+}
+
+/// URL templates: whatever a requester types, the call goes to the catalog's host, each value
+/// stays in its own path segment or query value (decoding it gives back what was typed), and
+/// no dot segment or encoded slash reaches the path; or the value is refused.
+#[test]
+fn url_values_stay_in_their_segment() {
+    let template = Template::parse(
+        "https://deploy.example.com/api/ns/{{.current.a}}/svc/{{.current.b}}-x?q={{.current.c}}&r=1",
+        Mode::Url,
+    )
+    .expect("parses");
+    let strategy = (hostile_text(), hostile_text(), hostile_text());
+    fuzz("url_values_stay_in_their_segment", strategy, |(a, b, c)| {
+        let vars = Vars {
+            current: json!({"a": a, "b": b, "c": c}),
+            ..Vars::default()
+        };
+        let Ok(rendered) = template.render(&vars) else {
+            // Refused: only a value that cannot be one path segment.
+            let clean = |v: &str| !v.is_empty() && v != "." && v != "..";
+            let slash = |v: &str| v.contains(['/', '\\']);
+            prop_assert!(
+                !clean(&a) || slash(&a) || slash(&b) || !clean(&format!("{b}-x")),
+                "refused {a:?} {b:?} {c:?}"
+            );
+            return Ok(());
+        };
+        let allowed = pao::action::http::Allowed::default();
+        let url = pao::action::http::check_url(&rendered, &allowed)
+            .map_err(|e| TestCaseError::fail(format!("{rendered}: {e}")))?;
+        prop_assert_eq!(url.host_str(), Some("deploy.example.com"));
+        let segments: Vec<String> = url
+            .path_segments()
+            .map(|s| s.map(pao_local::sigv4::percent_decode).collect())
+            .unwrap_or_default();
+        prop_assert_eq!(
+            segments,
+            vec![
+                "api".to_string(),
+                "ns".into(),
+                a.clone(),
+                "svc".into(),
+                format!("{b}-x")
+            ]
+        );
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        prop_assert_eq!(
+            query,
+            vec![
+                ("q".to_string(), c.clone()),
+                ("r".to_string(), "1".to_string())
+            ]
+        );
+        prop_assert!(url.fragment().is_none());
+        Ok(())
+    });
+}
+
+/// JSON documents: whatever a value holds (any JSON, written with or without `safe`), the
+/// rendered body is JSON with exactly the keys the catalog wrote, or it is refused.
+#[test]
+fn json_values_stay_data() {
+    let templates = [
+        r#"{"a": "{{.current.x}}", "b": {{.current.y | json}}, "n": 1}"#,
+        r#"{"a": "{{.current.x | safe}}", "b": {{.current.y | json}}, "n": 1}"#,
+        r#"{"a": "{{.current.x | upper}}", "b": {{.current.y | json}}, "n": 1}"#,
+    ]
+    .map(|t| Template::parse(t, Mode::Json).expect("parses"));
+    let strategy = (
+        0..templates.len(),
+        prop_oneof![hostile_text().prop_map(Value::String), arb_json()],
+        arb_json(),
+    );
+    fuzz("json_values_stay_data", strategy, |(i, x, y)| {
+        let vars = Vars {
+            current: json!({"x": x, "y": y}),
+            ..Vars::default()
+        };
+        // A filter that cannot take the value (`upper` of a list) refuses it.
+        let Ok(rendered) = templates[i].render(&vars) else {
+            return Ok(());
+        };
+        let doc: Value = serde_json::from_str(&rendered)
+            .map_err(|e| TestCaseError::fail(format!("{rendered}: {e}")))?;
+        let keys: Vec<&String> = doc
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        prop_assert_eq!(keys, vec!["a", "b", "n"]);
+        prop_assert!(doc["a"].is_string());
+        prop_assert_eq!(&doc["b"], &y);
+        Ok(())
+    });
+}
+
+/// GitHub names: a repository, ref or workflow that passes its check cannot leave its place
+/// in an API path (one `/` in a repository, no `..`, `?`, `#` or `%` unencoded).
+#[test]
+fn github_names_stay_in_their_place() {
+    use pao::action::github_names::{Repo, check_ref, check_workflow, ref_path};
+    let strategy = prop_oneof![hostile_text(), "[a-z./_-]{0,12}"];
+    fuzz("github_names_stay_in_their_place", strategy, |s| {
+        if let Ok(repo) = Repo::parse("repository", &s) {
+            let text = repo.to_string();
+            prop_assert_eq!(&text, &s);
+            prop_assert_eq!(text.matches('/').count(), 1);
+            prop_assert!(
+                text.split('/')
+                    .all(|p| p != "." && p != ".." && !p.is_empty())
+            );
+            prop_assert!(!text.contains(['?', '#', '%', '\\', ' ']));
+        }
+        if check_ref("ref", &s).is_ok() {
+            let path = ref_path(&s);
+            prop_assert!(!path.contains(['?', '#', ' ', '\\']), "{path}");
+            let decoded: Vec<String> = path
+                .split('/')
+                .map(pao_local::sigv4::percent_decode)
+                .collect();
+            prop_assert_eq!(decoded.join("/"), s.clone());
+            prop_assert!(
+                decoded
+                    .iter()
+                    .all(|p| p != "." && p != ".." && !p.is_empty())
+            );
+        }
+        if check_workflow(&s).is_ok() {
+            prop_assert!(!s.contains(['/', '?', '#', '%', '\\']), "{s}");
+            prop_assert!(s != "." && s != "..");
+        }
+        Ok(())
+    });
 }
 
 /// A value for a form field: one its type takes, or anything.

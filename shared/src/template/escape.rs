@@ -7,6 +7,7 @@
 
 use super::{Mode, TemplateError};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use tera::ast::{FunctionCall, Node};
 
@@ -16,6 +17,9 @@ pub(super) const OPEN: char = '\u{E000}';
 pub(super) const OPEN_JSON: char = '\u{E001}';
 /// Closes either.
 pub(super) const CLOSE: char = '\u{E002}';
+/// Inside a marked value, one of these four characters follows it as a digit (`0` to `3`), so a
+/// value holding them comes out as it went in.
+const ESC: char = '\u{E003}';
 
 /// The internal filters the rewrite appends (a catalog template may not name them).
 pub(super) const MARK: &str = "pao_mark_value";
@@ -23,7 +27,7 @@ pub(super) const MARK_JSON: &str = "pao_mark_json";
 
 /// Whether a template's source uses the markers (refused: they are PAO's own).
 pub(super) fn uses_markers(source: &str) -> bool {
-    source.contains([OPEN, OPEN_JSON, CLOSE])
+    source.contains([OPEN, OPEN_JSON, CLOSE, ESC])
 }
 
 /// Appends the marking filter to every output expression, at any depth.
@@ -62,7 +66,7 @@ pub(super) fn mark_outputs(nodes: &mut [Node]) {
 }
 
 /// The marking filter: the value as Tera would write it, between markers. Marker characters
-/// inside a value become U+FFFD, so a value cannot close its own marking.
+/// inside a value are escaped, so a value cannot close its own marking.
 pub(super) struct Mark {
     pub(super) json: bool,
 }
@@ -71,23 +75,56 @@ impl tera::Filter for Mark {
     fn filter(&self, value: &Value, _: &HashMap<String, Value>) -> tera::Result<Value> {
         let mut text = String::new();
         write_value(value, &mut text);
-        let clean: String = text
-            .chars()
-            .map(|c| {
-                if matches!(c, OPEN | OPEN_JSON | CLOSE) {
-                    '\u{FFFD}'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        let open = if self.json { OPEN_JSON } else { OPEN };
-        Ok(Value::String(format!("{open}{clean}{CLOSE}")))
+        let mut marked = String::with_capacity(text.len() + 8);
+        marked.push(if self.json { OPEN_JSON } else { OPEN });
+        for c in text.chars() {
+            if let Some(digit) = reserved(c) {
+                marked.push(ESC);
+                marked.push(digit);
+            } else {
+                marked.push(c);
+            }
+        }
+        marked.push(CLOSE);
+        Ok(Value::String(marked))
     }
 
     fn is_safe(&self) -> bool {
         true
     }
+}
+
+/// The digit a reserved character is escaped as.
+fn reserved(c: char) -> Option<char> {
+    match c {
+        OPEN => Some('0'),
+        OPEN_JSON => Some('1'),
+        CLOSE => Some('2'),
+        ESC => Some('3'),
+        _ => None,
+    }
+}
+
+/// A marked value's text as it was written.
+fn unescape(s: &str) -> Cow<'_, str> {
+    if !s.contains(ESC) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == ESC {
+            out.push(match chars.next() {
+                Some('0') => OPEN,
+                Some('1') => OPEN_JSON,
+                Some('2') => CLOSE,
+                _ => ESC,
+            });
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Tera's own rendering of a value (strings as they are, lists as `[a, b]`).
@@ -114,8 +151,8 @@ fn write_value(value: &Value, out: &mut String) {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Piece<'a> {
     Literal(&'a str),
-    Value(&'a str),
-    Json(&'a str),
+    Value(Cow<'a, str>),
+    Json(Cow<'a, str>),
 }
 
 /// Splits a rendered text at its markers.
@@ -136,9 +173,9 @@ pub(super) fn pieces(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
             return Err(TemplateError::Render("unbalanced value markers".into()));
         }
         out.push(if json {
-            Piece::Json(value)
+            Piece::Json(unescape(value))
         } else {
-            Piece::Value(value)
+            Piece::Value(unescape(value))
         });
         rest = &inner[end + CLOSE.len_utf8()..];
     }
@@ -166,8 +203,10 @@ fn finish_json(text: &str) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     for piece in pieces(text)? {
         match piece {
-            Piece::Literal(s) | Piece::Json(s) => out.push_str(s),
-            Piece::Value(s) => out.push_str(&escape_json(s)),
+            Piece::Literal(s) => out.push_str(s),
+            // JSON text: a reserved character can only be inside a string there.
+            Piece::Json(s) => out.push_str(&s),
+            Piece::Value(s) => out.push_str(&escape_json(&s)),
         }
     }
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&out) {
@@ -199,9 +238,9 @@ mod tests {
             pieces(&text),
             Ok(vec![
                 Piece::Literal("a"),
-                Piece::Value("b"),
+                Piece::Value("b".into()),
                 Piece::Literal("c"),
-                Piece::Json("[1]")
+                Piece::Json("[1]".into())
             ])
         );
         for bad in [
@@ -211,6 +250,22 @@ mod tests {
         ] {
             assert!(pieces(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reserved_characters_in_a_value_survive() {
+        use tera::Filter as _;
+        let value = Value::String(format!("a{OPEN}{CLOSE}{ESC}0{OPEN_JSON}b"));
+        let marked = Mark { json: false }
+            .filter(&value, &HashMap::new())
+            .expect("marks");
+        let text = marked.as_str().unwrap_or_default();
+        assert_eq!(
+            pieces(text),
+            Ok(vec![Piece::Value(
+                format!("a{OPEN}{CLOSE}{ESC}0{OPEN_JSON}b").into()
+            )])
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Parser {
     fn parse(&mut self, source: &str, mode: Mode) -> Result<Template, TemplateError> {
         if uses_markers(source) {
             return Err(TemplateError::Syntax(
-                "the characters U+E000 to U+E002 are reserved".into(),
+                "the characters U+E000 to U+E003 are reserved".into(),
             ));
         }
         if mode == Mode::Url {

@@ -3,8 +3,8 @@
 //! goes; each value the template writes is percent-encoded as one path segment, one query
 //! value or fragment text, so `/`, `..`, `?` and `#` typed into a form field stay data. A value
 //! that no encoding keeps inside its segment is refused instead of sent: a `/` or `\` in a
-//! path value (servers decode `%2F`), or an empty one (`/items/` is another resource than
-//! `/items/x`). The finished URL is checked once more ([`check_request_path`]): no `.` or
+//! path value (servers decode `%2F`), or an empty one that leaves its segment empty
+//! (`/items/` is another resource than `/items/x`). The finished URL is checked once more ([`check_request_path`]): no `.` or
 //! `..` segment, plain or encoded, and no encoded slash.
 
 use super::TemplateError;
@@ -65,7 +65,13 @@ impl Part {
 pub(super) fn finish(text: &str) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut part = Part::Scheme;
-    for piece in pieces(text)? {
+    let pieces = pieces(text)?;
+    for (i, piece) in pieces.iter().enumerate() {
+        // The text right after this piece, to see whether an empty value leaves a segment empty.
+        let next = pieces.get(i + 1).map_or("", |p| match p {
+            Piece::Literal(s) => s,
+            Piece::Value(s) | Piece::Json(s) => s,
+        });
         match piece {
             Piece::Literal(s) => {
                 for c in s.chars() {
@@ -79,9 +85,14 @@ pub(super) fn finish(text: &str) -> Result<String, TemplateError> {
                         "a value would be written into the URL's scheme or host".into(),
                     ));
                 }
-                Part::Path if v.is_empty() => {
+                Part::Path
+                    if v.is_empty()
+                        && out.ends_with('/')
+                        && (next.is_empty() || next.starts_with(['/', '?', '#'])) =>
+                {
                     return Err(TemplateError::Render(
-                        "a value written into the URL path is empty".into(),
+                        "a value written into the URL path is empty, leaving its segment empty"
+                            .into(),
                     ));
                 }
                 Part::Path if v.contains(['/', '\\']) => {
