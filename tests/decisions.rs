@@ -283,7 +283,12 @@ async fn escalation_hands_the_rest_to_people_once() {
     assert_eq!(status, 502, "{body}");
     let halfway = detail_of(&d.env, &id).await;
     assert_eq!(halfway.tasks[0].state, TaskState::Escalated);
-    assert_eq!(halfway.request.state, RequestState::Failed);
+    // The request stays claimed by escalation: no retry or abort lands between its tickets.
+    assert_eq!(halfway.request.state, RequestState::Escalating);
+    for decision in ["retry", "abort"] {
+        let (status, body) = decide(&d, &id, decision).await;
+        assert_eq!(status, 409, "{decision}: {body}");
+    }
     d.jira.fail_after_creates(None);
     let (status, body) = call(&d, DEV, "POST", &path, None).await;
     assert_eq!(status, 200, "{body}");
@@ -319,6 +324,80 @@ async fn escalation_hands_the_rest_to_people_once() {
     // Escalated is final.
     let (status, body) = call(&d, DEV, "POST", &path, None).await;
     assert_eq!(status, 409, "{body}");
+    d.env.cleanup().await;
+}
+
+/// Issue 23 point 5: a retry racing an escalation. Exactly one decision lands; the request
+/// ends in that decision's state (never `processing` with nothing queued), and the other
+/// call answers 409.
+#[tokio::test]
+async fn retry_and_escalate_race_and_one_wins() {
+    let mut d = setup().await;
+    d.app.escalation.project = "ESC".into();
+    let id = submit(&d).await;
+    d.jira.fail_with(Some(500));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    d.jira.fail_with(None);
+    let before = d.jira.issues().len();
+    // JIRA answers slowly: the escalation is in the middle of its tickets when the retry lands.
+    d.jira.delay(std::time::Duration::from_millis(300));
+    // The pause only makes the retry likely to land mid-escalation (the case that used to
+    // leave the request `processing` with nothing queued); either order is asserted below.
+    let (escalated, retried) = tokio::join!(decide(&d, &id, "escalate"), async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        decide(&d, &id, "retry").await
+    });
+    d.jira.delay(std::time::Duration::ZERO);
+    let mut statuses = [escalated.0, retried.0];
+    statuses.sort_unstable();
+    assert!(
+        statuses == [200, 409] || statuses == [202, 409],
+        "escalate {escalated:?}, retry {retried:?}"
+    );
+    if escalated.0 == 200 {
+        let done = detail_of(&d.env, &id).await;
+        assert_eq!(done.request.state, RequestState::Escalated);
+        assert_eq!(
+            d.jira.issues().len(),
+            before + 2,
+            "one ticket per remaining task"
+        );
+    } else {
+        let done = drain_until(&d.env, &d.worker, &id, ended).await;
+        assert_eq!(done.request.state, RequestState::Completed);
+    }
+    d.env.cleanup().await;
+}
+
+/// Issue 23 point 5: two escalations at once make each ticket once: the first claims the
+/// request, the second answers 409 without calling JIRA.
+#[tokio::test]
+async fn two_escalations_make_each_ticket_once() {
+    let mut d = setup().await;
+    d.app.escalation.project = "ESC".into();
+    let id = submit(&d).await;
+    d.jira.fail_with(Some(500));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    assert_eq!(failed.request.state, RequestState::Failed);
+    d.jira.fail_with(None);
+    let before = d.jira.issues().len();
+    d.jira.delay(std::time::Duration::from_millis(300));
+    let (one, two) = tokio::join!(decide(&d, &id, "escalate"), decide(&d, &id, "escalate"));
+    d.jira.delay(std::time::Duration::ZERO);
+    let mut statuses = [one.0, two.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{one:?} {two:?}");
+    let busy = if one.0 == 409 { &one.1 } else { &two.1 };
+    assert!(
+        busy["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("being escalated")),
+        "{busy}"
+    );
+    assert_eq!(d.jira.issues().len(), before + 2, "each ticket once");
+    let done = detail_of(&d.env, &id).await;
+    assert_eq!(done.request.state, RequestState::Escalated);
     d.env.cleanup().await;
 }
 

@@ -37,6 +37,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         updated_at: created_at.into(),
         error: None,
         call_print: None,
+        escalation_until: None,
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {

@@ -6,6 +6,11 @@
 //! by". The target is the catalog item's `metadata.escalation` (`instance`, `project`,
 //! `issueType`) or the deployment's default.
 //!
+//! One call at a time: escalation first claims the request (`failed → escalating`, a
+//! conditional write with a lease), so a retry or abort cannot interleave with it and a second
+//! escalation answers 409 instead of making every ticket again. A call that stops on an error
+//! releases the lease and the next call resumes; one that dies holds it for [`LEASE`] at most.
+//!
 //! Exactly once: each ticket carries the label `pao-esc-<requestId>-<task>`; a task is marked
 //! `escalated` with its ticket as soon as the ticket exists, and a repeated or resumed call
 //! skips escalated tasks and finds a ticket made just before a crash by its label.
@@ -18,16 +23,27 @@ use crate::clock::Now;
 use crate::record::{Event, ExternalRef, Principal, RequestDetail, TaskRecord};
 use crate::request::RequestState;
 use crate::secrets::SecretCache;
+use crate::store::requests::Read;
 use crate::store::{Change, Store, StoreError};
 use crate::task::TaskState;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+/// How long one escalation call holds the request: longer than the API function may run
+/// (29 s), so a call that dies without releasing it is taken over soon after.
+pub const LEASE: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum EscalationError {
     #[error("request {id} is {state}: only a failed request can be escalated")]
     NotFailed { id: String, state: RequestState },
+    /// Another call holds the request (it is making the tickets), or the request changed
+    /// between this call's read and its claim.
+    #[error(
+        "request {id} is being escalated by another call or changed meanwhile: read it again (its tickets are made once either way)"
+    )]
+    Busy { id: String },
     #[error(
         "no escalation target: the catalog item names no metadata.escalation and the deployment sets no EscalationProject"
     )]
@@ -89,13 +105,84 @@ pub async fn escalate(
     budget: Duration,
 ) -> Result<Vec<ExternalRef>, EscalationError> {
     let started = std::time::Instant::now();
-    let request = &detail.request;
-    if request.state != RequestState::Failed {
-        return Err(EscalationError::NotFailed {
-            id: request.request_id.to_string(),
-            state: request.state,
-        });
+    let claimed = claim(store, &detail.request).await?;
+    // The claim froze the request: read its tasks as they are now.
+    let fresh = store
+        .get_request(&detail.request.request_id, &claimed, Read::Strong)
+        .await;
+    let result = match fresh {
+        Ok(Some(detail)) => {
+            make_tickets(
+                store, jira, secrets, settings, catalog, &detail, caller, timeout, budget, started,
+            )
+            .await
+        }
+        Ok(None) => Err(EscalationError::Busy {
+            id: detail.request.request_id.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    };
+    if result.is_err() {
+        // Let the next call resume now rather than when the lease runs out.
+        let released = store
+            .release_escalation(
+                &detail.request.request_id,
+                &claimed.rfc3339,
+                &Now::current(),
+            )
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "escalation lease not released; it runs out by itself");
+        }
     }
+    result
+}
+
+/// Claims the request for this call; returns the claim's time.
+async fn claim(
+    store: &Store,
+    request: &crate::record::RequestRecord,
+) -> Result<Now, EscalationError> {
+    let now = Now::current();
+    let busy = || EscalationError::Busy {
+        id: request.request_id.to_string(),
+    };
+    match request.state {
+        RequestState::Failed => {}
+        RequestState::Escalating if request.escalation_until.unwrap_or(0) <= now.epoch => {}
+        RequestState::Escalating => return Err(busy()),
+        state => {
+            return Err(EscalationError::NotFailed {
+                id: request.request_id.to_string(),
+                state,
+            });
+        }
+    }
+    match store
+        .claim_escalation(request, now.epoch + LEASE.as_secs(), &now)
+        .await
+    {
+        Ok(()) => Ok(now),
+        Err(StoreError::Conflict(_)) => Err(busy()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Makes the tickets of a claimed request, then marks it `escalated`.
+#[allow(clippy::too_many_arguments)]
+async fn make_tickets(
+    store: &Store,
+    jira: &JiraClient,
+    secrets: &SecretCache,
+    settings: &EscalationSettings,
+    catalog: &Catalog,
+    detail: &RequestDetail,
+    caller: &Principal,
+    timeout: Duration,
+    budget: Duration,
+    started: std::time::Instant,
+) -> Result<Vec<ExternalRef>, EscalationError> {
+    let request = &detail.request;
     let secret = secrets
         .get(&settings.jira_secret_id)
         .await
@@ -188,7 +275,7 @@ pub async fn escalate(
     match store
         .transition_request(
             &request.request_id,
-            RequestState::Failed,
+            RequestState::Escalating,
             RequestState::Escalated,
             &now,
             vec![],

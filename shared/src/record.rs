@@ -69,6 +69,10 @@ pub struct RequestRecord {
     /// told apart from a repeat. Never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_print: Option<String>,
+    /// While `escalating`: until when (epoch seconds) the call making the tickets holds the
+    /// request (0 once it stopped). Never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_until: Option<u64>,
 }
 
 impl RequestRecord {

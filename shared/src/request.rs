@@ -23,18 +23,22 @@ pub enum RequestState {
     /// A human asked for the failed task to run again.
     Retrying,
     Aborted,
+    /// A person asked for escalation and one call is making the tickets: nothing else may
+    /// decide on the request until it is `escalated` (or the call stops and another resumes).
+    Escalating,
     /// The failed and remaining tasks became linked JIRA tickets.
     Escalated,
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 7] = [
+    pub const ALL: [RequestState; 8] = [
         Self::Submitted,
         Self::Processing,
         Self::Completed,
         Self::Failed,
         Self::Retrying,
         Self::Aborted,
+        Self::Escalating,
         Self::Escalated,
     ];
 
@@ -54,7 +58,9 @@ impl RequestState {
                 | (Failed, Processing)
                 // A person stops a request at any point before it ends.
                 | (Submitted | Processing | Retrying | Failed, Aborted)
-                | (Failed, Escalated)
+                // Escalation claims the request first, so a retry or abort cannot interleave.
+                | (Failed, Escalating)
+                | (Escalating, Escalated)
         )
     }
 
@@ -70,6 +76,7 @@ impl RequestState {
             Self::Failed => "failed",
             Self::Retrying => "retrying",
             Self::Aborted => "aborted",
+            Self::Escalating => "escalating",
             Self::Escalated => "escalated",
         }
     }
@@ -132,7 +139,8 @@ mod tests {
             (Processing, Aborted),
             (Submitted, Aborted),
             (Retrying, Aborted),
-            (Failed, Escalated),
+            (Failed, Escalating),
+            (Escalating, Escalated),
         ] {
             assert!(from.can_become(to), "{from} -> {to}");
         }
@@ -143,6 +151,11 @@ mod tests {
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
         }
         assert!(!Processing.can_become(Retrying));
+        // Once escalation has claimed a request, no other decision lands.
+        for s in [Retrying, Aborted, Processing, Failed] {
+            assert!(!Escalating.can_become(s), "escalating -> {s}");
+        }
+        assert!(!Failed.can_become(Escalated), "escalation claims first");
         assert!(!Completed.can_become(Aborted));
     }
 

@@ -170,6 +170,7 @@ pub fn build(
         updated_at: ctx.now.clone(),
         error: None,
         call_print: None,
+        escalation_until: None,
     };
     Ok((request, tasks))
 }

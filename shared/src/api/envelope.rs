@@ -73,7 +73,7 @@ impl From<crate::escalation::EscalationError> for ApiError {
     fn from(e: crate::escalation::EscalationError) -> Self {
         use crate::escalation::EscalationError as E;
         match e {
-            E::NotFailed { .. } => Self::Conflict(e.to_string()),
+            E::NotFailed { .. } | E::Busy { .. } => Self::Conflict(e.to_string()),
             E::NoTarget => Self::Unprocessable(vec![Problem::at("escalation", e.to_string())]),
             E::Jira(a) => Self::Upstream(format!("JIRA: {a}")),
             E::OutOfTime { .. } => Self::Unavailable(e.to_string()),

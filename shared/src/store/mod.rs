@@ -128,6 +128,8 @@ pub enum Change {
     NoError,
     /// A request's `completedTasks` is set (a retry from an earlier task runs some again).
     CompletedTasks(u32),
+    /// A request's escalation lease: until when (epoch seconds) one call holds it; 0 released.
+    EscalationUntil(u64),
     /// A task starts attempt `attempt` afresh: `attempts` holds every earlier one, and the
     /// last attempt's error, outputs, link and times are cleared.
     NewAttempt {
@@ -149,6 +151,7 @@ impl Change {
             )],
             Self::Error(e) => vec![("error", Value::String(e.clone()))],
             Self::NoError => vec![("error", Value::Null)],
+            Self::EscalationUntil(until) => vec![("escalationUntil", Value::from(*until))],
             Self::CompletedTasks(n) => vec![("completedTasks", Value::from(*n))],
             Self::NewAttempt { attempt, history } => vec![
                 ("attempt", Value::from(*attempt)),
@@ -383,7 +386,9 @@ impl Expiry {
     fn of_request(state: crate::request::RequestState) -> Self {
         match state {
             s if s.is_terminal() => Self::Ended,
-            crate::request::RequestState::Failed => Self::Failed,
+            crate::request::RequestState::Failed | crate::request::RequestState::Escalating => {
+                Self::Failed
+            }
             _ => Self::Never,
         }
     }

@@ -47,6 +47,46 @@ impl Store {
             .await
     }
 
+    /// Claims a request for one escalation call until `until` (epoch seconds): `failed →
+    /// escalating`, or an `escalating` request whose last call stopped (its lease released or
+    /// run out). Conditional on the request as `request` shows it (state and `updatedAt`), so
+    /// of two calls only one claims, and a retry or abort that landed first wins.
+    pub async fn claim_escalation(
+        &self,
+        request: &RequestRecord,
+        until: u64,
+        now: &Now,
+    ) -> Result<(), StoreError> {
+        let mut update = request_update(
+            &request.request_id,
+            &[request.state],
+            RequestState::Escalating,
+            now,
+            vec![Change::EscalationUntil(until)],
+        )?;
+        update.unchanged_since = Some(request.updated_at.clone());
+        self.apply(update).await
+    }
+
+    /// Releases the escalation lease taken at `claimed` (the claim's `updatedAt`), so the next
+    /// call resumes at once; a request another call has taken over since is left alone.
+    pub async fn release_escalation(
+        &self,
+        id: &RequestId,
+        claimed: &str,
+        now: &Now,
+    ) -> Result<(), StoreError> {
+        let mut update = request_update(
+            id,
+            &[RequestState::Escalating],
+            RequestState::Escalating,
+            now,
+            vec![Change::EscalationUntil(0)],
+        )?;
+        update.unchanged_since = Some(claimed.to_string());
+        self.apply(update).await
+    }
+
     /// Claims a task for one delivery: the task `queued → processing`, its request
     /// (`submitted`, `retrying` or already `processing`) `→ processing`, and the
     /// `task-started` event, all or nothing. Of two deliveries only one claims.

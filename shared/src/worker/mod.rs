@@ -173,6 +173,10 @@ impl Worker {
             )));
         }
         let request_state = detail.request.state;
+        // Escalation is making tickets for the remaining tasks: leave them to it.
+        if request_state == RequestState::Escalating {
+            return Ok(Outcome::Ignored("request is escalating".into()));
+        }
         if matches!(
             request_state,
             RequestState::Aborted | RequestState::Escalated
