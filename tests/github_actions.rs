@@ -269,6 +269,57 @@ async fn a_failed_run_fails_its_task_and_the_sweeper_polls_without_a_webhook() {
     g.env.cleanup().await;
 }
 
+/// Issue 23 point 9: tasks waiting on workflow runs never crowd out stuck detection (they
+/// have an index key of their own), and polls go round: with room for two polls per sweep,
+/// three waiting runs are each asked about once in two sweeps.
+#[tokio::test]
+async fn waiting_runs_neither_starve_stuck_detection_nor_each_other() {
+    let g = setup().await;
+    let mut waiting_tasks = Vec::new();
+    for name in ["wait-a", "wait-b", "wait-c"] {
+        let id = submit(&g, name).await;
+        drain_until(&g.env, &g.worker, &id, waiting).await;
+        waiting_tasks.push(format!("{id}#1"));
+    }
+    // A task that started after them and never finished (its worker died).
+    let lost = submit(&g, "lost").await;
+    let detail = pao_system_tests::detail_of(&g.env, &lost).await;
+    let later = pao::clock::Now::at(pao::clock::now_epoch() + 5);
+    let event = pao::record::Event::about(&detail.tasks[0], "task-started", "started".into());
+    g.env
+        .store()
+        .claim_task(&detail.request, &detail.tasks[0], &later, &event)
+        .await
+        .expect("claimed");
+    let mut sweeper = pao_system_tests::sweeper_for(&g.env, 900, 120);
+    sweeper.worker.github = g.worker.github.clone();
+    sweeper.settings.batch_limit = 2;
+    sweeper.settings.poll_limit = 2;
+    let at = pao::clock::now_epoch() + 1000;
+    let first = sweeper.sweep(at).await.expect("sweep");
+    assert_eq!(first.stuck, [format!("{lost}#0")], "{first:?}");
+    assert_eq!(first.polled.len(), 2, "{first:?}");
+    let second = sweeper.sweep(at).await.expect("sweep");
+    let mut polled: Vec<String> = first.polled.iter().chain(&second.polled).cloned().collect();
+    polled.sort();
+    waiting_tasks.sort();
+    assert_eq!(polled, waiting_tasks, "each run once: {first:?} {second:?}");
+    // None of them was taken for stuck.
+    let after = pao_system_tests::detail_of(
+        &g.env,
+        &pao::record::RequestId(
+            waiting_tasks[0]
+                .split('#')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(after.tasks[1].state, TaskState::Processing);
+    g.env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_redelivered_commit_creates_nothing_twice() {
     let g = setup().await;

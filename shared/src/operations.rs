@@ -73,12 +73,15 @@ pub async fn stats(
         queue::counts(tasks.client(), tasks.url()),
         queue::counts(tasks.client(), dead.url()),
     )?;
-    let (queued, processing, stuck, oldest) = tokio::try_join!(
+    let (queued, running, waiting, stuck, oldest) = tokio::try_join!(
         store.count_tasks(TaskState::Queued, None),
         store.count_tasks(TaskState::Processing, None),
+        store.count_waiting(),
         store.count_tasks(TaskState::Stuck, None),
         store.oldest_task(TaskState::Queued),
     )?;
+    // Tasks waiting on a workflow run are `processing` too (indexed under a key of their own).
+    let processing = running + waiting;
     let oldest = oldest.map(|t| t.updated_at);
     let (completed5, failed5, completed60, failed60) = tokio::try_join!(
         store.count_tasks(TaskState::Completed, Some(&since5)),

@@ -7,6 +7,11 @@
 //! - A task `queued` or `processing` for longer than `stuck_after` becomes `stuck` and its
 //!   request `failed` with the reason, so a human can retry, abort or escalate it.
 //!
+//! - A task waiting on a workflow run is never stuck: it is found through its own `byState`
+//!   key, least recently polled first, and at most [`POLL_LIMIT`] runs are asked about per
+//!   run, so however many runs wait (on an environment approval, say), every one is polled in
+//!   turn and stuck detection is not slowed by them.
+//!
 //! Every change is conditional on what the sweeper saw (state and `updatedAt`), so two
 //! sweepers running at once act on a task once: one wins each conditional write, the other
 //! skips. Tasks are found through the `byState` index, oldest first.
@@ -22,6 +27,8 @@ use std::time::Duration;
 
 /// At most this many tasks of each kind are looked at per run; the next run takes the rest.
 pub const BATCH_LIMIT: usize = 200;
+/// At most this many workflow runs are asked about per run (one GitHub call each).
+pub const POLL_LIMIT: usize = 25;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -35,6 +42,10 @@ pub enum SweepError {
 pub struct SweepSettings {
     pub stuck_after: Duration,
     pub resend_after: Duration,
+    /// Tasks of each kind looked at per run ([`BATCH_LIMIT`]).
+    pub batch_limit: usize,
+    /// Workflow runs polled per run ([`POLL_LIMIT`]).
+    pub poll_limit: usize,
 }
 
 /// What one run did: `<requestId>#<seq>` of every task it acted on.
@@ -48,6 +59,9 @@ pub struct SweepReport {
     /// Tasks waiting on a workflow run that had concluded (the webhook did not say so).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub concluded: Vec<String>,
+    /// Tasks whose workflow run was asked about, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub polled: Vec<String>,
 }
 
 pub struct Sweeper {
@@ -93,6 +107,8 @@ impl Sweeper {
             settings: SweepSettings {
                 stuck_after: config.stuck_after,
                 resend_after: config.resend_after,
+                batch_limit: BATCH_LIMIT,
+                poll_limit: POLL_LIMIT,
             },
             worker: crate::worker::Worker {
                 metrics: crate::metrics::Metrics::from_config("sweeper", config),
@@ -156,13 +172,16 @@ impl Sweeper {
         let stuck_before = rfc3339(now_epoch.saturating_sub(self.settings.stuck_after.as_secs()));
         let resend_before = rfc3339(now_epoch.saturating_sub(self.settings.resend_after.as_secs()));
         let mut report = SweepReport::default();
+        let limit = self.settings.batch_limit;
         for state in [TaskState::Queued, TaskState::Processing] {
             for seen in self
                 .store
-                .tasks_in_state(state, &stuck_before, BATCH_LIMIT)
+                .tasks_in_state(state, &stuck_before, limit)
                 .await?
             {
                 if waits_for_run(&seen) {
+                    // Written before waiting tasks had a key of their own: move it there.
+                    self.store.polled(&seen, &now).await?;
                     continue;
                 }
                 match self.mark_stuck(&seen, &now).await? {
@@ -173,7 +192,7 @@ impl Sweeper {
         }
         for seen in self
             .store
-            .tasks_in_state(TaskState::Queued, &resend_before, BATCH_LIMIT)
+            .tasks_in_state(TaskState::Queued, &resend_before, limit)
             .await?
         {
             if seen.updated_at < stuck_before {
@@ -184,24 +203,25 @@ impl Sweeper {
                 false => report.skipped += 1,
             }
         }
-        // The webhook reports a run's end; polling covers a delivery that never came.
+        // The webhook reports a run's end; polling covers a delivery that never came. Least
+        // recently polled first, each polled one goes to the back: every run gets its turn.
         for seen in self
             .store
-            .tasks_in_state(TaskState::Processing, &resend_before, BATCH_LIMIT)
+            .waiting_tasks(&resend_before, self.settings.poll_limit)
             .await?
         {
-            if !waits_for_run(&seen) {
-                continue;
-            }
+            report.polled.push(name(&seen));
             match self.worker.poll_run(&seen).await {
                 Ok(crate::worker::Outcome::Completed | crate::worker::Outcome::Failed(_)) => {
                     report.concluded.push(name(&seen));
+                    continue;
                 }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(request_id = %seen.request_id, seq = seen.seq, error = %e, "polling a workflow run failed");
                 }
             }
+            self.store.polled(&seen, &now).await?;
         }
         if report != SweepReport::default() {
             tracing::info!(

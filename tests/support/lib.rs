@@ -383,6 +383,7 @@ pub fn sweeper_for(
     sweeper.settings = pao::sweeper::SweepSettings {
         stuck_after: std::time::Duration::from_secs(stuck_after_secs),
         resend_after: std::time::Duration::from_secs(resend_after_secs),
+        ..sweeper.settings.clone()
     };
     sweeper
 }

@@ -4,6 +4,7 @@
 //! |------|------|----|----|-------------------|--------------------|
 //! | [`requests`] | request | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | `REQUEST#<state>` / `<updatedAt>#<id>` |
 //! | [`requests`] | task | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<state>` / `<updatedAt>#<id>#<seq>` |
+//! | [`tasks`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting` / `<lastPolledAt>#<id>#<seq>` |
 //! | [`requests`] | event | `REQ#<id>` | `EVT#<nanos>#<rand>` | – | – |
 //! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |

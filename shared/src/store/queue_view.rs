@@ -21,13 +21,23 @@ impl Store {
         state: TaskState,
         since: Option<&str>,
     ) -> Result<u64, StoreError> {
+        self.count_key(format!("TASK#{state}"), since).await
+    }
+
+    /// How many `processing` tasks wait on a workflow run (their own index key).
+    pub async fn count_waiting(&self) -> Result<u64, StoreError> {
+        self.count_key(super::tasks::WAITING.to_string(), None)
+            .await
+    }
+
+    async fn count_key(&self, key: String, since: Option<&str>) -> Result<u64, StoreError> {
         let mut q = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(GSI_BY_STATE)
             .select(Select::Count)
-            .expression_attribute_values(":p", s(format!("TASK#{state}")));
+            .expression_attribute_values(":p", s(key));
         q = match since {
             Some(since) => q
                 .key_condition_expression("gsi2pk = :p AND gsi2sk >= :since")

@@ -218,6 +218,27 @@ impl Store {
             .collect()
     }
 
+    /// Tasks waiting on a workflow run, least recently polled first, polled before `before`.
+    pub async fn waiting_tasks(
+        &self,
+        before: &str,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI_BY_STATE)
+            .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
+            .expression_attribute_values(":p", s(super::tasks::WAITING))
+            .expression_attribute_values(":b", s(before));
+        query_pages(query, limit)
+            .await?
+            .iter()
+            .map(from_item)
+            .collect()
+    }
+
     /// Appends an audit event.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
         let mut item = event_item(id, event)?;

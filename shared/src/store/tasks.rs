@@ -455,19 +455,21 @@ impl Store {
 
     /// A task whose action goes on outside PAO (a workflow run): it stays `processing` with
     /// its external reference, which is also recorded for lookup (`EXTREF#<key>`), with the
-    /// event, in one transaction.
+    /// event, in one transaction. In the `byState` index it moves to a key of its own
+    /// ([`WAITING`]), ordered by when it was last polled, so the sweeper's stuck detection
+    /// never sees it and its polls go round every waiting task in turn.
     pub async fn wait_task(
         &self,
         task: &TaskRecord,
         external: &ExternalRef,
-        _now: &Now,
+        now: &Now,
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
         let update = StateUpdate {
             key: (request_pk(id), task_sk(task.seq)),
             from: vec![TaskState::Processing.to_string()],
-            sets: Vec::new(),
+            sets: waiting_keys(id, task.seq, now),
             changes: vec![Change::ExternalRef(external.clone())],
             unchanged_since: None,
             expiry: Expiry::UnderRequest,
@@ -489,6 +491,25 @@ impl Store {
             format!("task {} of {id} is no longer processing", task.seq)
         })
         .await
+    }
+
+    /// A waiting task was polled at `now` (the run goes on): it goes to the back of the poll
+    /// order. Changes nothing else; a task that moved on meanwhile is left alone.
+    pub async fn polled(&self, task: &TaskRecord, now: &Now) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let update = StateUpdate {
+            key: (request_pk(id), task_sk(task.seq)),
+            from: vec![TaskState::Processing.to_string()],
+            sets: waiting_keys(id, task.seq, now),
+            changes: Vec::new(),
+            unchanged_since: Some(task.updated_at.clone()),
+            expiry: Expiry::UnderRequest,
+            at: now.epoch,
+        };
+        match self.apply(update).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The task waiting on an external reference (`run-<id>`), if one is recorded.
@@ -579,6 +600,20 @@ pub(super) fn task_update(
         expiry: Expiry::UnderRequest,
         at,
     })
+}
+
+/// The `byState` partition of tasks waiting on a workflow run (they are `processing`).
+pub const WAITING: &str = "TASK#waiting";
+
+/// A waiting task's `byState` keys: its own partition, ordered by the last poll.
+fn waiting_keys(id: &RequestId, seq: u32, polled: &Now) -> Vec<(&'static str, Value)> {
+    vec![
+        ("gsi2pk", Value::String(WAITING.into())),
+        (
+            "gsi2sk",
+            Value::String(format!("{}#{id}#{seq:04}", polled.rfc3339)),
+        ),
+    ]
 }
 
 /// A request's state change; `from == to` is allowed (progress without a new state).
