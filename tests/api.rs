@@ -496,3 +496,52 @@ async fn a_wrong_method_answers_405_with_allow() {
     assert_eq!(status, 404, "{body}");
     env.cleanup().await;
 }
+
+/// Issue 23 point 6: a template that would run too long or write too much stops at its
+/// budget, and `POST /tools/test-variables` answers 422 naming the item and the template;
+/// the API goes on answering.
+#[tokio::test]
+async fn a_template_past_its_budget_is_refused_by_name() {
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &example_catalog_dir()).await;
+    let document = r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: heavy, name: Heavy, version: 1.0.0, category: testing, owner: team-test, description: Loops in loops. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: team, type: string }
+fulfillment:
+  items:
+    - id: hook
+      type: webhook
+      config:
+        url: https://hooks.example.com/x
+        payload:
+          text: "{% for a in range(end=1000) %}{% for b in range(end=1000) %}{{ a }}{% endfor %}{% endfor %}"
+"#;
+    let (status, body) = send(
+        &app,
+        call(
+            "POST",
+            "/api/v1/tools/test-variables",
+            Some(json!({"document": document, "input": {"name": "x", "basic": {"team": "a"}}})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["details"][0]["issue"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("\"hook\"")
+            && message.contains("payload.text")
+            && message.contains("more than 100000 loop iterations"),
+        "{body}"
+    );
+    let (status, _) = send(&app, call("GET", "/api/v1/catalog", None)).await;
+    assert_eq!(status, 200);
+    env.cleanup().await;
+}

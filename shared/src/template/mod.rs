@@ -15,6 +15,7 @@
 //! In a JSON document (a REST body) or a URL, a value is data, never structure (`escape`,
 //! `url`): each one is escaped for where it lands.
 
+mod budget;
 mod escape;
 mod fill;
 mod sandbox;
@@ -22,6 +23,7 @@ mod translate;
 mod tree;
 mod url;
 
+pub use budget::{MAX_ITERATIONS, MAX_OUTPUT, MAX_TIME};
 pub use translate::translate;
 pub use tree::{Template, TemplateTree};
 pub use url::{check_request_path, encode_component};
@@ -97,6 +99,9 @@ pub enum TemplateError {
     NotAllowed(String),
     #[error("template failed to render: {0}")]
     Render(String),
+    /// The render ran past a limit of `budget` (loop iterations, output size, time).
+    #[error("template exceeds its budget: {0}")]
+    Budget(String),
 }
 
 /// How a template's result is used.
@@ -445,6 +450,72 @@ mod tests {
             render("{% for i in range(end=3) %}{{ i }}{% endfor %}").ok(),
             Some("012".to_string())
         );
+    }
+
+    #[test]
+    fn a_render_has_a_budget() {
+        let over =
+            |src: &str, v: &Vars| match Template::parse(src, Mode::Text).expect("parses").render(v)
+            {
+                Err(TemplateError::Budget(why)) => why,
+                other => panic!("{src}: {other:?}"),
+            };
+        let mut v = vars();
+        // Loops inside loops: iterations are counted across the render.
+        let why = over(
+            "{% for i in range(end=1000) %}{% for j in range(end=1000) %}x{% endfor %}{% endfor %}",
+            &v,
+        );
+        assert!(why.contains("loop iterations"), "{why}");
+        // Output, literal and rendered.
+        let wide = format!(
+            "{{% for i in range(end=1000) %}}{}{{% endfor %}}",
+            "y".repeat(2048)
+        );
+        assert!(over(&wide, &v).contains("KiB of output"));
+        v.current["name"] = json!("a".repeat(1000));
+        let why = over(
+            &format!(
+                "{{{{ .current.name | replace(from='a', to='{}') }}}}",
+                "b".repeat(2000)
+            ),
+            &v,
+        );
+        assert!(why.contains("`replace`"), "{why}");
+        // A chain of filters that each multiply: measured after each.
+        let why = over(
+            "{{ .current.name | replace(from='a', to='aaaaaaaaaa') | replace(from='a', to='aaaaaaaaaa') | replace(from='a', to='aaaaaaaaaa') }}",
+            &v,
+        );
+        assert!(why.contains("KiB"), "{why}");
+        v.current["list"] = json!(vec!["x"; 1000]);
+        let why = over(
+            &format!("{{{{ .current.list | join(sep='{}') }}}}", "s".repeat(2000)),
+            &v,
+        );
+        assert!(why.contains("`join`"), "{why}");
+        // Within the budget the filters do what Tera's do.
+        assert_eq!(
+            render("{{ 'a-b' | replace(from='-', to='+') }}|{{ .current.basic.tags | join(sep=',') }}|{{ 'x\ny' | indent(prefix='> ', first=true) }}").as_deref(),
+            Ok("a+b|a,b|> x\n> y")
+        );
+        // A config tree shares one budget and names where it ran out.
+        let tree = json!({"a": wide, "b": "fine"});
+        let err = TemplateTree::parse(&tree, &[])
+            .expect("parses")
+            .render(&v)
+            .expect_err("over");
+        assert_eq!(err.0.to_string(), "a");
+        assert!(matches!(err.1, TemplateError::Budget(_)));
+        // The instrumentation is not for templates to call.
+        assert!(matches!(
+            Template::parse("{{ pao_tick(text=1) }}", Mode::Text),
+            Err(TemplateError::NotAllowed(_))
+        ));
+        assert!(matches!(
+            Template::parse("{{ 'a' | pao_check }}", Mode::Text),
+            Err(TemplateError::NotAllowed(_))
+        ));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! every string) shares ownership of the Tera instance that parsed it: it renders only there,
 //! and can be kept (in a catalog snapshot's cache) and rendered any number of times.
 
+use super::budget;
 use super::escape::{MARK, MARK_JSON, Mark, finish, mark_outputs, uses_markers};
 use super::fill::{context, fill_missing};
 use super::sandbox::Walker;
@@ -71,7 +72,8 @@ impl Template {
         }
         let mut root = vars.to_value();
         fill_missing(&mut root, &self.references);
-        self.render_in(&context(root)?)
+        let ctx = context(root)?;
+        budget::within(|| self.render_in(&ctx))
     }
 
     fn render_in(&self, ctx: &tera::Context) -> Result<String, TemplateError> {
@@ -82,9 +84,10 @@ impl Template {
             .tera
             .get()
             .ok_or_else(|| TemplateError::Render("template is not fully parsed".into()))?;
-        let text = tera
-            .render(&self.name, ctx)
-            .map_err(|e| TemplateError::Render(error_chain(&e)))?;
+        let text = budget::within(|| {
+            tera.render(&self.name, ctx)
+                .map_err(|e| TemplateError::Render(error_chain(&e)))
+        })?;
         finish(text, self.mode)
     }
 }
@@ -103,6 +106,12 @@ impl Parser {
         tera.autoescape_on(Vec::new());
         tera.register_filter(MARK, Mark { json: false });
         tera.register_filter(MARK_JSON, Mark { json: true });
+        tera.register_function(budget::TICK, budget::Tick);
+        tera.register_filter(budget::CHECK, budget::Check);
+        tera.register_filter(budget::OUT, budget::Out);
+        for capped in ["replace", "indent", "join"] {
+            tera.register_filter(capped, budget::Capped(capped));
+        }
         tera.register_filter("slug", slug_filter);
         tera.register_filter("slugify", slug_filter);
         tera.register_filter("json", JsonFilter);
@@ -159,10 +168,11 @@ impl Parser {
         }
         let typed = matches!(ast.as_slice(), [tera::ast::Node::VariableBlock(_, e)]
             if e.filters.last().is_some_and(|f| f.name == "json"));
-        if mode != Mode::Text {
-            if let Some(t) = self.tera.templates.get_mut(&name) {
+        if let Some(t) = self.tera.templates.get_mut(&name) {
+            if mode != Mode::Text {
                 mark_outputs(&mut t.ast);
             }
+            budget::instrument(&mut t.ast);
         }
         Ok(Template {
             literal: None,
@@ -297,7 +307,17 @@ impl TemplateTree {
         let mut root = vars.to_value();
         fill_missing(&mut root, &uses);
         let ctx = context(root).map_err(|e| (DocPath::root(), e))?;
-        self.root.render(&ctx, &DocPath::root())
+        // One budget for the whole tree: its templates together may not pass it.
+        let mut failed_at = DocPath::root();
+        budget::within(|| {
+            self.root
+                .render(&ctx, &DocPath::root())
+                .map_err(|(path, e)| {
+                    failed_at = path;
+                    e
+                })
+        })
+        .map_err(|e| (failed_at, e))
     }
 
     /// Every template in the tree with its path, in document order.
