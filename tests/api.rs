@@ -545,3 +545,120 @@ fulfillment:
     assert_eq!(status, 200);
     env.cleanup().await;
 }
+
+/// An item of `n` webhook calls with a free `json` field.
+fn many_calls(n: usize) -> String {
+    let mut doc = String::from(
+        r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: many-calls, name: Many calls, version: 1.0.0, category: testing, owner: team-test, description: One call per step. }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: blob, type: json }
+fulfillment:
+  items:
+"#,
+    );
+    for i in 0..n {
+        doc.push_str(&format!(
+            "    - {{ id: call_{i}, type: webhook, config: {{ url: \"https://hooks.example.com/{i}\" }} }}\n"
+        ));
+    }
+    doc
+}
+
+/// A catalog repository holding [`many_calls`]`(n)`, checked to load.
+fn many_calls_repo(n: usize) -> tempfile::TempDir {
+    let repo = write_repo(&[("catalog/many.yaml", &many_calls(n))]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    repo
+}
+
+fn many_calls_request(blob: Value) -> Value {
+    json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "many-calls",
+        "input": {"name": "many", "basic": {"blob": blob}}}]})
+}
+
+/// Issue 23 point 12: DynamoDB takes 100 items per transaction: a request of 97 tasks is
+/// written with its event and its Idempotency-Key's record; 98 tasks answer 422 naming the
+/// limit (before, 98 tasks with a key answered 500).
+#[tokio::test]
+async fn the_most_tasks_fit_one_transaction_with_a_key() {
+    let env = TestEnv::new().await;
+    for (n, expected) in [
+        (pao::store::MAX_TASKS, 202),
+        (pao::store::MAX_TASKS + 1, 422),
+    ] {
+        let repo = many_calls_repo(n);
+        let app = app_for(&env, repo.path()).await;
+        let mut r = call(
+            "POST",
+            "/api/v1/requests",
+            Some(many_calls_request(json!({}))),
+        );
+        r.headers
+            .push(("idempotency-key".into(), format!("many-{n}")));
+        let (status, body) = send(&app, r).await;
+        assert_eq!(status, expected, "{n} tasks: {body}");
+        if status == 202 {
+            let id = body["data"]["requests"][0]["requestId"]
+                .as_str()
+                .unwrap_or_default();
+            let (_, detail) =
+                send(&app, call("GET", &format!("/api/v1/requests/{id}"), None)).await;
+            assert_eq!(detail["data"]["tasks"].as_array().map(Vec::len), Some(n));
+        } else {
+            let issue = body["error"]["details"][0]["issue"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(issue.contains("at most 97"), "{body}");
+        }
+    }
+    env.cleanup().await;
+}
+
+/// Issue 23 point 12: every task copies the input, so a large input times many tasks passes
+/// the 4 MB DynamoDB writes in one transaction: 422 naming the input and the limit, and
+/// nothing is written.
+#[tokio::test]
+async fn an_input_too_large_to_store_is_refused_by_name() {
+    let env = TestEnv::new().await;
+    let repo = many_calls_repo(20);
+    let app = app_for(&env, repo.path()).await;
+    let blob = json!({"text": "x".repeat(240 * 1024)});
+    let (status, body) = send(
+        &app,
+        call("POST", "/api/v1/requests", Some(many_calls_request(blob))),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["field"],
+        json!("items[0].input")
+    );
+    let issue = body["error"]["details"][0]["issue"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(issue.contains("at most 4096 KiB"), "{issue}");
+    let (_, list) = send(&app, call("GET", "/api/v1/requests", None)).await;
+    assert_eq!(
+        list["data"].as_array().map(Vec::len),
+        Some(0),
+        "nothing written"
+    );
+    // A small input on the same item is written.
+    let (status, body) = send(
+        &app,
+        call(
+            "POST",
+            "/api/v1/requests",
+            Some(many_calls_request(json!({"text": "small"}))),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    env.cleanup().await;
+}

@@ -172,6 +172,14 @@ pub fn build(
         call_print: None,
         escalation_until: None,
     };
+    // Every task copies the input: a large input times many tasks can pass what DynamoDB
+    // stores in one item or one transaction. Refused here, naming the limit, before any write.
+    if let Err(e) = crate::store::requests::check_creation(&request, &tasks) {
+        return Err(vec![Problem::at(
+            "input",
+            format!("is too large to store: {e}; send less input"),
+        )]);
+    }
     Ok((request, tasks))
 }
 

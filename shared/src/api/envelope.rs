@@ -64,6 +64,9 @@ impl From<StoreError> for ApiError {
                 "is not a cursor this API gave out",
             )]),
             StoreError::Conflict(m) => Self::Conflict(m),
+            e @ (StoreError::TooLarge { .. } | StoreError::TooManyTasks(_)) => {
+                Self::Unprocessable(vec![Problem::at("input", e.to_string())])
+            }
             other => Self::Internal(other.to_string()),
         }
     }

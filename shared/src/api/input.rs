@@ -80,7 +80,7 @@ pub(super) fn limit_param(req: &ApiRequest, default: usize) -> Result<usize, Api
 
 /// `items[0].input.basic.x` for an issue of item 0's input; `items[0].catalogItemId` etc.
 pub(super) fn item_field(index: usize, field: &str) -> String {
-    if matches!(field, "catalogItemId" | "bundleId") {
+    if matches!(field, "catalogItemId" | "bundleId" | "input") {
         format!("items[{index}].{field}")
     } else {
         format!("items[{index}].input.{field}")

@@ -308,5 +308,7 @@ mod tests {
             "items[1].input.basic.instanceName"
         );
         assert_eq!(item_field(0, "catalogItemId"), "items[0].catalogItemId");
+        // The input as a whole (too large to store).
+        assert_eq!(item_field(0, "input"), "items[0].input");
     }
 }

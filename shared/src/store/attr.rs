@@ -40,6 +40,30 @@ pub(crate) fn from_item<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T
     serde_json::from_value(Value::Object(map)).map_err(|e| StoreError::Malformed(e.to_string()))
 }
 
+/// An item's size as DynamoDB counts it (names and values in UTF-8; a number counted as its
+/// text, which is never less than DynamoDB's count).
+pub(crate) fn item_size(item: &Item) -> usize {
+    item.iter().map(|(k, v)| k.len() + attr_size(v)).sum()
+}
+
+fn attr_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+        AttributeValue::B(b) => b.as_ref().len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(items) => 3 + items.iter().map(|i| 1 + attr_size(i)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + attr_size(v))
+                .sum::<usize>()
+        }
+        AttributeValue::Ss(v) | AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
+        _ => 0,
+    }
+}
+
 /// JSON → DynamoDB attribute (numbers stay numbers, maps stay maps).
 pub fn to_attr(v: &Value) -> AttributeValue {
     match v {

@@ -45,8 +45,13 @@ use std::collections::HashMap;
 /// Seconds a finished request is kept.
 pub const KEEP_COMPLETED_SECS: u64 = 90 * 86_400;
 pub const KEEP_FAILED_SECS: u64 = 180 * 86_400;
-/// DynamoDB allows 100 items in one transaction: the request and its first event take two.
-pub const MAX_TASKS: usize = 98;
+/// DynamoDB allows 100 items in one transaction: the request, its first event and the
+/// `Idempotency-Key`'s record take three.
+pub const MAX_TASKS: usize = 97;
+/// DynamoDB's largest item.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's largest transaction (all its items together).
+pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
 
 pub const GSI_BY_USER: &str = "byUser";
 pub const GSI_BY_STATE: &str = "byState";
@@ -66,6 +71,13 @@ pub enum StoreError {
     BadCursor,
     #[error("a request may have at most {MAX_TASKS} tasks, this one has {0}")]
     TooManyTasks(usize),
+    /// An item or a transaction past DynamoDB's size limits (sizes in KiB, rounded up).
+    #[error("{what} would store {kib} KiB; DynamoDB takes at most {limit_kib} KiB")]
+    TooLarge {
+        what: String,
+        kib: usize,
+        limit_kib: usize,
+    },
     #[error("stored item is malformed: {0}")]
     Malformed(String),
     #[error("DynamoDB: {0}")]

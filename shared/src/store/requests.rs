@@ -60,10 +60,10 @@ impl Store {
         if tasks.len() > MAX_TASKS {
             return Err(StoreError::TooManyTasks(tasks.len()));
         }
-        let mut writes =
-            vec![self.put_write(request_item(request)?, Some("attribute_not_exists(pk)"))?];
-        for t in tasks {
-            writes.push(self.put_write(task_item(t)?, None)?);
+        let (request_item, task_items) = creation_items(request, tasks)?;
+        let mut writes = vec![self.put_write(request_item, Some("attribute_not_exists(pk)"))?];
+        for item in task_items {
+            writes.push(self.put_write(item, None)?);
         }
         if with_event {
             let event = Event {
@@ -253,6 +253,58 @@ impl Store {
             .map_err(dynamo)?;
         Ok(())
     }
+}
+
+/// The items a submission writes, checked against DynamoDB's size limits (each item, and
+/// all of them in one transaction, with room for the event and the `Idempotency-Key`), so
+/// a request too large to store is refused before anything is written.
+pub fn check_creation(request: &RequestRecord, tasks: &[TaskRecord]) -> Result<(), StoreError> {
+    creation_items(request, tasks).map(|_| ())
+}
+
+fn creation_items(
+    request: &RequestRecord,
+    tasks: &[TaskRecord],
+) -> Result<(Item, Vec<Item>), StoreError> {
+    /// Kept for the event, the key's record and the attributes the store adds (TTL).
+    const ROOM: usize = 8 * 1024;
+    let kib = |bytes: usize| bytes.div_ceil(1024);
+    let too_large = |what: String, bytes: usize, limit: usize| StoreError::TooLarge {
+        what,
+        kib: kib(bytes),
+        limit_kib: kib(limit),
+    };
+    let request_item = request_item(request)?;
+    let mut total = super::attr::item_size(&request_item);
+    if total + ROOM > super::MAX_ITEM_BYTES {
+        return Err(too_large(
+            "the request".into(),
+            total + ROOM,
+            super::MAX_ITEM_BYTES,
+        ));
+    }
+    let mut task_items = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let item = task_item(t)?;
+        let size = super::attr::item_size(&item);
+        if size + ROOM > super::MAX_ITEM_BYTES {
+            return Err(too_large(
+                format!("task {} ({})", t.seq, t.item.id),
+                size + ROOM,
+                super::MAX_ITEM_BYTES,
+            ));
+        }
+        total += size;
+        task_items.push(item);
+    }
+    if total + ROOM > super::MAX_TRANSACTION_BYTES {
+        return Err(too_large(
+            format!("the request with its {} tasks", tasks.len()),
+            total + ROOM,
+            super::MAX_TRANSACTION_BYTES,
+        ));
+    }
+    Ok((request_item, task_items))
 }
 
 fn request_item(r: &RequestRecord) -> Result<Item, StoreError> {
