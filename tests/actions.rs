@@ -449,3 +449,51 @@ async fn deliver(
     )
     .await
 }
+
+/// Issue 23 point 10: outputs too large to store with the task fail it saying so, instead of
+/// a write that DynamoDB refuses (the task used to end "interrupted").
+#[tokio::test]
+async fn outputs_too_large_to_store_fail_the_task_by_name() {
+    let h = setup(DATABASES).await;
+    let item = format!(
+        r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: big-answer, name: Big answer, version: 1.0.0, category: testing, owner: team-test, description: Keeps the whole answer. }}
+form:
+  groups:
+    - id: target
+      fields:
+        - {{ id: size, type: integer, default: 1 }}
+fulfillment:
+  items:
+    - id: fetch
+      type: rest-api
+      config: {{ method: GET, url: "{}/api/v1/big" }}
+      outputs:
+        everything: /body
+"#,
+        h.stand_in.base_url()
+    );
+    let repo = write_repo(&[("catalog/big.yaml", &item)]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    let big = format!("{{\"blob\": \"{}\"}}", "x".repeat(600 * 1024));
+    h.stand_in.fail_with(Some((200, &big)));
+    let id = pao_system_tests::submit_item(
+        &h.env,
+        &loaded.catalog,
+        pao::catalog::Target::CatalogItem("big-answer".into()),
+        json!({"name": "big", "target": {}}),
+    )
+    .await;
+    let done = drain_until(&h.env, &h.worker, &id, ended).await;
+    h.stand_in.fail_with(None);
+    assert_eq!(done.request.state, RequestState::Failed);
+    let error = done.tasks[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("the action succeeded, but its outputs would store")
+            && error.contains("at most 400 KiB"),
+        "{error}"
+    );
+    h.env.cleanup().await;
+}

@@ -320,6 +320,55 @@ async fn waiting_runs_neither_starve_stuck_detection_nor_each_other() {
     g.env.cleanup().await;
 }
 
+/// Issue 23 point 10: an item's timeout bounds its whole action, not each call: a commit of
+/// twenty files to a slow server (every call 300 ms; a commit makes a call per file and six
+/// more) fails after its three seconds instead of running on for eight.
+#[tokio::test]
+async fn one_deadline_bounds_the_whole_action() {
+    let g = setup().await;
+    let files: String = (0..20)
+        .map(|i| format!("          - {{ path: \"f/{i}.txt\", content: \"{i}\" }}\n"))
+        .collect();
+    let item = format!(
+        r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: {{ id: many-files, name: Many files, version: 1.0.0, category: testing, owner: team-test, description: Twenty files in one commit. }}
+form:
+  groups:
+    - id: basic
+      fields:
+        - {{ id: branch, type: string, required: true }}
+fulfillment:
+  items:
+    - id: files
+      type: github-commit
+      timeoutSeconds: 3
+      config:
+        repository: acme/gitops
+        branch: "pao/{{{{.current.basic.branch}}}}"
+        message: "Twenty files"
+        files:
+{files}"#
+    );
+    let repo = write_repo(&[("catalog/files.yaml", &item)]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    assert!(loaded.problems.is_empty(), "{:?}", loaded.problems);
+    g.github.delay(std::time::Duration::from_millis(300));
+    let id = pao_system_tests::submit_item(
+        &g.env,
+        &loaded.catalog,
+        pao::catalog::Target::CatalogItem("many-files".into()),
+        json!({"name": "slow", "basic": {"branch": "slow"}}),
+    )
+    .await;
+    let done = drain_until(&g.env, &g.worker, &id, ended).await;
+    g.github.delay(std::time::Duration::ZERO);
+    assert_eq!(done.request.state, RequestState::Failed);
+    let error = done.tasks[0].error.clone().unwrap_or_default();
+    assert!(error.contains("no answer within 3 seconds"), "{error}");
+    g.env.cleanup().await;
+}
+
 #[tokio::test]
 async fn a_redelivered_commit_creates_nothing_twice() {
     let g = setup().await;

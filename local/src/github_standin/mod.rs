@@ -87,6 +87,8 @@ struct Extra {
     notify: Option<(String, String)>,
     /// Runs complete by themselves after this long, with this conclusion.
     auto_complete: Option<(Duration, String)>,
+    /// How long every answer takes.
+    delay: Duration,
 }
 
 impl Drop for GitHubStandIn {
@@ -183,6 +185,11 @@ impl GitHubStandIn {
     /// Delivers a signed `workflow_run` webhook to `url` when a run completes.
     pub fn notify(&self, url: &str, secret: &str) {
         self.extra().notify = Some((url.to_string(), secret.to_string()));
+    }
+
+    /// Every answer takes `delay` (a slow server).
+    pub fn delay(&self, delay: Duration) {
+        self.extra().delay = delay;
     }
 
     /// Runs complete by themselves `after` their dispatch, with `conclusion`.
@@ -300,6 +307,10 @@ fn is_object_id(s: &str) -> bool {
 
 async fn handle(req: Request<Incoming>, served: &Served) -> Response<Full<Bytes>> {
     served.calls.fetch_add(1, Ordering::Relaxed);
+    let delay = served.extra.lock().map(|e| e.delay).unwrap_or_default();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let header = |name: &str| {
         req.headers()
             .get(name)

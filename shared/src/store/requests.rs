@@ -262,12 +262,32 @@ pub fn check_creation(request: &RequestRecord, tasks: &[TaskRecord]) -> Result<(
     creation_items(request, tasks).map(|_| ())
 }
 
+/// Whether a task with these `outputs` still fits one DynamoDB item (its attempts and
+/// input are in it too).
+pub fn check_completed(
+    task: &TaskRecord,
+    outputs: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), StoreError> {
+    let mut done = task.clone();
+    done.outputs = outputs.clone();
+    let size = super::attr::item_size(&task_item(&done)?) + ROOM;
+    if size > super::MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge {
+            what: "its outputs".into(),
+            kib: size.div_ceil(1024),
+            limit_kib: super::MAX_ITEM_BYTES / 1024,
+        });
+    }
+    Ok(())
+}
+
+/// Kept for the event, the key's record and the attributes the store adds (TTL).
+const ROOM: usize = 8 * 1024;
+
 fn creation_items(
     request: &RequestRecord,
     tasks: &[TaskRecord],
 ) -> Result<(Item, Vec<Item>), StoreError> {
-    /// Kept for the event, the key's record and the attributes the store adds (TTL).
-    const ROOM: usize = 8 * 1024;
     let kib = |bytes: usize| bytes.div_ceil(1024);
     let too_large = |what: String, bytes: usize, limit: usize| StoreError::TooLarge {
         what,

@@ -372,6 +372,19 @@ impl Worker {
         result: Result<ActionResult, ActionError>,
     ) -> Result<Outcome, WorkerError> {
         let now = Now::current();
+        // A result whose outputs cannot be stored fails the task saying so (the write would
+        // fail, and the task end as interrupted).
+        let result = result.and_then(|done| {
+            if done.waiting {
+                return Ok(done);
+            }
+            match crate::store::requests::check_completed(task, &outputs_of(task, &done)) {
+                Ok(()) => Ok(done),
+                Err(e) => Err(ActionError::Rejected(format!(
+                    "the action succeeded, but {e}: select less with the item's `outputs` pointers"
+                ))),
+            }
+        });
         match result {
             Ok(done) if done.waiting => {
                 let Some(external) = &done.external_ref else {
@@ -394,14 +407,7 @@ impl Worker {
             }
             Ok(done) => {
                 let completion = Completion {
-                    outputs: task
-                        .item
-                        .outputs
-                        .iter()
-                        .filter_map(|(key, pointer)| {
-                            Some((key.clone(), done.result.pointer(pointer.as_str()?)?.clone()))
-                        })
-                        .collect(),
+                    outputs: outputs_of(task, &done),
                     external_ref: done.external_ref.clone(),
                 };
                 let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);
@@ -541,4 +547,18 @@ const INTERRUPTED: &str = "interrupted, outcome unknown: an earlier attempt stop
 
 fn secret_error(e: SecretError) -> ActionError {
     ActionError::Config(e.to_string())
+}
+
+/// The task's outputs: each of the item's `outputs` pointers into the action's result.
+fn outputs_of(
+    task: &TaskRecord,
+    done: &ActionResult,
+) -> serde_json::Map<String, serde_json::Value> {
+    task.item
+        .outputs
+        .iter()
+        .filter_map(|(key, pointer)| {
+            Some((key.clone(), done.result.pointer(pointer.as_str()?)?.clone()))
+        })
+        .collect()
 }

@@ -64,7 +64,8 @@ fn idempotency_key(task: &TaskRecord) -> String {
 
 impl Worker {
     /// Renders the task's config and runs its action (or, with `find_only`, looks for what an
-    /// earlier attempt created).
+    /// earlier attempt created). The item's timeout bounds the whole action, however many
+    /// calls it makes (a commit makes one per file and six more), not each call.
     pub(super) async fn run(
         &self,
         detail: &RequestDetail,
@@ -85,6 +86,20 @@ impl Worker {
                 .saturating_sub(DEADLINE_MARGIN);
             timeout = timeout.min(left.max(Duration::from_secs(1)));
         }
+        tokio::time::timeout(timeout, self.act(detail, task, &config, find_only, timeout))
+            .await
+            .unwrap_or(Err(ActionError::Timeout(timeout.as_secs())))
+    }
+
+    /// The action itself, each call limited to `timeout`.
+    async fn act(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        config: &Value,
+        find_only: bool,
+        timeout: Duration,
+    ) -> Result<ActionResult, ActionError> {
         match task.item.action {
             ActionType::JiraTicket => {
                 let secret = self
