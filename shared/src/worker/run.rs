@@ -132,7 +132,7 @@ impl Worker {
                     None if find_only => return Err(ActionError::Rejected(NOT_FOUND.into())),
                     None => {
                         self.jira
-                            .create_issue(instance, &config, &label, timeout)
+                            .create_issue(instance, config, &label, timeout)
                             .await?
                     }
                 };
@@ -158,7 +158,7 @@ impl Worker {
                     &self.outbound,
                     &self.secrets,
                     &self.settings.catalog_secrets,
-                    &config,
+                    config,
                     &idempotency_key(task),
                     timeout,
                 )
@@ -169,7 +169,7 @@ impl Worker {
                     &self.outbound,
                     &self.secrets,
                     &self.settings.catalog_secrets,
-                    &config,
+                    config,
                     &idempotency_key(task),
                     timeout,
                 )
@@ -180,7 +180,7 @@ impl Worker {
                 crate::action::github_commit::commit(
                     &self.github.with_timeout(timeout),
                     &token,
-                    &config,
+                    config,
                     &idempotency_key(task),
                 )
                 .await
@@ -190,7 +190,7 @@ impl Worker {
                 crate::action::github_workflow::dispatch(
                     &self.github.with_timeout(timeout),
                     &token,
-                    &config,
+                    config,
                     &idempotency_key(task),
                 )
                 .await
