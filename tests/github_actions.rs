@@ -457,6 +457,22 @@ async fn github_failures_name_the_answer() {
         bad_token.to_string().contains("401") && !bad_token.to_string().contains("wrong"),
         "{bad_token}"
     );
+    // Issue 23 point 13: a server that quotes the token it refused never gets it into the error.
+    g.github.echo_token(true);
+    let echoed = pao::action::github_commit::commit(
+        &g.worker.github,
+        "ghs_Leaky-Token-0042",
+        &commit,
+        "req-x-0-1",
+    )
+    .await
+    .expect_err("bad credentials")
+    .to_string();
+    g.github.echo_token(false);
+    assert!(
+        echoed.contains("Bad credentials: Bearer ********") && !echoed.contains("Leaky"),
+        "{echoed}"
+    );
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);

@@ -286,3 +286,45 @@ async fn the_idempotency_fingerprint_is_keyed() {
     assert!(!table.contains(&plain_twice));
     env.cleanup().await;
 }
+
+/// Issue 23 point 13: a JIRA server that quotes the credentials it was sent (broken or
+/// hostile) in its error never gets them into the task's error: the API token, the Basic
+/// header's base64 and `email:token` are all blanked.
+#[tokio::test]
+async fn a_jira_error_that_echoes_the_credentials_is_blanked() {
+    let env = TestEnv::new().await;
+    let jira =
+        pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-Secret-Token-42")
+            .await
+            .expect("JIRA stand-in");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[("catalog/two.yaml", pao_system_tests::TWO_TICKETS)]);
+    let loaded = pao::catalog::load::load_dir(repo.path()).expect("catalog");
+    jira.echo_credentials(true);
+    jira.fail_with(Some(400));
+    let id = pao_system_tests::submit_item(
+        &env,
+        &loaded.catalog,
+        pao::catalog::Target::CatalogItem("two-tickets".into()),
+        json!({"name": "orders", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let done = drain_until(&env, &worker, &id, |d| {
+        d.request.state == pao::request::RequestState::Failed
+    })
+    .await;
+    let error = done.tasks[0].error.clone().unwrap_or_default();
+    assert!(
+        error.contains("answered 400") && error.contains("********"),
+        "{error}"
+    );
+    let basic = pao_local::jira_standin::base64(b"pao@example.com:jira-Secret-Token-42");
+    for leaked in [
+        "jira-Secret-Token-42",
+        basic.as_str(),
+        &basic[..basic.len() - 2],
+    ] {
+        assert!(!error.contains(leaked), "{leaked} in {error}");
+    }
+    env.cleanup().await;
+}

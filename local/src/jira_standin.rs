@@ -41,6 +41,8 @@ struct State {
     delay: std::time::Duration,
     /// The next create is made, but its answer is lost (a timeout after JIRA acted).
     lose_next_create_answer: bool,
+    /// Injected failures quote the credentials they were sent (a broken or hostile server).
+    echo_credentials: bool,
 }
 
 /// A running stand-in; it stops when the handle is dropped.
@@ -178,6 +180,14 @@ impl JiraStandIn {
         }
     }
 
+    /// Injected failures quote the Authorization header they received, as it came and
+    /// decoded (what a broken or hostile server might do).
+    pub fn echo_credentials(&self, on: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.echo_credentials = on;
+        }
+    }
+
     /// From now on, answer every call with this status (None: behave).
     pub fn fail_with(&self, status: Option<u16>) {
         if let Ok(mut s) = self.state.lock() {
@@ -211,11 +221,13 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let authorized = req
+    let received = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        == Some(expected_auth);
+        .unwrap_or_default()
+        .to_string();
+    let authorized = received == expected_auth;
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
@@ -255,6 +267,14 @@ async fn handle(
     }
     if let Some(code) = s.fail_with {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if s.echo_credentials {
+            let decoded = received
+                .strip_prefix("Basic ")
+                .and_then(|b| base64_decode(b.trim()))
+                .unwrap_or_default();
+            let echoed = format!("request with {received} ({decoded}) refused");
+            return jira_error(status, &[&echoed], json!({"auth": received}));
+        }
         return jira_error(
             status,
             &["Internal server error (stand-in failure injected)"],
@@ -412,6 +432,25 @@ fn percent_decode(s: &str) -> String {
     crate::sigv4::percent_decode(&s.replace('+', " "))
 }
 
+/// Standard base64 decoded to text (for echoing Basic credentials), if it is some.
+fn base64_decode(input: &str) -> Option<String> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in input.bytes().take_while(|c| *c != b'=') {
+        let v = T.iter().position(|t| *t == c)? as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Standard base64 (for the Basic credentials the stand-in expects).
 pub fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -437,6 +476,16 @@ pub fn base64(input: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_round_trips() {
+        for text in ["", "a", "ab", "abc", "pao@example.com:jira-token"] {
+            assert_eq!(
+                base64_decode(&base64(text.as_bytes())).as_deref(),
+                Some(text)
+            );
+        }
+    }
 
     #[test]
     fn base64_matches_the_standard() {

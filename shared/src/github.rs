@@ -43,7 +43,7 @@ pub fn status_error(status: u16, answer: &Value, what: &str) -> GitHubError {
     GitHubError::Status {
         status,
         what: what.to_string(),
-        message,
+        message: crate::redact::quote(&message, &[]),
     }
 }
 
@@ -109,7 +109,13 @@ impl GitHub {
             message: e.without_url().to_string(),
         })?;
         let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let mut body: Value = response.json().await.unwrap_or(Value::Null);
+        if !(200..300).contains(&status) {
+            // An error answer may be quoted to people: a server that echoes the token (broken
+            // or hostile) has every form of it blanked first.
+            let text = crate::redact::blank(&body.to_string(), &[token]);
+            body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        }
         Ok((status, body))
     }
 

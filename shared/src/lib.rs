@@ -16,6 +16,7 @@
 //! - [`value`]: date, email, URL and pattern checks shared by forms and validation.
 //! - [`task`]: fulfillment task states and their allowed changes.
 //! - [`record`]: the stored records of a request, its tasks and its events.
+//! - [`redact`]: what an error may quote of a target's answer (every form of a secret blanked).
 //! - [`config`]: settings from the environment.
 //! - [`store`]: DynamoDB state (requests, tasks, events, idempotency claims, catalog
 //!   snapshots, list cursors).
@@ -57,6 +58,7 @@ pub mod plan;
 pub mod problem;
 pub mod queue;
 pub mod record;
+pub mod redact;
 pub mod request;
 pub mod schema;
 pub mod secrets;

@@ -89,6 +89,8 @@ struct Extra {
     auto_complete: Option<(Duration, String)>,
     /// How long every answer takes.
     delay: Duration,
+    /// A refused token is quoted in the answer (a broken or hostile server).
+    echo_token: bool,
 }
 
 impl Drop for GitHubStandIn {
@@ -185,6 +187,11 @@ impl GitHubStandIn {
     /// Delivers a signed `workflow_run` webhook to `url` when a run completes.
     pub fn notify(&self, url: &str, secret: &str) {
         self.extra().notify = Some((url.to_string(), secret.to_string()));
+    }
+
+    /// A refused call's answer quotes the Authorization header it came with.
+    pub fn echo_token(&self, on: bool) {
+        self.extra().echo_token = on;
     }
 
     /// Every answer takes `delay` (a slow server).
@@ -323,9 +330,15 @@ async fn handle(req: Request<Incoming>, served: &Served) -> Response<Full<Bytes>
         .strip_prefix("Bearer ")
         .or_else(|| authorization.strip_prefix("token "));
     if token != Some(served.token.as_str()) {
+        let echo = served.extra.lock().map(|e| e.echo_token).unwrap_or(false);
+        let message = if echo {
+            format!("Bad credentials: {authorization}")
+        } else {
+            "Bad credentials".to_string()
+        };
         return answer(
             StatusCode::UNAUTHORIZED,
-            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+            json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": "401"}),
         );
     }
     let version = header("x-github-api-version");

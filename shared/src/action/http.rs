@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 const BREAKER_THRESHOLD: u32 = 5;
 /// How long calls to such a host fail fast.
 const BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
-/// How much of a target's answer an error message quotes.
-const QUOTED: usize = 200;
 
 /// Hosts the operator allows beyond the rule (`PAO_HTTP_ALLOW_HOSTS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -364,36 +362,6 @@ pub struct Answer {
 /// base64 (`Authorization: Basic` carries `user:password` so), URL-encoded, JSON-escaped; for
 /// `user:password`, the password alone too. Longest first, so that a form inside another is
 /// blanked as part of it.
-fn secret_forms(secrets: &[&str]) -> Vec<String> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    let mut forms = Vec::new();
-    for s in secrets {
-        let mut values = vec![s.to_string()];
-        if let Some((_, password)) = s.split_once(':') {
-            values.push(password.to_string());
-        }
-        for v in values {
-            forms.push(STANDARD.encode(v.as_bytes()));
-            forms.push(
-                STANDARD
-                    .encode(v.as_bytes())
-                    .trim_end_matches('=')
-                    .to_string(),
-            );
-            forms.push(URL_SAFE_NO_PAD.encode(v.as_bytes()));
-            forms.push(crate::signing::uri_encode(v.as_bytes(), false));
-            let json = serde_json::to_string(&v).unwrap_or_default();
-            forms.push(json.trim_matches('"').to_string());
-            forms.push(v);
-        }
-    }
-    forms.retain(|f| f.len() >= 4);
-    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
-    forms.dedup();
-    forms
-}
-
 impl Answer {
     /// The error for an answer that is not one of `expected` (empty: any 2xx), naming its
     /// status and the start of its body, with every `secret` blanked out.
@@ -406,16 +374,7 @@ impl Answer {
         if ok {
             return Ok(());
         }
-        // Blanked before the cut, so that a secret at the cut cannot leave its first half.
-        let mut blanked = self.text.clone();
-        for form in secret_forms(secrets) {
-            blanked = blanked.replace(&form, "********");
-        }
-        let mut quoted: String = blanked.chars().take(QUOTED).collect();
-        if blanked.chars().count() > QUOTED {
-            quoted.push('…');
-        }
-        let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
+        let quoted = crate::redact::quote(&self.text, secrets);
         Err(ActionError::Rejected(format!(
             "{what} answered {}{}",
             self.status,
@@ -536,7 +495,7 @@ mod tests {
             ),
             "password p@ss w\"rd/42 expired".to_string(),
             // Cut at the quoting limit: the secret straddles it.
-            format!("{}{secret}", "x".repeat(QUOTED - 5)),
+            format!("{}{secret}", "x".repeat(crate::redact::QUOTED - 5)),
         ];
         for text in echoes {
             let answer = Answer {

@@ -216,10 +216,12 @@ async fn call(
     if status.is_success() {
         Ok(body)
     } else {
+        // A broken or hostile server may echo the credentials: every form PAO sent is blanked.
+        let basic = format!("{}:{}", instance.email, instance.api_token);
         Err(ActionError::Rejected(format!(
             "{what} answered {}: {}",
             status.as_u16(),
-            jira_error_text(&body)
+            crate::redact::quote(&jira_error_text(&body), &[&basic, &instance.api_token])
         )))
     }
 }
