@@ -255,7 +255,7 @@ fn json_values_stay_data() {
 /// in an API path (one `/` in a repository, no `..`, `?`, `#` or `%` unencoded).
 #[test]
 fn github_names_stay_in_their_place() {
-    use pao::action::github_names::{Repo, check_ref, check_workflow, ref_path};
+    use pao::github::names::{Repo, check_ref, check_workflow, ref_path};
     let strategy = prop_oneof![hostile_text(), "[a-z./_-]{0,12}"];
     fuzz("github_names_stay_in_their_place", strategy, |s| {
         if let Ok(repo) = Repo::parse("repository", &s) {

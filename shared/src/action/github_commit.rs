@@ -5,8 +5,8 @@
 //! redelivery after a crash finds the commit on the branch (and the open pull request) and
 //! creates nothing twice. Result: `{"sha", "branch", "commitUrl", "pullRequestUrl"}`.
 
-use super::github_names::{Repo, check_ref, ref_path};
 use super::{ActionError, ActionResult};
+use crate::github::names::{Repo, check_ref, ref_path};
 use crate::github::{GitHub, GitHubError, status_error};
 use crate::record::ExternalRef;
 use crate::template::encode_component;
@@ -57,10 +57,10 @@ pub async fn commit(
     let c: CommitConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("github-commit config: {e}")))?;
     // Checked before any call: each is written into an API path.
-    let repo = Repo::parse("repository", &c.repository)?;
+    let repo = Repo::parse("repository", &c.repository).map_err(ActionError::Config)?;
     let base = c.base_branch.as_deref().unwrap_or("main");
-    check_ref("branch", &c.branch)?;
-    check_ref("baseBranch", base)?;
+    check_ref("branch", &c.branch).map_err(ActionError::Config)?;
+    check_ref("baseBranch", base).map_err(ActionError::Config)?;
     let owner = repo.owner().to_string();
     let repo = repo.to_string();
     let repo = repo.as_str();

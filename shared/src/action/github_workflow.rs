@@ -10,8 +10,8 @@
 //! polls the run as a fallback. Result: `{"runId", "runUrl", "conclusion"}`.
 
 use super::github_commit::github_error;
-use super::github_names::{Repo, check_ref, check_workflow};
 use super::{ActionError, ActionResult};
+use crate::github::names::{Repo, check_ref, check_workflow};
 use crate::github::{GitHub, status_error};
 use crate::record::ExternalRef;
 use reqwest::Method;
@@ -109,10 +109,12 @@ pub async fn dispatch(
     let c: WorkflowConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("github-workflow config: {e}")))?;
     // Checked before any call: each is written into an API path (the ref into the body).
-    let repo = Repo::parse("repository", &c.repository)?.to_string();
-    check_workflow(&c.workflow)?;
+    let repo = Repo::parse("repository", &c.repository)
+        .map_err(ActionError::Config)?
+        .to_string();
+    check_workflow(&c.workflow).map_err(ActionError::Config)?;
     let git_ref = c.git_ref.clone().unwrap_or_else(|| "main".into());
-    check_ref("ref", &git_ref)?;
+    check_ref("ref", &git_ref).map_err(ActionError::Config)?;
     let path = format!("/repos/{repo}/actions/workflows/{}/dispatches", c.workflow);
     let what = format!("dispatching {} in {repo}", c.workflow);
     let body = json!({"ref": git_ref, "inputs": c.inputs, "return_run_details": true});
@@ -209,7 +211,9 @@ pub async fn run_state(
     repo: &str,
     id: u64,
 ) -> Result<RunState, ActionError> {
-    let repo = Repo::parse("repository", repo)?.to_string();
+    let repo = Repo::parse("repository", repo)
+        .map_err(ActionError::Config)?
+        .to_string();
     let run = gh
         .call_ok(
             Method::GET,

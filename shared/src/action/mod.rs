@@ -3,7 +3,6 @@
 //! the thing it created. Errors carry text safe to store and show: never a credential.
 
 pub mod github_commit;
-pub mod github_names;
 pub mod github_workflow;
 pub mod http;
 pub mod jira;

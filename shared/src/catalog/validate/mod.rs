@@ -462,9 +462,9 @@ fn check_secret_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, fo
 }
 
 /// GitHub names written literally in the catalog are checked now, as the worker checks the
-/// rendered ones before any call (`action::github_names`).
+/// rendered ones before any call (`github::names`).
 fn check_github_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, found: &mut Found) {
-    use crate::action::github_names::{Repo, check_ref, check_workflow};
+    use crate::github::names::{Repo, check_ref, check_workflow};
     let keys: &[&str] = match fi.action {
         ActionType::GithubWorkflow => &["repository", "workflow", "ref"],
         ActionType::GithubCommit => &["repository", "branch", "baseBranch"],
@@ -482,7 +482,7 @@ fn check_github_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, fo
             "workflow" => check_workflow(value),
             _ => check_ref(key, value),
         };
-        if let Err(crate::action::ActionError::Config(problem)) = checked {
+        if let Err(problem) = checked {
             found.push((config.key(*key), problem));
         }
     }

@@ -4,7 +4,6 @@
 //! repository, and a ref is written into a path component by component, percent-encoded, so
 //! even a character git allows (`%`, `#`) cannot change the path.
 
-use super::ActionError;
 use crate::template::encode_component;
 use std::fmt;
 
@@ -20,8 +19,8 @@ pub struct Repo {
 
 impl Repo {
     /// `field` names the config key in the error.
-    pub fn parse(field: &str, s: &str) -> Result<Self, ActionError> {
-        let bad = |why: &str| ActionError::Config(format!("{field} {s:?} {why}"));
+    pub fn parse(field: &str, s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("{field} {s:?} {why}");
         let (owner, name) = s.split_once('/').ok_or_else(|| bad("is not owner/name"))?;
         // Accounts: letters, digits and hyphens, 39 at most, no leading hyphen (managed
         // users add `_shortcode`).
@@ -61,7 +60,7 @@ impl fmt::Display for Repo {
 
 /// A branch, tag or full ref name, by `git check-ref-format --allow-onelevel` (and not
 /// starting with `-`, as `git branch` refuses).
-pub fn check_ref(field: &str, name: &str) -> Result<(), ActionError> {
+pub fn check_ref(field: &str, name: &str) -> Result<(), String> {
     let why = if name.is_empty() {
         Some("is empty")
     } else if name.len() > MAX_REF {
@@ -92,9 +91,7 @@ pub fn check_ref(field: &str, name: &str) -> Result<(), ActionError> {
         None
     };
     match why {
-        Some(why) => Err(ActionError::Config(format!(
-            "{field} {name:?} is not a git ref name: it {why}"
-        ))),
+        Some(why) => Err(format!("{field} {name:?} is not a git ref name: it {why}")),
         None => Ok(()),
     }
 }
@@ -108,7 +105,7 @@ pub fn ref_path(name: &str) -> String {
 }
 
 /// A workflow file name (`deploy.yml`, no directory) or a workflow id.
-pub fn check_workflow(name: &str) -> Result<(), ActionError> {
+pub fn check_workflow(name: &str) -> Result<(), String> {
     let file = name
         .strip_suffix(".yml")
         .or_else(|| name.strip_suffix(".yaml"))
@@ -123,9 +120,9 @@ pub fn check_workflow(name: &str) -> Result<(), ActionError> {
     if (file && name.len() <= 255) || id {
         Ok(())
     } else {
-        Err(ActionError::Config(format!(
+        Err(format!(
             "workflow {name:?} is not a workflow file name (deploy.yml, no directory) or id"
-        )))
+        ))
     }
 }
 
@@ -154,7 +151,7 @@ mod tests {
             "ac%2Fme/infra",
         ] {
             assert!(
-                matches!(Repo::parse("repository", bad), Err(ActionError::Config(m)) if m.starts_with("repository ")),
+                matches!(Repo::parse("repository", bad), Err(m) if m.starts_with("repository ")),
                 "{bad}"
             );
         }

@@ -3,6 +3,8 @@
 //! `X-GitHub-Api-Version: 2022-11-28` and the token from Secrets Manager as a bearer token.
 //! The base URL is configurable (GitHub Enterprise Server, the local stand-in).
 
+pub mod names;
+
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::Value;
