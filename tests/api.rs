@@ -662,3 +662,58 @@ async fn an_input_too_large_to_store_is_refused_by_name() {
     assert_eq!(status, 202, "{body}");
     env.cleanup().await;
 }
+
+/// Issue 23 point 7: ownership is the principal's unique id together with its ARN. A role
+/// deleted and made again under the same name (a new id, the same ARN for the same session
+/// name) does not see or decide on the old role's requests; the email shown and printed in
+/// tickets comes only from a session name something pins (IAM Identity Center, or a role the
+/// deployer lists), never from a name the caller chose.
+#[tokio::test]
+async fn ownership_is_the_principal_not_a_chosen_session_name() {
+    let env = TestEnv::new().await;
+    let mut app = app_for(&env, &example_catalog_dir()).await;
+    let (status, body) = send(&app, call("POST", "/api/v1/requests", Some(seed_request()))).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let path = format!("/api/v1/requests/{id}");
+    let (status, detail) = send(&app, call("GET", &path, None)).await;
+    assert_eq!(status, 200);
+    // The local stack trusts its Developer role's session names, as an identity provider
+    // that pins them would be trusted.
+    assert_eq!(detail["data"]["user"]["email"], json!("dev@example.com"));
+    let recreated = |method: &str, path: &str| {
+        let mut r = call(method, path, None);
+        r.caller_id = Some("AROANEWROLEID0000001:dev@example.com".into());
+        r
+    };
+    assert_eq!(send(&app, recreated("GET", &path)).await.0, 404);
+    assert_eq!(
+        send(&app, recreated("POST", &format!("{path}/abort")))
+            .await
+            .0,
+        404
+    );
+    let (status, list) = send(&app, recreated("GET", "/api/v1/requests")).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(0), "{list}");
+    // The same ARN and id still own it.
+    let (_, list) = send(&app, call("GET", "/api/v1/requests", None)).await;
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(2), "{list}");
+    // A role whose session names nobody pins gives no email, whatever the name says.
+    app.settings.session_trust = pao::api::SessionTrust::default();
+    let (_, body) = send(&app, call("POST", "/api/v1/requests", Some(seed_request()))).await;
+    let other = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (_, detail) = send(
+        &app,
+        call("GET", &format!("/api/v1/requests/{other}"), None),
+    )
+    .await;
+    assert_eq!(detail["data"]["user"]["email"], Value::Null, "{detail}");
+    env.cleanup().await;
+}

@@ -187,6 +187,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
         user: pao::record::Principal {
             arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
             email: None,
+            id: None,
         },
         correlation_id: "corr-sweep".into(),
         submission_id: "sub-sweep".into(),

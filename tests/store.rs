@@ -13,6 +13,15 @@ use pao_system_tests::TestEnv;
 use serde_json::{Map, json};
 
 const ALICE: &str = "arn:aws:sts::000000000000:assumed-role/Developer/alice@example.com";
+
+/// Alice as a caller whose unique id was not recorded (the ARN decides).
+fn alice() -> Principal {
+    Principal {
+        arn: ALICE.into(),
+        email: None,
+        id: None,
+    }
+}
 const BOB: &str = "arn:aws:sts::000000000000:assumed-role/Developer/bob@example.com";
 
 fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<TaskRecord>) {
@@ -28,6 +37,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         user: Principal {
             arn: user.into(),
             email: None,
+            id: None,
         },
         input: json!({"name": "my-request", "basic": {"secret": "********"}}),
         correlation_id: "corr-1".into(),
@@ -262,14 +272,14 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     let key = CursorKey::new("test-key");
 
     let first = store
-        .list_requests(ALICE, None, 2, None, &key, &Now::at(NOW))
+        .list_requests(&alice(), None, 2, None, &key, &Now::at(NOW))
         .await
         .expect("page 1");
     let seen: Vec<&RequestId> = first.items.iter().map(|r| &r.request_id).collect();
     assert_eq!(seen, [&ids[4], &ids[3]]);
     let cursor = first.next_cursor.expect("more pages");
     let second = store
-        .list_requests(ALICE, None, 10, Some(&cursor), &key, &Now::at(NOW))
+        .list_requests(&alice(), None, 10, Some(&cursor), &key, &Now::at(NOW))
         .await
         .expect("page 2");
     let seen: Vec<&RequestId> = second.items.iter().map(|r| &r.request_id).collect();
@@ -287,7 +297,7 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
         .expect("processing");
     let processing = store
         .list_requests(
-            ALICE,
+            &alice(),
             Some(RequestState::Processing),
             10,
             None,
@@ -301,7 +311,14 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
 
     assert!(matches!(
         store
-            .list_requests(ALICE, None, 10, Some("not-a-cursor"), &key, &Now::at(NOW))
+            .list_requests(
+                &alice(),
+                None,
+                10,
+                Some("not-a-cursor"),
+                &key,
+                &Now::at(NOW)
+            )
             .await,
         Err(StoreError::BadCursor)
     ));

@@ -183,7 +183,7 @@ fn apigw_event(
             "requestId": uuid_like(), "httpMethod": method, "path": format!("/local{path}"), "resourcePath": path,
             "protocol": "HTTP/1.1", "apiId": "local", "domainName": "127.0.0.1",
             "identity": match identity {
-                Some(i) => json!({"userArn": i.arn, "accessKey": i.access_key_id, "caller": i.arn, "sourceIp": "127.0.0.1"}),
+                Some(i) => json!({"userArn": i.arn, "accessKey": i.access_key_id, "caller": sigv4::principal_id(&i.arn), "user": sigv4::principal_id(&i.arn), "sourceIp": "127.0.0.1"}),
                 None => json!({"sourceIp": "127.0.0.1"}),
             },
         },

@@ -512,6 +512,9 @@ pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, Str
     ]
 }
 
+/// The local identities' role, whose session names the local stack trusts.
+pub const LOCAL_TRUSTED_ROLES: &str = "Developer";
+
 /// The settings a deployed function would get, as [`function_env`] and the environment say.
 fn config_for(
     names: &Names,
@@ -523,6 +526,9 @@ fn config_for(
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(name).ok())
+            // The local identities are fixed in its configuration, session names included, as
+            // an identity provider pins them: the local Developer role's are trusted.
+            .or_else(|| (name == "PAO_TRUSTED_SESSION_ROLES").then(|| LOCAL_TRUSTED_ROLES.into()))
     })
 }
 

@@ -21,6 +21,31 @@ pub struct Identity {
     pub tags: std::collections::BTreeMap<String, String>,
 }
 
+/// The unique id IAM gives the principal behind `arn`, as API Gateway hands it to the
+/// function (`identity.caller`): `AROA<role id>:<session>` for a role session, `AIDA<user id>`
+/// for a user. The local stack derives the id from the role's or user's ARN, so it is stable
+/// across sessions and changes when the name does, as IAM's would for a new role.
+pub fn principal_id(arn: &str) -> String {
+    use sha2::Digest as _;
+    let unique = |what: &str| {
+        let digest = sha2::Sha256::digest(what.as_bytes());
+        digest[..8]
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    };
+    let Some(rest) = arn.strip_prefix("arn:aws:sts::") else {
+        return format!("AIDA{}", unique(arn));
+    };
+    let mut parts = rest.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(account), Some(role), Some(session)) if account.ends_with(":assumed-role") => {
+            format!("AROA{}:{session}", unique(&format!("{account}/{role}")))
+        }
+        _ => format!("AIDA{}", unique(arn)),
+    }
+}
+
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Identity")

@@ -83,6 +83,10 @@ pub struct Config {
     pub operator_tag: String,
     /// `PAO_METRICS` (`on` by default, `off`): CloudWatch EMF lines on stdout.
     pub metrics: bool,
+    /// `PAO_TRUSTED_SESSION_ROLES` (comma-separated role names, default none): roles whose
+    /// session names the identity provider pins, so the name may give the requester's email
+    /// (IAM Identity Center's `AWSReservedSSO_*` roles always do).
+    pub trusted_session_roles: String,
 }
 
 impl Config {
@@ -156,6 +160,7 @@ impl Config {
             escalation_issue_type: or("PAO_ESCALATION_ISSUE_TYPE", "Task"),
             operator_principals: operators(get("PAO_OPERATOR_PRINCIPALS"))?,
             operator_tag: tag(get("PAO_OPERATOR_TAG"))?,
+            trusted_session_roles: or("PAO_TRUSTED_SESSION_ROLES", ""),
             metrics: match or("PAO_METRICS", "on").trim() {
                 "on" => true,
                 "off" => false,

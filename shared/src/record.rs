@@ -38,6 +38,19 @@ pub struct Principal {
     pub arn: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The principal's unique id (`AROA…:<session>` for a role session, `AIDA…` for a user;
+    /// API Gateway's `identity.caller`). A role deleted and made again under the same name
+    /// has a new id, so it does not inherit the old role's requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl Principal {
+    /// Whether this caller is `owner`: the same ARN and, where the owner's unique id was
+    /// recorded, the same id (requests written before ids were recorded go by ARN).
+    pub fn is(&self, owner: &Principal) -> bool {
+        self.arn == owner.arn && (owner.id.is_none() || self.id == owner.id)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

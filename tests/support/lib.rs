@@ -470,6 +470,7 @@ pub async fn submit_item(
         user: pao::record::Principal {
             arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
             email: Some("dev@example.com".into()),
+            id: None,
         },
         correlation_id: "corr-test".into(),
         submission_id: "sub-test".into(),
@@ -518,6 +519,7 @@ pub fn api_request(
         headers: vec![],
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
         caller_arn: Some(caller.into()),
+        caller_id: Some(pao_local::sigv4::principal_id(caller)),
         request_id: None,
         // The account the local identities and the API belong to.
         home_account: Some("000000000000".into()),

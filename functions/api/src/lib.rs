@@ -23,14 +23,16 @@ pub fn respond(answer: ApiResponse) -> Result<Response<Body>, lambda_http::Error
 
 /// The transport-free view of an API Gateway event.
 pub fn to_api_request(event: &Request) -> ApiRequest {
-    let (stage, caller_arn, request_id, home_account) = match event.request_context_ref() {
+    let (stage, caller_arn, caller_id, request_id, home_account) = match event.request_context_ref()
+    {
         Some(RequestContext::ApiGatewayV1(ctx)) => (
             ctx.stage.clone(),
             ctx.identity.user_arn.clone(),
+            ctx.identity.caller.clone(),
             ctx.request_id.clone(),
             ctx.account_id.clone(),
         ),
-        _ => (None, None, None, None),
+        _ => (None, None, None, None, None),
     };
     let mut path = event.uri().path().to_string();
     // Without AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH the stage leads the path (`/Prod/api/v1/...`).
@@ -59,6 +61,7 @@ pub fn to_api_request(event: &Request) -> ApiRequest {
             .collect(),
         body: event.body().as_ref().to_vec(),
         caller_arn,
+        caller_id,
         request_id,
         home_account,
     }

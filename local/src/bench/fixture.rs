@@ -34,6 +34,7 @@ pub fn context(i: usize) -> pao::submission::Context {
         user: pao::record::Principal {
             arn: DEV.into(),
             email: Some("bench@example.com".into()),
+            id: None,
         },
         correlation_id: format!("floor-{i}"),
         submission_id: pao::submission::Context::new_submission_id(None),
@@ -94,6 +95,7 @@ pub fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
             .unwrap_or_default(),
         body: body.to_string().into_bytes(),
         caller_arn: Some(DEV.into()),
+        caller_id: Some(crate::sigv4::principal_id(DEV)),
         request_id: None,
         home_account: None,
         ..ApiRequest::default()

@@ -267,6 +267,7 @@ async fn main() -> Result<(), Error> {
                         method: "GET".into(),
                         path: format!("/api/v1/requests/{id}"),
                         caller_arn: Some(DEV.into()),
+                        caller_id: Some(pao_local::sigv4::principal_id(DEV)),
                         request_id: None,
                         home_account: None,
                         ..ApiRequest::default()

@@ -2,7 +2,7 @@
 //! its problems are reported under.
 
 use super::envelope::ApiError;
-use super::{ApiRequest, MAX_BODY, email_of};
+use super::{ApiRequest, MAX_BODY};
 use crate::problem::Problem;
 use crate::record::Principal;
 use serde_json::Value;
@@ -13,9 +13,12 @@ pub(super) fn caller(req: &ApiRequest) -> Result<Principal, ApiError> {
         .clone()
         .filter(|a| !a.is_empty())
         .ok_or_else(|| ApiError::Forbidden("the call is not signed by an IAM principal".into()))?;
+    // The email is added where a request is written, from a session name PAO trusts
+    // (`SessionTrust`).
     Ok(Principal {
-        email: email_of(&arn),
+        email: None,
         arn,
+        id: req.caller_id.clone().filter(|i| !i.is_empty()),
     })
 }
 

@@ -47,6 +47,8 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// The authenticated IAM principal ARN, if any.
     pub caller_arn: Option<String>,
+    /// Its unique id (`requestContext.identity.caller`).
+    pub caller_id: Option<String>,
     /// API Gateway's request id (`requestContext.requestId`): the correlation id when the
     /// caller sends none, so the access log's `requestId` finds the call's log lines.
     pub request_id: Option<String>,
@@ -91,6 +93,8 @@ pub struct ApiSettings {
     pub version: String,
     /// Seals list cursors (the secret `PAO_CURSOR_SECRET_ID` in a deployment).
     pub cursor_key: CursorKeys,
+    /// Whose session names give a requester's email (`PAO_TRUSTED_SESSION_ROLES`).
+    pub session_trust: SessionTrust,
 }
 
 /// The catalog in force, as the API serves it.
@@ -129,10 +133,40 @@ pub struct App {
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
-/// The email in an assumed-role ARN's session name, if it is one.
-pub fn email_of(arn: &str) -> Option<String> {
-    let session = arn.strip_prefix("arn:aws:sts::")?.split('/').nth(2)?;
-    (session.contains('@') && session.contains('.')).then(|| session.to_string())
+/// Whose session names PAO believes. A role session's name is chosen by whoever assumes the
+/// role, unless something pins it: IAM Identity Center names every session of its roles
+/// (`AWSReservedSSO_*`) after the signed-in user, and an identity provider can be made to
+/// (a trust policy requiring `sts:RoleSessionName` to equal the user's name from the IdP).
+/// Only sessions of such roles give `.system.user.email`; the deployer lists the others
+/// (`TrustedSessionRoles`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionTrust {
+    pub roles: Vec<String>,
+}
+
+impl SessionTrust {
+    /// From a comma-separated list of role names.
+    pub fn parse(list: &str) -> Self {
+        Self {
+            roles: list
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+
+    /// The email in a trusted role session's name, if it is one.
+    pub fn email_of(&self, arn: &str) -> Option<String> {
+        let mut parts = arn.strip_prefix("arn:aws:sts::")?.split('/');
+        let (kind, role, session) = (parts.next()?, parts.next()?, parts.next()?);
+        if !kind.ends_with(":assumed-role") {
+            return None;
+        }
+        let trusted = role.starts_with("AWSReservedSSO_") || self.roles.iter().any(|r| r == role);
+        (trusted && session.contains('@') && session.contains('.')).then(|| session.to_string())
+    }
 }
 
 impl App {
@@ -161,6 +195,7 @@ impl App {
                 catalog_cache: config.catalog_cache,
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 cursor_key,
+                session_trust: SessionTrust::parse(&config.trusted_session_roles),
             },
             sync: crate::sync::Syncer::from_config(config, sdk),
             jira: crate::action::jira::JiraClient::new(crate::https::Https::shared()),
@@ -288,16 +323,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn email_from_assumed_role_session() {
+    fn email_only_from_a_session_name_something_pins() {
+        let trust = SessionTrust::parse("Developer");
+        let email_of = |arn: &str| trust.email_of(arn);
         assert_eq!(
             email_of("arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com").as_deref(),
             Some("dev@example.com")
+        );
+        // Identity Center names its sessions itself.
+        assert_eq!(
+            email_of(
+                "arn:aws:sts::000000000000:assumed-role/AWSReservedSSO_Dev_0123abcd/alice@acme.com"
+            )
+            .as_deref(),
+            Some("alice@acme.com")
+        );
+        // Anyone who may assume an unlisted role chooses its session name: no email.
+        assert_eq!(
+            email_of("arn:aws:sts::000000000000:assumed-role/Deployer/alice@acme.com"),
+            None
         );
         assert_eq!(
             email_of("arn:aws:sts::000000000000:assumed-role/Developer/botsession"),
             None
         );
         assert_eq!(email_of("arn:aws:iam::000000000000:user/alice"), None);
+        assert_eq!(
+            SessionTrust::default()
+                .email_of("arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com"),
+            None
+        );
     }
 
     #[test]

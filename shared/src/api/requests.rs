@@ -116,8 +116,10 @@ async fn create(
         .header("idempotency-key")
         .filter(|k| !k.is_empty())
         .map(|k| format!("{}#{k}", caller.arn));
+    let mut user = caller.clone();
+    user.email = app.settings.session_trust.email_of(&caller.arn);
     let ctx = crate::submission::Context {
-        user: caller.clone(),
+        user,
         correlation_id: cid.to_string(),
         submission_id: crate::submission::Context::new_submission_id(seed.as_deref()),
         now: crate::clock::now_rfc3339(),
@@ -293,7 +295,7 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
     let page = app
         .store
         .list_requests(
-            &caller.arn,
+            &caller,
             state,
             limit,
             req.query("cursor").filter(|c| !c.is_empty()),
@@ -368,7 +370,7 @@ async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
         .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
         .await?
         .ok_or_else(not_found)?;
-    if detail.request.user.arn != caller.arn {
+    if !caller.is(&detail.request.user) {
         return Err(not_found());
     }
     Ok(detail)

@@ -224,6 +224,7 @@ mod tests {
             headers: vec![],
             body: vec![],
             caller_arn: None,
+            caller_id: None,
             request_id: None,
             home_account: None,
         }

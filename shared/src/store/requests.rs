@@ -153,15 +153,17 @@ impl Store {
     /// `key` for this caller and filter.
     pub async fn list_requests(
         &self,
-        user_arn: &str,
+        caller: &crate::record::Principal,
         state: Option<RequestState>,
         limit: i32,
         cursor: Option<&str>,
         key: &CursorKey,
         now: &Now,
     ) -> Result<Page<RequestRecord>, StoreError> {
+        let user_arn = &caller.arn;
         let scope = format!(
-            "requests|{user_arn}|{}",
+            "requests|{user_arn}|{}|{}",
+            caller.id.as_deref().unwrap_or(""),
             state.map(|s| s.as_str()).unwrap_or("")
         );
         let start = cursor.map(|c| key.open_key(&scope, c)).transpose()?;
@@ -175,18 +177,32 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100))
             .set_exclusive_start_key(start);
-        if let Some(state) = state {
+        // The ARN's requests that are this principal's (`Principal::is`).
+        let mut filters = Vec::new();
+        if let Some(id) = &caller.id {
+            filters.push("(attribute_not_exists(#u.#id) OR #u.#id = :id)");
             q = q
-                .filter_expression("#st = :st")
+                .expression_attribute_names("#u", "user")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":id", s(id));
+        }
+        if let Some(state) = state {
+            filters.push("#st = :st");
+            q = q
                 .expression_attribute_names("#st", "state")
                 .expression_attribute_values(":st", s(state.as_str()));
+        }
+        if !filters.is_empty() {
+            q = q.filter_expression(filters.join(" AND "));
         }
         let out = q.send().await.map_err(dynamo)?;
         let items = out
             .items()
             .iter()
             .filter(|i| !is_expired(i, now.epoch))
-            .map(from_item)
+            .map(from_item::<RequestRecord>)
+            // The index is eventually consistent; the ownership rule is applied again here.
+            .filter(|r| r.as_ref().map_or(true, |r| caller.is(&r.user)))
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,
