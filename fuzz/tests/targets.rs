@@ -1,7 +1,7 @@
 //! The fuzz targets: catalog document loading; template parsing and rendering, and values
 //! staying data in URLs and JSON bodies; GitHub names; form and submission validation of
 //! arbitrary JSON; schema validation against the `jsonschema` crate; the local gateway's SigV4
-//! parsing; and the webhook's signature check. Each must never panic, and each checks what
+//! parsing; the API's routing of hostile paths; and the webhook's signature check. Each must never panic, and each checks what
 //! its callers rely on besides (see each target). Budgets: `pao_fuzz::Budget`.
 
 use pao::catalog::load::{RepoFiles, load_files};
@@ -288,6 +288,87 @@ fn github_names_stay_in_their_place() {
         }
         Ok(())
     });
+}
+
+/// A request path as an attacker might send it: route words, dot segments, encoded
+/// separators, doubled slashes.
+fn hostile_path() -> impl Strategy<Value = String> {
+    let segment = proptest::sample::select(vec![
+        "requests", "requests", "queue", "dlq", "messages", "redrive", "catalog", "refresh",
+        "tools", "validate", "stats", "tasks", "req-1", "abc", "", ".", "..", "%2e", "%2E%2e",
+        "x%2fy", "%2F", "%5c", "a\\b", "%00", "%252e",
+    ]);
+    (
+        prop::collection::vec(segment, 0..6),
+        proptest::sample::select(vec!["/api/v1", "/api/v1/", "/api//v1", "/api/v1/..", ""]),
+    )
+        .prop_map(|(segments, prefix)| {
+            if segments.is_empty() {
+                prefix.to_string()
+            } else {
+                format!("{prefix}/{}", segments.join("/"))
+            }
+        })
+}
+
+/// What a server that normalises would make of a path: encoded dots and slashes decoded,
+/// empty and `.` segments dropped, `..` taking one back.
+fn normalised(path: &str) -> String {
+    let decoded = path
+        .replace("%2e", ".")
+        .replace("%2E", ".")
+        .replace("%2f", "/")
+        .replace("%2F", "/")
+        .replace("%5c", "/")
+        .replace("%5C", "/")
+        .replace('\\', "/");
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    format!("/{}", out.join("/"))
+}
+
+/// The API's routing (issue 23 point 3): a path is routed only as written. Whatever the path,
+/// routing never panics, and a path that takes a route is its own normal form, so a gateway
+/// rule that matched the path as sent saw the route the function runs.
+#[test]
+fn only_canonical_paths_are_routed() {
+    let methods = proptest::sample::select(vec!["GET", "POST", "DELETE"]);
+    fuzz(
+        "only_canonical_paths_are_routed",
+        (methods, hostile_path()),
+        |(method, path)| {
+            let req = pao::api::ApiRequest {
+                method: method.to_string(),
+                path: path.clone(),
+                query: Vec::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+                caller_arn: None,
+                caller_id: None,
+                request_id: None,
+                home_account: None,
+            };
+            if let Some(route) = pao::api::routes::route_of(&req) {
+                let trimmed = path.strip_suffix('/').unwrap_or(&path);
+                prop_assert_eq!(
+                    normalised(trimmed),
+                    trimmed.to_string(),
+                    "{} routed to {}",
+                    path,
+                    route
+                );
+            }
+            Ok(())
+        },
+    );
 }
 
 /// A value for a form field: one its type takes, or anything.
