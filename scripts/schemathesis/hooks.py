@@ -68,3 +68,33 @@ def map_query(ctx, query):
     if query and "cursor" in query:
         del query["cursor"]
     return query
+
+
+# A second developer (scripts/../local/identities.json): object-level authorization is
+# checked by calling again as them.
+OTHER = SigV4(
+    os.environ.get("PAO_FUZZ_OTHER_ACCESS_KEY", "AKIAPAOLOCALDEV00002"),
+    os.environ.get("PAO_FUZZ_OTHER_SECRET_KEY", "pao-local-dev-secret-2"),
+    os.environ.get("AWS_REGION", "us-east-1"),
+)
+_REQUEST_SCOPED = re.compile(r"^/api/v1/requests/[^/]+(/(status|logs|retry|abort|escalate))?$")
+_NOT_RESENT = _OWN | {"content-length", "idempotency-key", "host"}
+
+
+@schemathesis.check
+def other_callers_get_nothing(ctx, response, case):
+    """Object-level authorization (OWASP API1): a call about one caller's request that
+    succeeded answers 404 to any other caller of the API, as if the request did not exist:
+    the same call, signed as a second developer, must not read or decide anything."""
+    sent = response.request
+    path = urlsplit(sent.url).path
+    if not (200 <= response.status_code < 300) or not _REQUEST_SCOPED.match(path):
+        return None
+    headers = {k: v for k, v in sent.headers.items() if k.lower() not in _NOT_RESENT}
+    again = requests.request(sent.method, sent.url, data=sent.body, headers=headers, auth=OTHER, timeout=10)
+    if again.status_code != 404:
+        raise AssertionError(
+            f"{sent.method} {path} answered {response.status_code} to its owner and "
+            f"{again.status_code} to another caller (expected 404): {again.text[:200]}"
+        )
+    return None
