@@ -304,6 +304,26 @@ async fn waiting_runs_neither_starve_stuck_detection_nor_each_other() {
     polled.sort();
     waiting_tasks.sort();
     assert_eq!(polled, waiting_tasks, "each run once: {first:?} {second:?}");
+    // Operators list them apart from the tasks a worker runs.
+    let key = pao::store::CursorKey::new("test-key");
+    let now = pao::clock::Now::current();
+    let listed = pao::operations::tasks_in(
+        &g.env.store(),
+        pao::operations::TaskList::WaitingOnRuns,
+        50,
+        None,
+        &key,
+        &now,
+    )
+    .await
+    .expect("waiting tasks");
+    let mut listed: Vec<String> = listed
+        .items
+        .iter()
+        .map(|t| format!("{}#{}", t.request_id, t.seq))
+        .collect();
+    listed.sort();
+    assert_eq!(listed, waiting_tasks);
     // None of them was taken for stuck.
     let after = pao_system_tests::detail_of(
         &g.env,

@@ -148,17 +148,29 @@ impl QueuedTask {
     }
 }
 
-/// Tasks in `state` (queued: waiting on the queue; processing: received, running; stuck),
-/// longest waiting first.
+/// Which tasks an operator lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskList {
+    /// Tasks in a state (queued: waiting on the queue; processing: received, running; stuck),
+    /// longest there first.
+    In(TaskState),
+    /// Tasks waiting on a workflow run (`processing`), least recently polled first.
+    WaitingOnRuns,
+}
+
+/// One page of the tasks `list` names.
 pub async fn tasks_in(
     store: &Store,
-    state: TaskState,
+    list: TaskList,
     limit: i32,
     cursor: Option<&str>,
     key: &CursorKey,
     now: &Now,
 ) -> Result<Page<QueuedTask>, OperationsError> {
-    let page = store.tasks_page(state, limit, cursor, key).await?;
+    let page = match list {
+        TaskList::In(state) => store.tasks_page(state, limit, cursor, key).await?,
+        TaskList::WaitingOnRuns => store.waiting_page(limit, cursor, key).await?,
+    };
     Ok(Page {
         items: page.items.iter().map(|t| QueuedTask::of(t, now)).collect(),
         next_cursor: page.next_cursor,

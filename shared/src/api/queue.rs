@@ -7,7 +7,7 @@ use super::input::limit_param;
 use super::routes::Call;
 use super::views::to_data;
 use crate::clock::Now;
-use crate::operations::{self, OperationsError};
+use crate::operations::{self, OperationsError, TaskList};
 use crate::problem::Problem;
 use crate::record::{Principal, RequestId};
 use crate::task::TaskState;
@@ -42,25 +42,28 @@ pub(super) async fn stats(app: &App, call: &Call<'_>) -> Result<ApiResponse, Api
 /// The task states `/queue/messages?state=` takes.
 const LISTED: [TaskState; 3] = [TaskState::Queued, TaskState::Processing, TaskState::Stuck];
 
-/// `GET /queue/messages?state=queued|processing|stuck&limit=&cursor=`: from the tasks'
-/// records, never by receiving from the task queue.
+/// `GET /queue/messages?state=queued|processing|stuck|waiting&limit=&cursor=`: from the
+/// tasks' records, never by receiving from the task queue (`waiting`: processing tasks that
+/// wait on a workflow run).
 pub(super) async fn messages(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     operator(app, call)?;
     let req = call.req;
-    let state = match req.query("state") {
-        None => TaskState::Queued,
+    let list = match req.query("state") {
+        None => TaskList::In(TaskState::Queued),
+        Some("waiting") => TaskList::WaitingOnRuns,
         Some(s) => TaskState::parse(s)
             .filter(|s| LISTED.contains(s))
+            .map(TaskList::In)
             .ok_or_else(|| {
                 ApiError::Validation(vec![Problem::at(
                     "state",
-                    "must be one of: queued, processing, stuck",
+                    "must be one of: queued, processing, stuck, waiting",
                 )])
             })?,
     };
     let page = operations::tasks_in(
         &app.store,
-        state,
+        list,
         limit_param(req, 50)? as i32,
         req.query("cursor").filter(|c| !c.is_empty()),
         &app.cursor_key().await?,

@@ -69,9 +69,31 @@ impl Store {
         cursor: Option<&str>,
         key: &CursorKey,
     ) -> Result<Page<TaskRecord>, StoreError> {
-        let scope = format!("tasks|{state}");
+        self.page_of(format!("TASK#{state}"), limit, cursor, key)
+            .await
+    }
+
+    /// Tasks waiting on a workflow run (`processing`), least recently polled first.
+    pub async fn waiting_page(
+        &self,
+        limit: i32,
+        cursor: Option<&str>,
+        key: &CursorKey,
+    ) -> Result<Page<TaskRecord>, StoreError> {
+        self.page_of(super::tasks::WAITING.to_string(), limit, cursor, key)
+            .await
+    }
+
+    async fn page_of(
+        &self,
+        index_key: String,
+        limit: i32,
+        cursor: Option<&str>,
+        key: &CursorKey,
+    ) -> Result<Page<TaskRecord>, StoreError> {
+        let scope = format!("tasks|{index_key}");
         let start = cursor.map(|c| key.open_key(&scope, c)).transpose()?;
-        let out = self.by_state(state, limit.clamp(1, 100), start).await?;
+        let out = self.by_key(&index_key, limit.clamp(1, 100), start).await?;
         let items = out
             .items()
             .iter()
@@ -85,13 +107,13 @@ impl Store {
 
     /// The task longest in `state`.
     pub async fn oldest_task(&self, state: TaskState) -> Result<Option<TaskRecord>, StoreError> {
-        let out = self.by_state(state, 1, None).await?;
+        let out = self.by_key(&format!("TASK#{state}"), 1, None).await?;
         out.items().first().map(super::attr::from_item).transpose()
     }
 
-    async fn by_state(
+    async fn by_key(
         &self,
-        state: TaskState,
+        index_key: &str,
         limit: i32,
         start: Option<super::attr::Item>,
     ) -> Result<aws_sdk_dynamodb::operation::query::QueryOutput, StoreError> {
@@ -100,7 +122,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(GSI_BY_STATE)
             .key_condition_expression("gsi2pk = :p")
-            .expression_attribute_values(":p", s(format!("TASK#{state}")))
+            .expression_attribute_values(":p", s(index_key))
             .limit(limit)
             .set_exclusive_start_key(start)
             .send()
