@@ -68,6 +68,16 @@ async fn submit(d: &Decide) -> pao::record::RequestId {
     )
 }
 
+/// A request whose first ticket JIRA refused: `failed`, JIRA well again.
+async fn failed_request(d: &Decide) -> pao::record::RequestDetail {
+    let id = submit(d).await;
+    d.jira.fail_with(Some(500));
+    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
+    d.jira.fail_with(None);
+    assert_eq!(failed.request.state, RequestState::Failed);
+    failed
+}
+
 /// The owner's decision on a request: `retry`, `abort` or `escalate`.
 async fn decide(d: &Decide, id: &pao::record::RequestId, decision: &str) -> (u16, Value) {
     call(
@@ -230,11 +240,8 @@ async fn an_abort_while_queued_runs_nothing() {
 #[tokio::test]
 async fn two_retries_at_once_queue_the_task_once() {
     let d = setup().await;
-    let id = submit(&d).await;
-    d.jira.fail_with(Some(500));
-    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
-    assert_eq!(failed.request.state, RequestState::Failed);
-    d.jira.fail_with(None);
+    let failed = failed_request(&d).await;
+    let id = failed.request.request_id.clone();
     let path = format!("/api/v1/requests/{id}/retry");
     let (one, two) = tokio::join!(
         call(&d, DEV, "POST", &path, None),
@@ -334,11 +341,8 @@ async fn escalation_hands_the_rest_to_people_once() {
 async fn retry_and_escalate_race_and_one_wins() {
     let mut d = setup().await;
     d.app.escalation.project = "ESC".into();
-    let id = submit(&d).await;
-    d.jira.fail_with(Some(500));
-    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
-    assert_eq!(failed.request.state, RequestState::Failed);
-    d.jira.fail_with(None);
+    let failed = failed_request(&d).await;
+    let id = failed.request.request_id.clone();
     let before = d.jira.issues().len();
     // JIRA answers slowly: the escalation is in the middle of its tickets when the retry lands.
     d.jira.delay(std::time::Duration::from_millis(300));
@@ -376,11 +380,8 @@ async fn retry_and_escalate_race_and_one_wins() {
 async fn two_escalations_make_each_ticket_once() {
     let mut d = setup().await;
     d.app.escalation.project = "ESC".into();
-    let id = submit(&d).await;
-    d.jira.fail_with(Some(500));
-    let failed = drain_until(&d.env, &d.worker, &id, ended).await;
-    assert_eq!(failed.request.state, RequestState::Failed);
-    d.jira.fail_with(None);
+    let failed = failed_request(&d).await;
+    let id = failed.request.request_id.clone();
     let before = d.jira.issues().len();
     d.jira.delay(std::time::Duration::from_millis(300));
     let (one, two) = tokio::join!(decide(&d, &id, "escalate"), decide(&d, &id, "escalate"));
@@ -398,6 +399,45 @@ async fn two_escalations_make_each_ticket_once() {
     assert_eq!(d.jira.issues().len(), before + 2, "each ticket once");
     let done = detail_of(&d.env, &id).await;
     assert_eq!(done.request.state, RequestState::Escalated);
+    d.env.cleanup().await;
+}
+
+/// Issue 23 point 5: a call that dies after its claim (its lease never released) holds the
+/// request until the lease runs out, and no longer: before, escalate answers 409; after, it
+/// takes the request over and makes the tickets.
+#[tokio::test]
+async fn a_dead_escalation_is_taken_over_when_its_lease_runs_out() {
+    let mut d = setup().await;
+    d.app.escalation.project = "ESC".into();
+    let failed = failed_request(&d).await;
+    let id = failed.request.request_id.clone();
+    let store = d.env.store();
+    // The dead call claimed the request a moment ago.
+    let now = pao::clock::Now::current();
+    store
+        .claim_escalation(&failed.request, now.epoch + 60, &now)
+        .await
+        .expect("claimed");
+    let (status, body) = decide(&d, &id, "escalate").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        d.jira.issues().len(),
+        0,
+        "nothing made while the lease holds"
+    );
+    // Its lease ran out (written as if claimed 61 s ago).
+    let held = detail_of(&d.env, &id).await;
+    store
+        .claim_escalation(&held.request, now.epoch.saturating_sub(1), &now)
+        .await
+        .expect("lease out");
+    let (status, body) = decide(&d, &id, "escalate").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        detail_of(&d.env, &id).await.request.state,
+        RequestState::Escalated
+    );
+    assert_eq!(d.jira.issues().len(), 2, "each ticket once");
     d.env.cleanup().await;
 }
 

@@ -175,6 +175,15 @@ impl Config {
     }
 }
 
+/// The entries of a comma-separated setting, trimmed, empty ones dropped.
+pub fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Time an invocation keeps beyond an action's timeout: loading the task before, writing its
 /// outcome after (the worker's deadline margin, 5 s, and room for a slow store).
 pub const ACTION_TIME_RESERVED: Duration = Duration::from_secs(15);

@@ -104,19 +104,23 @@ pub async fn escalate(
     timeout: Duration,
     budget: Duration,
 ) -> Result<Vec<ExternalRef>, EscalationError> {
-    let started = std::time::Instant::now();
+    let run = Run {
+        store,
+        jira,
+        secrets,
+        settings,
+        catalog,
+        caller,
+        timeout,
+        deadline: std::time::Instant::now() + budget,
+    };
     let claimed = claim(store, &detail.request).await?;
     // The claim froze the request: read its tasks as they are now.
     let fresh = store
         .get_request(&detail.request.request_id, &claimed, Read::Strong)
         .await;
     let result = match fresh {
-        Ok(Some(detail)) => {
-            make_tickets(
-                store, jira, secrets, settings, catalog, &detail, caller, timeout, budget, started,
-            )
-            .await
-        }
+        Ok(Some(detail)) => run.tickets(&detail).await,
         Ok(None) => Err(EscalationError::Busy {
             id: detail.request.request_id.to_string(),
         }),
@@ -168,136 +172,150 @@ async fn claim(
     }
 }
 
-/// Makes the tickets of a claimed request, then marks it `escalated`.
-#[allow(clippy::too_many_arguments)]
-async fn make_tickets(
-    store: &Store,
-    jira: &JiraClient,
-    secrets: &SecretCache,
-    settings: &EscalationSettings,
-    catalog: &Catalog,
-    detail: &RequestDetail,
-    caller: &Principal,
+/// One escalation call: what it reads and writes with, who asked, and its time.
+struct Run<'a> {
+    store: &'a Store,
+    jira: &'a JiraClient,
+    secrets: &'a SecretCache,
+    settings: &'a EscalationSettings,
+    catalog: &'a Catalog,
+    caller: &'a Principal,
+    /// Per JIRA call.
     timeout: Duration,
-    budget: Duration,
-    started: std::time::Instant,
-) -> Result<Vec<ExternalRef>, EscalationError> {
-    let request = &detail.request;
-    let secret = secrets
-        .get(&settings.jira_secret_id)
-        .await
-        .map_err(|e| ActionError::Config(e.to_string()))?;
-    let instances = JiraInstances::parse(&secret)?;
-    let configs = ParsedConfigs::default();
-    let remaining: Vec<&TaskRecord> = detail
-        .tasks
-        .iter()
-        .filter(|t| {
-            matches!(
-                t.state,
-                TaskState::Failed
-                    | TaskState::Stuck
-                    | TaskState::Pending
-                    | TaskState::Queued
-                    | TaskState::Escalated
-            )
-        })
-        .collect();
-    let mut made: Vec<ExternalRef> = Vec::new();
-    let total = remaining.len();
-    for task in remaining {
-        // Each ticket takes up to three JIRA calls: start one only with time for all three.
-        let left = budget.saturating_sub(started.elapsed());
-        if task.state != TaskState::Escalated && left < timeout.saturating_mul(3) {
-            return Err(EscalationError::OutOfTime {
-                made: made.len(),
-                total,
-            });
-        }
-        if task.state == TaskState::Escalated {
-            if let Some(r) = &task.external_ref {
-                made.push(r.clone());
-            }
-            continue;
-        }
-        let target = target_of(catalog, task, settings).ok_or(EscalationError::NoTarget)?;
-        let instance = instances.get(&target.instance)?;
-        let label = format!("pao-esc-{}-{}", request.request_id, task.seq);
-        let found = jira.find_by_label(instance, &label, timeout).await?;
-        let ticket = match found {
-            Some(t) => t,
-            None => {
-                let description = describe(detail, task, &made, &configs, settings);
-                let summary = format!(
-                    "Escalated: {} of request {} ({})",
-                    task.item
-                        .name
-                        .clone()
-                        .unwrap_or_else(|| task.item.id.clone()),
-                    request.name,
-                    request.request_id
-                );
-                let config = json!({
-                    "project": target.project,
-                    "issueType": target.issue_type,
-                    "summary": summary,
-                    "description": description,
-                    "labels": ["pao-escalation"],
+    /// For the whole call.
+    deadline: std::time::Instant,
+}
+
+impl Run<'_> {
+    /// Makes the tickets of a claimed request, then marks it `escalated`.
+    async fn tickets(&self, detail: &RequestDetail) -> Result<Vec<ExternalRef>, EscalationError> {
+        let Run {
+            store,
+            jira,
+            secrets,
+            settings,
+            catalog,
+            caller,
+            timeout,
+            deadline,
+        } = *self;
+        let request = &detail.request;
+        let secret = secrets
+            .get(&settings.jira_secret_id)
+            .await
+            .map_err(|e| ActionError::Config(e.to_string()))?;
+        let instances = JiraInstances::parse(&secret)?;
+        let configs = ParsedConfigs::default();
+        let remaining: Vec<&TaskRecord> = detail
+            .tasks
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.state,
+                    TaskState::Failed
+                        | TaskState::Stuck
+                        | TaskState::Pending
+                        | TaskState::Queued
+                        | TaskState::Escalated
+                )
+            })
+            .collect();
+        let mut made: Vec<ExternalRef> = Vec::new();
+        let total = remaining.len();
+        for task in remaining {
+            // Each ticket takes up to three JIRA calls: start one only with time for all three.
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if task.state != TaskState::Escalated && left < timeout.saturating_mul(3) {
+                return Err(EscalationError::OutOfTime {
+                    made: made.len(),
+                    total,
                 });
-                jira.create_issue(instance, &config, &label, timeout)
-                    .await?
             }
-        };
-        let Some(link) = ticket.external_ref else {
-            return Err(ActionError::Rejected("JIRA's answer has no issue key".into()).into());
-        };
-        if let Some(previous) = made.last() {
-            jira.link_blocks(instance, &previous.key, &link.key, timeout)
-                .await?;
+            if task.state == TaskState::Escalated {
+                if let Some(r) = &task.external_ref {
+                    made.push(r.clone());
+                }
+                continue;
+            }
+            let target = target_of(catalog, task, settings).ok_or(EscalationError::NoTarget)?;
+            let instance = instances.get(&target.instance)?;
+            let label = format!("pao-esc-{}-{}", request.request_id, task.seq);
+            let found = jira.find_by_label(instance, &label, timeout).await?;
+            let ticket = match found {
+                Some(t) => t,
+                None => {
+                    let description = describe(detail, task, &made, &configs, settings);
+                    let summary = format!(
+                        "Escalated: {} of request {} ({})",
+                        task.item
+                            .name
+                            .clone()
+                            .unwrap_or_else(|| task.item.id.clone()),
+                        request.name,
+                        request.request_id
+                    );
+                    let config = json!({
+                        "project": target.project,
+                        "issueType": target.issue_type,
+                        "summary": summary,
+                        "description": description,
+                        "labels": ["pao-escalation"],
+                    });
+                    jira.create_issue(instance, &config, &label, timeout)
+                        .await?
+                }
+            };
+            let Some(link) = ticket.external_ref else {
+                return Err(ActionError::Rejected("JIRA's answer has no issue key".into()).into());
+            };
+            if let Some(previous) = made.last() {
+                jira.link_blocks(instance, &previous.key, &link.key, timeout)
+                    .await?;
+            }
+            let changed = store
+                .transition_task(
+                    &task.request_id,
+                    task.seq,
+                    task.state,
+                    TaskState::Escalated,
+                    &Now::current(),
+                    vec![Change::ExternalRef(link.clone())],
+                )
+                .await;
+            match changed {
+                Ok(()) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            made.push(link);
         }
-        let changed = store
-            .transition_task(
-                &task.request_id,
-                task.seq,
-                task.state,
-                TaskState::Escalated,
-                &Now::current(),
-                vec![Change::ExternalRef(link.clone())],
+        let now = Now::current();
+        match store
+            .transition_request(
+                &request.request_id,
+                RequestState::Escalating,
+                RequestState::Escalated,
+                &now,
+                vec![],
             )
-            .await;
-        match changed {
+            .await
+        {
             Ok(()) | Err(StoreError::Conflict(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        made.push(link);
+        let keys: Vec<&str> = made.iter().map(|r| r.key.as_str()).collect();
+        store
+            .append_event(
+                &request.request_id,
+                &Event {
+                    at: now.rfc3339.clone(),
+                    kind: "request-escalated".into(),
+                    message: format!("escalated by {}: {}", caller.arn, keys.join(", ")),
+                    task_seq: None,
+                },
+            )
+            .await?;
+        Ok(made)
     }
-    let now = Now::current();
-    match store
-        .transition_request(
-            &request.request_id,
-            RequestState::Escalating,
-            RequestState::Escalated,
-            &now,
-            vec![],
-        )
-        .await
-    {
-        Ok(()) | Err(StoreError::Conflict(_)) => {}
-        Err(e) => return Err(e.into()),
-    }
-    let keys: Vec<&str> = made.iter().map(|r| r.key.as_str()).collect();
-    store
-        .append_event(
-            &request.request_id,
-            &Event {
-                at: now.rfc3339.clone(),
-                kind: "request-escalated".into(),
-                message: format!("escalated by {}: {}", caller.arn, keys.join(", ")),
-                task_seq: None,
-            },
-        )
-        .await?;
-    Ok(made)
 }
 
 /// The item's `metadata.escalation`, else the deployment's default (none without a project).

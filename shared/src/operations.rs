@@ -381,12 +381,7 @@ impl Operators {
     /// From the config's comma-separated ARNs and `key=value` tag (either may be empty).
     pub fn new(principals: &str, tag: &str) -> Self {
         Self {
-            principals: principals
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .collect(),
+            principals: crate::config::comma_list(principals),
             tag: tag
                 .split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string())),

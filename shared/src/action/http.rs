@@ -31,10 +31,9 @@ impl Allowed {
     /// From a comma-separated list of host names or addresses (`127.0.0.1,localhost`).
     pub fn parse(list: &str) -> Self {
         Self {
-            hosts: list
-                .split(',')
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
+            hosts: crate::config::comma_list(list)
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
                 .collect(),
         }
     }

@@ -148,12 +148,7 @@ impl SessionTrust {
     /// From a comma-separated list of role names.
     pub fn parse(list: &str) -> Self {
         Self {
-            roles: list
-                .split(',')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
+            roles: crate::config::comma_list(list),
         }
     }
 

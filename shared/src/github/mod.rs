@@ -154,7 +154,8 @@ impl GitHub {
         let body = self
             .get(
                 token,
-                &format!("/repos/{repository}/branches/{branch}"),
+                // The branch is the deployer's setting; a ref's characters (`#`, `%`) stay data.
+                &format!("/repos/{repository}/branches/{}", names::ref_path(branch)),
                 &what,
             )
             .await?;

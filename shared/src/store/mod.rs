@@ -4,15 +4,16 @@
 //! |------|------|----|----|-------------------|--------------------|
 //! | [`requests`] | request | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | `REQUEST#<state>` / `<updatedAt>#<id>` |
 //! | [`requests`] | task | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<state>` / `<updatedAt>#<id>#<seq>` |
-//! | [`tasks`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting` / `<lastPolledAt>#<id>#<seq>` |
+//! | [`waiting`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting` / `<lastPolledAt>#<id>#<seq>` |
 //! | [`requests`] | event | `REQ#<id>` | `EVT#<nanos>#<rand>` | – | – |
 //! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
-//! | [`tasks`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
+//! | [`waiting`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
-//! [`tasks`] changes a task's state (with its request and events); [`queue_view`] counts and
+//! [`tasks`] changes a task's state (with its request and events); [`waiting`] keeps the tasks
+//! that wait on an external run; [`queue_view`] counts and
 //! lists tasks by state for operators and makes a redrive's change; [`cursor`] seals list
 //! positions; [`attr`] maps records to attributes.
 //!
@@ -30,6 +31,7 @@ pub mod idempotency;
 pub mod queue_view;
 pub mod requests;
 pub mod tasks;
+pub mod waiting;
 
 pub use attr::{from_attr, to_attr};
 pub use cursor::CursorKey;

@@ -26,7 +26,7 @@ impl Store {
 
     /// How many `processing` tasks wait on a workflow run (their own index key).
     pub async fn count_waiting(&self) -> Result<u64, StoreError> {
-        self.count_key(super::tasks::WAITING.to_string(), None)
+        self.count_key(super::waiting::WAITING.to_string(), None)
             .await
     }
 
@@ -80,7 +80,7 @@ impl Store {
         cursor: Option<&str>,
         key: &CursorKey,
     ) -> Result<Page<TaskRecord>, StoreError> {
-        self.page_of(super::tasks::WAITING.to_string(), limit, cursor, key)
+        self.page_of(super::waiting::WAITING.to_string(), limit, cursor, key)
             .await
     }
 

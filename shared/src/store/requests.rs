@@ -177,14 +177,16 @@ impl Store {
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100))
             .set_exclusive_start_key(start);
-        // The ARN's requests that are this principal's (`Principal::is`).
+        // The ARN's requests that are this principal's: `Principal::is` as a filter.
         let mut filters = Vec::new();
+        q = q
+            .expression_attribute_names("#u", "user")
+            .expression_attribute_names("#id", "id");
         if let Some(id) = &caller.id {
             filters.push("(attribute_not_exists(#u.#id) OR #u.#id = :id)");
-            q = q
-                .expression_attribute_names("#u", "user")
-                .expression_attribute_names("#id", "id")
-                .expression_attribute_values(":id", s(id));
+            q = q.expression_attribute_values(":id", s(id));
+        } else {
+            filters.push("attribute_not_exists(#u.#id)");
         }
         if let Some(state) = state {
             filters.push("#st = :st");
@@ -192,17 +194,13 @@ impl Store {
                 .expression_attribute_names("#st", "state")
                 .expression_attribute_values(":st", s(state.as_str()));
         }
-        if !filters.is_empty() {
-            q = q.filter_expression(filters.join(" AND "));
-        }
+        q = q.filter_expression(filters.join(" AND "));
         let out = q.send().await.map_err(dynamo)?;
         let items = out
             .items()
             .iter()
             .filter(|i| !is_expired(i, now.epoch))
-            .map(from_item::<RequestRecord>)
-            // The index is eventually consistent; the ownership rule is applied again here.
-            .filter(|r| r.as_ref().map_or(true, |r| caller.is(&r.user)))
+            .map(from_item)
             .collect::<Result<_, _>>()?;
         Ok(Page {
             items,
@@ -219,24 +217,14 @@ impl Store {
         before: &str,
         limit: usize,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI_BY_STATE)
-            .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
-            .expression_attribute_values(":p", s(format!("TASK#{state}")))
-            .expression_attribute_values(":b", s(before));
-        query_pages(query, limit)
-            .await?
-            .iter()
-            .map(from_item)
-            .collect()
+        self.tasks_before(&format!("TASK#{state}"), before, limit)
+            .await
     }
 
-    /// Tasks waiting on a workflow run, least recently polled first, polled before `before`.
-    pub async fn waiting_tasks(
+    /// Tasks under one `byState` key whose sort key is before `before`, in its order.
+    pub(super) async fn tasks_before(
         &self,
+        index_key: &str,
         before: &str,
         limit: usize,
     ) -> Result<Vec<TaskRecord>, StoreError> {
@@ -246,7 +234,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(GSI_BY_STATE)
             .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
-            .expression_attribute_values(":p", s(super::tasks::WAITING))
+            .expression_attribute_values(":p", s(index_key))
             .expression_attribute_values(":b", s(before));
         query_pages(query, limit)
             .await?

@@ -72,8 +72,7 @@ impl Template {
         }
         let mut root = vars.to_value();
         fill_missing(&mut root, &self.references);
-        let ctx = context(root)?;
-        budget::within(|| self.render_in(&ctx))
+        self.render_in(&context(root)?)
     }
 
     fn render_in(&self, ctx: &tera::Context) -> Result<String, TemplateError> {

@@ -376,17 +376,18 @@ impl Worker {
         // fail, and the task end as interrupted).
         let result = result.and_then(|done| {
             if done.waiting {
-                return Ok(done);
+                return Ok((done, serde_json::Map::new()));
             }
-            match crate::store::requests::check_completed(task, &outputs_of(task, &done)) {
-                Ok(()) => Ok(done),
+            let outputs = outputs_of(task, &done);
+            match crate::store::requests::check_completed(task, &outputs) {
+                Ok(()) => Ok((done, outputs)),
                 Err(e) => Err(ActionError::Rejected(format!(
                     "the action succeeded, but {e}: select less with the item's `outputs` pointers"
                 ))),
             }
         });
         match result {
-            Ok(done) if done.waiting => {
+            Ok((done, _)) if done.waiting => {
                 let Some(external) = &done.external_ref else {
                     return Err(WorkerError::Action(ActionError::Config(
                         "a waiting action must name what it waits for".into(),
@@ -405,9 +406,9 @@ impl Worker {
                     Err(e) => Err(e.into()),
                 }
             }
-            Ok(done) => {
+            Ok((done, outputs)) => {
                 let completion = Completion {
-                    outputs: outputs_of(task, &done),
+                    outputs,
                     external_ref: done.external_ref.clone(),
                 };
                 let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);

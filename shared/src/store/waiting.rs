@@ -1,0 +1,120 @@
+//! Tasks waiting on an external run (a GitHub workflow run): a task whose action goes on
+//! outside PAO stays `processing` with its external reference, recorded for lookup
+//! (`EXTREF#<key>`, for the webhook that reports the run's end), and has a `byState` key of its
+//! own ([`WAITING`]), ordered by when it was last polled: the sweeper's stuck detection never
+//! sees it, and its polls go round every waiting task in turn.
+
+use super::attr::{n, s};
+use super::requests::{event_item, request_pk, task_sk};
+use super::{Change, Expiry, StateUpdate, Store, StoreError};
+use crate::clock::Now;
+use crate::record::{Event, ExternalRef, RequestId, TaskRecord};
+use crate::task::TaskState;
+use serde_json::Value;
+
+/// The `byState` partition of tasks waiting on a workflow run (they are `processing`).
+pub const WAITING: &str = "TASK#waiting";
+
+/// A waiting task's `byState` keys: its own partition, ordered by the last poll.
+fn waiting_keys(id: &RequestId, seq: u32, polled: &Now) -> Vec<(&'static str, Value)> {
+    vec![
+        ("gsi2pk", Value::String(WAITING.into())),
+        (
+            "gsi2sk",
+            Value::String(format!("{}#{id}#{seq:04}", polled.rfc3339)),
+        ),
+    ]
+}
+
+impl Store {
+    /// A task starts waiting: its external reference, the lookup record and the event in one
+    /// transaction, and its `byState` key moves to [`WAITING`].
+    pub async fn wait_task(
+        &self,
+        task: &TaskRecord,
+        external: &ExternalRef,
+        now: &Now,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let update = StateUpdate {
+            key: (request_pk(id), task_sk(task.seq)),
+            from: vec![TaskState::Processing.to_string()],
+            sets: waiting_keys(id, task.seq, now),
+            changes: vec![Change::ExternalRef(external.clone())],
+            unchanged_since: None,
+            expiry: Expiry::UnderRequest,
+            at: crate::clock::now_epoch(),
+        };
+        let lookup = std::collections::HashMap::from([
+            ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
+            ("sk".to_string(), s("EXTREF")),
+            ("itemType".to_string(), s("external-ref")),
+            ("requestId".to_string(), s(id.as_str())),
+            ("seq".to_string(), n(u64::from(task.seq))),
+        ]);
+        let writes = vec![
+            self.update_write(update)?,
+            self.put_write(lookup, None)?,
+            self.put_write(event_item(id, event)?, None)?,
+        ];
+        self.transact(writes, || {
+            format!("task {} of {id} is no longer processing", task.seq)
+        })
+        .await
+    }
+
+    /// A waiting task was polled at `now` (the run goes on): it goes to the back of the poll
+    /// order. Changes nothing else; a task that moved on meanwhile is left alone.
+    pub async fn polled(&self, task: &TaskRecord, now: &Now) -> Result<(), StoreError> {
+        let id = &task.request_id;
+        let update = StateUpdate {
+            key: (request_pk(id), task_sk(task.seq)),
+            from: vec![TaskState::Processing.to_string()],
+            sets: waiting_keys(id, task.seq, now),
+            changes: Vec::new(),
+            unchanged_since: Some(task.updated_at.clone()),
+            expiry: Expiry::UnderRequest,
+            at: now.epoch,
+        };
+        match self.apply(update).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The task waiting on an external reference (`run-<id>`), if one is recorded.
+    pub async fn task_of_external(
+        &self,
+        key: &str,
+    ) -> Result<Option<(RequestId, u32)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("EXTREF#{key}")))
+            .key("sk", s("EXTREF"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(super::dynamo)?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let request = item.get("requestId").and_then(|v| v.as_s().ok()).cloned();
+        let seq = item
+            .get("seq")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u32>().ok());
+        Ok(request.zip(seq).map(|(r, q)| (RequestId(r), q)))
+    }
+
+    /// Tasks waiting on a workflow run, least recently polled first, polled before `before`.
+    pub async fn waiting_tasks(
+        &self,
+        before: &str,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        self.tasks_before(WAITING, before, limit).await
+    }
+}
