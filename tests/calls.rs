@@ -1,6 +1,7 @@
 //! AWS calls, counted at the wire by an SDK interceptor (exact, so asserted): a submission
 //! is one transaction and one send, with or without an `Idempotency-Key`; a JIRA task makes
-//! at most five calls, its events, receives and deletes included.
+//! at most five calls, its events, receives and deletes included, and only one of them is a
+//! transaction.
 
 use pao::request::RequestState;
 use pao_system_tests::{
@@ -114,10 +115,12 @@ async fn a_submission_is_one_transaction_and_one_send_and_a_task_at_most_five_ca
         "six JIRA tasks made {} AWS calls: {calls:?}",
         calls.len()
     );
-    // Per task: one read, the claim and the completion (each with its events); one send
+    // Per task: one read, the claim (one conditional update of the task, its event inside)
+    // and the completion (a transaction with the next task or the request's end); one send
     // per task that has a successor. Nothing that grows with how long a task runs.
     assert_eq!(count("Query"), 6, "{calls:?}");
-    assert_eq!(count("TransactWriteItems"), 12, "{calls:?}");
+    assert_eq!(count("UpdateItem"), 6, "{calls:?}");
+    assert_eq!(count("TransactWriteItems"), 6, "{calls:?}");
     assert_eq!(count("SendMessage"), 3, "{calls:?}");
     assert_eq!(
         count("ReceiveMessage"),

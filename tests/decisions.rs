@@ -635,7 +635,8 @@ async fn every_item_of_a_request_expires_and_a_retried_request_is_kept_while_it_
     let now = pao::clock::Now::current().epoch;
     let day = 86_400;
     let failed = expiries(&d, &id).await;
-    assert!(failed.len() >= 4, "{failed:?}");
+    // The request and its two tasks (the events ride inside them).
+    assert!(failed.len() >= 3, "{failed:?}");
     for (sk, at) in &failed {
         let at = at.unwrap_or_else(|| panic!("{sk} has no expiresAt: {failed:?}"));
         assert!(

@@ -202,7 +202,7 @@ async fn a_commit_feeds_a_workflow_that_completes_through_the_webhook() {
     // The workflow got the commit as input; the task waits, no Lambda does.
     let run = run_of(&g, &d);
     assert_eq!(run.inputs["commit"], json!(sha));
-    assert_eq!(d.request.state, RequestState::Processing);
+    assert_eq!(d.clone().shown().request.state, RequestState::Processing);
     g.github.complete_run(run.id, "success").await;
     let (status, answer) = deliver_run(&g, run.id).await;
     assert_eq!(status, 200, "{answer}");
@@ -288,7 +288,7 @@ async fn waiting_runs_neither_starve_stuck_detection_nor_each_other() {
     let event = pao::record::Event::about(&detail.tasks[0], "task-started", "started".into());
     g.env
         .store()
-        .claim_task(&detail.request, &detail.tasks[0], &later, &event)
+        .claim_task(&detail.tasks[0], &later, &event)
         .await
         .expect("claimed");
     let mut sweeper = pao_system_tests::sweeper_for(&g.env, 900, 120);
@@ -653,7 +653,10 @@ async fn a_redelivered_batch_leaves_a_waiting_task_waiting() {
     let after = drain_until(&g.env, &g.worker, &id, |_| true).await;
     assert_eq!(after.tasks[1].state, TaskState::Processing);
     assert_eq!(after.tasks[1].error, None);
-    assert_eq!(after.request.state, RequestState::Processing);
+    assert_eq!(
+        after.clone().shown().request.state,
+        RequestState::Processing
+    );
     let run = run_of(&g, &after);
     g.github.complete_run(run.id, "success").await;
     let (status, answer) = deliver_run(&g, run.id).await;

@@ -358,14 +358,13 @@ async fn a_task_left_running_is_marked_stuck_once() {
                 .map_err(|e| e.to_string())
         })
     };
-    // Wait (with a deadline) until the whole claim is written, then kill the worker. moto
-    // applies a transaction's writes one by one, so the task alone may show `processing`
-    // before the request and the event are written: wait for the last write too.
+    // Wait (with a deadline) until the claim is written (the task and its event, one write),
+    // then kill the worker.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let d = detail(&s, &id).await;
         let claimed = d.tasks[0].state == TaskState::Processing
-            && d.request.state == RequestState::Processing
+            && d.clone().shown().request.state == RequestState::Processing
             && d.events.iter().any(|e| e.kind == "task-started");
         if claimed {
             break;

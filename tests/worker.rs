@@ -123,7 +123,7 @@ async fn the_same_message_twice_creates_one_ticket() {
     let again = s.worker.handle(&message).await.expect("second");
     assert!(matches!(again, Outcome::Ignored(_)), "{again:?}");
     assert_eq!(s.jira.create_calls(), 1);
-    assert_eq!(detail(&s, &id).await.request.completed_tasks, 1);
+    assert_eq!(detail(&s, &id).await.shown().request.completed_tasks, 1);
     s.env.cleanup().await;
 }
 
@@ -195,12 +195,7 @@ async fn claim(s: &Setup, id: &RequestId) {
     let started = pao::record::Event::about(&d.tasks[0], "task-started", "started".into());
     s.env
         .store()
-        .claim_task(
-            &d.request,
-            &d.tasks[0],
-            &pao::clock::Now::current(),
-            &started,
-        )
+        .claim_task(&d.tasks[0], &pao::clock::Now::current(), &started)
         .await
         .expect("claimed");
 }

@@ -74,20 +74,20 @@ pub async fn stats(
         queue::counts(tasks.client(), dead.url()),
     )?;
     let (queued, running, waiting, stuck, oldest) = tokio::try_join!(
-        store.count_tasks(TaskState::Queued, None),
-        store.count_tasks(TaskState::Processing, None),
+        store.count_tasks(TaskState::Queued),
+        store.count_tasks(TaskState::Processing),
         store.count_waiting(),
-        store.count_tasks(TaskState::Stuck, None),
+        store.count_tasks(TaskState::Stuck),
         store.oldest_task(TaskState::Queued),
     )?;
     // Tasks waiting on a workflow run are `processing` too (indexed under a key of their own).
     let processing = running + waiting;
     let oldest = oldest.map(|t| t.updated_at);
     let (completed5, failed5, completed60, failed60) = tokio::try_join!(
-        store.count_tasks(TaskState::Completed, Some(&since5)),
-        store.count_tasks(TaskState::Failed, Some(&since5)),
-        store.count_tasks(TaskState::Completed, Some(&since60)),
-        store.count_tasks(TaskState::Failed, Some(&since60)),
+        store.count_ended(TaskState::Completed, &since5, &now.rfc3339),
+        store.count_ended(TaskState::Failed, &since5, &now.rfc3339),
+        store.count_ended(TaskState::Completed, &since60, &now.rfc3339),
+        store.count_ended(TaskState::Failed, &since60, &now.rfc3339),
     )?;
     let age = oldest
         .as_deref()

@@ -238,3 +238,33 @@ pub struct RequestDetail {
     pub tasks: Vec<TaskRecord>,
     pub events: Vec<Event>,
 }
+
+impl RequestDetail {
+    /// The request as people are shown it: the store writes a request's state when it is
+    /// submitted, decided on and ends, not when each task starts (that is the tasks' own
+    /// write), so a running request (`submitted` or `retrying` as stored) is `processing`
+    /// once one of its tasks started since, and its progress is counted from its tasks.
+    pub fn shown(mut self) -> Self {
+        use crate::request::RequestState;
+        use crate::task::TaskState;
+        let r = &mut self.request;
+        let since = r.updated_at.clone();
+        let started = self.tasks.iter().any(|t| {
+            t.state == TaskState::Processing
+                || (t.state == TaskState::Completed
+                    && t.finished_at
+                        .as_deref()
+                        .is_some_and(|f| f >= since.as_str()))
+        });
+        if matches!(r.state, RequestState::Submitted | RequestState::Retrying) && started {
+            r.state = RequestState::Processing;
+        }
+        let done = self
+            .tasks
+            .iter()
+            .filter(|t| t.state == TaskState::Completed)
+            .count();
+        r.completed_tasks = u32::try_from(done).unwrap_or(u32::MAX);
+        self
+    }
+}

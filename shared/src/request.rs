@@ -49,6 +49,9 @@ impl RequestState {
             (self, next),
             (Submitted, Processing)
                 | (Processing, Completed)
+                // `processing` is shown while a task runs, not stored: a request's stored
+                // state goes from `submitted` (or `retrying`) to how it ends.
+                | (Submitted | Retrying, Completed)
                 | (Processing, Failed)
                 // The sweeper: the first task (or a retried one) got stuck before it ran.
                 | (Submitted | Retrying, Failed)
@@ -62,6 +65,13 @@ impl RequestState {
                 | (Failed, Escalating)
                 | (Escalating, Escalated)
         )
+    }
+
+    /// Whether its tasks may run: `submitted` or `retrying` as stored (a request is shown
+    /// `processing` while a task runs, see `RequestDetail::shown`), or `processing` once an
+    /// operator redrove it.
+    pub fn is_running(self) -> bool {
+        matches!(self, Self::Submitted | Self::Processing | Self::Retrying)
     }
 
     pub fn is_terminal(self) -> bool {

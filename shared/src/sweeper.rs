@@ -122,8 +122,8 @@ impl Sweeper {
     /// Reads the gauges (index counts, the oldest queued task, the dead-letter queue's depth).
     pub async fn gauges(&self, now_epoch: u64) -> Result<Gauges, SweepError> {
         let (queued, stuck, oldest, dead) = tokio::try_join!(
-            async { Ok::<_, SweepError>(self.store.count_tasks(TaskState::Queued, None).await?) },
-            async { Ok(self.store.count_tasks(TaskState::Stuck, None).await?) },
+            async { Ok::<_, SweepError>(self.store.count_tasks(TaskState::Queued).await?) },
+            async { Ok(self.store.count_tasks(TaskState::Stuck).await?) },
             async { Ok(self.store.oldest_task(TaskState::Queued).await?) },
             async { Ok(crate::queue::counts(self.queue.client(), &self.dlq_url).await?) },
         )?;

@@ -6,11 +6,43 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-/// Calls per operation, shared by every client it is installed on.
+/// Calls per operation, shared by every client it is installed on, and every DynamoDB
+/// write's body as sent, with when its answer came ([`super::units`] prices them).
 #[derive(Debug, Clone, Default)]
-pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>);
+pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>, Arc<Mutex<Vec<Sent>>>);
+
+/// A DynamoDB write as it went over the wire.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub op: String,
+    pub body: serde_json::Value,
+    /// When its answer arrived.
+    pub answered: std::time::Instant,
+}
+
+/// The DynamoDB operations that write.
+const WRITES: [&str; 5] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
 
 impl Calls {
+    /// The writes answered so far, from the `from`th on.
+    pub fn writes(&self, from: usize) -> Vec<Sent> {
+        self.1
+            .lock()
+            .map(|w| w.get(from..).map(<[Sent]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// How many writes were answered so far.
+    pub fn writes_so_far(&self) -> usize {
+        self.1.lock().map(|w| w.len()).unwrap_or(0)
+    }
+
     /// A snapshot of the counts.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0.lock().map(|m| m.clone()).unwrap_or_default()
@@ -62,6 +94,36 @@ pub fn describe(counts: &BTreeMap<String, u64>, per: f64) -> String {
 impl Intercept for Calls {
     fn name(&self) -> &'static str {
         "call-counter"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let answered = std::time::Instant::now();
+        let Some(request) = context.inner().request() else {
+            return Ok(());
+        };
+        let op = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|t| t.rsplit('.').next())
+            .unwrap_or("")
+            .to_string();
+        if !WRITES.contains(&op.as_str()) || !context.response().status().is_success() {
+            return Ok(());
+        }
+        let body = request
+            .body()
+            .bytes()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default();
+        if let Ok(mut w) = self.1.lock() {
+            w.push(Sent { op, body, answered });
+        }
+        Ok(())
     }
 
     fn read_before_transmit(

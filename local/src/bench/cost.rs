@@ -69,40 +69,37 @@ pub struct Sizes {
     pub partition: usize,
 }
 
-/// DynamoDB units of one two-task request from submission to completion.
-///
-/// Submission: one transaction putting the request, its tasks, its first event and the
-/// answered key; the request is in two indexes, each task in one. Each task: one strong
-/// Query of the partition; the claim (task and request updated, each moving in an index:
-/// one delete and one put there, the request also rewritten in its other index; the
-/// `task-started` event); the completion (the same shape, plus the next task becoming
-/// `queued` and, after the last, the `request-completed` event).
-pub fn units_per_request(s: &Sizes, tasks: usize) -> (f64, f64) {
-    let mut w = 0.0;
-    w += wru(s.request, true) + 2.0 * wru(s.request, false);
-    w += tasks as f64 * (wru(s.task, true) + wru(s.task, false));
-    w += wru(s.event, true) + wru(s.idempotency, true);
-    let state_change = |item: usize, indexes_moved: f64, indexes_rewritten: f64| {
-        wru(item, true)
-            + indexes_moved * 2.0 * wru(item, false)
-            + indexes_rewritten * wru(item, false)
-    };
-    for n in 0..tasks {
-        // The claim.
-        w +=
-            state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
-        // The completion, with the next task queued or the request completed.
-        w +=
-            state_change(s.task, 1.0, 0.0) + state_change(s.request, 1.0, 1.0) + wru(s.event, true);
-        if n + 1 < tasks {
-            w += state_change(s.task, 1.0, 0.0);
-        } else {
-            w += wru(s.event, true);
+/// Every item of the table with its size (what each write is priced by).
+pub async fn item_sizes(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<HashMap<(String, String), usize>, super::fixture::Error> {
+    let mut sizes = HashMap::new();
+    let mut start = None;
+    loop {
+        let out = dynamo
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await?;
+        for item in out.items() {
+            let key = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            if let (Some(pk), Some(sk)) = (key("pk"), key("sk")) {
+                sizes.insert((pk, sk), item_bytes(item));
+            }
+        }
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return Ok(sizes);
         }
     }
-    // Each task's Query reads the partition as it was (at most its final size).
-    let r = tasks as f64 * rru(s.partition);
-    (w, r)
+}
+
+/// Read units of one two-task request: each task's worker reads the request's partition
+/// once, strongly (at most its final size).
+pub fn read_units(s: &Sizes, tasks: usize) -> f64 {
+    tasks as f64 * rru(s.partition)
 }
 
 /// The bill for one request, by service.
@@ -136,6 +133,7 @@ impl Bill {
 /// and each task's, billed per millisecond at [`MEMORY_GB`]; worker invocations shared by
 /// their batch), its DynamoDB units and its SQS requests (per submission and per task, as
 /// counted).
+#[derive(Debug, Clone, Copy)]
 pub struct Usage {
     pub api_ms: f64,
     pub task_ms: f64,
@@ -144,6 +142,8 @@ pub struct Usage {
     pub sqs_per_submission: f64,
     pub sqs_per_task: f64,
     pub sizes: Sizes,
+    /// Write units per request, measured ([`super::units`]).
+    pub write_units: f64,
 }
 
 pub fn bill(u: &Usage) -> Bill {
@@ -151,7 +151,7 @@ pub fn bill(u: &Usage) -> Bill {
     let lambda = LAMBDA_REQUEST * (1.0 + u.tasks as f64 * u.worker_invocations_per_task)
         + gb_s(u.api_ms)
         + u.tasks as f64 * gb_s(u.task_ms);
-    let (w, r) = units_per_request(&u.sizes, u.tasks);
+    let (w, r) = (u.write_units, read_units(&u.sizes, u.tasks));
     Bill {
         api_gateway: APIGW_REST_REQUEST,
         lambda,
@@ -239,6 +239,7 @@ mod tests {
             sqs_per_submission: 1.0,
             sqs_per_task: 1.5,
             sizes,
+            write_units: 20.0,
         });
         assert!((b.api_gateway - 3.5e-6).abs() < 1e-12);
         assert!((b.sqs - 4.0 * 0.5e-6).abs() < 1e-12);

@@ -12,6 +12,7 @@ pub mod fixture;
 pub mod floor;
 pub mod load;
 pub mod refresh;
+pub mod units;
 
 use std::time::Duration;
 

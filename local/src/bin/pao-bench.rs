@@ -11,7 +11,7 @@ use pao::worker::Worker;
 use pao_local::bench::fixture::{
     DEV, Error, ITEM, bare_submission, bench_item, context, input, submission, wide_item,
 };
-use pao_local::bench::{self, Row, Spread, calls, cold, cost, floor, load, refresh};
+use pao_local::bench::{self, Row, Spread, calls, cold, cost, floor, load, refresh, units};
 use pao_local::jira_standin::JiraStandIn;
 use pao_local::provision;
 use serde_json::{Value, json};
@@ -138,6 +138,8 @@ async fn main() -> Result<(), Error> {
     };
     let mut spreads = Vec::new();
     let mut all_ids = Vec::new();
+    // Every write PAO makes from here to the end of the drain is priced (`bench::units`).
+    let writes_from = counted.writes_so_far();
     let mut calls_per_submission = 0.0;
     let mut submission_calls = String::new();
     for (round, concurrency) in [1usize, 8].into_iter().enumerate() {
@@ -326,8 +328,26 @@ async fn main() -> Result<(), Error> {
         ),
     ));
 
-    // ---- Cost per million two-task requests.
+    // ---- Write units per two-task request, beside the floor.
     let sizes = cost::sizes_of(&dynamo, &names.table, &all_ids[0]).await?;
+    let item_sizes = cost::item_sizes(&dynamo, &names.table).await?;
+    let measured = units::measure(&counted.writes(writes_from), &item_sizes)
+        .scaled(1.0 / all_ids.len().max(1) as f64);
+    let floor_units = units::floor(sizes.request, sizes.task);
+    let ratio = measured.total() / floor_units.total();
+    rows.push(
+        Row::new(
+            format!(
+                "DynamoDB write units per two-task request (measured: the {} requests' writes as sent, priced by their items' sizes)",
+                all_ids.len()
+            ),
+            format!("{} = {ratio:.2}x the floor", measured.describe()),
+        )
+        .goal("<= 1.5x floor", ratio <= 1.5)
+        .floor(floor_units.describe()),
+    );
+
+    // ---- Cost per million two-task requests.
     let sqs_of = |m: &std::collections::BTreeMap<String, u64>| {
         m.iter()
             .filter(|(op, _)| op.contains("Message"))
@@ -342,8 +362,13 @@ async fn main() -> Result<(), Error> {
         sqs_per_submission: 1.0,
         sqs_per_task: sqs_of(&task_calls) / tasks_total as f64,
         sizes,
+        write_units: measured.total(),
     };
     let bill = cost::bill(&usage);
+    let floor_bill = cost::bill(&cost::Usage {
+        write_units: floor_units.total(),
+        ..usage
+    });
     rows.push(
         Row::new(
             format!(
@@ -352,10 +377,13 @@ async fn main() -> Result<(), Error> {
             ),
             bill.per_million(),
         )
-        .goal("<= $5", bill.total() * 1e6 <= 5.0)
+        .goal("<= $15", bill.total() * 1e6 <= 15.0)
         .floor(format!(
-            "items: request {} B, task {} B, event {} B, key {} B",
-            sizes.request, sizes.task, sizes.event, sizes.idempotency
+            "{} at the floor's write units; items: request {} B, task {} B, key {} B",
+            floor_bill.per_million(),
+            sizes.request,
+            sizes.task,
+            sizes.idempotency
         )),
     );
 
@@ -503,6 +531,12 @@ async fn main() -> Result<(), Error> {
     );
     println!();
     print!("{}", bench::render(&rows));
+    println!();
+    println!(
+        "Write units a second on the busiest partition key of each kind (computed from the key design, `pao::store::keys::load`; DynamoDB takes 1,000 per key; the busiest principal submitting 100 a second):"
+    );
+    println!();
+    print!("{}", pao::store::keys::load::table(100.0));
     println!();
     println!("took {:.0} s", started_all.elapsed().as_secs_f64());
     Ok(())

@@ -329,7 +329,7 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
 
 /// `GET /requests/{id}`: the request with its tasks.
 pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    let d = owned(app, call).await?;
+    let d = owned(app, call).await?.shown();
     Ok(ApiResponse::ok(
         200,
         to_data(RequestView::of(&d)),
@@ -339,7 +339,7 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
 
 /// `GET /requests/{id}/status`: state, progress and the task it is at.
 pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
-    let d = owned(app, call).await?;
+    let d = owned(app, call).await?.shown();
     Ok(ApiResponse::ok(
         200,
         to_data(StatusView::of(&d)),

@@ -25,9 +25,11 @@
 //! expired items are filtered on read since TTL deletes late.
 
 pub mod attr;
+pub mod by_state;
 pub mod catalog;
 pub mod cursor;
 pub mod idempotency;
+pub mod keys;
 pub mod queue_view;
 pub mod requests;
 pub mod tasks;
@@ -137,8 +139,8 @@ pub enum Change {
     ExternalRef(crate::record::ExternalRef),
     /// A task's or a request's `error`.
     Error(String),
-    /// A request's `completedTasks` goes up by one.
-    OneMoreTaskCompleted,
+    /// A request's `completedTasks` becomes its `totalTasks` (it completed).
+    AllTasksCompleted,
     /// A request's or task's `error` goes away.
     NoError,
     /// A request's `completedTasks` is set (a retry from an earlier task runs some again).
@@ -180,7 +182,7 @@ impl Change {
                 ("startedAt", Value::Null),
                 ("finishedAt", Value::Null),
             ],
-            Self::OneMoreTaskCompleted => Vec::new(),
+            Self::AllTasksCompleted => Vec::new(),
         }
     }
 }
@@ -417,6 +419,10 @@ struct StateUpdate {
     from: Vec<String>,
     sets: Sets,
     changes: Vec<Change>,
+    /// Its `byState` entry: moved (`Some`), removed (`Some(None)`), left alone (`None`).
+    index: Option<Option<(String, String)>>,
+    /// Audit events that ride in this write (appended to the item's `events`).
+    events: Vec<crate::record::Event>,
     unchanged_since: Option<String>,
     /// What the change does to the record's retention.
     expiry: Expiry,
@@ -466,14 +472,42 @@ impl StateUpdate {
             values.insert(format!(":v{i}"), to_attr(&value));
             sets.push(format!("#a{i} = :v{i}"));
         }
-        if self.changes.contains(&Change::OneMoreTaskCompleted) {
+        if self.changes.contains(&Change::AllTasksCompleted) {
             names.insert("#done".into(), "completedTasks".into());
-            values.insert(":one".into(), AttributeValue::N("1".into()));
-            sets.push("#done = #done + :one".into());
+            names.insert("#total".into(), "totalTasks".into());
+            sets.push("#done = #total".into());
+        }
+        if let Some(Some((pk, sk))) = &self.index {
+            names.insert("#ipk".into(), "gsi2pk".into());
+            names.insert("#isk".into(), "gsi2sk".into());
+            values.insert(":ipk".into(), s(pk));
+            values.insert(":isk".into(), s(sk));
+            sets.push("#ipk = :ipk, #isk = :isk".into());
+        }
+        if !self.events.is_empty() {
+            names.insert("#ev".into(), "events".into());
+            values.insert(":none".into(), AttributeValue::L(Vec::new()));
+            values.insert(
+                ":ev".into(),
+                AttributeValue::L(
+                    self.events
+                        .iter()
+                        .map(|e| to_attr(&serde_json::to_value(e).unwrap_or(Value::Null)))
+                        .collect(),
+                ),
+            );
+            sets.push("#ev = list_append(if_not_exists(#ev, :none), :ev)".into());
         }
         let mut expression = format!("SET {}", sets.join(", "));
+        let mut removes = Vec::new();
         if self.expiry == Expiry::Never {
-            expression.push_str(" REMOVE expiresAt");
+            removes.push("expiresAt");
+        }
+        if self.index == Some(None) {
+            removes.extend(["gsi2pk", "gsi2sk"]);
+        }
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         (expression, condition, names, values)
     }

@@ -5,11 +5,10 @@
 
 use super::attr::{Item, from_item, is_expired, s, to_item};
 use super::cursor::CursorKey;
-use super::{GSI_BY_STATE, GSI_BY_USER, MAX_TASKS, Page, Store, StoreError, dynamo, query_pages};
+use super::{GSI_BY_USER, MAX_TASKS, Page, Store, StoreError, dynamo};
 use crate::clock::Now;
 use crate::record::{Event, RequestDetail, RequestId, RequestRecord, TaskRecord};
 use crate::request::RequestState;
-use crate::task::TaskState;
 
 /// How a read is made: `Strong` for reads that decide what runs (the worker, the sweeper),
 /// `Eventual` for what people look at.
@@ -19,13 +18,7 @@ pub enum Read {
     Eventual,
 }
 
-pub(super) fn task_sk(seq: u32) -> String {
-    format!("TASK#{seq:04}")
-}
-
-pub(super) fn request_pk(id: &RequestId) -> String {
-    format!("REQ#{id}")
-}
+use super::keys::{REQUEST_SK, request_pk, task_sk, user_pk};
 
 impl Store {
     /// Writes a request, all its tasks and its first event in one transaction (with the
@@ -60,19 +53,26 @@ impl Store {
         if tasks.len() > MAX_TASKS {
             return Err(StoreError::TooManyTasks(tasks.len()));
         }
-        let (request_item, task_items) = creation_items(request, tasks)?;
-        let mut writes = vec![self.put_write(request_item, Some("attribute_not_exists(pk)"))?];
-        for item in task_items {
-            writes.push(self.put_write(item, None)?);
-        }
+        let (mut request_item, task_items) = creation_items(request, tasks)?;
         if with_event {
+            // The first event rides in the request's item.
             let event = Event {
                 at: request.created_at.clone(),
                 kind: "submitted".into(),
                 message: format!("request submitted with {} tasks", tasks.len()),
                 task_seq: None,
             };
-            writes.push(self.put_write(event_item(&request.request_id, &event)?, None)?);
+            request_item.insert(
+                "events".into(),
+                aws_sdk_dynamodb::types::AttributeValue::L(vec![super::to_attr(
+                    &serde_json::to_value(&event)
+                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                )]),
+            );
+        }
+        let mut writes = vec![self.put_write(request_item, Some("attribute_not_exists(pk)"))?];
+        for item in task_items {
+            writes.push(self.put_write(item, None)?);
         }
         if let Some(a) = answered {
             writes.push(self.answered_write(a)?);
@@ -112,6 +112,15 @@ impl Store {
             if is_expired(item, now.epoch) {
                 return Ok(None);
             }
+            // Events ride in the items whose change they record.
+            if let Some(list) = item.get("events").and_then(|v| v.as_l().ok()) {
+                for e in list {
+                    events.push(
+                        serde_json::from_value::<Event>(super::from_attr(e))
+                            .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                    );
+                }
+            }
             match item
                 .get("itemType")
                 .and_then(|k| k.as_s().ok())
@@ -119,10 +128,12 @@ impl Store {
             {
                 Some("request") => request = Some(from_item::<RequestRecord>(item)?),
                 Some("task") => tasks.push(from_item::<TaskRecord>(item)?),
-                Some("event") => events.push(from_item::<Event>(item)?),
                 _ => {}
             }
         }
+        // Oldest first; the request's items come first in the partition, then the tasks in
+        // order, so events of the same instant keep the order they happened in.
+        events.sort_by(|a, b| a.at.cmp(&b.at));
         Ok(request.map(|request| RequestDetail {
             request,
             tasks,
@@ -173,7 +184,7 @@ impl Store {
             .table_name(&self.table)
             .index_name(GSI_BY_USER)
             .key_condition_expression("gsi1pk = :u")
-            .expression_attribute_values(":u", s(format!("USER#{user_arn}")))
+            .expression_attribute_values(":u", s(user_pk(user_arn)))
             .scan_index_forward(false)
             .limit(limit.clamp(1, 100))
             .set_exclusive_start_key(start);
@@ -208,54 +219,33 @@ impl Store {
         })
     }
 
-    /// Tasks in `state` last changed before `before` (RFC 3339), oldest first, at most
-    /// `limit`: the sweeper's view (GSI byState, eventually consistent: every change it makes
-    /// is conditional on what it saw).
-    pub async fn tasks_in_state(
-        &self,
-        state: TaskState,
-        before: &str,
-        limit: usize,
-    ) -> Result<Vec<TaskRecord>, StoreError> {
-        self.tasks_before(&format!("TASK#{state}"), before, limit)
-            .await
-    }
-
-    /// Tasks under one `byState` key whose sort key is before `before`, in its order.
-    pub(super) async fn tasks_before(
-        &self,
-        index_key: &str,
-        before: &str,
-        limit: usize,
-    ) -> Result<Vec<TaskRecord>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI_BY_STATE)
-            .key_condition_expression("gsi2pk = :p AND gsi2sk < :b")
-            .expression_attribute_values(":p", s(index_key))
-            .expression_attribute_values(":b", s(before));
-        query_pages(query, limit)
-            .await?
-            .iter()
-            .map(from_item)
-            .collect()
-    }
-
-    /// Appends an audit event.
+    /// Appends an audit event to the request's item.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
-        let mut item = event_item(id, event)?;
-        self.stamp(&mut item);
-        self.client
-            .put_item()
+        let value = super::to_attr(
+            &serde_json::to_value(event).map_err(|e| StoreError::Malformed(e.to_string()))?,
+        );
+        let result = self
+            .client
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(sk)")
+            .key("pk", s(request_pk(id)))
+            .key("sk", s(REQUEST_SK))
+            .update_expression("SET #ev = list_append(if_not_exists(#ev, :none), :ev)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ev", "events")
+            .expression_attribute_values(
+                ":none",
+                aws_sdk_dynamodb::types::AttributeValue::L(vec![]),
+            )
+            .expression_attribute_values(
+                ":ev",
+                aws_sdk_dynamodb::types::AttributeValue::L(vec![value]),
+            )
             .send()
-            .await
-            .map_err(dynamo)?;
-        Ok(())
+            .await;
+        super::conditional(result, super::CONDITION_FAILED, || {
+            format!("request {id} does not exist")
+        })
     }
 }
 
@@ -335,12 +325,10 @@ fn request_item(r: &RequestRecord) -> Result<Item, StoreError> {
     let mut item = to_item(r)?;
     let id = &r.request_id;
     item.insert("pk".into(), s(request_pk(id)));
-    item.insert("sk".into(), s("#REQUEST"));
+    item.insert("sk".into(), s(REQUEST_SK));
     item.insert("itemType".into(), s("request"));
-    item.insert("gsi1pk".into(), s(format!("USER#{}", r.user.arn)));
+    item.insert("gsi1pk".into(), s(user_pk(&r.user.arn)));
     item.insert("gsi1sk".into(), s(format!("{}#{id}", r.created_at)));
-    item.insert("gsi2pk".into(), s(format!("REQUEST#{}", r.state)));
-    item.insert("gsi2sk".into(), s(format!("{}#{id}", r.updated_at)));
     Ok(item)
 }
 
@@ -350,25 +338,9 @@ fn task_item(t: &TaskRecord) -> Result<Item, StoreError> {
     item.insert("pk".into(), s(request_pk(id)));
     item.insert("sk".into(), s(task_sk(t.seq)));
     item.insert("itemType".into(), s("task"));
-    item.insert("gsi2pk".into(), s(format!("TASK#{}", t.state)));
-    item.insert(
-        "gsi2sk".into(),
-        s(format!("{}#{id}#{:04}", t.updated_at, t.seq)),
-    );
-    Ok(item)
-}
-
-/// Events sort by when they were written, to the nanosecond, with a random tail so that two
-/// writers never collide.
-pub(super) fn event_item(id: &RequestId, e: &Event) -> Result<Item, StoreError> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let tail = uuid::Uuid::new_v4().simple().to_string();
-    let mut item = to_item(e)?;
-    item.insert("pk".into(), s(request_pk(id)));
-    item.insert("sk".into(), s(format!("EVT#{nanos:020}#{}", &tail[..8])));
-    item.insert("itemType".into(), s("event"));
+    if let Some((pk, sk)) = super::keys::task_index(id, t.seq, t.state, &t.updated_at) {
+        item.insert("gsi2pk".into(), s(pk));
+        item.insert("gsi2sk".into(), s(sk));
+    }
     Ok(item)
 }

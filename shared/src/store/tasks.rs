@@ -4,7 +4,7 @@
 //! and every change that moves two records, or records what happened, is one transaction.
 
 use super::attr::{n, s};
-use super::requests::{event_item, request_pk, task_sk};
+use super::keys::{REQUEST_SK, request_pk, task_sk};
 use super::{CONDITION_FAILED, Change, Expiry, StateUpdate, Store, StoreError, conditional};
 use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, RequestRecord, TaskRecord};
@@ -87,40 +87,34 @@ impl Store {
         self.apply(update).await
     }
 
-    /// Claims a task for one delivery: the task `queued → processing`, its request
-    /// (`submitted`, `retrying` or already `processing`) `→ processing`, and the
-    /// `task-started` event, all or nothing. Of two deliveries only one claims.
+    /// Claims a task for one delivery: the task `queued → processing` with its
+    /// `task-started` event, one conditional write. Of two deliveries only one claims. The
+    /// request is not written: it shows `processing` while a task runs (derived on read), and
+    /// every decision that stops it (abort, a failure, the sweeper) moves its queued task in
+    /// the same transaction, so a claim cannot start a task of a request that was stopped.
     pub async fn claim_task(
         &self,
-        request: &RequestRecord,
         task: &TaskRecord,
         now: &Now,
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let updates = vec![
-            task_update(
-                id,
-                task.seq,
-                &[TaskState::Queued],
-                TaskState::Processing,
-                now,
-                vec![Change::StartedAt(now.rfc3339.clone())],
-            )?,
-            request_update(id, &[request.state], RequestState::Processing, now, vec![])?,
-        ];
-        self.change_together(id, updates, std::slice::from_ref(event), || {
-            format!(
-                "task {} of {id} was claimed or its request changed",
-                task.seq
-            )
-        })
-        .await
+        let mut update = task_update(
+            id,
+            task.seq,
+            &[TaskState::Queued],
+            TaskState::Processing,
+            now,
+            vec![Change::StartedAt(now.rfc3339.clone())],
+        )?;
+        update.events.push(event.clone());
+        self.apply(update).await
     }
 
-    /// A task completes, its request's progress moves on (and the request completes when it
-    /// was the last task), the next task becomes `queued`, and the events are written, in one
-    /// transaction. The caller then sends the next task's message.
+    /// A task completes and, in the same transaction (the two must agree, or the request
+    /// would stall unseen), the next task becomes `queued`, or when it was the last the
+    /// request completes; the events ride in the task's write. The caller then sends the next
+    /// task's message.
     pub async fn complete_task(
         &self,
         task: &TaskRecord,
@@ -130,36 +124,30 @@ impl Store {
         events: &[Event],
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let mut updates = vec![
-            task_update(
-                id,
-                task.seq,
-                &[TaskState::Processing],
-                TaskState::Completed,
-                now,
-                completion_changes(done, now),
-            )?,
-            request_update(
-                id,
-                &[RequestState::Processing],
-                if next.is_some() {
-                    RequestState::Processing
-                } else {
-                    RequestState::Completed
-                },
-                now,
-                vec![Change::OneMoreTaskCompleted],
-            )?,
-        ];
-        if let Some(next) = next {
-            updates.push(task_update(
+        let mut updates = vec![task_update(
+            id,
+            task.seq,
+            &[TaskState::Processing],
+            TaskState::Completed,
+            now,
+            completion_changes(done, now),
+        )?];
+        match next {
+            Some(next) => updates.push(task_update(
                 id,
                 next.seq,
                 &[TaskState::Pending],
                 TaskState::Queued,
                 now,
                 vec![],
-            )?);
+            )?),
+            None => updates.push(request_update(
+                id,
+                RUNNING,
+                RequestState::Completed,
+                now,
+                vec![Change::AllTasksCompleted],
+            )?),
         }
         self.change_together(id, updates, events, || {
             format!(
@@ -194,7 +182,7 @@ impl Store {
             )?,
             request_update(
                 id,
-                &[RequestState::Processing],
+                RUNNING,
                 RequestState::Failed,
                 now,
                 vec![Change::Error(request_error.into())],
@@ -229,11 +217,9 @@ impl Store {
                 ],
             ),
         };
-        let update = task_update(id, task.seq, &[TaskState::Processing], to, now, changes)?;
-        self.change_together(id, vec![update], std::slice::from_ref(event), || {
-            format!("task {} of {id} is no longer processing", task.seq)
-        })
-        .await
+        let mut update = task_update(id, task.seq, &[TaskState::Processing], to, now, changes)?;
+        update.events.push(event.clone());
+        self.apply(update).await
     }
 
     /// The sweeper's verdict on a task that has been `queued` or `processing` too long: the
@@ -388,24 +374,10 @@ impl Store {
             }
             let mut history = t.attempts.clone();
             history.push(t.as_attempt());
-            let now_at = &now.rfc3339;
-            updates.push(StateUpdate {
-                key: (request_pk(id), task_sk(t.seq)),
-                from: vec![t.state.to_string()],
-                sets: vec![
-                    ("state", Value::String(to.to_string())),
-                    ("updatedAt", Value::String(now_at.clone())),
-                    ("gsi2pk", Value::String(format!("TASK#{to}"))),
-                    (
-                        "gsi2sk",
-                        Value::String(format!("{now_at}#{id}#{:04}", t.seq)),
-                    ),
-                ],
-                changes: vec![Change::NewAttempt { attempt, history }],
-                unchanged_since: Some(t.updated_at.clone()),
-                expiry: Expiry::UnderRequest,
-                at: now.epoch,
-            });
+            let mut update = StateUpdate::of_task(id, t.seq, &[t.state], to, now);
+            update.changes = vec![Change::NewAttempt { attempt, history }];
+            update.unchanged_since = Some(t.updated_at.clone());
+            updates.push(update);
         }
         let mut retrying = request_update(
             id,
@@ -461,13 +433,15 @@ impl Store {
         events: &[Event],
         what: impl FnOnce() -> String,
     ) -> Result<(), StoreError> {
-        let mut writes = Vec::with_capacity(updates.len() + events.len());
-        for u in updates {
-            writes.push(self.update_write(u)?);
+        let mut updates = updates;
+        if let Some(first) = updates.first_mut() {
+            first.events.extend(events.iter().cloned());
         }
-        for e in events {
-            writes.push(self.put_write(event_item(id, e)?, None)?);
-        }
+        let writes = updates
+            .into_iter()
+            .map(|u| self.update_write(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = id;
         self.transact(writes, what).await
     }
 }
@@ -498,23 +472,37 @@ pub(super) fn task_update(
             to: to.to_string(),
         });
     }
-    let at = now.epoch;
-    let now = &now.rfc3339;
-    let sets = vec![
-        ("state", Value::String(to.to_string())),
-        ("updatedAt", Value::String(now.clone())),
-        ("gsi2pk", Value::String(format!("TASK#{to}"))),
-        ("gsi2sk", Value::String(format!("{now}#{id}#{seq:04}"))),
-    ];
-    Ok(StateUpdate {
-        key: (request_pk(id), task_sk(seq)),
-        from: from.iter().map(|f| f.to_string()).collect(),
-        sets,
-        changes,
-        unchanged_since: None,
-        expiry: Expiry::UnderRequest,
-        at,
-    })
+    let mut update = StateUpdate::of_task(id, seq, from, to, now);
+    update.changes = changes;
+    Ok(update)
+}
+
+/// The states a request runs in: `processing` is shown while a task runs, and stored only
+/// when an operator's redrive puts a failed request back in play.
+pub(super) const RUNNING: &[RequestState] = &[
+    RequestState::Submitted,
+    RequestState::Retrying,
+    RequestState::Processing,
+];
+
+impl StateUpdate {
+    /// A task's change to `to` (unchecked), its `byState` entry moved with it.
+    fn of_task(id: &RequestId, seq: u32, from: &[TaskState], to: TaskState, now: &Now) -> Self {
+        Self {
+            key: (request_pk(id), task_sk(seq)),
+            from: from.iter().map(|f| f.to_string()).collect(),
+            sets: vec![
+                ("state", Value::String(to.to_string())),
+                ("updatedAt", Value::String(now.rfc3339.clone())),
+            ],
+            changes: Vec::new(),
+            index: Some(super::keys::task_index(id, seq, to, &now.rfc3339)),
+            events: Vec::new(),
+            unchanged_since: None,
+            expiry: Expiry::UnderRequest,
+            at: now.epoch,
+        }
+    }
 }
 
 /// A request's state change; `from == to` is allowed (progress without a new state).
@@ -535,14 +523,14 @@ pub(super) fn request_update(
     let sets = vec![
         ("state", Value::String(to.to_string())),
         ("updatedAt", Value::String(now.rfc3339.clone())),
-        ("gsi2pk", Value::String(format!("REQUEST#{to}"))),
-        ("gsi2sk", Value::String(format!("{}#{id}", now.rfc3339))),
     ];
     Ok(StateUpdate {
-        key: (request_pk(id), "#REQUEST".into()),
+        key: (request_pk(id), REQUEST_SK.into()),
         from: from.iter().map(|f| f.to_string()).collect(),
         sets,
         changes,
+        index: None,
+        events: Vec::new(),
         unchanged_since: None,
         expiry: Expiry::of_request(to),
         at: now.epoch,

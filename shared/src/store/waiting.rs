@@ -1,30 +1,15 @@
 //! Tasks waiting on an external run (a GitHub workflow run): a task whose action goes on
 //! outside PAO stays `processing` with its external reference, recorded for lookup
-//! (`EXTREF#<key>`, for the webhook that reports the run's end), and has a `byState` key of its
-//! own ([`WAITING`]), ordered by when it was last polled: the sweeper's stuck detection never
-//! sees it, and its polls go round every waiting task in turn.
+//! (`EXTREF#<key>`, for the webhook that reports the run's end), and has `byState` keys of its
+//! own ([`keys::WAITING`], sharded), ordered by when it was last polled: the sweeper's stuck
+//! detection never sees it, and its polls go round every waiting task in turn.
 
 use super::attr::{n, s};
-use super::requests::{event_item, request_pk, task_sk};
+use super::keys::{self, request_pk, task_sk};
 use super::{Change, Expiry, StateUpdate, Store, StoreError};
 use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, TaskRecord};
 use crate::task::TaskState;
-use serde_json::Value;
-
-/// The `byState` partition of tasks waiting on a workflow run (they are `processing`).
-pub const WAITING: &str = "TASK#waiting";
-
-/// A waiting task's `byState` keys: its own partition, ordered by the last poll.
-fn waiting_keys(id: &RequestId, seq: u32, polled: &Now) -> Vec<(&'static str, Value)> {
-    vec![
-        ("gsi2pk", Value::String(WAITING.into())),
-        (
-            "gsi2sk",
-            Value::String(format!("{}#{id}#{seq:04}", polled.rfc3339)),
-        ),
-    ]
-}
 
 impl Store {
     /// A task starts waiting: its external reference, the lookup record and the event in one
@@ -40,8 +25,10 @@ impl Store {
         let update = StateUpdate {
             key: (request_pk(id), task_sk(task.seq)),
             from: vec![TaskState::Processing.to_string()],
-            sets: waiting_keys(id, task.seq, now),
+            sets: Vec::new(),
             changes: vec![Change::ExternalRef(external.clone())],
+            index: Some(Some(keys::waiting_index(id, task.seq, &now.rfc3339))),
+            events: vec![event.clone()],
             unchanged_since: None,
             expiry: Expiry::UnderRequest,
             at: crate::clock::now_epoch(),
@@ -53,11 +40,7 @@ impl Store {
             ("requestId".to_string(), s(id.as_str())),
             ("seq".to_string(), n(u64::from(task.seq))),
         ]);
-        let writes = vec![
-            self.update_write(update)?,
-            self.put_write(lookup, None)?,
-            self.put_write(event_item(id, event)?, None)?,
-        ];
+        let writes = vec![self.update_write(update)?, self.put_write(lookup, None)?];
         self.transact(writes, || {
             format!("task {} of {id} is no longer processing", task.seq)
         })
@@ -71,8 +54,10 @@ impl Store {
         let update = StateUpdate {
             key: (request_pk(id), task_sk(task.seq)),
             from: vec![TaskState::Processing.to_string()],
-            sets: waiting_keys(id, task.seq, now),
+            sets: Vec::new(),
             changes: Vec::new(),
+            index: Some(Some(keys::waiting_index(id, task.seq, &now.rfc3339))),
+            events: Vec::new(),
             unchanged_since: Some(task.updated_at.clone()),
             expiry: Expiry::UnderRequest,
             at: now.epoch,
@@ -107,14 +92,5 @@ impl Store {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<u32>().ok());
         Ok(request.zip(seq).map(|(r, q)| (RequestId(r), q)))
-    }
-
-    /// Tasks waiting on a workflow run, least recently polled first, polled before `before`.
-    pub async fn waiting_tasks(
-        &self,
-        before: &str,
-        limit: usize,
-    ) -> Result<Vec<TaskRecord>, StoreError> {
-        self.tasks_before(WAITING, before, limit).await
     }
 }

@@ -237,11 +237,7 @@ impl Worker {
                 task.seq, task.item.id, task.attempt
             ),
         );
-        match self
-            .store
-            .claim_task(&detail.request, &task, &now, &started)
-            .await
-        {
+        match self.store.claim_task(&task, &now, &started).await {
             Ok(()) => {}
             // Another delivery claimed it, or the request moved on (aborted): nothing to run.
             Err(StoreError::Conflict(m)) => return Ok(Outcome::Ignored(m)),
@@ -261,7 +257,7 @@ impl Worker {
         task: &TaskRecord,
     ) -> Result<Outcome, WorkerError> {
         let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);
-        let Some(next) = next.filter(|_| detail.request.state == RequestState::Processing) else {
+        let Some(next) = next.filter(|_| detail.request.state.is_running()) else {
             return Ok(Outcome::Ignored("task is completed".into()));
         };
         match next.state {

@@ -1,0 +1,158 @@
+//! The table's keys, in one place: which partition key every item and every index entry
+//! lives under, so the layout can be read (and its write load computed, see [`load`]) from
+//! here alone.
+//!
+//! Per-request data stays in the request's partition (`REQ#<id>`). The only keys many
+//! requests share are the `byState` index's, and they are sparse and sharded: a task is in it
+//! only while someone must look at it (`queued`, `processing`, waiting on a run, `stuck`),
+//! under `TASK#<state>#<shard>` with [`SHARDS`] shards, and for an hour after it ended under
+//! `TASK#ended#<hour>#<shard>` (the operators' "finished in the last hour"), so no key's
+//! writes grow with the number of requests ever made, and readers query every shard.
+
+use crate::record::RequestId;
+use crate::task::TaskState;
+
+/// Shards of each `byState` key of unfinished tasks: at 1,000 two-task requests a second
+/// each takes 250 writes a second (see [`load`]).
+pub const SHARDS: u32 = 16;
+/// Shards of each hour of finished tasks (one write per task that ends).
+pub const ENDED_SHARDS: u32 = 4;
+
+pub(super) fn request_pk(id: &RequestId) -> String {
+    format!("REQ#{id}")
+}
+
+pub(super) const REQUEST_SK: &str = "#REQUEST";
+
+pub(super) fn task_sk(seq: u32) -> String {
+    format!("TASK#{seq:04}")
+}
+
+/// The `byUser` key of a caller's requests.
+pub(super) fn user_pk(arn: &str) -> String {
+    format!("USER#{arn}")
+}
+
+/// A request's shard: FNV-1a of its id, so every writer and reader agrees without a lookup.
+pub fn shard_of(id: &RequestId, shards: u32) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in id.as_str().bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % shards
+}
+
+/// Where a task's state puts it in `byState`: the name of its key family, or `None` for a
+/// task nobody needs to find by state (pending: its predecessor's change queues it;
+/// completed, failed, skipped: finished, counted under the hour it ended).
+pub fn indexed(state: TaskState) -> Option<&'static str> {
+    match state {
+        TaskState::Queued => Some("queued"),
+        TaskState::Processing => Some("processing"),
+        TaskState::Stuck => Some("stuck"),
+        _ => None,
+    }
+}
+
+/// The family of tasks waiting on an external run (they are `processing`).
+pub const WAITING: &str = "waiting";
+/// The family of tasks that ended (by the hour they ended).
+pub const ENDED: &str = "ended";
+
+/// `TASK#<family>#<shard>`.
+pub fn state_pk(family: &str, shard: u32) -> String {
+    format!("TASK#{family}#{shard:02}")
+}
+
+/// Every shard's key of a family.
+pub fn state_pks(family: &str) -> Vec<String> {
+    (0..SHARDS).map(|s| state_pk(family, s)).collect()
+}
+
+/// `TASK#ended#<yyyy-mm-ddThh>#<shard>`: `at` is RFC 3339.
+pub fn ended_pk(at: &str, shard: u32) -> String {
+    format!("TASK#{ENDED}#{}#{shard}", hour_of(at))
+}
+
+/// The ended keys of the hour `at` falls in, every shard.
+pub fn ended_pks(at: &str) -> Vec<String> {
+    (0..ENDED_SHARDS).map(|s| ended_pk(at, s)).collect()
+}
+
+fn hour_of(at: &str) -> &str {
+    at.get(..13).unwrap_or(at)
+}
+
+/// The sort key of a task in `byState`: when it got there, then which task.
+pub fn state_sk(since: &str, id: &RequestId, seq: u32) -> String {
+    format!("{since}#{id}#{seq:04}")
+}
+
+/// The sort key of a finished task: when it ended, its state, which task.
+pub fn ended_sk(at: &str, state: TaskState, id: &RequestId, seq: u32) -> String {
+    format!("{at}#{state}#{id}#{seq:04}")
+}
+
+/// A task's `byState` keys after a change to `state` at `at` (RFC 3339): `None` removes it.
+pub fn task_index(
+    id: &RequestId,
+    seq: u32,
+    state: TaskState,
+    at: &str,
+) -> Option<(String, String)> {
+    if let Some(family) = indexed(state) {
+        return Some((
+            state_pk(family, shard_of(id, SHARDS)),
+            state_sk(at, id, seq),
+        ));
+    }
+    matches!(state, TaskState::Completed | TaskState::Failed).then(|| {
+        (
+            ended_pk(at, shard_of(id, ENDED_SHARDS)),
+            ended_sk(at, state, id, seq),
+        )
+    })
+}
+
+/// A waiting task's keys: its own family, ordered by when it was last polled.
+pub fn waiting_index(id: &RequestId, seq: u32, polled: &str) -> (String, String) {
+    (
+        state_pk(WAITING, shard_of(id, SHARDS)),
+        state_sk(polled, id, seq),
+    )
+}
+
+pub mod load;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_spread_and_agree() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..400 {
+            let id = RequestId::generate();
+            let s = shard_of(&id, SHARDS);
+            assert_eq!(s, shard_of(&id, SHARDS));
+            assert!(s < SHARDS);
+            seen.insert(s);
+        }
+        assert_eq!(seen.len(), SHARDS as usize, "400 ids reach every shard");
+    }
+
+    #[test]
+    fn only_unfinished_tasks_are_found_by_state() {
+        let id = RequestId("req-1".into());
+        let at = "2026-12-06T10:11:12Z";
+        assert!(task_index(&id, 0, TaskState::Pending, at).is_none());
+        assert!(task_index(&id, 0, TaskState::Skipped, at).is_none());
+        let (pk, sk) = task_index(&id, 1, TaskState::Queued, at).expect("queued");
+        assert!(pk.starts_with("TASK#queued#"), "{pk}");
+        assert_eq!(sk, "2026-12-06T10:11:12Z#req-1#0001");
+        let (pk, sk) = task_index(&id, 1, TaskState::Completed, at).expect("ended");
+        assert!(pk.starts_with("TASK#ended#2026-12-06T10#"), "{pk}");
+        assert!(sk.starts_with("2026-12-06T10:11:12Z#completed#"), "{sk}");
+    }
+}
