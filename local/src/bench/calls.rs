@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Calls per operation, shared by every client it is installed on, and every DynamoDB
-/// write's body as sent, with when its answer came ([`super::units`] prices them).
+/// write's body as sent ([`super::units`] prices them).
 #[derive(Debug, Clone, Default)]
 pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>, Arc<Mutex<Vec<Sent>>>);
 
@@ -16,7 +16,7 @@ pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>, Arc<Mutex<Vec<Sent>>>);
 pub struct Sent {
     pub op: String,
     pub body: serde_json::Value,
-    /// When its answer arrived.
+    /// When it was sent.
     pub answered: std::time::Instant,
 }
 
@@ -96,36 +96,6 @@ impl Intercept for Calls {
         "call-counter"
     }
 
-    fn read_after_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let answered = std::time::Instant::now();
-        let Some(request) = context.inner().request() else {
-            return Ok(());
-        };
-        let op = request
-            .headers()
-            .get("x-amz-target")
-            .and_then(|t| t.rsplit('.').next())
-            .unwrap_or("")
-            .to_string();
-        if !WRITES.contains(&op.as_str()) || !context.response().status().is_success() {
-            return Ok(());
-        }
-        let body = request
-            .body()
-            .bytes()
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default();
-        if let Ok(mut w) = self.1.lock() {
-            w.push(Sent { op, body, answered });
-        }
-        Ok(())
-    }
-
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -139,6 +109,22 @@ impl Intercept for Calls {
             .and_then(|t| t.rsplit('.').next())
             .unwrap_or("unknown")
             .to_string();
+        if WRITES.contains(&op.as_str()) {
+            // Priced whether or not its condition holds: DynamoDB bills a refused write too.
+            let body = context
+                .request()
+                .body()
+                .bytes()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            if let Ok(mut w) = self.1.lock() {
+                w.push(Sent {
+                    op: op.clone(),
+                    body,
+                    answered: std::time::Instant::now(),
+                });
+            }
+        }
         if let Ok(mut m) = self.0.lock() {
             *m.entry(op).or_insert(0) += 1;
         }
