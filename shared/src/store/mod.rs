@@ -1,27 +1,27 @@
 //! DynamoDB state, single-table. Each file owns the items of one kind of record:
 //!
-//! | file | item | pk | sk | GSI byUser (gsi1) | GSI byState (gsi2) |
+//! | file | item | pk | sk | GSI byUser (gsi1) | GSI byState (gsi2, sparse, sharded) |
 //! |------|------|----|----|-------------------|--------------------|
-//! | [`requests`] | request | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | `REQUEST#<state>` / `<updatedAt>#<id>` |
-//! | [`requests`] | task | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<state>` / `<updatedAt>#<id>#<seq>` |
-//! | [`waiting`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting` / `<lastPolledAt>#<id>#<seq>` |
-//! | [`requests`] | event | `REQ#<id>` | `EVT#<nanos>#<rand>` | – | – |
+//! | [`requests`] | request (its events inside) | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | – |
+//! | [`requests`] | task (its events inside) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<queued\|processing\|stuck>#<shard>` / `<since>#<id>#<seq>`; ended: `TASK#ended#<hour>#<shard>` |
+//! | [`waiting`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting#<shard>` / `<lastPolledAt>#<id>#<seq>` |
 //! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
 //! | [`waiting`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
+//! Every key is made in [`keys`]; [`by_state`] reads the sharded index.
 //! [`tasks`] changes a task's state (with its request and events); [`waiting`] keeps the tasks
 //! that wait on an external run; [`queue_view`] counts and
 //! lists tasks by state for operators and makes a redrive's change; [`cursor`] seals list
 //! positions; [`attr`] maps records to attributes.
 //!
 //! A request, its tasks and its events share one partition, so `GET /requests/{id}` is one
-//! Query. Every state change is a conditional write whose condition is the state it leaves,
-//! and every change that moves two records (a task and its request) or records what happened
-//! (the audit event) is one transaction, so a crash between two writes cannot leave them
-//! disagreeing. Finished requests get `expiresAt` for TTL (completed 90 days, failed 180);
+//! Query. Every state change is a conditional write whose condition is the state it leaves;
+//! a change of one record is one update (its audit event inside), and a change two records
+//! must agree on (a task and its successor, a task and its request) is one transaction, so a
+//! crash between two writes cannot leave them disagreeing. Finished requests get `expiresAt` for TTL (completed 90 days, failed 180);
 //! expired items are filtered on read since TTL deletes late.
 
 pub mod attr;
