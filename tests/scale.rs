@@ -116,12 +116,12 @@ async fn finished_and_waiting_tasks_do_not_change_what_a_sweep_reads() {
     let dynamo = aws_sdk_dynamodb::Client::new(&s.env.sdk);
     let finished_at = pao::clock::rfc3339(now - 120);
     write_tasks(&dynamo, &s.env.table, 10_000, TaskState::Completed, |id| {
-        keys::task_index(id, 0, TaskState::Completed, &finished_at).expect("ended key")
+        keys::task_index(id, TaskState::Completed, &finished_at).expect("ended key")
     })
     .await;
     let polled = pao::clock::rfc3339(now - 5);
     write_tasks(&dynamo, &s.env.table, 500, TaskState::Processing, |id| {
-        keys::waiting_index(id, 0, &polled)
+        keys::waiting_index(id, &polled)
     })
     .await;
 

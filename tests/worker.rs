@@ -292,3 +292,87 @@ async fn a_data_center_jira_is_searched_on_its_own_api() {
     assert_eq!(dc.create_calls(), 1);
     s.env.cleanup().await;
 }
+
+/// The hop between tasks: the last record of a batch has its request's next task run in the
+/// same invocation, without a message (no send, no delete, no receive between the two).
+#[tokio::test]
+async fn the_next_task_runs_in_the_same_invocation_without_a_message() {
+    let s = setup().await;
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let messages = s.worker.queue.receive(5).await.expect("receive");
+    assert_eq!(messages.len(), 1, "the first task's message");
+    let faults = pao_system_tests::Faults::default();
+    let mut worker =
+        pao_system_tests::faulty_worker(&s.env, &s.jira.secret("default"), &faults).await;
+    worker.queue = pao::queue::Queue::new(faults.sqs(&s.env), s.worker.queue.url());
+    let records: Vec<pao::worker::Record> = messages
+        .iter()
+        .map(|m| pao::worker::Record {
+            message_id: m.message_id.clone().unwrap_or_default(),
+            body: m.body.clone().unwrap_or_default(),
+            group_id: Some(id.to_string()),
+            receipt_handle: m.receipt_handle.clone(),
+        })
+        .collect();
+    let failed = worker.process_batch(&records, None).await;
+    assert_eq!(failed, Vec::<String>::new());
+    let d = detail(&s, &id).await;
+    assert_eq!(d.request.state, RequestState::Completed);
+    assert_eq!(s.jira.create_calls(), 2);
+    let sent = faults
+        .calls()
+        .iter()
+        .filter(|(op, _)| op == "SendMessage")
+        .count();
+    assert_eq!(sent, 0, "{:?}", faults.calls());
+    s.env.cleanup().await;
+}
+
+/// An invocation that ran the next task itself and stopped in it left that task without a
+/// message: the first task's message, delivered again, finds it and recovers it as the
+/// task's own redelivery would (here: no ticket was made, so its outcome is unknown).
+#[tokio::test]
+async fn a_next_task_left_running_by_its_invocation_is_recovered_by_the_first_message() {
+    let s = setup().await;
+    let id = submit(
+        &s,
+        json!({"name": "db", "basic": {"instanceName": "orders-db"}}),
+    )
+    .await;
+    let first = TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    assert_eq!(
+        s.worker.handle(&first).await.expect("first"),
+        Outcome::Completed
+    );
+    // The invocation claimed the second task and died.
+    let d = detail(&s, &id).await;
+    let started = pao::record::Event::about(&d.tasks[1], "task-started", "started".into());
+    s.env
+        .store()
+        .claim_task(&d.tasks[1], &pao::clock::Now::current(), &started)
+        .await
+        .expect("claimed");
+    let again = s.worker.handle(&first).await.expect("again");
+    assert!(
+        matches!(&again, Outcome::Failed(m) if m.starts_with("interrupted, outcome unknown")),
+        "{again:?}"
+    );
+    let d = detail(&s, &id).await;
+    assert_eq!(d.tasks[1].state, TaskState::Failed);
+    assert_eq!(d.request.state, RequestState::Failed);
+    assert_eq!(
+        s.jira.create_calls(),
+        1,
+        "the second ticket was never made twice"
+    );
+    s.env.cleanup().await;
+}

@@ -83,6 +83,10 @@ pub struct Config {
     pub operator_tag: String,
     /// `PAO_METRICS` (`on` by default, `off`): CloudWatch EMF lines on stdout.
     pub metrics: bool,
+    /// `PAO_FOLLOW_NEXT_TASK` (`on` by default, `off`): the worker runs a request's next task
+    /// in the same invocation after the last record of a batch completes (`off`: every task
+    /// waits for its own message).
+    pub follow_next_task: bool,
     /// `PAO_TRUSTED_SESSION_ROLES` (comma-separated role names, default none): roles whose
     /// session names the identity provider pins, so the name may give the requester's email
     /// (IAM Identity Center's `AWSReservedSSO_*` roles always do).
@@ -161,17 +165,21 @@ impl Config {
             operator_principals: operators(get("PAO_OPERATOR_PRINCIPALS"))?,
             operator_tag: tag(get("PAO_OPERATOR_TAG"))?,
             trusted_session_roles: or("PAO_TRUSTED_SESSION_ROLES", ""),
-            metrics: match or("PAO_METRICS", "on").trim() {
-                "on" => true,
-                "off" => false,
-                other => {
-                    return Err(ConfigError::Invalid {
-                        name: "PAO_METRICS",
-                        problem: format!("{other:?} is neither on nor off"),
-                    });
-                }
-            },
+            metrics: switch("PAO_METRICS", &or("PAO_METRICS", "on"))?,
+            follow_next_task: switch("PAO_FOLLOW_NEXT_TASK", &or("PAO_FOLLOW_NEXT_TASK", "on"))?,
         })
+    }
+}
+
+/// An `on`/`off` setting.
+fn switch(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(ConfigError::Invalid {
+            name,
+            problem: format!("{other:?} is neither on nor off"),
+        }),
     }
 }
 
@@ -395,6 +403,23 @@ mod tests {
             from(&bad),
             Err(ConfigError::Invalid {
                 name: "PAO_ACTION_TIMEOUT_SECONDS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn switches_are_on_or_off() {
+        assert!(from(&BASE).expect("base").follow_next_task);
+        let mut off = BASE.to_vec();
+        off.push(("PAO_FOLLOW_NEXT_TASK", "off"));
+        assert!(!from(&off).expect("off").follow_next_task);
+        let mut bad = BASE.to_vec();
+        bad.push(("PAO_FOLLOW_NEXT_TASK", "sometimes"));
+        assert!(matches!(
+            from(&bad),
+            Err(ConfigError::Invalid {
+                name: "PAO_FOLLOW_NEXT_TASK",
                 ..
             })
         ));

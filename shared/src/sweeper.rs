@@ -19,7 +19,6 @@
 use crate::clock::{Now, rfc3339};
 use crate::queue::{Queue, QueueError, TaskMessage};
 use crate::record::{RequestDetail, TaskRecord};
-use crate::request::RequestState;
 use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
 use serde::Serialize;
@@ -249,10 +248,7 @@ impl Sweeper {
             .tasks
             .iter()
             .any(|t| t.seq == seen.seq && t.state == seen.state && t.updated_at == seen.updated_at);
-        let running = matches!(
-            detail.request.state,
-            RequestState::Submitted | RequestState::Processing | RequestState::Retrying
-        );
+        let running = detail.request.state.is_running();
         Ok((unchanged && running).then_some(detail))
     }
 

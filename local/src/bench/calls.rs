@@ -16,8 +16,17 @@ pub struct Calls(Arc<Mutex<BTreeMap<String, u64>>>, Arc<Mutex<Vec<Sent>>>);
 pub struct Sent {
     pub op: String,
     pub body: serde_json::Value,
-    /// When it was sent.
-    pub answered: std::time::Instant,
+    /// When it was sent, and when its answer came.
+    pub sent: std::time::Instant,
+    pub answered: Option<std::time::Instant>,
+}
+
+/// Which [`Sent`] a call in flight is (kept in the call's config bag between its hooks).
+#[derive(Debug, Clone, Copy)]
+struct WriteNo(usize);
+
+impl aws_smithy_types::config_bag::Storable for WriteNo {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 /// The DynamoDB operations that write.
@@ -96,11 +105,25 @@ impl Intercept for Calls {
         "call-counter"
     }
 
+    fn read_after_transmit(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let (Some(WriteNo(i)), Ok(mut w)) = (cfg.load::<WriteNo>().copied(), self.1.lock()) {
+            if let Some(sent) = w.get_mut(i) {
+                sent.answered = Some(std::time::Instant::now());
+            }
+        }
+        Ok(())
+    }
+
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
         _: &RuntimeComponents,
-        _: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let op = context
             .request()
@@ -118,10 +141,12 @@ impl Intercept for Calls {
                 .and_then(|b| serde_json::from_slice(b).ok())
                 .unwrap_or_default();
             if let Ok(mut w) = self.1.lock() {
+                cfg.interceptor_state().store_put(WriteNo(w.len()));
                 w.push(Sent {
                     op: op.clone(),
                     body,
-                    answered: std::time::Instant::now(),
+                    sent: std::time::Instant::now(),
+                    answered: None,
                 });
             }
         }

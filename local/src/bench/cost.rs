@@ -63,7 +63,6 @@ pub fn rru(bytes: usize) -> f64 {
 pub struct Sizes {
     pub request: usize,
     pub task: usize,
-    pub event: usize,
     pub idempotency: usize,
     /// The whole partition when the request has ended (what the last read sees).
     pub partition: usize,
@@ -187,7 +186,6 @@ pub async fn sizes_of(
         {
             Some("request") => s.request = bytes,
             Some("task") => s.task = s.task.max(bytes),
-            Some("event") => s.event = s.event.max(bytes),
             _ => {}
         }
     }
@@ -227,7 +225,6 @@ mod tests {
         let sizes = Sizes {
             request: 900,
             task: 900,
-            event: 200,
             idempotency: 300,
             partition: 5000,
         };

@@ -105,3 +105,49 @@ pub async fn reads(store: &Store, ids: Vec<pao::record::RequestId>, concurrency:
         .await,
     )
 }
+
+/// The floor of the hop between two tasks: from the answer to a conditional write (the first
+/// task's end), a FIFO send, the receive that gets it, and the next conditional write (the
+/// second task's claim) to its answer; `n` times, one message group each, on `table` and
+/// `queue`.
+pub async fn hops(
+    dynamo: &aws_sdk_dynamodb::Client,
+    table: &str,
+    queue: &Queue,
+    n: usize,
+) -> Result<Spread, super::fixture::Error> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let write = |i: usize, sk: &'static str| {
+        dynamo
+            .update_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S(format!("HOP#{i}")))
+            .key("sk", AttributeValue::S(sk.into()))
+            .update_expression("SET v = :v")
+            .condition_expression("attribute_not_exists(v)")
+            .expression_attribute_values(":v", AttributeValue::N(i.to_string()))
+            .send()
+    };
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        write(i, "end").await?;
+        let started = Instant::now();
+        queue
+            .enqueue(&TaskMessage {
+                request_id: pao::record::RequestId(format!("req-hop-{i}")),
+                seq: 1,
+                attempt: 1,
+                correlation_id: "hop".into(),
+            })
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while queue.receive(1).await?.is_empty() {
+            if Instant::now() > deadline {
+                return Err("the floor's hop message never came".into());
+            }
+        }
+        write(i, "claim").await?;
+        samples.push(started.elapsed());
+    }
+    Ok(Spread::of(samples))
+}

@@ -187,6 +187,22 @@ pub fn floor(request: usize, task: usize) -> Units {
     }
 }
 
+/// The hop between a two-task request's tasks in `writes`: from the answer to the first
+/// task's completion (its transaction) to the answer to the second task's claim.
+pub fn hop(writes: &[Sent], id: &pao::record::RequestId) -> Option<std::time::Duration> {
+    let pk = format!("REQ#{id}");
+    let touches = |c: &Change, sk: &str| c.key.0 == pk && c.key.1 == sk;
+    let completion = writes.iter().find(|w| {
+        w.op == "TransactWriteItems" && changes(w).0.iter().any(|c| touches(c, "TASK#0000"))
+    })?;
+    let claim = writes.iter().find(|w| {
+        w.op == "UpdateItem"
+            && changes(w).0.iter().any(|c| touches(c, "TASK#0001"))
+            && w.body.to_string().contains("startedAt")
+    })?;
+    claim.answered?.checked_duration_since(completion.answered?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,7 +212,8 @@ mod tests {
         Sent {
             op: op.into(),
             body,
-            answered: std::time::Instant::now(),
+            sent: std::time::Instant::now(),
+            answered: None,
         }
     }
 

@@ -2,7 +2,8 @@
 //! and the floor measured in the same run on the same endpoint (see `pao_local::bench`).
 //!
 //! Settings: `PAO_BENCH_REQUESTS` (submissions per latency run, default 200),
-//! `PAO_BENCH_LOAD` (submissions of the load run, default 1000), `PAO_BENCH_LOAD_CONCURRENCY`
+//! `PAO_BENCH_LOAD` (submissions of the load run, default 1000), `PAO_BENCH_HOPS` (requests
+//! whose hop between tasks is timed, default 30), `PAO_BENCH_LOAD_CONCURRENCY`
 //! (default 50), `PAO_BENCH_COLD_RUNS` (default 20), `PAO_BENCH_BIN_DIR` (the release
 //! binaries, default `target/release`).
 
@@ -384,6 +385,65 @@ async fn main() -> Result<(), Error> {
             sizes.request,
             sizes.task,
             sizes.idempotency
+        )),
+    );
+
+    // ---- The hop between two tasks: each request alone, its tasks taken as the event
+    // source mapping takes them (the first task's message deleted after its batch, the
+    // second received by the next poll).
+    let hops = setting("PAO_BENCH_HOPS", 30);
+    let hop_from = counted.writes_so_far();
+    let mut hop_ids = Vec::new();
+    for i in 0..hops {
+        let r = app
+            .handle(&submission("bench-item", input(800_000 + i), None))
+            .await;
+        let Some(id) = r.body["data"]["requests"][0]["requestId"].as_str() else {
+            return Err(format!("hop submission: {}", r.body).into());
+        };
+        let id = pao::record::RequestId(id.into());
+        // Nothing but the event source mapping's own calls between the two tasks.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut handled = 0;
+        while handled < 2 {
+            handled += pao_local::esm::poll_once(&worker.queue, &worker, 1).await?;
+            if Instant::now() > deadline {
+                return Err(format!("hop request {id} did not complete").into());
+            }
+        }
+        let state = store
+            .get_request(&id, &pao::clock::Now::current(), pao::store::Read::Strong)
+            .await?
+            .map(|d| d.request.state);
+        if state != Some(pao::request::RequestState::Completed) {
+            return Err(format!("hop request {id} is {state:?}").into());
+        }
+        hop_ids.push(id);
+    }
+    let hop_writes = counted.writes(hop_from);
+    let pao_hops = Spread::of(
+        hop_ids
+            .iter()
+            .filter_map(|id| units::hop(&hop_writes, id))
+            .collect(),
+    );
+    let floor_hops = floor::hops(
+        &aws_sdk_dynamodb::Client::new(&sdk),
+        &floor_stack.names.table,
+        &floor_queue,
+        hops,
+    )
+    .await?;
+    let (h50, h95, _) = pao_hops.ratio(&floor_hops);
+    rows.push(
+        Row::new(
+            format!("hop between two tasks p50/p95/p99 (the first task's completion written to the second's claim written, {hops} requests one at a time)"),
+            format!("{} = {h50:.2}x / {h95:.2}x the floor", pao_hops.ms()),
+        )
+        .goal("p50 <= 1.3x floor", h50 <= 1.3)
+        .floor(format!(
+            "{} (after a conditional write: FIFO send, receive, conditional write)",
+            floor_hops.ms()
         )),
     );
 

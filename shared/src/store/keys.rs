@@ -9,6 +9,8 @@
 //! `TASK#ended#<hour>#<shard>` (the operators' "finished in the last hour"), so no key's
 //! writes grow with the number of requests ever made, and readers query every shard.
 
+pub mod load;
+
 use crate::record::RequestId;
 use crate::task::TaskState;
 
@@ -84,46 +86,23 @@ fn hour_of(at: &str) -> &str {
     at.get(..13).unwrap_or(at)
 }
 
-/// The sort key of a task in `byState`: when it got there, then which task.
-pub fn state_sk(since: &str, id: &RequestId, seq: u32) -> String {
-    format!("{since}#{id}#{seq:04}")
-}
-
-/// The sort key of a finished task: when it ended, its state, which task.
-pub fn ended_sk(at: &str, state: TaskState, id: &RequestId, seq: u32) -> String {
-    format!("{at}#{state}#{id}#{seq:04}")
-}
+// A `byState` sort key is the time the task got where it is, nothing more: an index sort key
+// need not be unique (a read's position carries the table's key too), and every byte of it
+// is stored, and paid for, twice.
 
 /// A task's `byState` keys after a change to `state` at `at` (RFC 3339): `None` removes it.
-pub fn task_index(
-    id: &RequestId,
-    seq: u32,
-    state: TaskState,
-    at: &str,
-) -> Option<(String, String)> {
+pub fn task_index(id: &RequestId, state: TaskState, at: &str) -> Option<(String, String)> {
     if let Some(family) = indexed(state) {
-        return Some((
-            state_pk(family, shard_of(id, SHARDS)),
-            state_sk(at, id, seq),
-        ));
+        return Some((state_pk(family, shard_of(id, SHARDS)), at.to_string()));
     }
-    matches!(state, TaskState::Completed | TaskState::Failed).then(|| {
-        (
-            ended_pk(at, shard_of(id, ENDED_SHARDS)),
-            ended_sk(at, state, id, seq),
-        )
-    })
+    matches!(state, TaskState::Completed | TaskState::Failed)
+        .then(|| (ended_pk(at, shard_of(id, ENDED_SHARDS)), at.to_string()))
 }
 
 /// A waiting task's keys: its own family, ordered by when it was last polled.
-pub fn waiting_index(id: &RequestId, seq: u32, polled: &str) -> (String, String) {
-    (
-        state_pk(WAITING, shard_of(id, SHARDS)),
-        state_sk(polled, id, seq),
-    )
+pub fn waiting_index(id: &RequestId, polled: &str) -> (String, String) {
+    (state_pk(WAITING, shard_of(id, SHARDS)), polled.to_string())
 }
-
-pub mod load;
 
 #[cfg(test)]
 mod tests {
@@ -146,13 +125,13 @@ mod tests {
     fn only_unfinished_tasks_are_found_by_state() {
         let id = RequestId("req-1".into());
         let at = "2026-12-06T10:11:12Z";
-        assert!(task_index(&id, 0, TaskState::Pending, at).is_none());
-        assert!(task_index(&id, 0, TaskState::Skipped, at).is_none());
-        let (pk, sk) = task_index(&id, 1, TaskState::Queued, at).expect("queued");
+        assert!(task_index(&id, TaskState::Pending, at).is_none());
+        assert!(task_index(&id, TaskState::Skipped, at).is_none());
+        let (pk, sk) = task_index(&id, TaskState::Queued, at).expect("queued");
         assert!(pk.starts_with("TASK#queued#"), "{pk}");
-        assert_eq!(sk, "2026-12-06T10:11:12Z#req-1#0001");
-        let (pk, sk) = task_index(&id, 1, TaskState::Completed, at).expect("ended");
+        assert_eq!(sk, at);
+        let (pk, sk) = task_index(&id, TaskState::Completed, at).expect("ended");
         assert!(pk.starts_with("TASK#ended#2026-12-06T10#"), "{pk}");
-        assert!(sk.starts_with("2026-12-06T10:11:12Z#completed#"), "{sk}");
+        assert_eq!(sk, at);
     }
 }

@@ -3,8 +3,8 @@
 //! | file | item | pk | sk | GSI byUser (gsi1) | GSI byState (gsi2, sparse, sharded) |
 //! |------|------|----|----|-------------------|--------------------|
 //! | [`requests`] | request (its events inside) | `REQ#<id>` | `#REQUEST` | `USER#<arn>` / `<createdAt>#<id>` | – |
-//! | [`requests`] | task (its events inside) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<queued\|processing\|stuck>#<shard>` / `<since>#<id>#<seq>`; ended: `TASK#ended#<hour>#<shard>` |
-//! | [`waiting`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting#<shard>` / `<lastPolledAt>#<id>#<seq>` |
+//! | [`requests`] | task (its events inside) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#<queued\|processing\|stuck>#<shard>` / `<since>`; ended: `TASK#ended#<hour>#<shard>` |
+//! | [`waiting`] | task waiting on a workflow run (`processing`) | `REQ#<id>` | `TASK#<seq>` | – | `TASK#waiting#<shard>` / `<lastPolledAt>` |
 //! | [`idempotency`] | claim | `IDEMP#<caller>#<key>` | `IDEMP` | – | – |
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
@@ -185,6 +185,50 @@ impl Change {
             Self::AllTasksCompleted => Vec::new(),
         }
     }
+}
+
+/// Appends `:ev` to the item's `events` (`#ev`), starting the list if there is none.
+pub(crate) const APPEND_EVENTS: &str = "#ev = list_append(if_not_exists(#ev, :none), :ev)";
+
+/// Audit events as the list attribute they ride in: each with `n`, when it was written to
+/// the nanosecond (in order within one write), so events read from several items sort in the
+/// order they happened ([`events_of`]).
+pub(crate) fn events_attr(events: &[crate::record::Event]) -> AttributeValue {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    AttributeValue::L(
+        events
+            .iter()
+            .zip(nanos..)
+            .map(|(e, n)| {
+                let mut value = serde_json::to_value(e).unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut value {
+                    m.insert("n".into(), Value::String(format!("{n:020}")));
+                }
+                to_attr(&value)
+            })
+            .collect(),
+    )
+}
+
+/// The events riding in an item, each with its ordering key.
+pub(crate) fn events_of(
+    item: &attr::Item,
+) -> Result<Vec<(String, crate::record::Event)>, StoreError> {
+    let Some(list) = item.get("events").and_then(|v| v.as_l().ok()) else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .map(|e| {
+            let value = from_attr(e);
+            let order = value["n"].as_str().unwrap_or_default().to_string();
+            serde_json::from_value(value)
+                .map(|event| (order, event))
+                .map_err(|e| StoreError::Malformed(e.to_string()))
+        })
+        .collect()
 }
 
 /// Attributes a state change sets itself (state, index keys, TTL).
@@ -487,16 +531,8 @@ impl StateUpdate {
         if !self.events.is_empty() {
             names.insert("#ev".into(), "events".into());
             values.insert(":none".into(), AttributeValue::L(Vec::new()));
-            values.insert(
-                ":ev".into(),
-                AttributeValue::L(
-                    self.events
-                        .iter()
-                        .map(|e| to_attr(&serde_json::to_value(e).unwrap_or(Value::Null)))
-                        .collect(),
-                ),
-            );
-            sets.push("#ev = list_append(if_not_exists(#ev, :none), :ev)".into());
+            values.insert(":ev".into(), events_attr(&self.events));
+            sets.push(APPEND_EVENTS.into());
         }
         let mut expression = format!("SET {}", sets.join(", "));
         let mut removes = Vec::new();

@@ -50,7 +50,7 @@ impl Store {
             running.unchanged_since = Some(request.updated_at.clone());
             updates.push(running);
         }
-        self.change_together(id, updates, std::slice::from_ref(event), || {
+        self.change_together(updates, std::slice::from_ref(event), || {
             format!(
                 "task {} of {id} or its request changed since it was read",
                 task.seq

@@ -62,13 +62,7 @@ impl Store {
                 message: format!("request submitted with {} tasks", tasks.len()),
                 task_seq: None,
             };
-            request_item.insert(
-                "events".into(),
-                aws_sdk_dynamodb::types::AttributeValue::L(vec![super::to_attr(
-                    &serde_json::to_value(&event)
-                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
-                )]),
-            );
+            request_item.insert("events".into(), super::events_attr(&[event]));
         }
         let mut writes = vec![self.put_write(request_item, Some("attribute_not_exists(pk)"))?];
         for item in task_items {
@@ -113,14 +107,7 @@ impl Store {
                 return Ok(None);
             }
             // Events ride in the items whose change they record.
-            if let Some(list) = item.get("events").and_then(|v| v.as_l().ok()) {
-                for e in list {
-                    events.push(
-                        serde_json::from_value::<Event>(super::from_attr(e))
-                            .map_err(|e| StoreError::Malformed(e.to_string()))?,
-                    );
-                }
-            }
+            events.extend(super::events_of(item)?);
             match item
                 .get("itemType")
                 .and_then(|k| k.as_s().ok())
@@ -131,13 +118,12 @@ impl Store {
                 _ => {}
             }
         }
-        // Oldest first; the request's items come first in the partition, then the tasks in
-        // order, so events of the same instant keep the order they happened in.
-        events.sort_by(|a, b| a.at.cmp(&b.at));
+        // Oldest first, in the order they were written.
+        events.sort_by(|a, b| (&a.1.at, &a.0).cmp(&(&b.1.at, &b.0)));
         Ok(request.map(|request| RequestDetail {
             request,
             tasks,
-            events,
+            events: events.into_iter().map(|(_, e)| e).collect(),
         }))
     }
 
@@ -221,26 +207,20 @@ impl Store {
 
     /// Appends an audit event to the request's item.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
-        let value = super::to_attr(
-            &serde_json::to_value(event).map_err(|e| StoreError::Malformed(e.to_string()))?,
-        );
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(request_pk(id)))
             .key("sk", s(REQUEST_SK))
-            .update_expression("SET #ev = list_append(if_not_exists(#ev, :none), :ev)")
+            .update_expression(format!("SET {}", super::APPEND_EVENTS))
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#ev", "events")
             .expression_attribute_values(
                 ":none",
                 aws_sdk_dynamodb::types::AttributeValue::L(vec![]),
             )
-            .expression_attribute_values(
-                ":ev",
-                aws_sdk_dynamodb::types::AttributeValue::L(vec![value]),
-            )
+            .expression_attribute_values(":ev", super::events_attr(std::slice::from_ref(event)))
             .send()
             .await;
         super::conditional(result, super::CONDITION_FAILED, || {
@@ -338,7 +318,7 @@ fn task_item(t: &TaskRecord) -> Result<Item, StoreError> {
     item.insert("pk".into(), s(request_pk(id)));
     item.insert("sk".into(), s(task_sk(t.seq)));
     item.insert("itemType".into(), s("task"));
-    if let Some((pk, sk)) = super::keys::task_index(id, t.seq, t.state, &t.updated_at) {
+    if let Some((pk, sk)) = super::keys::task_index(id, t.state, &t.updated_at) {
         item.insert("gsi2pk".into(), s(pk));
         item.insert("gsi2sk".into(), s(sk));
     }

@@ -149,7 +149,7 @@ impl Store {
                 vec![Change::AllTasksCompleted],
             )?),
         }
-        self.change_together(id, updates, events, || {
+        self.change_together(updates, events, || {
             format!(
                 "task {} of {id} or its request changed while it ran",
                 task.seq
@@ -188,7 +188,7 @@ impl Store {
                 vec![Change::Error(request_error.into())],
             )?,
         ];
-        self.change_together(id, updates, std::slice::from_ref(event), || {
+        self.change_together(updates, std::slice::from_ref(event), || {
             format!(
                 "task {} of {id} or its request changed while it ran",
                 task.seq
@@ -251,7 +251,7 @@ impl Store {
             vec![Change::Error(request_error.into())],
         )?;
         failed.unchanged_since = Some(request.updated_at.clone());
-        self.change_together(id, vec![stuck, failed], std::slice::from_ref(event), || {
+        self.change_together(vec![stuck, failed], std::slice::from_ref(event), || {
             format!("task {} of {id} or its request moved on", task.seq)
         })
         .await
@@ -324,16 +324,9 @@ impl Store {
             vec![Change::NoError],
         )?;
         retrying.unchanged_since = Some(request.updated_at.clone());
-        self.change_together(
-            id,
-            vec![retrying, queued],
-            std::slice::from_ref(event),
-            || {
-                format!(
-                    "request {id} changed since it was read: retry it again if it is still failed"
-                )
-            },
-        )
+        self.change_together(vec![retrying, queued], std::slice::from_ref(event), || {
+            format!("request {id} changed since it was read: retry it again if it is still failed")
+        })
         .await?;
         Ok(attempt)
     }
@@ -388,7 +381,7 @@ impl Store {
         )?;
         retrying.unchanged_since = Some(request.updated_at.clone());
         updates.insert(0, retrying);
-        self.change_together(id, updates, std::slice::from_ref(event), || {
+        self.change_together(updates, std::slice::from_ref(event), || {
             format!("request {id} changed since it was read: retry it again if it is still failed")
         })
         .await?;
@@ -418,7 +411,7 @@ impl Store {
             updates.push(skipped);
         }
         let skipped = updates.len() - 1;
-        self.change_together(id, updates, std::slice::from_ref(event), || {
+        self.change_together(updates, std::slice::from_ref(event), || {
             format!("request {id} changed since it was read")
         })
         .await?;
@@ -428,7 +421,6 @@ impl Store {
     /// Sends state changes and the events that record them as one transaction.
     pub(super) async fn change_together(
         &self,
-        id: &RequestId,
         updates: Vec<StateUpdate>,
         events: &[Event],
         what: impl FnOnce() -> String,
@@ -441,7 +433,6 @@ impl Store {
             .into_iter()
             .map(|u| self.update_write(u))
             .collect::<Result<Vec<_>, _>>()?;
-        let _ = id;
         self.transact(writes, what).await
     }
 }
@@ -496,7 +487,7 @@ impl StateUpdate {
                 ("updatedAt", Value::String(now.rfc3339.clone())),
             ],
             changes: Vec::new(),
-            index: Some(super::keys::task_index(id, seq, to, &now.rfc3339)),
+            index: Some(super::keys::task_index(id, to, &now.rfc3339)),
             events: Vec::new(),
             unchanged_since: None,
             expiry: Expiry::UnderRequest,

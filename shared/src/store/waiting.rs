@@ -11,9 +11,26 @@ use crate::clock::Now;
 use crate::record::{Event, ExternalRef, RequestId, TaskRecord};
 use crate::task::TaskState;
 
+/// A `processing` task's entry moved to the waiting family, as polled at `now` (its state
+/// and everything else unchanged).
+fn waiting(task: &TaskRecord, now: &Now) -> StateUpdate {
+    let id = &task.request_id;
+    StateUpdate {
+        key: (request_pk(id), task_sk(task.seq)),
+        from: vec![TaskState::Processing.to_string()],
+        sets: Vec::new(),
+        changes: Vec::new(),
+        index: Some(Some(keys::waiting_index(id, &now.rfc3339))),
+        events: Vec::new(),
+        unchanged_since: None,
+        expiry: Expiry::UnderRequest,
+        at: now.epoch,
+    }
+}
+
 impl Store {
     /// A task starts waiting: its external reference, the lookup record and the event in one
-    /// transaction, and its `byState` key moves to [`WAITING`].
+    /// transaction, and its `byState` entry moves to [`keys::WAITING`].
     pub async fn wait_task(
         &self,
         task: &TaskRecord,
@@ -22,17 +39,9 @@ impl Store {
         event: &Event,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
-        let update = StateUpdate {
-            key: (request_pk(id), task_sk(task.seq)),
-            from: vec![TaskState::Processing.to_string()],
-            sets: Vec::new(),
-            changes: vec![Change::ExternalRef(external.clone())],
-            index: Some(Some(keys::waiting_index(id, task.seq, &now.rfc3339))),
-            events: vec![event.clone()],
-            unchanged_since: None,
-            expiry: Expiry::UnderRequest,
-            at: crate::clock::now_epoch(),
-        };
+        let mut update = waiting(task, now);
+        update.changes.push(Change::ExternalRef(external.clone()));
+        update.events.push(event.clone());
         let lookup = std::collections::HashMap::from([
             ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
             ("sk".to_string(), s("EXTREF")),
@@ -50,18 +59,8 @@ impl Store {
     /// A waiting task was polled at `now` (the run goes on): it goes to the back of the poll
     /// order. Changes nothing else; a task that moved on meanwhile is left alone.
     pub async fn polled(&self, task: &TaskRecord, now: &Now) -> Result<(), StoreError> {
-        let id = &task.request_id;
-        let update = StateUpdate {
-            key: (request_pk(id), task_sk(task.seq)),
-            from: vec![TaskState::Processing.to_string()],
-            sets: Vec::new(),
-            changes: Vec::new(),
-            index: Some(Some(keys::waiting_index(id, task.seq, &now.rfc3339))),
-            events: Vec::new(),
-            unchanged_since: Some(task.updated_at.clone()),
-            expiry: Expiry::UnderRequest,
-            at: now.epoch,
-        };
+        let mut update = waiting(task, now);
+        update.unchanged_since = Some(task.updated_at.clone());
         match self.apply(update).await {
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),

@@ -51,7 +51,19 @@ impl Worker {
                         request_id = %message.request_id,
                         seq = message.seq
                     );
-                    self.handle_until(&message, deadline).instrument(span).await
+                    // The last record holds up no other group: its request's next task runs
+                    // here too ([`Worker::follow`]).
+                    let last = i + 1 == records.len() && self.settings.follow_next_task;
+                    let mut next = None;
+                    let slot = last.then_some(&mut next);
+                    let result = self
+                        .handle_step(&message, deadline, slot)
+                        .instrument(span)
+                        .await;
+                    if let (Ok(Outcome::Completed), Some(next)) = (&result, next) {
+                        self.follow(next, deadline).await;
+                    }
+                    result
                 }
             };
             match result {

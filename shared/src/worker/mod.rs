@@ -29,6 +29,7 @@ use crate::store::tasks::Completion;
 use crate::store::{Read, Store, StoreError};
 use crate::task::TaskState;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 mod batch;
 mod run;
@@ -77,6 +78,9 @@ pub struct WorkerSettings {
     pub environment: String,
     pub region: String,
     pub action_timeout: Duration,
+    /// Whether a batch's last record has its request's next task run in the same invocation
+    /// ([`Worker::follow`]; `PAO_FOLLOW_NEXT_TASK`).
+    pub follow_next_task: bool,
 }
 
 /// One SQS record: its message id, body and FIFO message group.
@@ -132,6 +136,7 @@ impl Worker {
                 environment: config.environment.clone(),
                 region: config.region.clone(),
                 action_timeout: config.action_timeout,
+                follow_next_task: config.follow_next_task,
             },
             configs: ParsedConfigs::default(),
             outbound: crate::action::http::Outbound::new(crate::action::http::Allowed::parse(
@@ -155,6 +160,17 @@ impl Worker {
         &self,
         message: &TaskMessage,
         deadline: Option<Instant>,
+    ) -> Result<Outcome, WorkerError> {
+        self.handle_step(message, deadline, None).await
+    }
+
+    /// Handles a message; with `follow`, a task that completes leaves the next task's message
+    /// there instead of sending it (the caller runs the next task itself, [`Worker::follow`]).
+    async fn handle_step(
+        &self,
+        message: &TaskMessage,
+        deadline: Option<Instant>,
+        follow: Option<&mut Option<TaskMessage>>,
     ) -> Result<Outcome, WorkerError> {
         let Some(detail) = self
             .store
@@ -190,7 +206,7 @@ impl Worker {
         match task.state {
             TaskState::Queued => {}
             // An earlier delivery ran it: make sure what follows is on its way.
-            TaskState::Completed => return self.advance(&detail, &task).await,
+            TaskState::Completed => return self.advance(&detail, &task, deadline).await,
             // A redelivery of a task that waits on its workflow run: it goes on waiting (the
             // webhook or the sweeper concludes it).
             TaskState::Processing if task.waits_for_run() => {
@@ -200,10 +216,7 @@ impl Worker {
             TaskState::Processing => return self.recover(&detail, &task, deadline).await,
             other => return Ok(Outcome::Ignored(format!("task is {other}"))),
         }
-        if !matches!(
-            request_state,
-            RequestState::Submitted | RequestState::Processing | RequestState::Retrying
-        ) {
+        if !request_state.is_running() {
             return Ok(Outcome::Ignored(format!("request is {request_state}")));
         }
         if let Some(earlier) = detail
@@ -245,18 +258,26 @@ impl Worker {
         }
         let started = Instant::now();
         let result = self.run(&detail, &task, false, deadline).await;
-        self.finish(&detail, &task, result, Some(started.elapsed()))
+        self.finish(&detail, &task, result, Some(started.elapsed()), follow)
             .await
     }
 
-    /// A delivery for a completed task: its successor must be queued and on the queue (the
-    /// earlier delivery may have stopped after the completion was written).
+    /// A delivery for a completed task: the first task after it that has not completed must
+    /// be on its way. An earlier delivery may have stopped after the completion was written
+    /// (its successor is queued, perhaps never sent), or may have run the next tasks itself
+    /// and stopped in one of them ([`Worker::follow`]: that task never had a message, so it is
+    /// recovered here as its own redelivery would be).
     async fn advance(
         &self,
         detail: &RequestDetail,
         task: &TaskRecord,
+        deadline: Option<Instant>,
     ) -> Result<Outcome, WorkerError> {
-        let next = detail.tasks.iter().find(|t| t.seq == task.seq + 1);
+        let next = detail
+            .tasks
+            .iter()
+            .filter(|t| t.seq > task.seq)
+            .find(|t| t.state != TaskState::Completed);
         let Some(next) = next.filter(|_| detail.request.state.is_running()) else {
             return Ok(Outcome::Ignored("task is completed".into()));
         };
@@ -278,6 +299,11 @@ impl Worker {
             }
             // SQS drops the copy if the first send went through (same deduplication id).
             TaskState::Queued => self.send(next, &detail.request.correlation_id).await?,
+            // While this message was undelivered nothing else of its group could be: a task
+            // found running was run by the invocation that stopped.
+            TaskState::Processing if !next.waits_for_run() => {
+                return self.recover(detail, next, deadline).await;
+            }
             _ => {}
         }
         Ok(Outcome::Ignored(format!(
@@ -307,20 +333,22 @@ impl Worker {
             ActionType::GithubCommit => self.run(detail, task, false, deadline).await,
             _ => Err(ActionError::Rejected(INTERRUPTED.into())),
         };
-        self.finish(detail, task, result, Some(started.elapsed()))
+        self.finish(detail, task, result, Some(started.elapsed()), None)
             .await
     }
 
-    /// Writes how the action ended; on success sends the next task's message. `ran` is how
-    /// long the action took here (`None`: it ended elsewhere, a workflow run).
+    /// Writes how the action ended; on success sends the next task's message (or, with
+    /// `follow`, leaves it there for the caller to run). `ran` is how long the action took
+    /// here (`None`: it ended elsewhere, a workflow run).
     async fn finish(
         &self,
         detail: &RequestDetail,
         task: &TaskRecord,
         result: Result<ActionResult, ActionError>,
         ran: Option<Duration>,
+        follow: Option<&mut Option<TaskMessage>>,
     ) -> Result<Outcome, WorkerError> {
-        let outcome = self.write_outcome(detail, task, result).await?;
+        let outcome = self.write_outcome(detail, task, result, follow).await?;
         self.measure(detail, task, &outcome, ran);
         Ok(outcome)
     }
@@ -366,6 +394,7 @@ impl Worker {
         detail: &RequestDetail,
         task: &TaskRecord,
         result: Result<ActionResult, ActionError>,
+        follow: Option<&mut Option<TaskMessage>>,
     ) -> Result<Outcome, WorkerError> {
         let now = Now::current();
         // A result whose outputs cannot be stored fails the task saying so (the write would
@@ -439,8 +468,12 @@ impl Worker {
                     }
                     Err(e) => return Err(e.into()),
                 }
-                if let Some(next) = next {
-                    self.send(next, &detail.request.correlation_id).await?;
+                match (next, follow) {
+                    (Some(next), Some(slot)) => {
+                        *slot = Some(TaskMessage::for_task(next, &detail.request.correlation_id));
+                    }
+                    (Some(next), None) => self.send(next, &detail.request.correlation_id).await?,
+                    (None, _) => {}
                 }
                 Ok(Outcome::Completed)
             }
@@ -489,6 +522,44 @@ impl Worker {
                 Ok(Outcome::Ignored("task changed while it ran".into()))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs the next tasks of a request in this invocation, one after another, as long as
+    /// each completes and the invocation has the time: the hop between two tasks is then a
+    /// read and a claim, not a send, a delete and a receive. The message of the task that
+    /// began it is deleted only when the batch ends, and until then no other message of its
+    /// group can be delivered; if this invocation stops, that message comes back and finds
+    /// the task to go on with ([`Worker::advance`]). A task not run here (no time left, moved
+    /// on, a failed read) gets its message after all.
+    pub(crate) async fn follow(&self, mut next: TaskMessage, deadline: Option<Instant>) {
+        loop {
+            let mut after = None;
+            let span = tracing::info_span!(
+                "task",
+                correlation_id = %next.correlation_id,
+                request_id = %next.request_id,
+                seq = next.seq
+            );
+            let step = self
+                .handle_step(&next, deadline, Some(&mut after))
+                .instrument(span)
+                .await;
+            tracing::info!(seq = next.seq, outcome = ?step, "next task run in this invocation");
+            match step {
+                Ok(Outcome::Completed) => match after {
+                    Some(a) => next = a,
+                    None => return,
+                },
+                Ok(Outcome::HandedBack | Outcome::Ignored(_)) | Err(_) => {
+                    if let Err(e) = self.queue.enqueue(&next).await {
+                        // The sweeper re-sends a task left queued.
+                        tracing::warn!(seq = next.seq, error = %e, "could not send the next task's message");
+                    }
+                    return;
+                }
+                Ok(_) => return,
+            }
         }
     }
 

@@ -35,7 +35,7 @@ impl Worker {
         if !waiting {
             return Ok(Outcome::Ignored(format!("task is {}", task.state)));
         }
-        self.finish(&detail, task, result, None).await
+        self.finish(&detail, task, result, None, None).await
     }
 
     /// For the sweeper: asks GitHub how the run a waiting task follows is doing, and

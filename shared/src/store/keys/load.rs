@@ -47,8 +47,7 @@ impl KeyClass {
     }
 }
 
-/// One write of one key: what it is, and its write units (1 KB items: 1 each; a transaction
-/// counts twice on the table).
+/// One write of one key: what it is, and its write units.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyWrite {
     pub step: &'static str,
@@ -60,52 +59,82 @@ fn w(step: &'static str, key: KeyClass, units: f64) -> KeyWrite {
     KeyWrite { step, key, units }
 }
 
-/// What a two-task request writes from submission to completion, with items under 1 KB, as
-/// the store writes it: the submission's transaction (request, two tasks, the answered
-/// `Idempotency-Key`; the request enters `byUser`, the first task `queued`); each claim one
-/// conditional update (the task moves from `queued` to `processing`); the first completion one
-/// transaction with the next task's queueing (the two must agree); the last completion one
-/// transaction with the request's end. A task that ends moves to the hour it ended.
+/// Write units of writing each kind of item once (its size in 1 KB units); both indexes
+/// project whole items, so an index entry costs its item's units too.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItemUnits {
+    pub request: f64,
+    /// The first task's and the second's.
+    pub tasks: [f64; 2],
+    pub key: f64,
+}
+
+impl ItemUnits {
+    /// Items under 1 KB.
+    pub const ONE: Self = Self {
+        request: 1.0,
+        tasks: [1.0, 1.0],
+        key: 1.0,
+    };
+}
+
+/// [`two_task_request_of`] with items under 1 KB.
 pub fn two_task_request() -> Vec<KeyWrite> {
+    two_task_request_of(ItemUnits::ONE)
+}
+
+/// What a two-task request writes from submission to completion, as the store writes it:
+/// the submission's transaction (request, two tasks, the answered `Idempotency-Key`; the
+/// request enters `byUser`, the first task `queued`); each claim one conditional update (the
+/// task moves from `queued` to `processing`); the first completion one transaction with the
+/// next task's queueing (the two must agree); the last completion one transaction with the
+/// request's end. A task that ends moves to the hour it ended. A transaction counts twice on
+/// the table; an index entry that moves is a delete and a put.
+pub fn two_task_request_of(u: ItemUnits) -> Vec<KeyWrite> {
     use KeyClass::*;
+    let (r, [t1, t2]) = (u.request, u.tasks);
     let mut plan = vec![
         w(
             "submission: request, tasks (transaction)",
             Request,
-            2.0 * 3.0,
+            2.0 * (r + t1 + t2),
         ),
-        w("submission: answered key (transaction)", Idempotency, 2.0),
-        w("submission: request in byUser", User, 1.0),
-        w("submission: task 1 queued", State("queued"), 1.0),
+        w(
+            "submission: answered key (transaction)",
+            Idempotency,
+            2.0 * u.key,
+        ),
+        w("submission: request in byUser", User, r),
+        w("submission: task 1 queued", State("queued"), t1),
     ];
-    for last in [false, true] {
+    for (last, t) in [(false, t1), (true, t2)] {
         plan.extend([
-            w("claim: task (update)", Request, 1.0),
-            w("claim: leaves queued", State("queued"), 1.0),
-            w("claim: enters processing", State("processing"), 1.0),
+            w("claim: task (update)", Request, t),
+            w("claim: leaves queued", State("queued"), t),
+            w("claim: enters processing", State("processing"), t),
         ]);
         if last {
             plan.extend([
                 w(
                     "completion: task, request (transaction)",
                     Request,
-                    2.0 * 2.0,
+                    2.0 * (t + r),
                 ),
-                w("completion: request's end in byUser", User, 1.0),
+                w("completion: request's end in byUser", User, r),
             ]);
         } else {
             plan.extend([
                 w(
                     "completion: task, next task (transaction)",
                     Request,
-                    2.0 * 2.0,
+                    2.0 * (t + t2),
                 ),
-                w("completion: next task queued", State("queued"), 1.0),
+                w("completion: next task queued", State("queued"), t2),
             ]);
         }
         plan.extend([
-            w("completion: leaves processing", State("processing"), 1.0),
-            w("completion: enters its hour", Ended, 1.0),
+            w("completion: leaves processing", State("processing"), t),
+            w("completion: enters its hour", Ended, t),
         ]);
     }
     plan
