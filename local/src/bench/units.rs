@@ -191,7 +191,8 @@ pub fn floor(request: usize, task: usize) -> Units {
 /// task's completion (its transaction) to the answer to the second task's claim.
 pub fn hop(writes: &[Sent], id: &pao::record::RequestId) -> Option<std::time::Duration> {
     let pk = format!("REQ#{id}");
-    let touches = |c: &Change, sk: &str| c.key.0 == pk && c.key.1 == sk;
+    // An update of the task (its put is the submission's).
+    let touches = |c: &Change, sk: &str| !c.put && c.key.0 == pk && c.key.1 == sk;
     let completion = writes.iter().find(|w| {
         w.op == "TransactWriteItems" && changes(w).0.iter().any(|c| touches(c, "TASK#0000"))
     })?;
@@ -252,5 +253,52 @@ mod tests {
         // The task enters (2), moves (2 x 2), leaves (2).
         assert_eq!(u.by_state, 2.0 + 4.0 + 2.0);
         assert_eq!(floor(900, 900).total(), 6.0 + 5.0 + 1.0 + 8.0);
+    }
+
+    #[test]
+    fn the_hop_runs_from_the_first_completion_to_the_second_claim() {
+        let s = |v: &str| json!({"S": v});
+        let at = |w: Value, op: &str, ms: u64, start: std::time::Instant| Sent {
+            op: op.into(),
+            body: w,
+            sent: start,
+            answered: Some(start + std::time::Duration::from_millis(ms)),
+        };
+        let t = std::time::Instant::now();
+        let task = |sk: &str| json!({"pk": s("REQ#1"), "sk": s(sk)});
+        let writes = vec![
+            // The submission puts the first task: not its completion.
+            at(
+                json!({"TransactItems": [{"Put": {"Item": task("TASK#0000")}}]}),
+                "TransactWriteItems",
+                1,
+                t,
+            ),
+            at(
+                json!({"Key": task("TASK#0000"), "UpdateExpression": "SET #a0 = :v0",
+                      "ExpressionAttributeNames": {"#a0": "startedAt"}}),
+                "UpdateItem",
+                5,
+                t,
+            ),
+            at(
+                json!({"TransactItems": [{"Update": {"Key": task("TASK#0000"), "UpdateExpression": "SET x = :x"}},
+                                        {"Update": {"Key": task("TASK#0001"), "UpdateExpression": "SET x = :x"}}]}),
+                "TransactWriteItems",
+                10,
+                t,
+            ),
+            at(
+                json!({"Key": task("TASK#0001"), "UpdateExpression": "SET #a0 = :v0",
+                      "ExpressionAttributeNames": {"#a0": "startedAt"}}),
+                "UpdateItem",
+                17,
+                t,
+            ),
+        ];
+        assert_eq!(
+            hop(&writes, &pao::record::RequestId("1".into())),
+            Some(std::time::Duration::from_millis(7))
+        );
     }
 }
