@@ -1,9 +1,9 @@
 //! The worker: runs the task an SQS message names. This is where a task becomes
-//! `processing` ([`Worker::handle`] claims it: one transaction with its request and event, so
-//! of two deliveries of one message only one runs the action), where its config is rendered
-//! with the four namespaces, where the action runs, and where the task completes (its
-//! successor becomes `queued` in the same transaction, then its message is sent) or fails
-//! (its request fails in the same transaction).
+//! `processing` ([`Worker::handle`] claims it: one conditional write with its event, so of two
+//! deliveries of one message only one runs the action), where its config is rendered with the
+//! four namespaces, where the action runs, and where the task completes (its successor becomes
+//! `queued` in the same transaction, then its message is sent, or the successor runs in the
+//! same invocation, [`Worker::follow`]) or fails (its request fails in the same transaction).
 //!
 //! Nothing is retried here: a failed action fails its task and request until a human acts.
 //! Only infrastructure errors (DynamoDB, SQS unreachable) leave the message unacknowledged so
