@@ -289,6 +289,16 @@ async fn stats_and_waiting_tasks_agree_with_what_was_queued() {
     let mut wanted: Vec<String> = ids.iter().map(|i| i.as_str().to_string()).collect();
     wanted.sort();
     assert_eq!(listed, wanted);
+    // A page position is sealed: a forged one, or one of another list, is refused.
+    let (status, forged) = get(&app, OPS, "/api/v1/queue/messages?cursor=forged").await;
+    assert_eq!(status, 400, "{forged}");
+    let (status, other) = get(
+        &app,
+        OPS,
+        &format!("/api/v1/queue/messages?state=stuck&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(status, 400, "{other}");
     let after = pao::queue::counts(&s.env.sqs, &s.env.queues.queue)
         .await
         .expect("counts");
