@@ -25,6 +25,8 @@ pub struct LoadReport {
     pub completed: usize,
     pub tickets: usize,
     pub duplicate_tickets: usize,
+    /// The requests not completed, counted by where they were last seen.
+    pub open: String,
 }
 
 /// Submits `n` one-item requests of `item` (input from `input(i)`) at `concurrency`, then
@@ -153,10 +155,12 @@ pub async fn run(
     // The last completions are written just after their tickets: look until all are in
     // (each look reads only the requests still open).
     let mut open: Vec<String> = ids.clone();
+    // Where each request still open was last seen: its state and its tasks'.
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
     loop {
         let mut still = Vec::new();
         for id in open {
-            let done = store
+            let detail = store
                 .get_request(
                     &pao::record::RequestId(id.clone()),
                     &pao::clock::Now::current(),
@@ -164,9 +168,16 @@ pub async fn run(
                 )
                 .await
                 .ok()
-                .flatten()
+                .flatten();
+            let done = detail
+                .as_ref()
                 .is_some_and(|d| d.request.state == pao::request::RequestState::Completed);
             if !done {
+                let shown = detail.map_or("not found".to_string(), |d| {
+                    let tasks: Vec<String> = d.tasks.iter().map(|t| t.state.to_string()).collect();
+                    format!("{} [{}]", d.request.state, tasks.join(", "))
+                });
+                seen.insert(id.clone(), shown);
                 still.push(id);
             }
         }
@@ -201,6 +212,18 @@ pub async fn run(
         accept_wall,
         drain,
         completed: ids.len() - open.len(),
+        open: {
+            let mut by: std::collections::BTreeMap<&String, usize> = Default::default();
+            for id in &open {
+                if let Some(s) = seen.get(id) {
+                    *by.entry(s).or_default() += 1;
+                }
+            }
+            by.into_iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
         tickets: issues.len(),
         duplicate_tickets: labels.len() - unique.len(),
     }
@@ -289,12 +312,17 @@ pub async fn rows(
         Row::new(
             "  completed, tickets, duplicates",
             format!(
-                "{} of {} completed; {} tickets for {} tasks; {} made twice",
+                "{} of {} completed; {} tickets for {} tasks; {} made twice{}",
                 report.completed,
                 report.accepted,
                 report.tickets.min(2 * report.accepted),
                 2 * report.accepted,
-                report.duplicate_tickets
+                report.duplicate_tickets,
+                if report.open.is_empty() {
+                    String::new()
+                } else {
+                    format!("; open: {}", report.open)
+                }
             ),
         )
         .goal(

@@ -11,6 +11,9 @@ use crate::task::TaskState;
 use aws_sdk_dynamodb::types::Select;
 use serde_json::Value;
 
+/// The least a due read takes from each shard (see [`Store::tasks_in_state`]).
+const FAIR_SHARE: usize = 25;
+
 /// The index key attributes that position a read in `byState`.
 const POSITION: [&str; 4] = ["pk", "sk", "gsi2pk", "gsi2sk"];
 
@@ -68,14 +71,19 @@ impl Store {
     }
 
     /// Tasks of `family` (a [`keys::indexed`] state or [`keys::WAITING`]) whose sort key is
-    /// before `before`, oldest first, at most `limit`: every shard at once, `limit` from each.
+    /// before `before`, oldest first, at most `limit`: every shard at once, the oldest
+    /// `limit / shards` of each (at least 25, or `limit` when smaller).
     async fn due(
         &self,
         family: &str,
         before: &str,
         limit: usize,
     ) -> Result<Vec<TaskRecord>, StoreError> {
-        let per_shard = i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000);
+        // A share of the bound from each shard (and never fewer than `FAIR_SHARE`, or the
+        // bound when smaller): what a sweep reads stays near `limit` however many shards
+        // there are; a shard with more due than its share waits for the next sweep.
+        let share = limit.div_ceil(SHARDS as usize).max(limit.min(FAIR_SHARE));
+        let per_shard = i32::try_from(share.clamp(1, 1000)).unwrap_or(1000);
         let pages =
             futures_util::future::try_join_all(keys::state_pks(family).into_iter().map(
                 |pk| async move { self.shard_page(&pk, Some(before), per_shard, None).await },
