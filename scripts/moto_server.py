@@ -11,8 +11,10 @@ Under that lock a transaction no longer needs moto's copy of every table it touc
 whose cost grows with the table, which made a transaction's latency grow with the number of
 items stored): it keeps the items it is about to change and puts back only those if a write
 fails. Likewise a Query of one partition reads that partition rather than sorting every item
-of the table first. Conditions, errors and results are moto's own; nothing else about moto
-changes.
+of the table first, and a Query of an index reads the items whose index key matches. SQS calls
+compute only the queue attributes they read (moto computes them all, counting the messages one
+by one, several times a call). Conditions, errors and results are moto's own; nothing else about
+moto changes.
 """
 
 import copy
@@ -132,19 +134,101 @@ _table_query = Table.query
 
 def _query(self, hash_key, *args, **kwargs):
     """moto's Query, given only the items it can match: a base-table Query reads its one
-    partition instead of sorting the whole table first (moto's results are sorted after)."""
+    partition, an index Query the items whose index key attributes equal the query's, instead
+    of sorting the whole table first (moto sorts and filters the results after, as before)."""
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
     if index_name is None and hash_key is not None and self.range_key_attr:
-        partition = list(self.items.get(hash_key, {}).values())
-        self.all_items = lambda: partition  # callers hold the lock
-        try:
-            return _table_query(self, hash_key, *args, **kwargs)
-        finally:
-            del self.all_items
-    return _table_query(self, hash_key, *args, **kwargs)
+        candidates = list(self.items.get(hash_key, {}).values())
+    elif index_name is not None and kwargs.get("hash_key_conditions"):
+        wanted = [(name, value.type, value.value) for name, value in kwargs["hash_key_conditions"]]
+
+        def matches(item):
+            for name, kind, value in wanted:
+                have = item.attrs.get(name)
+                if have is None or have.type != kind or have.value != value:
+                    return False
+            return True
+
+        rows = self.items.values()
+        if self.range_key_attr:
+            candidates = [item for part in rows for item in part.values() if matches(item)]
+        else:
+            candidates = [item for item in rows if matches(item)]
+    else:
+        return _table_query(self, hash_key, *args, **kwargs)
+    self.all_items = lambda: candidates  # callers hold the lock
+    try:
+        return _table_query(self, hash_key, *args, **kwargs)
+    finally:
+        del self.all_items
 
 
 Table.query = _query
+
+# moto computes a queue's every attribute whenever one is read, and some of them count the
+# queue's messages one by one: a SendMessage (which reads whether the queue deduplicates by
+# content), a ReceiveMessage (which reads the retention period once per message it returns) and
+# a GetQueueAttributes of a few names (each read three times) grew with the messages waiting.
+# While those run, the attributes computed are the ones they read, moto's values unchanged.
+import json as _json_attrs
+
+import moto.sqs.models as _sqs
+from moto.core.utils import camelcase_to_underscores as _underscored
+
+_READING = threading.local()
+_all_attributes = _sqs.Queue.attributes
+
+
+def _attributes(self):
+    names = getattr(_READING, "names", None)
+    if names is None:
+        return _all_attributes.fget(self)
+    groups = [self.BASE_ATTRIBUTES]
+    if self.fifo_queue:
+        groups.append(self.FIFO_ATTRIBUTES)
+    if self.kms_master_key_id:
+        groups.append(self.KMS_ATTRIBUTES)
+    result = {}
+    for group in groups:
+        for name in group:
+            if name in names:
+                value = getattr(self, _underscored(name))
+                result[name] = str(value).lower() if isinstance(value, bool) else value
+    if "Policy" in names and self.policy:
+        result["Policy"] = self.policy
+    if "RedrivePolicy" in names and self.redrive_policy:
+        result["RedrivePolicy"] = _json_attrs.dumps(self.redrive_policy)
+    return result
+
+
+def _reading(names_of):
+    def wrap(method):
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            before = getattr(_READING, "names", None)
+            _READING.names = names_of(*args, **kwargs)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _READING.names = before
+
+        return wrapper
+
+    return wrap
+
+
+def _names_asked(self, queue_name, attribute_names, *args, **kwargs):
+    return None if "All" in attribute_names else frozenset(attribute_names)
+
+
+_sqs.Queue.attributes = property(_attributes)
+_sqs.SQSBackend.send_message = _reading(lambda *a, **k: {"ContentBasedDeduplication"})(
+    _sqs.SQSBackend.send_message
+)
+_sqs.SQSBackend.receive_message = _reading(lambda *a, **k: {"MessageRetentionPeriod"})(
+    _sqs.SQSBackend.receive_message
+)
+_sqs.SQSBackend.get_queue_attributes = _reading(_names_asked)(_sqs.SQSBackend.get_queue_attributes)
 
 for _name, _method in inspect.getmembers(DynamoDBBackend, inspect.isfunction):
     if not _name.startswith("_"):
