@@ -155,6 +155,13 @@ class Stack:
                 return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{logical_id}"
             if kind == "AWS::Lambda::Function":
                 return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.physical(logical_id)}"
+            if kind == "AWS::KMS::Key":
+                # A key's id is random: the check names a key by the alias that targets it
+                # (scripts/moto_server.py records a KMS call's key the same way).
+                alias = next((self.eval(a["Properties"]["AliasName"]) for a in self.t["Resources"].values()
+                              if a["Type"] == "AWS::KMS::Alias"
+                              and a["Properties"].get("TargetKeyId") == {"Ref": logical_id}), logical_id)
+                return f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{alias.removeprefix('alias/')}"
         if attribute == "QueueName" and kind == "AWS::SQS::Queue":
             return self.eval(p["QueueName"])
         return f"{logical_id}.{attribute}"
@@ -244,6 +251,10 @@ def role_statements(stack, function_id):
     statements = []
     for policy in role.get("Policies", []):
         statements += _list(policy["PolicyDocument"]["Statement"])
+    # Policies of their own attached to the role (AWS::IAM::Policy).
+    for r in stack.t["Resources"].values():
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"].get("Roles", []):
+            statements += _list(stack.eval(r["Properties"]["PolicyDocument"])["Statement"])
     managed = managed_policies()
     for arn in role.get("ManagedPolicyArns", []):
         if arn not in managed:
@@ -528,7 +539,7 @@ def iam(recording, keys_file):
     env_re = "(?P<env>[a-z][a-z0-9-]{1,15})"
     known = []
     for logical_id, r in t["Resources"].items():
-        if r["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret"):
+        if r["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::KMS::Key"):
             arn = stack.get_att(logical_id, "Arn") if r["Type"] != "AWS::SecretsManager::Secret" else stack.physical(logical_id)
             known.append((logical_id, re.escape(arn).replace(marker, env_re)))
     catalog = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pao/{marker}/catalog/"

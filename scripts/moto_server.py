@@ -296,7 +296,29 @@ def _iam_calls(service, action, params, region):
             # Every secret ARN ends in 6 random characters; deploy_check.py uses the same ones.
             secret = f"arn:aws:secretsmanager:{region}:{_ACCOUNT}:secret:{secret}-AbCdEf"
         return [(f"secretsmanager:{action}", secret)]
+    if service == "kms":
+        return [(f"kms:{action}", _kms_key(params.get("KeyId"), region))]
     return [(f"{service}:{action}", "*")]
+
+
+def _kms_key(key_id, region):
+    """The key a KMS call names, as scripts/deploy_check.py names a stack's key: by the alias
+    that targets it (a key's id is random), or by its id when it has none."""
+    if not key_id:
+        return "*"
+    name = key_id
+    if ":alias/" in key_id or key_id.startswith("alias/"):
+        name = "alias/" + key_id.split("alias/", 1)[1]
+    else:
+        try:
+            from moto.kms.models import kms_backends
+
+            backend = kms_backends[_ACCOUNT][region]
+            aliases = sorted(a.alias_name for a in backend.list_aliases(backend.any_id_to_key_id(key_id)))
+            name = aliases[0] if aliases else key_id.split(":key/")[-1]
+        except Exception:  # noqa: BLE001 the recording never breaks a call
+            name = key_id.split(":key/")[-1]
+    return f"arn:aws:kms:{region}:{_ACCOUNT}:key/{name.removeprefix('alias/')}"
 
 
 _authorize = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action

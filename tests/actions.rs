@@ -428,6 +428,7 @@ async fn rest_call(
         config,
         key,
         std::time::Duration::from_secs(seconds),
+        &[],
     )
     .await
 }
@@ -446,6 +447,7 @@ async fn deliver(
         config,
         key,
         std::time::Duration::from_secs(seconds),
+        &[],
     )
     .await
 }

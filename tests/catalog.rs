@@ -223,7 +223,54 @@ fn a_password_never_goes_into_a_ticket() {
     assert_eq!(
         problems_of(&[("catalog/x.yaml", &doc)]),
         [
-            "catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.secret: a password must never be written into a JIRA ticket"
+            "catalog/x.yaml: fulfillment.items[0].config.summary: .current.basic.secret: a password must never be written into a JIRA ticket: only rest-api and webhook items may send one"
+        ]
+    );
+}
+
+/// Issue 25: a typed password is sent only by `rest-api` and `webhook` items; a commit or a
+/// workflow run would publish it, and validation says so by item and field.
+#[test]
+fn a_password_never_goes_into_a_commit_or_a_workflow_run() {
+    let doc = r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: pw-item, name: P, version: 1.0.0, category: testing, owner: team-test, description: d }
+form:
+  groups:
+    - id: db
+      fields:
+        - { id: name, type: string }
+        - { id: pw, type: password }
+fulfillment:
+  items:
+    - id: commit
+      type: github-commit
+      config:
+        repository: acme/gitops
+        branch: main
+        message: "add {{.current.db.name}}"
+        files:
+          - { path: "db/{{.current.db.name}}.yaml", content: "password: {{.current.db.pw}}" }
+    - id: run
+      type: github-workflow
+      config:
+        repository: acme/infra
+        workflow: db.yml
+        ref: main
+        inputs: { password: "{{.current.db.pw}}", everything: "{{.current.db | json}}" }
+    - id: register
+      type: rest-api
+      config:
+        method: POST
+        url: https://cmdb.example.com/api/v1/databases
+        body: { password: "{{.current.db.pw}}" }
+"#;
+    assert_eq!(
+        problems_of(&[("catalog/pw.yaml", doc)]),
+        [
+            "catalog/pw.yaml: fulfillment.items[0].config.files[0].content: .current.db.pw: a password must never be written into a commit (its files, message and pull request): only rest-api and webhook items may send one",
+            "catalog/pw.yaml: fulfillment.items[1].config.inputs.password: .current.db.pw: a password must never be written into a workflow run's inputs (shown in the run's UI): only rest-api and webhook items may send one",
+            "catalog/pw.yaml: fulfillment.items[1].config.inputs.everything: .current.db: a password must never be written into a workflow run's inputs (shown in the run's UI): only rest-api and webhook items may send one",
         ]
     );
 }

@@ -609,6 +609,7 @@ async fn webhook_failures_name_the_answer() {
         &config,
         "k-1",
         std::time::Duration::from_secs(2),
+        &[],
     )
     .await
     .expect_err("5xx");
@@ -627,6 +628,7 @@ async fn webhook_failures_name_the_answer() {
         &config,
         "k-2",
         std::time::Duration::from_secs(1),
+        &[],
     )
     .await
     .expect_err("timeout");

@@ -48,6 +48,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         error: None,
         call_print: None,
         escalation_until: None,
+        sealed_fields: Vec::new(),
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {
@@ -66,6 +67,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
             },
             current: json!({"name": "my-request"}),
             password_paths: vec![],
+            password_sources: Default::default(),
             metadata: Map::new(),
             attempt: 1,
             outputs: Map::new(),
@@ -172,10 +174,10 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
     store
         .transition_request(
             id,
-            RequestState::Submitted,
-            RequestState::Processing,
+            (RequestState::Submitted, RequestState::Processing),
             &Now::at(NOW),
             vec![],
+            false,
         )
         .await
         .expect("processing");
@@ -204,11 +206,11 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
         external_ref: None,
     };
     store
-        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[])
+        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[], false)
         .await
         .expect("completed");
     let err = store
-        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[])
+        .complete_task(&task, &done, Some(&second_task), &Now::at(NOW), &[], false)
         .await
         .expect_err("twice");
     assert!(matches!(err, StoreError::Conflict(_)), "{err}");
@@ -229,7 +231,14 @@ async fn state_changes_are_conditional_on_the_state_they_leave() {
         .expect("processing");
     let last = store.get_task(id, 1).await.expect("get").expect("found");
     store
-        .complete_task(&last, &Completion::default(), None, &Now::at(NOW), &[])
+        .complete_task(
+            &last,
+            &Completion::default(),
+            None,
+            &Now::at(NOW),
+            &[],
+            false,
+        )
         .await
         .expect("completed");
     let detail = store
@@ -289,10 +298,10 @@ async fn my_requests_newest_first_with_cursor_and_state_filter() {
     store
         .transition_request(
             &ids[1],
-            RequestState::Submitted,
-            RequestState::Processing,
+            (RequestState::Submitted, RequestState::Processing),
             &Now::at(NOW),
             vec![],
+            false,
         )
         .await
         .expect("processing");

@@ -414,6 +414,8 @@ pub struct Names {
     pub cursor_secret: String,
     pub github_token_secret: String,
     pub github_webhook_secret: String,
+    /// The KMS key's alias that password fields are sealed with.
+    pub secrets_key: String,
     /// `.system.platform.environment`.
     pub environment: String,
 }
@@ -430,6 +432,7 @@ impl Names {
             cursor_secret: format!("pao/{environment}/cursor-key"),
             github_token_secret: format!("pao/{environment}/github-token"),
             github_webhook_secret: format!("pao/{environment}/github-webhook"),
+            secrets_key: format!("alias/pao-{environment}-secrets"),
             environment: environment.into(),
         }
     }
@@ -473,6 +476,7 @@ pub async fn stack(sdk: &pao::aws::SdkConfig, names: &Names) -> Result<Stack, Pr
         &names.cursor_secret,
     )
     .await?;
+    create_secrets_key(sdk, &names.secrets_key).await?;
     let config = config_for(names, &queues)?;
     Ok(Stack {
         names: names.clone(),
@@ -488,6 +492,68 @@ impl Stack {
         let _ = delete_table(&aws_sdk_dynamodb::Client::new(sdk), &self.names.table).await;
         let _ = delete_queue(&sqs, &self.queues.queue).await;
         let _ = delete_queue(&sqs, &self.queues.dlq).await;
+        delete_secrets_key(sdk, &self.names.secrets_key).await;
+    }
+}
+
+/// The stack's KMS key for typed secrets (`SecretsKey` in template.yaml: symmetric, rotated
+/// yearly) under `alias`, unless the alias exists.
+pub async fn create_secrets_key(
+    sdk: &pao::aws::SdkConfig,
+    alias: &str,
+) -> Result<(), ProvisionError> {
+    let kms = pao::kms::Kms::new(sdk, "");
+    let failed = |e: pao::kms::KmsError| ProvisionError::Aws(format!("KMS key {alias}: {e}"));
+    if kms
+        .call("DescribeKey", serde_json::json!({"KeyId": alias}))
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let key = kms
+        .call(
+            "CreateKey",
+            serde_json::json!({"Description": format!("PAO typed secrets ({alias})"),
+                               "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT"}),
+        )
+        .await
+        .map_err(failed)?;
+    let id = key["KeyMetadata"]["KeyId"]
+        .as_str()
+        .ok_or_else(|| ProvisionError::Aws(format!("KMS key {alias}: CreateKey gave no key id")))?
+        .to_string();
+    kms.call("EnableKeyRotation", serde_json::json!({"KeyId": id}))
+        .await
+        .map_err(failed)?;
+    kms.call(
+        "CreateAlias",
+        serde_json::json!({"AliasName": alias, "TargetKeyId": id}),
+    )
+    .await
+    .map_err(failed)?;
+    Ok(())
+}
+
+/// Removes the alias and schedules the key's deletion (KMS's shortest wait, 7 days).
+pub async fn delete_secrets_key(sdk: &pao::aws::SdkConfig, alias: &str) {
+    let kms = pao::kms::Kms::new(sdk, "");
+    let Ok(key) = kms
+        .call("DescribeKey", serde_json::json!({"KeyId": alias}))
+        .await
+    else {
+        return;
+    };
+    let _ = kms
+        .call("DeleteAlias", serde_json::json!({"AliasName": alias}))
+        .await;
+    if let Some(id) = key["KeyMetadata"]["KeyId"].as_str() {
+        let _ = kms
+            .call(
+                "ScheduleKeyDeletion",
+                serde_json::json!({"KeyId": id, "PendingWindowInDays": 7}),
+            )
+            .await;
     }
 }
 
@@ -509,6 +575,7 @@ pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, Str
             names.github_webhook_secret.clone(),
         ),
         ("PAO_ENVIRONMENT", names.environment.clone()),
+        ("PAO_SECRETS_KEY_ID", names.secrets_key.clone()),
     ]
 }
 

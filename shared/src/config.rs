@@ -91,6 +91,12 @@ pub struct Config {
     /// session names the identity provider pins, so the name may give the requester's email
     /// (IAM Identity Center's `AWSReservedSSO_*` roles always do).
     pub trusted_session_roles: String,
+    /// `PAO_SECRETS_KEY_ID`: the KMS key (id, ARN or alias) password fields are encrypted
+    /// with per request; empty: a submission with a password value is refused (503).
+    pub secrets_key_id: String,
+    /// `PAO_SECRET_KEEP_DAYS` (default 7): how long a failed request keeps its encrypted
+    /// passwords for a retry.
+    pub secret_keep: Duration,
 }
 
 impl Config {
@@ -167,6 +173,8 @@ impl Config {
             trusted_session_roles: or("PAO_TRUSTED_SESSION_ROLES", ""),
             metrics: switch("PAO_METRICS", &or("PAO_METRICS", "on"))?,
             follow_next_task: switch("PAO_FOLLOW_NEXT_TASK", &or("PAO_FOLLOW_NEXT_TASK", "on"))?,
+            secrets_key_id: or("PAO_SECRETS_KEY_ID", ""),
+            secret_keep: days(&get, "PAO_SECRET_KEEP_DAYS", 7)?,
         })
     }
 }

@@ -292,10 +292,10 @@ impl Run<'_> {
         match store
             .transition_request(
                 &request.request_id,
-                RequestState::Escalating,
-                RequestState::Escalated,
+                (RequestState::Escalating, RequestState::Escalated),
                 &now,
                 vec![],
+                !request.sealed_fields.is_empty(),
             )
             .await
         {

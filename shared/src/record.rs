@@ -86,6 +86,10 @@ pub struct RequestRecord {
     /// request (0 once it stopped). Never shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation_until: Option<u64>,
+    /// The password fields (`group.field` of its form) whose typed values are held encrypted
+    /// apart from every record ([`crate::sealed`]); the names only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_fields: Vec<String>,
 }
 
 impl RequestRecord {
@@ -143,6 +147,10 @@ pub struct TaskRecord {
     pub current: Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub password_paths: Vec<String>,
+    /// For each password field of `.current` that holds a typed value: the request's field
+    /// whose sealed value it is (a bundle maps its fields into its components').
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub password_sources: std::collections::BTreeMap<String, String>,
     /// The `.metadata` namespace as it was at submission (pinned like the config).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub metadata: Map<String, Value>,

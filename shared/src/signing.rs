@@ -30,6 +30,27 @@ pub fn sign(
     region: &str,
     at: SystemTime,
 ) -> Result<Vec<(String, String)>, String> {
+    sign_for(
+        ("execute-api", "application/json"),
+        method,
+        url,
+        body,
+        credentials,
+        region,
+        at,
+    )
+}
+
+/// [`sign`] for an AWS service (`service`, and the content type its protocol sends).
+pub fn sign_for(
+    (service, content_type): (&str, &str),
+    method: &str,
+    url: &str,
+    body: &[u8],
+    credentials: &Credentials,
+    region: &str,
+    at: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let host = url
         .split("//")
@@ -50,7 +71,7 @@ pub fn sign(
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name("execute-api")
+        .name(service)
         .time(at)
         .settings(SigningSettings::default())
         .build()
@@ -58,7 +79,7 @@ pub fn sign(
         .into();
     let mut headers = vec![
         ("host".to_string(), host),
-        ("content-type".to_string(), "application/json".to_string()),
+        ("content-type".to_string(), content_type.to_string()),
     ];
     let signable = SignableRequest::new(
         method,

@@ -113,12 +113,16 @@ pub fn build(
     for task in &planned {
         secrets.extend(password_values(&task.current, &task.password_paths));
     }
+    // The typed values are sealed apart (crate::sealed); the records keep where they came from.
+    let typed = crate::sealed::typed(&plan.input, &plan.password_paths);
     let metadata = catalog.metadata_vars();
     let tasks: Vec<TaskRecord> = planned
         .into_iter()
         .enumerate()
         .map(|(seq, task)| {
             let seq = seq as u32;
+            let password_sources =
+                crate::sealed::sources(&task.current, &task.password_paths, &typed);
             TaskRecord {
                 request_id: id.clone(),
                 seq,
@@ -136,6 +140,7 @@ pub fn build(
                 metadata: referenced_metadata(&task.item.config, &metadata),
                 item: task.item,
                 password_paths: task.password_paths,
+                password_sources,
                 attempt: 1,
                 outputs: Map::new(),
                 external_ref: None,
@@ -171,6 +176,7 @@ pub fn build(
         error: None,
         call_print: None,
         escalation_until: None,
+        sealed_fields: typed.into_iter().map(|(field, _)| field).collect(),
     };
     // Every task copies the input: a large input times many tasks can pass what DynamoDB
     // stores in one item or one transaction. Refused here, naming the limit, before any write.
@@ -189,11 +195,14 @@ pub fn build(
 pub async fn write(
     store: &Store,
     queue: &Queue,
-    request: &RequestRecord,
-    tasks: &[TaskRecord],
+    (request, tasks): (&RequestRecord, &[TaskRecord]),
+    sealed: &std::collections::BTreeMap<String, Vec<u8>>,
     answered: Option<&crate::store::Answered<'_>>,
 ) -> Result<Written, SubmitError> {
-    match store.create_request(request, tasks, answered).await {
+    match store
+        .create_request_sealed(request, tasks, sealed, answered)
+        .await
+    {
         Ok(()) => {}
         Err(StoreError::Conflict(_)) => return Ok(Written::AlreadyWritten),
         Err(e) => return Err(e.into()),

@@ -101,6 +101,7 @@ impl Sweeper {
                 .with_retention(crate::store::Retention {
                     completed: config.completed_retention,
                     failed: config.failed_retention,
+                    secrets: config.secret_keep,
                 }),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
             settings: SweepSettings {

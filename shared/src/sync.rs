@@ -72,6 +72,7 @@ impl Syncer {
                 .with_retention(crate::store::Retention {
                     completed: config.completed_retention,
                     failed: config.failed_retention,
+                    secrets: config.secret_keep,
                 }),
             github: GitHub::new(crate::https::Https::shared(), &config.github_api_url),
             secrets: SecretCache::new(

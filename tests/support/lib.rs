@@ -482,9 +482,15 @@ pub async fn submit_item(
     };
     let (request, tasks) =
         pao::submission::build(catalog, &item, 0, &ctx).expect("valid submission");
-    pao::submission::write(&env.store(), &env.queue(), &request, &tasks, None)
-        .await
-        .expect("written");
+    pao::submission::write(
+        &env.store(),
+        &env.queue(),
+        (&request, &tasks),
+        &Default::default(),
+        None,
+    )
+    .await
+    .expect("written");
     request.request_id
 }
 

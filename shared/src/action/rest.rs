@@ -77,6 +77,7 @@ pub async fn call(
     config: &Value,
     idempotency_key: &str,
     timeout: Duration,
+    typed: &[String],
 ) -> Result<ActionResult, ActionError> {
     let config: RestConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("rest-api config: {e}")))?;
@@ -102,7 +103,9 @@ pub async fn call(
         request = request.header(k.as_str(), text(v));
     }
     request = request.header("Idempotency-Key", idempotency_key);
-    let mut secret_values = Vec::new();
+    // Typed password values the config carries are blanked from any quoted answer like the
+    // item's own secrets.
+    let mut secret_values: Vec<String> = typed.to_vec();
     if let Some(auth) = &config.auth {
         let id = catalog
             .id(&auth.secret)

@@ -34,6 +34,7 @@ pub async fn deliver(
     config: &Value,
     idempotency_key: &str,
     timeout: Duration,
+    typed: &[String],
 ) -> Result<ActionResult, ActionError> {
     let config: WebhookConfig = serde_json::from_value(config.clone())
         .map_err(|e| ActionError::Config(format!("webhook config: {e}")))?;
@@ -66,7 +67,9 @@ pub async fn deliver(
     request = request
         .header("Idempotency-Key", idempotency_key)
         .header("Content-Type", "application/json");
-    let mut secret_values = Vec::new();
+    // Typed password values the config carries are blanked from any quoted answer like the
+    // item's own secrets.
+    let mut secret_values: Vec<String> = typed.to_vec();
     if let Some(name) = &config.signing_secret {
         let id = catalog
             .id(name)

@@ -72,6 +72,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::kms::KmsError> for ApiError {
+    fn from(e: crate::kms::KmsError) -> Self {
+        use crate::kms::KmsError;
+        match e {
+            // Nothing was written: the caller may send the same call again.
+            KmsError::NoKey | KmsError::Unreachable(_) => Self::Unavailable(format!(
+                "password fields cannot be sealed now ({e}); nothing was written, send it again"
+            )),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::escalation::EscalationError> for ApiError {
     fn from(e: crate::escalation::EscalationError) -> Self {
         use crate::escalation::EscalationError as E;

@@ -130,6 +130,8 @@ pub struct App {
     pub operators: crate::operations::Operators,
     /// Latency and 4xx/5xx per route, submissions per catalog item.
     pub metrics: crate::metrics::Metrics,
+    /// Seals the password values a submission carries (Encrypt only).
+    pub kms: crate::kms::Kms,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -176,6 +178,7 @@ impl App {
                 .with_retention(crate::store::Retention {
                     completed: config.completed_retention,
                     failed: config.failed_retention,
+                    secrets: config.secret_keep,
                 }),
             queue: Queue::new(sqs.clone(), &config.task_queue_url),
             dead_letters: crate::queue::dead_letters::DeadLetters::new(sqs, &config.dlq_url),
@@ -184,6 +187,7 @@ impl App {
                 &config.operator_tag,
             ),
             metrics: crate::metrics::Metrics::from_config("api", config),
+            kms: crate::kms::Kms::new(sdk, &config.secrets_key_id),
             settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),

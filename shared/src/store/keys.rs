@@ -30,6 +30,14 @@ pub(super) fn task_sk(seq: u32) -> String {
     format!("TASK#{seq:04}")
 }
 
+/// A request's sealed password values: a partition of their own, so that no read of the
+/// request's partition (detail, worker, escalation) ever carries them.
+pub(super) fn sealed_pk(id: &RequestId) -> String {
+    format!("SEALED#{id}")
+}
+
+pub(super) const SEALED_SK: &str = "SEALED";
+
 /// The `byUser` key of a caller's requests.
 pub(super) fn user_pk(arn: &str) -> String {
     format!("USER#{arn}")

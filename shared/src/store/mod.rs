@@ -32,6 +32,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod queue_view;
 pub mod requests;
+pub mod sealed;
 pub mod tasks;
 pub mod waiting;
 
@@ -249,6 +250,8 @@ pub struct Retention {
     pub completed: std::time::Duration,
     /// A request that failed (kept longer: someone may still retry or escalate it).
     pub failed: std::time::Duration,
+    /// A failed request's sealed password values (for a retry).
+    pub secrets: std::time::Duration,
 }
 
 impl Default for Retention {
@@ -256,6 +259,7 @@ impl Default for Retention {
         Self {
             completed: std::time::Duration::from_secs(KEEP_COMPLETED_SECS),
             failed: std::time::Duration::from_secs(KEEP_FAILED_SECS),
+            secrets: std::time::Duration::from_secs(7 * 86_400),
         }
     }
 }
@@ -338,8 +342,13 @@ impl Store {
         conditional(result, "TransactionCanceledException", what)
     }
 
-    /// Sends one conditional state change on its own.
+    /// Sends one conditional state change on its own (in a transaction with the write of the
+    /// request's sealed values when it has one).
     async fn apply(&self, mut u: StateUpdate) -> Result<(), StoreError> {
+        if u.sealed.is_some() {
+            let what = u.describe();
+            return self.transact(self.update_writes(u)?, || what).await;
+        }
         self.expiry_of(&mut u);
         let what = u.describe();
         let (expr, condition, names, values) = u.expression();
@@ -371,6 +380,18 @@ impl Store {
             .build()
             .map_err(build_error)?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The transaction items of a change: its own update, and the write of the request's
+    /// sealed values that goes with it.
+    fn update_writes(&self, mut u: StateUpdate) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let sealed = match u.sealed.take() {
+            Some((id, change)) => Some(self.sealed_write(&id, change, u.at)?),
+            None => None,
+        };
+        let mut writes = vec![self.update_write(u)?];
+        writes.extend(sealed);
+        Ok(writes)
     }
 
     fn update_write(&self, mut u: StateUpdate) -> Result<TransactWriteItem, StoreError> {
@@ -472,6 +493,9 @@ struct StateUpdate {
     expiry: Expiry,
     /// When the change happens (epoch seconds): retention counts from it.
     at: u64,
+    /// A request's change: what it does to the request's sealed password values (`None`: the
+    /// request has none, or the change leaves them).
+    sealed: Option<(crate::record::RequestId, sealed::SealedChange)>,
 }
 
 type Expression = (

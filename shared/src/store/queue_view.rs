@@ -46,7 +46,12 @@ impl Store {
                 RequestState::Processing,
                 now,
                 vec![Change::NoError],
-            )?;
+            )?
+            .sealing(
+                id,
+                !request.sealed_fields.is_empty(),
+                RequestState::Processing,
+            );
             running.unchanged_since = Some(request.updated_at.clone());
             updates.push(running);
         }

@@ -30,7 +30,21 @@ impl Store {
         tasks: &[TaskRecord],
         answered: Option<&super::idempotency::Answered<'_>>,
     ) -> Result<(), StoreError> {
-        let writes = self.creation_writes(request, tasks, answered, true)?;
+        self.create_request_sealed(request, tasks, &Default::default(), answered)
+            .await
+    }
+
+    /// [`Store::create_request`] with the request's sealed password values (ciphertext by
+    /// field), written apart from every other record in the same transaction.
+    pub async fn create_request_sealed(
+        &self,
+        request: &RequestRecord,
+        tasks: &[TaskRecord],
+        sealed: &std::collections::BTreeMap<String, Vec<u8>>,
+        answered: Option<&super::idempotency::Answered<'_>>,
+    ) -> Result<(), StoreError> {
+        let mut writes = self.creation_writes(request, tasks, answered, true)?;
+        writes.extend(self.sealed_put(&request.request_id, sealed)?);
         self.transact(writes, || {
             format!(
                 "request {} already exists, or its Idempotency-Key is taken",

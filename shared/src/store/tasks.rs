@@ -35,15 +35,17 @@ impl Store {
     }
 
     /// Moves a request from `from` to `to` only if it is still in `from`.
+    /// `sealed`: the request holds sealed password values (they follow its state, see
+    /// [`StateUpdate::sealing`]).
     pub async fn transition_request(
         &self,
         id: &RequestId,
-        from: RequestState,
-        to: RequestState,
+        (from, to): (RequestState, RequestState),
         now: &Now,
         changes: Vec<Change>,
+        sealed: bool,
     ) -> Result<(), StoreError> {
-        self.apply(request_update(id, &[from], to, now, changes)?)
+        self.apply(request_update(id, &[from], to, now, changes)?.sealing(id, sealed, to))
             .await
     }
 
@@ -122,6 +124,7 @@ impl Store {
         next: Option<&TaskRecord>,
         now: &Now,
         events: &[Event],
+        sealed: bool,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
         let mut updates = vec![task_update(
@@ -141,13 +144,16 @@ impl Store {
                 now,
                 vec![],
             )?),
-            None => updates.push(request_update(
-                id,
-                RUNNING,
-                RequestState::Completed,
-                now,
-                vec![Change::AllTasksCompleted],
-            )?),
+            None => updates.push(
+                request_update(
+                    id,
+                    RUNNING,
+                    RequestState::Completed,
+                    now,
+                    vec![Change::AllTasksCompleted],
+                )?
+                .sealing(id, sealed, RequestState::Completed),
+            ),
         }
         self.change_together(updates, events, || {
             format!(
@@ -166,6 +172,7 @@ impl Store {
         request_error: &str,
         now: &Now,
         event: &Event,
+        sealed: bool,
     ) -> Result<(), StoreError> {
         let id = &task.request_id;
         let updates = vec![
@@ -186,7 +193,8 @@ impl Store {
                 RequestState::Failed,
                 now,
                 vec![Change::Error(request_error.into())],
-            )?,
+            )?
+            .sealing(id, sealed, RequestState::Failed),
         ];
         self.change_together(updates, std::slice::from_ref(event), || {
             format!(
@@ -249,7 +257,8 @@ impl Store {
             RequestState::Failed,
             now,
             vec![Change::Error(request_error.into())],
-        )?;
+        )?
+        .sealing(id, !request.sealed_fields.is_empty(), RequestState::Failed);
         failed.unchanged_since = Some(request.updated_at.clone());
         self.change_together(vec![stuck, failed], std::slice::from_ref(event), || {
             format!("task {} of {id} or its request moved on", task.seq)
@@ -302,6 +311,7 @@ impl Store {
         task: &TaskRecord,
         now: &Now,
         event: &Event,
+        resealed: &std::collections::BTreeMap<String, Vec<u8>>,
     ) -> Result<u32, StoreError> {
         let id = &task.request_id;
         let attempt = task.attempt + 1;
@@ -322,12 +332,15 @@ impl Store {
             RequestState::Retrying,
             now,
             vec![Change::NoError],
-        )?;
+        )?
+        .sealing(
+            id,
+            !request.sealed_fields.is_empty(),
+            RequestState::Retrying,
+        );
         retrying.unchanged_since = Some(request.updated_at.clone());
-        self.change_together(vec![retrying, queued], std::slice::from_ref(event), || {
-            format!("request {id} changed since it was read: retry it again if it is still failed")
-        })
-        .await?;
+        self.retry_together(&request.request_id, vec![retrying, queued], event, resealed)
+            .await?;
         Ok(attempt)
     }
 
@@ -342,6 +355,7 @@ impl Store {
         from: u32,
         now: &Now,
         event: &Event,
+        resealed: &std::collections::BTreeMap<String, Vec<u8>>,
     ) -> Result<u32, StoreError> {
         let id = &request.request_id;
         let mut updates = Vec::new();
@@ -378,13 +392,15 @@ impl Store {
             RequestState::Retrying,
             now,
             vec![Change::NoError, Change::CompletedTasks(from)],
-        )?;
+        )?
+        .sealing(
+            id,
+            !request.sealed_fields.is_empty(),
+            RequestState::Retrying,
+        );
         retrying.unchanged_since = Some(request.updated_at.clone());
         updates.insert(0, retrying);
-        self.change_together(updates, std::slice::from_ref(event), || {
-            format!("request {id} changed since it was read: retry it again if it is still failed")
-        })
-        .await?;
+        self.retry_together(id, updates, event, resealed).await?;
         Ok(queued_attempt)
     }
 
@@ -399,7 +415,8 @@ impl Store {
         event: &Event,
     ) -> Result<usize, StoreError> {
         let id = &request.request_id;
-        let mut aborted = request_update(id, &[request.state], RequestState::Aborted, now, vec![])?;
+        let mut aborted = request_update(id, &[request.state], RequestState::Aborted, now, vec![])?
+            .sealing(id, !request.sealed_fields.is_empty(), RequestState::Aborted);
         aborted.unchanged_since = Some(request.updated_at.clone());
         let mut updates = vec![aborted];
         for t in tasks
@@ -418,6 +435,39 @@ impl Store {
         Ok(skipped)
     }
 
+    /// A retry's changes (the request first) in one transaction, with the password values
+    /// supplied again (`resealed`, non-empty) put in place of the held ones.
+    async fn retry_together(
+        &self,
+        id: &RequestId,
+        mut updates: Vec<StateUpdate>,
+        event: &Event,
+        resealed: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let put = self.sealed_put(id, resealed)?;
+        if put.is_some() {
+            // The put replaces the item: no update of it in the same transaction.
+            if let Some(first) = updates.first_mut() {
+                first.sealed = None;
+                first.events.push(event.clone());
+            }
+        } else if let Some(first) = updates.first_mut() {
+            first.events.push(event.clone());
+        }
+        let mut writes = updates
+            .into_iter()
+            .map(|u| self.update_writes(u))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        writes.extend(put);
+        self.transact(writes, || {
+            format!("request {id} changed since it was read: retry it again if it is still failed")
+        })
+        .await
+    }
+
     /// Sends state changes and the events that record them as one transaction.
     pub(super) async fn change_together(
         &self,
@@ -431,8 +481,11 @@ impl Store {
         }
         let writes = updates
             .into_iter()
-            .map(|u| self.update_write(u))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|u| self.update_writes(u))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect();
         self.transact(writes, what).await
     }
 }
@@ -492,7 +545,27 @@ impl StateUpdate {
             unchanged_since: None,
             expiry: Expiry::UnderRequest,
             at: now.epoch,
+            sealed: None,
         }
+    }
+}
+
+impl StateUpdate {
+    /// A request's change to `to` with what it does to the request's sealed password values
+    /// when it holds some (`sealed`): deleted in the write that ends it, kept for the keep
+    /// time by the write that fails it, held again by the write that runs it again.
+    pub(super) fn sealing(mut self, id: &RequestId, sealed: bool, to: RequestState) -> Self {
+        use super::sealed::SealedChange;
+        let change = match to {
+            t if t.is_terminal() => Some(SealedChange::Delete),
+            RequestState::Failed => Some(SealedChange::Keep),
+            RequestState::Retrying | RequestState::Processing => Some(SealedChange::Hold),
+            _ => None,
+        };
+        if sealed {
+            self.sealed = change.map(|c| (id.clone(), c));
+        }
+        self
     }
 }
 
@@ -525,5 +598,6 @@ pub(super) fn request_update(
         unchanged_since: None,
         expiry: Expiry::of_request(to),
         at: now.epoch,
+        sealed: None,
     })
 }

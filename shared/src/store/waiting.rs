@@ -25,6 +25,7 @@ fn waiting(task: &TaskRecord, now: &Now) -> StateUpdate {
         unchanged_since: None,
         expiry: Expiry::UnderRequest,
         at: now.epoch,
+        sealed: None,
     }
 }
 

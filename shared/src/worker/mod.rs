@@ -110,6 +110,8 @@ pub struct Worker {
     pub github: crate::github::GitHub,
     /// Task duration and outcome per fulfillment type; requests ended per catalog item.
     pub metrics: crate::metrics::Metrics,
+    /// Opens the sealed password values an action sends (Decrypt only).
+    pub kms: crate::kms::Kms,
 }
 
 impl Worker {
@@ -120,6 +122,7 @@ impl Worker {
                 .with_retention(crate::store::Retention {
                     completed: config.completed_retention,
                     failed: config.failed_retention,
+                    secrets: config.secret_keep,
                 }),
             queue: Queue::new(aws_sdk_sqs::Client::new(sdk), &config.task_queue_url),
             secrets: SecretCache::new(
@@ -147,6 +150,7 @@ impl Worker {
                 &config.github_api_url,
             ),
             metrics: crate::metrics::Metrics::from_config("worker", config),
+            kms: crate::kms::Kms::new(sdk, &config.secrets_key_id),
         }
     }
 
@@ -457,7 +461,14 @@ impl Worker {
                 }
                 match self
                     .store
-                    .complete_task(task, &completion, next, &now, &events)
+                    .complete_task(
+                        task,
+                        &completion,
+                        next,
+                        &now,
+                        &events,
+                        !detail.request.sealed_fields.is_empty(),
+                    )
                     .await
                 {
                     Ok(()) => {}
@@ -484,7 +495,14 @@ impl Worker {
                 let failed = Event::about(task, "task-failed", request_error.clone());
                 match self
                     .store
-                    .fail_task(task, &message, &request_error, &now, &failed)
+                    .fail_task(
+                        task,
+                        &message,
+                        &request_error,
+                        &now,
+                        &failed,
+                        !detail.request.sealed_fields.is_empty(),
+                    )
                     .await
                 {
                     Ok(()) => Ok(Outcome::Failed(message)),

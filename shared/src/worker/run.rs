@@ -10,6 +10,7 @@ use crate::record::{RequestDetail, TaskRecord};
 use crate::task::TaskState;
 use crate::template::Vars;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// A task's config rendered as it runs now: `.current` of the task (passwords redacted as
@@ -18,9 +19,29 @@ pub fn render_task(
     configs: &ParsedConfigs,
     detail: &RequestDetail,
     task: &TaskRecord,
+    env: (&str, &str),
+) -> Result<Value, ActionError> {
+    render_with(configs, detail, task, env, &BTreeMap::new())
+}
+
+/// [`render_task`] with the typed values of password fields (by the task's `group.field`) in
+/// `.current` instead of `********`: only for the action that sends them.
+fn render_with(
+    configs: &ParsedConfigs,
+    detail: &RequestDetail,
+    task: &TaskRecord,
     (region, environment): (&str, &str),
+    typed: &BTreeMap<String, String>,
 ) -> Result<Value, ActionError> {
     let request = &detail.request;
+    let mut current = task.current.clone();
+    for (path, value) in typed {
+        if let Some((g, f)) = path.split_once('.') {
+            if let Some(group) = current.get_mut(g).and_then(Value::as_object_mut) {
+                group.insert(f.to_string(), Value::String(value.clone()));
+            }
+        }
+    }
     let mut output = Map::new();
     for earlier in detail
         .tasks
@@ -30,7 +51,7 @@ pub fn render_task(
         output.extend(earlier.outputs.clone());
     }
     let vars = Vars {
-        current: task.current.clone(),
+        current,
         output,
         metadata: task.metadata.clone(),
         system: request
@@ -73,7 +94,106 @@ impl Worker {
         find_only: bool,
         deadline: Option<Instant>,
     ) -> Result<ActionResult, ActionError> {
-        let config = self.render(detail, task)?;
+        let typed = self.unseal(detail, task).await?;
+        let sent: Vec<String> = typed.values().cloned().collect();
+        let result = self
+            .run_with(detail, task, find_only, deadline, &typed)
+            .await;
+        // What the target answered may echo a typed value: blanked wherever it is kept.
+        if sent.is_empty() {
+            return result;
+        }
+        let secrets: Vec<&str> = sent.iter().map(String::as_str).collect();
+        match result {
+            Ok(mut done) => {
+                // Outputs are picked from the result: a picked echo shows `********`.
+                done.result = crate::form::redact_values(&done.result, &sent);
+                Ok(done)
+            }
+            Err(ActionError::Rejected(m)) => {
+                Err(ActionError::Rejected(crate::redact::blank(&m, &secrets)))
+            }
+            Err(ActionError::Config(m)) => {
+                Err(ActionError::Config(crate::redact::blank(&m, &secrets)))
+            }
+            Err(ActionError::Unreachable(m)) => {
+                Err(ActionError::Unreachable(crate::redact::blank(&m, &secrets)))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The typed values of the password fields the task's config reads, decrypted now, for a
+    /// `rest-api` or `webhook` action (no other kind may read one: catalog validation refuses
+    /// it). Empty when it reads none.
+    async fn unseal(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
+        if task.password_sources.is_empty()
+            || !matches!(task.item.action, ActionType::RestApi | ActionType::Webhook)
+        {
+            return Ok(BTreeMap::new());
+        }
+        let tree = self
+            .configs
+            .get(
+                &detail.request.catalog_version,
+                &task.catalog_item_id,
+                &task.item,
+            )
+            .map_err(ActionError::Config)?;
+        let read: Vec<Vec<String>> = tree
+            .templates()
+            .into_iter()
+            .flat_map(|(_, t)| t.references().into_iter().cloned().collect::<Vec<_>>())
+            .filter(|r| r.namespace == crate::template::Namespace::Current)
+            .map(|r| r.path)
+            .collect();
+        let wanted: Vec<(&String, &String)> = task
+            .password_sources
+            .iter()
+            .filter(|(path, _)| {
+                let parts: Vec<&str> = path.split('.').collect();
+                read.iter()
+                    .any(|r| r.len() <= parts.len() && r.iter().zip(&parts).all(|(a, b)| a == b))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let sealed = self
+            .store
+            .sealed_of(&task.request_id)
+            .await
+            .map_err(|e| ActionError::Unreachable(format!("the sealed password values: {e}")))?
+            .unwrap_or_default();
+        let fields: Vec<&str> = wanted.iter().map(|(_, from)| from.as_str()).collect();
+        let open = crate::sealed::open(&self.kms, task.request_id.as_str(), &sealed, &fields)
+            .await
+            .map_err(|e| ActionError::Rejected(e.to_string()))?;
+        Ok(wanted
+            .into_iter()
+            .filter_map(|(path, from)| Some((path.clone(), open.get(from)?.clone())))
+            .collect())
+    }
+
+    async fn run_with(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        find_only: bool,
+        deadline: Option<Instant>,
+        typed: &BTreeMap<String, String>,
+    ) -> Result<ActionResult, ActionError> {
+        let config = render_with(
+            &self.configs,
+            detail,
+            task,
+            (&self.settings.region, &self.settings.environment),
+            typed,
+        )?;
         let mut timeout = task
             .item
             .timeout_seconds
@@ -86,9 +206,13 @@ impl Worker {
                 .saturating_sub(DEADLINE_MARGIN);
             timeout = timeout.min(left.max(Duration::from_secs(1)));
         }
-        tokio::time::timeout(timeout, self.act(detail, task, &config, find_only, timeout))
-            .await
-            .unwrap_or(Err(ActionError::Timeout(timeout.as_secs())))
+        let sent: Vec<String> = typed.values().cloned().collect();
+        tokio::time::timeout(
+            timeout,
+            self.act(detail, task, &config, find_only, timeout, &sent),
+        )
+        .await
+        .unwrap_or(Err(ActionError::Timeout(timeout.as_secs())))
     }
 
     /// The action itself, each call limited to `timeout`.
@@ -99,6 +223,7 @@ impl Worker {
         config: &Value,
         find_only: bool,
         timeout: Duration,
+        typed: &[String],
     ) -> Result<ActionResult, ActionError> {
         match task.item.action {
             ActionType::JiraTicket => {
@@ -161,6 +286,7 @@ impl Worker {
                     config,
                     &idempotency_key(task),
                     timeout,
+                    typed,
                 )
                 .await
             }
@@ -172,6 +298,7 @@ impl Worker {
                     config,
                     &idempotency_key(task),
                     timeout,
+                    typed,
                 )
                 .await
             }

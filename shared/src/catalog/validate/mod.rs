@@ -164,8 +164,10 @@ struct Scope<'a> {
     later: &'a HashMap<String, String>,
     /// `.output` is readable at all (not in a bundle's input mapping).
     outputs_allowed: bool,
-    /// Password fields may not be read (a JIRA ticket is readable by many).
-    passwords_forbidden: bool,
+    /// Password fields may not be read here: the kind of item that would publish them (a
+    /// JIRA ticket, a commit, a workflow run's inputs are shown to many). Only `rest-api` and
+    /// `webhook` items send a typed password, to their one target.
+    passwords_forbidden: Option<&'static str>,
 }
 
 impl Context<'_> {
@@ -209,7 +211,16 @@ impl Context<'_> {
                 available: &available,
                 later: &later,
                 outputs_allowed: true,
-                passwords_forbidden: fi.action == ActionType::JiraTicket,
+                passwords_forbidden: match fi.action {
+                    ActionType::RestApi | ActionType::Webhook => None,
+                    ActionType::JiraTicket => Some("a JIRA ticket"),
+                    ActionType::GithubCommit => {
+                        Some("a commit (its files, message and pull request)")
+                    }
+                    ActionType::GithubWorkflow => {
+                        Some("a workflow run's inputs (shown in the run's UI)")
+                    }
+                },
             };
             self.check_templates(
                 &fi.config,
@@ -263,7 +274,7 @@ impl Context<'_> {
                         available: &HashSet::new(),
                         later: &HashMap::new(),
                         outputs_allowed: false,
-                        passwords_forbidden: false,
+                        passwords_forbidden: None,
                     };
                     self.check_templates(mapping, &[], &path.key("input"), &scope, found);
                     check_mapping(
@@ -387,9 +398,12 @@ impl Context<'_> {
     fn check_reference(&self, r: &Reference, scope: &Scope<'_>) -> Option<String> {
         let p: Vec<&str> = r.path.iter().map(String::as_str).collect();
         match r.namespace {
-            Namespace::Current if scope.passwords_forbidden && reads_password(&p, scope.form) => {
+            Namespace::Current
+                if scope.passwords_forbidden.is_some() && reads_password(&p, scope.form) =>
+            {
                 Some(format!(
-                    "{r}: a password must never be written into a JIRA ticket"
+                    "{r}: a password must never be written into {}: only rest-api and webhook items may send one",
+                    scope.passwords_forbidden.unwrap_or_default()
                 ))
             }
             Namespace::Current => check_current(r, &p, scope.form),
