@@ -6,6 +6,7 @@
 mod offline;
 mod queue;
 mod remote;
+mod secrets;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -75,12 +76,21 @@ enum Command {
         q: Option<String>,
     },
     /// Submit a request: a JSON file {"items": [...]} (signed API call).
-    #[command(after_help = "Example:\n  devctl submit request.json --idempotency-key deploy-42")]
+    #[command(
+        after_help = "Password fields are never given on the command line. On a terminal, devctl asks for each\npassword field the file leaves empty, without echo; in scripts, name where each value is:\n\nExamples:\n  devctl submit request.json --idempotency-key deploy-42\n  DB_PW=… devctl submit db.json --secret-from-env storage.masterPassword=DB_PW\n  vault read -field=pw secret/db | devctl submit db.json --secret-stdin storage.masterPassword"
+    )]
     Submit {
         file: PathBuf,
         /// Submitting again with the same key and file creates nothing new.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// A password field's value from an environment variable (repeatable; ITEM is the
+        /// item's number in the file, default 0).
+        #[arg(long = "secret-from-env", value_name = "[ITEM:]GROUP.FIELD=VARIABLE")]
+        secret_from_env: Vec<secrets::FromEnv>,
+        /// One password field's value read from standard input.
+        #[arg(long = "secret-stdin", value_name = "[ITEM:]GROUP.FIELD")]
+        secret_stdin: Option<String>,
     },
     /// Your requests, newest first (signed API call).
     Requests {
@@ -98,11 +108,21 @@ enum Command {
     /// A request's audit log (signed API call).
     Logs { request_id: String },
     /// Run a failed request's failed task again, as a new attempt (signed API call).
+    #[command(
+        after_help = "A failed request keeps its password values for a while; past that, supply them again:\n  devctl retry req-… --secret storage.masterPassword              # asked without echo\n  DB_PW=… devctl retry req-… --secret-from-env storage.masterPassword=DB_PW\n  devctl retry req-… --secret storage.masterPassword < pw.txt     # one field from stdin"
+    )]
     Retry {
         request_id: String,
         /// Retrying again with the same key does nothing more.
         #[arg(long)]
         idempotency_key: Option<String>,
+        /// A password field to supply again: asked without echo on a terminal, else read from
+        /// standard input (one field).
+        #[arg(long = "secret", value_name = "GROUP.FIELD")]
+        secret: Vec<String>,
+        /// A password field to supply again, from an environment variable.
+        #[arg(long = "secret-from-env", value_name = "GROUP.FIELD=VARIABLE")]
+        secret_from_env: Vec<secrets::FromEnv>,
     },
     /// Stop a request: what has not run never will (signed API call).
     Abort {
@@ -285,7 +305,9 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
         Command::Submit {
             file,
             idempotency_key,
-        } => match std::fs::read(file) {
+            secret_from_env,
+            secret_stdin,
+        } => match submission_body(&target, file, secret_from_env, secret_stdin.as_deref()) {
             Ok(body) => remote::call(
                 &target,
                 "POST",
@@ -295,7 +317,7 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
                 cli.json,
             ),
             Err(e) => {
-                eprintln!("devctl: {}: {e}", file.display());
+                eprintln!("devctl: {e}");
                 ExitCode::from(2)
             }
         },
@@ -317,14 +339,22 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
         Command::Retry {
             request_id,
             idempotency_key,
-        } => remote::call(
-            &target,
-            "POST",
-            &format!("/requests/{request_id}/retry"),
-            None,
-            idempotency_key.as_deref(),
-            cli.json,
-        ),
+            secret,
+            secret_from_env,
+        } => match retry_body(secret, secret_from_env) {
+            Ok(body) => remote::call(
+                &target,
+                "POST",
+                &format!("/requests/{request_id}/retry"),
+                body,
+                idempotency_key.as_deref(),
+                cli.json,
+            ),
+            Err(e) => {
+                eprintln!("devctl: {e}");
+                ExitCode::from(2)
+            }
+        },
         Command::Abort {
             request_id,
             idempotency_key,
@@ -356,4 +386,90 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The submission file with its password fields filled: from the environment, from standard
+/// input, and on a terminal by asking for each one the file leaves empty (the items' forms
+/// say which fields are passwords).
+fn submission_body(
+    target: &remote::Target,
+    file: &std::path::Path,
+    from_env: &[secrets::FromEnv],
+    from_stdin: Option<&str>,
+) -> Result<Vec<u8>, String> {
+    let text = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if from_env.is_empty() && from_stdin.is_none() && !secrets::can_prompt() {
+        return Ok(text);
+    }
+    let mut submission: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+    for spec in from_env {
+        let value = secrets::from_env(&spec.var)?;
+        secrets::set(&mut submission, spec.item, &spec.field, value)?;
+    }
+    if let Some(spec) = from_stdin {
+        let (item, field) = secrets::item_field(spec)?;
+        secrets::set(&mut submission, item, &field, secrets::from_stdin()?)?;
+    }
+    if from_stdin.is_none() && secrets::can_prompt() {
+        let items = submission["items"].as_array().cloned().unwrap_or_default();
+        for (i, item) in items.iter().enumerate() {
+            let Some(id) = item["catalogItemId"]
+                .as_str()
+                .or_else(|| item["bundleId"].as_str())
+            else {
+                continue;
+            };
+            // Without the form nothing is asked: the API says what is missing.
+            let Ok((200, form)) = remote::send(
+                target,
+                "GET",
+                &format!(
+                    "/catalog/{}/form",
+                    pao::signing::uri_encode(id.as_bytes(), false)
+                ),
+                None,
+                None,
+            ) else {
+                continue;
+            };
+            for (field, label, required) in secrets::password_fields(&form["data"]) {
+                if !secrets::given(&submission, i, &field) {
+                    if let Some(value) = secrets::prompt(&field, &label, required)? {
+                        secrets::set(&mut submission, i, &field, value)?;
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&submission).map_err(|e| e.to_string())
+}
+
+/// A retry's body: `{"secrets": {...}}` when password values are supplied again.
+fn retry_body(fields: &[String], from_env: &[secrets::FromEnv]) -> Result<Option<Vec<u8>>, String> {
+    let mut supplied = serde_json::Map::new();
+    for spec in from_env {
+        supplied.insert(spec.field.clone(), secrets::from_env(&spec.var)?.into());
+    }
+    let prompt = secrets::can_prompt();
+    if !prompt && fields.len() > 1 {
+        return Err(
+            "standard input gives one password: name the others with --secret-from-env".into(),
+        );
+    }
+    for field in fields {
+        secrets::check_field(field)?;
+        let value = if prompt {
+            secrets::prompt(field, "", true)?.unwrap_or_default()
+        } else {
+            secrets::from_stdin()?
+        };
+        supplied.insert(field.clone(), value.into());
+    }
+    if supplied.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_vec(&serde_json::json!({"secrets": supplied}))
+        .map(Some)
+        .map_err(|e| e.to_string())
 }

@@ -302,3 +302,108 @@ async fn tools_routes_agree_with_the_offline_commands() {
     );
     stop_local(running).await;
 }
+
+/// Issue 25 point 5: a password field's value comes from an environment variable or standard
+/// input, never the command line; the API holds it sealed (the request lists the field) and
+/// shows it nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_come_from_the_environment_or_stdin() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL").is_ok(),
+        "run with make test"
+    );
+    const PW: &str = "Devctl-Typed-Pw-55";
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let running = start(local_options(repo.path()))
+        .await
+        .expect("local stack");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("r.json");
+    std::fs::write(&file, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"two-tickets","input":{"name":"x","basic":{"instanceName":"db"}}}]}"#).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let devctl_with = |args: Vec<String>,
+                       env: Option<(&'static str, &'static str)>,
+                       stdin: Option<&'static str>| {
+        let api = api.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write as _;
+            let mut command = Command::new(env!("CARGO_BIN_EXE_devctl"));
+            command
+                .args(&args)
+                .env("PAO_API_URL", &api)
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY")
+                .env_remove("AWS_SESSION_TOKEN")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if let Some((k, v)) = env {
+                command.env(k, v);
+            }
+            let mut child = command.spawn().expect("devctl runs");
+            if let Some(mut input) = child.stdin.take() {
+                let _ = input.write_all(stdin.unwrap_or_default().as_bytes());
+            }
+            child.wait_with_output().expect("devctl ran")
+        })
+    };
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["submit", file.as_str()]
+            .iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect()
+    };
+    for (extra, env, stdin) in [
+        (
+            vec!["--secret-from-env", "basic.secret=PAO_TEST_PW"],
+            Some(("PAO_TEST_PW", PW)),
+            None,
+        ),
+        (
+            vec!["--secret-stdin", "basic.secret"],
+            None,
+            Some("Devctl-Typed-Pw-55\n"),
+        ),
+    ] {
+        let out = devctl_with(args(&extra), env, stdin).await.expect("ran");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!stdout.contains(PW), "{stdout}");
+        let created: Value = serde_json::from_str(&stdout).expect("JSON");
+        let id = created["requests"][0]["requestId"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let out = run(&api, &["get", &id]).await;
+        let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!shown.contains(PW), "{shown}");
+        let detail: Value = serde_json::from_str(&shown).expect("JSON");
+        assert_eq!(detail["input"]["basic"]["secret"], "********", "{detail}");
+        assert_eq!(
+            detail["secrets"][0]["field"], "basic.secret",
+            "the value was typed: {detail}"
+        );
+    }
+    // A variable that is not set is a usage error; nothing is sent.
+    let out = devctl_with(
+        args(&["--secret-from-env", "basic.secret=PAO_TEST_UNSET"]),
+        None,
+        None,
+    )
+    .await
+    .expect("ran");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PAO_TEST_UNSET is not set"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop_local(running).await;
+}
