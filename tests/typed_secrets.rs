@@ -231,6 +231,50 @@ async fn a_typed_password_reaches_its_target_and_nothing_else() {
     s.env.cleanup().await;
 }
 
+/// A deployment without a key cannot seal: a submission carrying a password is refused with
+/// a 503 that says so, and nothing is written; one without a password goes through.
+#[tokio::test]
+async fn without_a_key_a_password_is_refused_and_nothing_written() {
+    logs();
+    let mut s = setup().await;
+    s.app.kms = pao::kms::Kms::new(&s.env.sdk_of(pao_local::identity::Function::Api), "");
+    let (status, body) = api_send(
+        &s.app,
+        api_request(
+            DEV,
+            "POST",
+            "/api/v1/requests",
+            Some(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
+                "input": {"name": "orders", "db": {"instance": "orders-db", "password": PASSWORD}}}]})),
+        ),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("PAO_SECRETS_KEY_ID") && m.contains("nothing was written")),
+        "{body}"
+    );
+    let items = dump_table(&s.env).await;
+    assert!(items.iter().all(|i| !i.contains("REQ#")), "{items:?}");
+    let (status, body) = api_send(
+        &s.app,
+        api_request(
+            DEV,
+            "POST",
+            "/api/v1/requests",
+            Some(
+                json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
+                "input": {"name": "orders", "db": {"instance": "orders-db"}}}]}),
+            ),
+        ),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    s.env.cleanup().await;
+}
+
 /// Point 3: aborting a request deletes its sealed values in the same write.
 #[tokio::test]
 async fn abort_deletes_the_sealed_values() {
