@@ -45,6 +45,13 @@ fulfillment:
       config:
         url: "{base}/hooks/chat"
         payload: {{ text: "database {{{{.output.dbId}}}} registered" }}
+    - id: handover
+      type: jira-ticket
+      config:
+        project: DBA
+        issueType: Task
+        summary: "Database {{{{.current.db.instance}}}} is ready ({{{{.output.dbId}}}})"
+        description: "Requested as {{{{.current.name}}}}"
 "#
     )
 }
@@ -52,6 +59,7 @@ fulfillment:
 struct Setup {
     env: TestEnv,
     stand_in: HttpStandIn,
+    jira: pao_local::jira_standin::JiraStandIn,
     worker: pao::worker::Worker,
     app: pao::api::App,
     _repo: tempfile::TempDir,
@@ -60,7 +68,10 @@ struct Setup {
 async fn setup() -> Setup {
     let env = TestEnv::new().await;
     let stand_in = HttpStandIn::start(0).await.expect("HTTP stand-in");
-    let mut worker = pao_system_tests::worker_for(&env, r#"{"instances": {}}"#).await;
+    let jira = pao_local::jira_standin::JiraStandIn::start(0, "pao@example.com", "jira-token-1")
+        .await
+        .expect("JIRA stand-in");
+    let mut worker = pao_system_tests::worker_for(&env, &jira.secret("default")).await;
     worker.outbound =
         pao::action::http::Outbound::new(pao::action::http::Allowed::parse("127.0.0.1"));
     let repo = write_repo(&[("catalog/db.yaml", &item(&stand_in.base_url()))]);
@@ -68,6 +79,7 @@ async fn setup() -> Setup {
     Setup {
         env,
         stand_in,
+        jira,
         worker,
         app,
         _repo: repo,
@@ -112,6 +124,15 @@ async fn assert_nowhere(s: &Setup, what: &str) -> Vec<String> {
     for item in &items {
         for form in forms() {
             assert!(!item.contains(&form), "{what}: {form} stored in {item}");
+        }
+    }
+    for issue in s.jira.issues() {
+        let ticket = issue.fields.to_string();
+        for form in forms() {
+            assert!(
+                !ticket.contains(&form),
+                "{what}: {form} in a ticket: {ticket}"
+            );
         }
     }
     items
@@ -205,6 +226,7 @@ async fn a_typed_password_reaches_its_target_and_nothing_else() {
         .find(|c| c.target.starts_with("/hooks/chat"))
         .expect("the webhook was called");
     assert!(!announce.body.contains(PASSWORD), "{}", announce.body);
+    assert_eq!(s.jira.issues().len(), 1, "the hand-over ticket was made");
     // The target echoed the body back; the output that picked it shows the redaction mark.
     assert!(
         done.tasks[0].outputs["echoed"]
