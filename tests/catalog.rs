@@ -533,6 +533,43 @@ fn the_seed_example_request_plans_in_order() {
     assert_eq!(issues[0].path, "catalogItemId");
 }
 
+/// Issue 25: a component's password field takes one bundle password as it is (the typed value
+/// is sealed per bundle field and sent unchanged); anything made from it, or a constant, is
+/// refused by item and field.
+#[test]
+fn a_password_field_takes_one_bundle_password_as_it_is() {
+    let bundle = |mapping: &str| {
+        format!(
+            "schemaVersion: catalog/v1\nkind: CatalogBundle\nmetadata: {{ id: pw, name: B, version: 1.0.0, category: testing, owner: t, description: d }}\nform:\n  groups:\n    - id: db\n      fields:\n        - {{ id: name, type: string, required: true }}\n        - {{ id: pw, type: password }}\ncomponents:\n  - id: one\n    catalogItemId: pw-target\n    input:\n      name: \"{{{{.current.name}}}}\"\n      basic:\n        instanceName: \"{{{{.current.db.name}}}}\"\n        secret: {mapping}\n"
+        )
+    };
+    let target = "schemaVersion: catalog/v1\nkind: CatalogItem\nmetadata: { id: pw-target, name: T, version: 1.0.0, category: testing, owner: t, description: d }\nform:\n  groups:\n    - id: basic\n      fields:\n        - { id: instanceName, type: string, required: true }\n        - { id: secret, type: password }\nfulfillment:\n  items:\n    - id: call\n      type: rest-api\n      config: { method: POST, url: \"https://cmdb.example.com/x\", body: { pw: \"{{.current.basic.secret}}\" } }\n";
+    for fine in ["\"{{.current.db.pw}}\"", "\"{{ .current.db.pw }}\""] {
+        let problems = problems_of(&[
+            ("catalog/t.yaml", target),
+            ("bundles/pw.yaml", &bundle(fine)),
+        ]);
+        assert!(problems.is_empty(), "{fine}: {problems:?}");
+    }
+    for bad in [
+        "\"{{.current.db.pw}}-x\"",
+        "\"{{.current.db.name}}\"",
+        "\"hunter2-constant\"",
+    ] {
+        let problems = problems_of(&[
+            ("catalog/t.yaml", target),
+            ("bundles/pw.yaml", &bundle(bad)),
+        ]);
+        assert_eq!(
+            problems,
+            [
+                "bundles/pw.yaml: components[0].input.basic.secret: maps into password field basic.secret of \"pw-target\": a password field takes one password field of the bundle as it is, \"{{.current.<group>.<field>}}\""
+            ],
+            "{bad}"
+        );
+    }
+}
+
 #[test]
 fn a_password_copied_into_a_plain_field_is_refused() {
     let bundle_doc = "schemaVersion: catalog/v1\nkind: CatalogBundle\nmetadata: { id: leaky, name: B, version: 1.0.0, category: testing, owner: t, description: d }\nform:\n  groups:\n    - id: basic\n      fields:\n        - { id: instanceName, type: string, required: true }\n        - { id: secret, type: password }\ncomponents:\n  - id: one\n    catalogItemId: sample-item\n    input:\n      name: \"{{.current.name}}\"\n      basic:\n        instanceName: \"x-{{.current.basic.secret}}\"\n";

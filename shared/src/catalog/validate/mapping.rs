@@ -75,6 +75,16 @@ pub(super) fn check_password_mapping(
                 .field(g, f)
                 .is_some_and(|t| t.kind == FieldType::Password);
             if into_password {
+                // The typed value is sealed per bundle field and sent as it is: a component's
+                // password is one bundle password, nothing made from it.
+                if !copies_a_password(value, source) {
+                    found.push((
+                        base.key(g.clone()).key(f.clone()),
+                        format!(
+                            "maps into password field {g}.{f} of {target_id:?}: a password field takes one password field of the bundle as it is, \"{{{{.current.<group>.<field>}}}}\""
+                        ),
+                    ));
+                }
                 continue;
             }
             let Ok(tree) = TemplateTree::parse(value, &[]) else {
@@ -96,6 +106,26 @@ pub(super) fn check_password_mapping(
             }
         }
     }
+}
+
+/// Whether `value` is exactly `{{.current.<group>.<field>}}` of a password field of `source`.
+fn copies_a_password(value: &Value, source: &Form) -> bool {
+    let Some(text) = value.as_str() else {
+        return false;
+    };
+    let inner = text
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .map(str::trim);
+    let Some(path) = inner.and_then(|t| t.strip_prefix(".current.")) else {
+        return false;
+    };
+    path.split_once('.').is_some_and(|(g, f)| {
+        source
+            .field(g, f)
+            .is_some_and(|field| field.kind == FieldType::Password)
+    })
 }
 
 /// A component without a mapping gets the bundle's whole input: the bundle's form must have
