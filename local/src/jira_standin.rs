@@ -1,6 +1,8 @@
 //! A stand-in for JIRA that speaks the slice of its REST API that PAO uses (create issue,
-//! get issue, search by label), with JIRA-shaped errors, a switch to make it fail and a delay
-//! to make it slow. Used by the tests and the local stack; never in a deployment.
+//! get issue with its status, resolution and comments, transitions, comments, search by
+//! label), with JIRA-shaped errors, a switch to make it fail and a delay to make it slow. A
+//! person working a ticket is [`JiraStandIn::resolve`] (or the transitions route). Used by the
+//! tests and the local stack; never in a deployment.
 //!
 //! It is Jira Cloud by default (basic auth; search at `GET /rest/api/3/search/jql`, token
 //! paged; the removed `/rest/api/2/search` answers 410 as Cloud does since 2025), or Jira Data
@@ -20,12 +22,70 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-/// An issue the stand-in holds.
+/// An issue the stand-in holds: the fields it was created with (and any set since), and
+/// what people did with it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Issue {
     pub id: String,
     pub key: String,
     pub fields: Value,
+    /// The status's name and its category key (`new`, `indeterminate`, `done`).
+    pub status: (String, String),
+    pub resolution: Option<String>,
+    pub comments: Vec<String>,
+    pub updated: String,
+}
+
+/// The workflow every stand-in project has: (transition id, name, to status, category).
+const TRANSITIONS: &[(&str, &str, &str, &str)] = &[
+    ("11", "To Do", "To Do", "new"),
+    ("21", "In Progress", "In Progress", "indeterminate"),
+    ("31", "Done", "Done", "done"),
+];
+
+impl Issue {
+    /// The issue as `GET /rest/api/2/issue/{key}` answers it.
+    fn answer(&self, base: &str) -> Value {
+        let mut fields = self.fields.clone();
+        if let Some(f) = fields.as_object_mut() {
+            let (name, category) = &self.status;
+            f.insert(
+                "status".into(),
+                json!({"name": name, "statusCategory": {"key": category, "name": name}}),
+            );
+            f.insert(
+                "resolution".into(),
+                self.resolution
+                    .as_ref()
+                    .map_or(Value::Null, |r| json!({"name": r})),
+            );
+            f.insert(
+                "resolutiondate".into(),
+                self.resolution
+                    .as_ref()
+                    .map_or(Value::Null, |_| json!(self.updated)),
+            );
+            f.insert("updated".into(), json!(self.updated));
+            let comments: Vec<Value> = self
+                .comments
+                .iter()
+                .enumerate()
+                .map(|(i, c)| json!({"id": (i + 1).to_string(), "body": c,
+                                     "author": {"displayName": "Stand-in Engineer"}, "created": self.updated}))
+                .collect();
+            f.insert(
+                "comment".into(),
+                json!({"comments": comments, "total": self.comments.len(), "startAt": 0, "maxResults": 50}),
+            );
+        }
+        json!({"id": self.id, "key": self.key, "self": format!("{base}/rest/api/2/issue/{}", self.id), "fields": fields})
+    }
+}
+
+fn now_jira() -> String {
+    // JIRA's timestamp form: 2026-12-06T10:00:00.000+0000.
+    let t = pao::clock::now_rfc3339();
+    format!("{}.000+0000", t.trim_end_matches('Z'))
 }
 
 #[derive(Debug, Default)]
@@ -188,6 +248,52 @@ impl JiraStandIn {
         }
     }
 
+    /// A person resolves `key`: its status becomes done with `resolution`, `fields` (an
+    /// object) are set on it (what an engineer types into the ticket), and `comment`, if any,
+    /// is added. False when there is no such issue.
+    pub fn resolve(
+        &self,
+        key: &str,
+        resolution: &str,
+        fields: Value,
+        comment: Option<&str>,
+    ) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        let Some(issue) = s.issues.iter_mut().find(|i| i.key == key) else {
+            return false;
+        };
+        issue.status = ("Done".into(), "done".into());
+        issue.resolution = Some(resolution.to_string());
+        if let (Some(f), Some(set)) = (issue.fields.as_object_mut(), fields.as_object()) {
+            f.extend(set.clone());
+        }
+        issue.comments.extend(comment.map(str::to_string));
+        issue.updated = now_jira();
+        true
+    }
+
+    /// A person moves `key` to a status that is not done (`In Progress`, or back to `To Do`):
+    /// any resolution is cleared, as JIRA's workflows do.
+    pub fn reopen(&self, key: &str, status: &str) -> bool {
+        let Ok(mut s) = self.state.lock() else {
+            return false;
+        };
+        let Some(issue) = s.issues.iter_mut().find(|i| i.key == key) else {
+            return false;
+        };
+        let category = if status == "To Do" {
+            "new"
+        } else {
+            "indeterminate"
+        };
+        issue.status = (status.to_string(), category.to_string());
+        issue.resolution = None;
+        issue.updated = now_jira();
+        true
+    }
+
     /// From now on, answer every call with this status (None: behave).
     pub fn fail_with(&self, status: Option<u16>) {
         if let Ok(mut s) = self.state.lock() {
@@ -344,6 +450,10 @@ async fn handle(
                 id: id.clone(),
                 key: key.clone(),
                 fields,
+                status: ("To Do".into(), "new".into()),
+                resolution: None,
+                comments: Vec::new(),
+                updated: now_jira(),
             });
             if std::mem::take(&mut s.lose_next_create_answer) {
                 return jira_error(
@@ -410,13 +520,76 @@ async fn handle(
                 reply(StatusCode::OK, json!({"issues": found, "isLast": true}))
             }
         }
+        ("GET", p) if p.starts_with("/rest/api/2/issue/") && p.ends_with("/transitions") => {
+            let key =
+                percent_decode(&p["/rest/api/2/issue/".len()..p.len() - "/transitions".len()]);
+            if !s.issues.iter().any(|i| i.key == key || i.id == key) {
+                return jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({}));
+            }
+            let transitions: Vec<Value> = TRANSITIONS
+                .iter()
+                .map(|(id, name, to, category)| {
+                    json!({"id": id, "name": name,
+                    "to": {"name": to, "statusCategory": {"key": category, "name": to}}})
+                })
+                .collect();
+            reply(StatusCode::OK, json!({"transitions": transitions}))
+        }
+        ("POST", p) if p.starts_with("/rest/api/2/issue/") && p.ends_with("/transitions") => {
+            let key =
+                percent_decode(&p["/rest/api/2/issue/".len()..p.len() - "/transitions".len()]);
+            let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let wanted = doc.pointer("/transition/id").and_then(Value::as_str);
+            let Some(&(_, _, to, category)) = TRANSITIONS.iter().find(|t| Some(t.0) == wanted)
+            else {
+                return jira_error(
+                    StatusCode::BAD_REQUEST,
+                    &[],
+                    json!({"transition": "Transition id is not valid"}),
+                );
+            };
+            let resolution = doc
+                .pointer("/fields/resolution/name")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            match s.issues.iter_mut().find(|i| i.key == key || i.id == key) {
+                Some(i) => {
+                    i.status = (to.into(), category.into());
+                    i.resolution =
+                        (category == "done").then(|| resolution.unwrap_or_else(|| "Done".into()));
+                    i.updated = now_jira();
+                    reply(StatusCode::NO_CONTENT, Value::Null)
+                }
+                None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
+            }
+        }
+        ("POST", p) if p.starts_with("/rest/api/2/issue/") && p.ends_with("/comment") => {
+            let key = percent_decode(&p["/rest/api/2/issue/".len()..p.len() - "/comment".len()]);
+            let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let Some(text) = doc.get("body").and_then(Value::as_str) else {
+                return jira_error(
+                    StatusCode::BAD_REQUEST,
+                    &[],
+                    json!({"comment": "Comment body can not be empty!"}),
+                );
+            };
+            match s.issues.iter_mut().find(|i| i.key == key || i.id == key) {
+                Some(i) => {
+                    i.comments.push(text.to_string());
+                    i.updated = now_jira();
+                    let n = i.comments.len();
+                    reply(
+                        StatusCode::CREATED,
+                        json!({"id": n.to_string(), "body": text}),
+                    )
+                }
+                None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
+            }
+        }
         ("GET", p) if p.starts_with("/rest/api/2/issue/") => {
-            let key = &p["/rest/api/2/issue/".len()..];
+            let key = percent_decode(&p["/rest/api/2/issue/".len()..]);
             match s.issues.iter().find(|i| i.key == key || i.id == key) {
-                Some(i) => reply(
-                    StatusCode::OK,
-                    json!({"id": i.id, "key": i.key, "fields": i.fields}),
-                ),
+                Some(i) => reply(StatusCode::OK, i.answer(&base)),
                 None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
             }
         }
