@@ -589,7 +589,7 @@ async fn handle(
         ("GET", p) if p.starts_with("/rest/api/2/issue/") => {
             let key = percent_decode(&p["/rest/api/2/issue/".len()..]);
             match s.issues.iter().find(|i| i.key == key || i.id == key) {
-                Some(i) => reply(StatusCode::OK, i.answer(&base)),
+                Some(i) => reply(StatusCode::OK, i.answer(base)),
                 None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
             }
         }
