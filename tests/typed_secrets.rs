@@ -455,6 +455,48 @@ async fn past_the_keep_time_a_retry_needs_the_password_again() {
     s.env.cleanup().await;
 }
 
+/// The sealed values are read before the task is claimed: a store that cannot be read leaves
+/// the message to be delivered again and the task `queued` (nothing sent), instead of failing
+/// a task that never ran; the next delivery runs it.
+#[tokio::test]
+async fn a_sealed_read_that_fails_leaves_the_task_for_the_next_delivery() {
+    logs();
+    let s = setup().await;
+    let id = submit(&s).await;
+    let faults = pao_system_tests::Faults::default();
+    let mut broken =
+        pao_system_tests::faulty_worker(&s.env, &s.jira.secret("default"), &faults).await;
+    broken.outbound =
+        pao::action::http::Outbound::new(pao::action::http::Allowed::parse("127.0.0.1"));
+    faults.fail(&["GetItem"], &["SEALED#"], 0);
+    let message = pao::queue::TaskMessage {
+        request_id: id.clone(),
+        seq: 0,
+        attempt: 1,
+        correlation_id: "c".into(),
+    };
+    assert!(broken.handle(&message).await.is_err(), "left for SQS");
+    let d = s
+        .env
+        .store()
+        .get_request(&id, &pao::clock::Now::current(), pao::store::Read::Strong)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(d.tasks[0].state, pao::task::TaskState::Queued);
+    assert!(s.stand_in.calls().is_empty(), "nothing sent");
+    faults.clear();
+    assert_eq!(
+        broken.handle(&message).await.expect("handled"),
+        pao::worker::Outcome::Completed
+    );
+    assert_eq!(
+        s.stand_in.calls()[0].json()["masterPassword"],
+        json!(PASSWORD)
+    );
+    s.env.cleanup().await;
+}
+
 /// An IAM user of the local endpoint that may only use DynamoDB: its access key and secret.
 /// IAM's query protocol, signed as the administrator.
 async fn identity_without_kms(env: &TestEnv) -> (String, String) {

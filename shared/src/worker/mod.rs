@@ -254,6 +254,7 @@ impl Worker {
                 task.seq, task.item.id, task.attempt
             ),
         );
+        let sealed = self.sealed_before_claim(&detail, &task).await?;
         match self.store.claim_task(&task, &now, &started).await {
             Ok(()) => {}
             // Another delivery claimed it, or the request moved on (aborted): nothing to run.
@@ -261,7 +262,7 @@ impl Worker {
             Err(e) => return Err(e.into()),
         }
         let started = Instant::now();
-        let result = self.run(&detail, &task, false, deadline).await;
+        let result = self.run(&detail, &task, false, deadline, sealed).await;
         self.finish(&detail, &task, result, Some(started.elapsed()), follow)
             .await
     }
@@ -326,7 +327,7 @@ impl Worker {
     ) -> Result<Outcome, WorkerError> {
         let started = Instant::now();
         let result = match task.item.action {
-            ActionType::JiraTicket => match self.run(detail, task, true, deadline).await {
+            ActionType::JiraTicket => match self.run(detail, task, true, deadline, None).await {
                 Ok(found) => Ok(found),
                 Err(ActionError::Rejected(m)) if m == NOT_FOUND => {
                     Err(ActionError::Rejected(INTERRUPTED.into()))
@@ -334,7 +335,7 @@ impl Worker {
                 Err(e) => Err(e),
             },
             // The commit carries the task's trailer: running again finds it, creates nothing.
-            ActionType::GithubCommit => self.run(detail, task, false, deadline).await,
+            ActionType::GithubCommit => self.run(detail, task, false, deadline, None).await,
             _ => Err(ActionError::Rejected(INTERRUPTED.into())),
         };
         self.finish(detail, task, result, Some(started.elapsed()), None)

@@ -93,8 +93,9 @@ impl Worker {
         task: &TaskRecord,
         find_only: bool,
         deadline: Option<Instant>,
+        sealed: Option<crate::sealed::Sealed>,
     ) -> Result<ActionResult, ActionError> {
-        let typed = self.unseal(detail, task).await?;
+        let typed = self.unseal(detail, task, sealed).await?;
         let sent: Vec<String> = typed.values().cloned().collect();
         let result = self
             .run_with(detail, task, find_only, deadline, &typed)
@@ -123,18 +124,18 @@ impl Worker {
         }
     }
 
-    /// The typed values of the password fields the task's config reads, decrypted now, for a
-    /// `rest-api` or `webhook` action (no other kind may read one: catalog validation refuses
-    /// it). Empty when it reads none.
-    async fn unseal(
+    /// The task's password fields its config reads, each with the request field whose sealed
+    /// value it is; empty unless it is a `rest-api` or `webhook` item (no other kind may read
+    /// one: catalog validation refuses it).
+    fn wanted_passwords<'a>(
         &self,
         detail: &RequestDetail,
-        task: &TaskRecord,
-    ) -> Result<BTreeMap<String, String>, ActionError> {
+        task: &'a TaskRecord,
+    ) -> Result<Vec<(&'a String, &'a String)>, ActionError> {
         if task.password_sources.is_empty()
             || !matches!(task.item.action, ActionType::RestApi | ActionType::Webhook)
         {
-            return Ok(BTreeMap::new());
+            return Ok(Vec::new());
         }
         let tree = self
             .configs
@@ -151,7 +152,7 @@ impl Worker {
             .filter(|r| r.namespace == crate::template::Namespace::Current)
             .map(|r| r.path)
             .collect();
-        let wanted: Vec<(&String, &String)> = task
+        Ok(task
             .password_sources
             .iter()
             .filter(|(path, _)| {
@@ -159,16 +160,50 @@ impl Worker {
                 read.iter()
                     .any(|r| r.len() <= parts.len() && r.iter().zip(&parts).all(|(a, b)| a == b))
             })
-            .collect();
+            .collect())
+    }
+
+    /// The request's sealed values, read before the task is claimed when its action will
+    /// send one: a store that cannot be read leaves the message for SQS to deliver again,
+    /// instead of failing a task that never ran.
+    pub(super) async fn sealed_before_claim(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+    ) -> Result<Option<crate::sealed::Sealed>, crate::store::StoreError> {
+        match self.wanted_passwords(detail, task) {
+            Ok(wanted) if !wanted.is_empty() => Ok(Some(
+                self.store
+                    .sealed_of(&task.request_id)
+                    .await?
+                    .unwrap_or_default(),
+            )),
+            // A config that cannot be read fails in the run, saying so.
+            _ => Ok(None),
+        }
+    }
+
+    /// The typed values of the password fields the task's config reads, decrypted now (from
+    /// `sealed` when read before the claim, else read here). Empty when it reads none.
+    async fn unseal(
+        &self,
+        detail: &RequestDetail,
+        task: &TaskRecord,
+        sealed: Option<crate::sealed::Sealed>,
+    ) -> Result<BTreeMap<String, String>, ActionError> {
+        let wanted = self.wanted_passwords(detail, task)?;
         if wanted.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let sealed = self
-            .store
-            .sealed_of(&task.request_id)
-            .await
-            .map_err(|e| ActionError::Unreachable(format!("the sealed password values: {e}")))?
-            .unwrap_or_default();
+        let sealed = match sealed {
+            Some(s) => s,
+            None => self
+                .store
+                .sealed_of(&task.request_id)
+                .await
+                .map_err(|e| ActionError::Unreachable(format!("the sealed password values: {e}")))?
+                .unwrap_or_default(),
+        };
         let fields: Vec<&str> = wanted.iter().map(|(_, from)| from.as_str()).collect();
         let open = crate::sealed::open(&self.kms, task.request_id.as_str(), &sealed, &fields)
             .await
