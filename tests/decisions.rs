@@ -62,12 +62,7 @@ async fn submit(d: &Decide) -> pao::record::RequestId {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    pao::record::RequestId(
-        body["data"]["requests"][0]["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    )
+    pao_system_tests::request_id_of(&body)
 }
 
 /// A request whose first ticket JIRA refused: `failed`, JIRA well again.
@@ -275,12 +270,7 @@ async fn escalation_hands_the_rest_to_people_once() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let id = pao::record::RequestId(
-        body["data"]["requests"][0]["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    );
+    let id = pao_system_tests::request_id_of(&body);
     d.jira.fail_with(Some(500));
     let failed = drain_until(&d.env, &d.worker, &id, ended).await;
     assert_eq!(failed.request.state, RequestState::Failed);
@@ -520,12 +510,7 @@ async fn a_bundle_stops_at_its_failure_and_its_tickets_are_linked() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let id = pao::record::RequestId(
-        body["data"]["requests"][0]["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    );
+    let id = pao_system_tests::request_id_of(&body);
     // The second component's ticket fails after the first component's two.
     d.jira.fail_after_creates(Some(2));
     let failed = drain_until(&d.env, &d.worker, &id, ended).await;

@@ -126,3 +126,80 @@ async fn the_stand_in_speaks_jiras_transitions() {
     );
     assert!(matches!(resolved(&t, &[]), Resolved::Failed(m) if m.contains("Duplicate")));
 }
+
+/// Issue 26 point 6: `GET /requests/{id}` shows each ticket as JIRA has it now; a JIRA that
+/// fails or is slow leaves `"live": false` and the stored reference, and the answer is a 200.
+#[tokio::test]
+async fn the_detail_shows_each_ticket_as_jira_has_it_now() {
+    use pao_system_tests::{
+        TWO_TICKETS, TestEnv, api_request, api_send, app_for, drain_until, worker_for, write_repo,
+    };
+    const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
+    let env = TestEnv::new().await;
+    let jira = JiraStandIn::start(0, "pao@example.com", "token-1")
+        .await
+        .expect("JIRA");
+    let worker = worker_for(&env, &jira.secret("default")).await;
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let app = app_for(&env, repo.path()).await;
+    let submit = || async {
+        let (status, body) = api_send(
+            &app,
+            api_request(DEV, "POST", "/api/v1/requests", Some(json!({"items": [{"schemaVersion": "catalog/v1",
+                "catalogItemId": "two-tickets", "input": {"name": "x", "basic": {"instanceName": "db"}}}]}))),
+        )
+        .await;
+        assert_eq!(status, 202, "{body}");
+        let id = pao_system_tests::request_id_of(&body);
+        drain_until(&env, &worker, &id, |d| d.request.state.is_terminal()).await;
+        id
+    };
+    let detail = |id: pao::record::RequestId| {
+        let app = &app;
+        async move {
+            api_send(
+                app,
+                api_request(DEV, "GET", &format!("/api/v1/requests/{id}"), None),
+            )
+            .await
+        }
+    };
+
+    let id = submit().await;
+    let keys: Vec<String> = jira.issues().iter().map(|i| i.key.clone()).collect();
+    assert!(jira.resolve(&keys[0], "Done", json!({}), None));
+    let (status, body) = detail(id).await;
+    assert_eq!(status, 200, "{body}");
+    let first = &body["data"]["tasks"][0]["ticket"];
+    assert_eq!(first["key"], json!(keys[0]));
+    assert_eq!(first["live"], json!(true), "{body}");
+    assert_eq!(first["status"], json!("Done"));
+    assert_eq!(first["resolution"], json!("Done"));
+    let second = &body["data"]["tasks"][1]["ticket"];
+    assert_eq!(
+        (second["status"].clone(), second["live"].clone()),
+        (json!("To Do"), json!(true))
+    );
+
+    // JIRA fails, then is slower than the API waits: the stored reference, live false, 200.
+    let id = submit().await;
+    jira.fail_with(Some(503));
+    let (status, body) = detail(id.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["tasks"][0]["ticket"]["live"],
+        json!(false),
+        "{body}"
+    );
+    assert!(body["data"]["tasks"][0]["ticket"]["key"].is_string());
+    jira.fail_with(None);
+    jira.delay(pao::api::tickets::LIVE_TIMEOUT + Duration::from_secs(1));
+    let (status, body) = detail(id).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["tasks"][1]["ticket"]["live"],
+        json!(false),
+        "{body}"
+    );
+    env.cleanup().await;
+}

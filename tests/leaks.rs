@@ -217,12 +217,7 @@ async fn no_password_or_secret_is_stored_or_logged() {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let id = pao::record::RequestId(
-        body["data"]["requests"][0]["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .into(),
-    );
+    let id = pao_system_tests::request_id_of(&body);
     drain_until(&env, &worker, &id, |d| {
         d.request.state.is_terminal() || d.request.state == pao::request::RequestState::Failed
     })

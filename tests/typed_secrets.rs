@@ -99,12 +99,7 @@ async fn submit(s: &Setup) -> RequestId {
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    RequestId(
-        body["data"]["requests"][0]["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .into(),
-    )
+    pao_system_tests::request_id_of(&body)
 }
 
 /// Every form of the password a store or a log could hold: as typed, base64 (with and without

@@ -225,10 +225,11 @@ pub fn progress_line(status: &Value) -> String {
         .filter(|t| !t.is_null())
         .map(|t| {
             format!(
-                " · task {} ({}) {}",
+                " · task {} ({}) {}{}",
                 t["seq"],
                 t["fulfillmentItemId"].as_str().unwrap_or_default(),
-                t["state"].as_str().unwrap_or_default()
+                t["state"].as_str().unwrap_or_default(),
+                ticket_words(&t["ticket"])
             )
         })
         .unwrap_or_default();
@@ -238,6 +239,25 @@ pub fn progress_line(status: &Value) -> String {
         .map(|e| format!(" · {e}"))
         .unwrap_or_default();
     format!("[{bar}] {done}/{total} {state}{current}{error}")
+}
+
+/// A task's JIRA ticket as JIRA has it now: ` · DBA-123 (In Progress, assigned to Dana Lee)`.
+fn ticket_words(ticket: &Value) -> String {
+    let Some(key) = ticket.get("key").and_then(Value::as_str) else {
+        return String::new();
+    };
+    if ticket["live"] != Value::Bool(true) {
+        return format!(" · {key} (JIRA did not answer)");
+    }
+    let mut said = vec![ticket["status"].as_str().unwrap_or("no status").to_string()];
+    if let Some(r) = ticket["resolution"].as_str() {
+        said.push(format!("resolved {r}"));
+    }
+    said.push(match ticket["assignee"].as_str() {
+        Some(a) => format!("assigned to {a}"),
+        None => "unassigned".into(),
+    });
+    format!(" · {key} ({})", said.join(", "))
 }
 
 /// Follows a request until it ends. Exit status: 0 completed, 1 failed, aborted or
@@ -312,6 +332,22 @@ mod tests {
             line,
             "[#####---------------] 1/4 processing · task 1 (deploy) processing"
         );
+        let waiting = progress_line(&serde_json::json!({
+            "state": "escalated", "progress": {"completed": 1, "total": 2},
+            "currentTask": {"seq": 1, "fulfillmentItemId": "deploy", "state": "escalated",
+                "ticket": {"key": "OPS-9", "url": "u", "live": true, "status": "In Progress",
+                           "resolution": null, "assignee": "Dana Lee"}},
+        }));
+        assert_eq!(
+            waiting,
+            "[##########----------] 1/2 escalated · task 1 (deploy) escalated · OPS-9 (In Progress, assigned to Dana Lee)"
+        );
+        let down = progress_line(&serde_json::json!({
+            "state": "escalated", "progress": {"completed": 1, "total": 2},
+            "currentTask": {"seq": 1, "fulfillmentItemId": "deploy", "state": "escalated",
+                "ticket": {"key": "OPS-9", "url": "u", "live": false}},
+        }));
+        assert!(down.ends_with("· OPS-9 (JIRA did not answer)"), "{down}");
         let failed = progress_line(&serde_json::json!({
             "state": "failed", "progress": {"completed": 0, "total": 0}, "error": "boom",
         }));

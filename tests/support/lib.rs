@@ -694,3 +694,14 @@ pub async fn detail_of(env: &TestEnv, id: &pao::record::RequestId) -> pao::recor
         .expect("query")
         .expect("request exists")
 }
+
+/// The id of the first request a submission's 202 answer made (empty when it made none: the
+/// caller's next read then finds nothing and says so).
+pub fn request_id_of(answer: &serde_json::Value) -> pao::record::RequestId {
+    pao::record::RequestId(
+        answer["data"]["requests"][0]["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}

@@ -19,6 +19,7 @@ pub mod openapi;
 mod queue;
 mod requests;
 pub mod routes;
+pub mod tickets;
 mod tools;
 mod views;
 
@@ -132,6 +133,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// Seals the password values a submission carries (Encrypt only).
     pub kms: crate::kms::Kms,
+    /// JIRA tickets as JIRA has them now, kept a few seconds.
+    pub tickets: tickets::LiveTickets,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -188,6 +191,7 @@ impl App {
             ),
             metrics: crate::metrics::Metrics::from_config("api", config),
             kms: crate::kms::Kms::new(sdk, &config.secrets_key_id),
+            tickets: tickets::LiveTickets::default(),
             settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),

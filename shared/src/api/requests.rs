@@ -343,6 +343,19 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
 pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let d = owned(app, call).await?.shown();
     let mut data = to_data(RequestView::of(&d));
+    let refs: Vec<&crate::record::ExternalRef> = d
+        .tasks
+        .iter()
+        .filter_map(super::tickets::ticket_of)
+        .collect();
+    if !refs.is_empty() {
+        let live = super::tickets::live(app, &refs).await;
+        for (i, t) in d.tasks.iter().enumerate() {
+            if let Some(r) = super::tickets::ticket_of(t) {
+                super::tickets::attach(&mut data["tasks"][i], r, &live);
+            }
+        }
+    }
     if !d.request.sealed_fields.is_empty() {
         let sealed = app.store.sealed_of(&d.request.request_id).await?;
         data["secrets"] = secrets_view(&d.request, sealed.as_ref(), crate::clock::now_epoch());
@@ -376,11 +389,12 @@ fn secrets_view(
 /// `GET /requests/{id}/status`: state, progress and the task it is at.
 pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let d = owned(app, call).await?.shown();
-    Ok(ApiResponse::ok(
-        200,
-        to_data(StatusView::of(&d)),
-        call.meta(),
-    ))
+    let mut data = to_data(StatusView::of(&d));
+    if let Some(r) = super::views::current_task(&d).and_then(super::tickets::ticket_of) {
+        let live = super::tickets::live(app, &[r]).await;
+        super::tickets::attach(&mut data["currentTask"], r, &live);
+    }
+    Ok(ApiResponse::ok(200, data, call.meta()))
 }
 
 /// `GET /requests/{id}/logs`: the request's audit events, oldest first.

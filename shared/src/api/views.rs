@@ -254,14 +254,17 @@ impl<'a> StatusView<'a> {
             state: r.state,
             progress: Progress::of(r),
             counts: Counts::of(&d.tasks),
-            current_task: d
-                .tasks
-                .iter()
-                .find(|t| !matches!(t.state, TaskState::Completed | TaskState::Skipped))
-                .map(TaskView::of),
+            current_task: current_task(d).map(TaskView::of),
             error: r.error.as_deref(),
         }
     }
+}
+
+/// The task a request is at: its first that has neither completed nor been skipped.
+pub(super) fn current_task(d: &RequestDetail) -> Option<&TaskRecord> {
+    d.tasks
+        .iter()
+        .find(|t| !matches!(t.state, TaskState::Completed | TaskState::Skipped))
 }
 
 /// The answer to a submission: its id and the requests it made.
