@@ -86,18 +86,25 @@ async fn setup() -> Setup {
     }
 }
 
-async fn submit(s: &Setup) -> RequestId {
-    let (status, body) = api_send(
+/// Submits the test item with `db` as its `db` group.
+async fn post(s: &Setup, db: Value) -> (u16, Value) {
+    api_send(
         &s.app,
         api_request(
             DEV,
             "POST",
             "/api/v1/requests",
-            Some(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
-                "input": {"name": "orders", "db": {"instance": "orders-db", "password": PASSWORD}}}]})),
+            Some(
+                json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
+                "input": {"name": "orders", "db": db}}]}),
+            ),
         ),
     )
-    .await;
+    .await
+}
+
+async fn submit(s: &Setup) -> RequestId {
+    let (status, body) = post(s, json!({"instance": "orders-db", "password": PASSWORD})).await;
     assert_eq!(status, 202, "{body}");
     pao_system_tests::request_id_of(&body)
 }
@@ -255,17 +262,7 @@ async fn without_a_key_a_password_is_refused_and_nothing_written() {
     logs();
     let mut s = setup().await;
     s.app.kms = pao::kms::Kms::new(&s.env.sdk_of(pao_local::identity::Function::Api), "");
-    let (status, body) = api_send(
-        &s.app,
-        api_request(
-            DEV,
-            "POST",
-            "/api/v1/requests",
-            Some(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
-                "input": {"name": "orders", "db": {"instance": "orders-db", "password": PASSWORD}}}]})),
-        ),
-    )
-    .await;
+    let (status, body) = post(&s, json!({"instance": "orders-db", "password": PASSWORD})).await;
     assert_eq!(status, 503, "{body}");
     assert!(
         body["error"]["message"]
@@ -275,19 +272,7 @@ async fn without_a_key_a_password_is_refused_and_nothing_written() {
     );
     let items = dump_table(&s.env).await;
     assert!(items.iter().all(|i| !i.contains("REQ#")), "{items:?}");
-    let (status, body) = api_send(
-        &s.app,
-        api_request(
-            DEV,
-            "POST",
-            "/api/v1/requests",
-            Some(
-                json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "db-item",
-                "input": {"name": "orders", "db": {"instance": "orders-db"}}}]}),
-            ),
-        ),
-    )
-    .await;
+    let (status, body) = post(&s, json!({"instance": "orders-db"})).await;
     assert_eq!(status, 202, "{body}");
     s.env.cleanup().await;
 }

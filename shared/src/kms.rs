@@ -87,15 +87,12 @@ impl Kms {
         plaintext: &[u8],
         context: &BTreeMap<&str, &str>,
     ) -> Result<Vec<u8>, KmsError> {
-        self.check_key()?;
-        let answer = self
-            .call(
-                "Encrypt",
-                json!({"KeyId": self.key_id, "Plaintext": STANDARD.encode(plaintext),
-                       "EncryptionContext": context}),
-            )
-            .await?;
-        blob(&answer, "CiphertextBlob")
+        self.transform(
+            ("Encrypt", "Plaintext", "CiphertextBlob"),
+            plaintext,
+            context,
+        )
+        .await
     }
 
     /// The plaintext of `ciphertext`, which must have been made under the key with `context`.
@@ -104,15 +101,30 @@ impl Kms {
         ciphertext: &[u8],
         context: &BTreeMap<&str, &str>,
     ) -> Result<Vec<u8>, KmsError> {
+        self.transform(
+            ("Decrypt", "CiphertextBlob", "Plaintext"),
+            ciphertext,
+            context,
+        )
+        .await
+    }
+
+    /// One of the two: `operation` sends `bytes` as `given` and answers them as `answered`.
+    async fn transform(
+        &self,
+        (operation, given, answered): (&str, &str, &str),
+        bytes: &[u8],
+        context: &BTreeMap<&str, &str>,
+    ) -> Result<Vec<u8>, KmsError> {
         self.check_key()?;
         let answer = self
             .call(
-                "Decrypt",
-                json!({"KeyId": self.key_id, "CiphertextBlob": STANDARD.encode(ciphertext),
+                operation,
+                json!({"KeyId": self.key_id, given: STANDARD.encode(bytes),
                        "EncryptionContext": context}),
             )
             .await?;
-        blob(&answer, "Plaintext")
+        blob(&answer, answered)
     }
 
     fn check_key(&self) -> Result<(), KmsError> {

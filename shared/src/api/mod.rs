@@ -19,6 +19,7 @@ pub mod openapi;
 mod queue;
 mod requests;
 pub mod routes;
+mod sealed;
 pub mod tickets;
 mod tools;
 mod views;

@@ -5,8 +5,10 @@
 
 use super::attr::{Item, s};
 use super::keys::{SEALED_SK, sealed_pk};
-use super::{Store, StoreError, build_error, dynamo};
+use super::{StateUpdate, Store, StoreError, build_error, dynamo};
+use crate::record::Event;
 use crate::record::RequestId;
+use crate::request::RequestState;
 use crate::sealed::Sealed;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use std::collections::{BTreeMap, HashMap};
@@ -145,5 +147,58 @@ fn sealed_of_item(item: &Item) -> Sealed {
     Sealed {
         fields,
         kept_until: item.get("keptUntil").and_then(|v| v.as_s().ok()).cloned(),
+    }
+}
+
+impl Store {
+    /// A retry's changes (the request first) in one transaction, with the password values
+    /// supplied again (`resealed`, non-empty) put in place of the held ones.
+    pub(super) async fn retry_together(
+        &self,
+        id: &RequestId,
+        mut updates: Vec<StateUpdate>,
+        event: &Event,
+        resealed: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let put = self.sealed_put(id, resealed)?;
+        if put.is_some() {
+            // The put replaces the item: no update of it in the same transaction.
+            if let Some(first) = updates.first_mut() {
+                first.sealed = None;
+                first.events.push(event.clone());
+            }
+        } else if let Some(first) = updates.first_mut() {
+            first.events.push(event.clone());
+        }
+        let mut writes = updates
+            .into_iter()
+            .map(|u| self.update_writes(u))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        writes.extend(put);
+        self.transact(writes, || {
+            format!("request {id} changed since it was read: retry it again if it is still failed")
+        })
+        .await
+    }
+}
+
+impl StateUpdate {
+    /// A request's change to `to` with what it does to the request's sealed password values
+    /// when it holds some (`sealed`): deleted in the write that ends it, kept for the keep
+    /// time by the write that fails it, held again by the write that runs it again.
+    pub(super) fn sealing(mut self, id: &RequestId, sealed: bool, to: RequestState) -> Self {
+        let change = match to {
+            t if t.is_terminal() => Some(SealedChange::Delete),
+            RequestState::Failed => Some(SealedChange::Keep),
+            RequestState::Retrying | RequestState::Processing => Some(SealedChange::Hold),
+            _ => None,
+        };
+        if sealed {
+            self.sealed = change.map(|c| (id.clone(), c));
+        }
+        self
     }
 }

@@ -22,71 +22,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
-/// An issue the stand-in holds: the fields it was created with (and any set since), and
-/// what people did with it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Issue {
-    pub id: String,
-    pub key: String,
-    pub fields: Value,
-    /// The status's name and its category key (`new`, `indeterminate`, `done`).
-    pub status: (String, String),
-    pub resolution: Option<String>,
-    pub comments: Vec<String>,
-    pub updated: String,
-}
-
-/// The workflow every stand-in project has: (transition id, name, to status, category).
-const TRANSITIONS: &[(&str, &str, &str, &str)] = &[
-    ("11", "To Do", "To Do", "new"),
-    ("21", "In Progress", "In Progress", "indeterminate"),
-    ("31", "Done", "Done", "done"),
-];
-
-impl Issue {
-    /// The issue as `GET /rest/api/2/issue/{key}` answers it.
-    fn answer(&self, base: &str) -> Value {
-        let mut fields = self.fields.clone();
-        if let Some(f) = fields.as_object_mut() {
-            let (name, category) = &self.status;
-            f.insert(
-                "status".into(),
-                json!({"name": name, "statusCategory": {"key": category, "name": name}}),
-            );
-            f.insert(
-                "resolution".into(),
-                self.resolution
-                    .as_ref()
-                    .map_or(Value::Null, |r| json!({"name": r})),
-            );
-            f.insert(
-                "resolutiondate".into(),
-                self.resolution
-                    .as_ref()
-                    .map_or(Value::Null, |_| json!(self.updated)),
-            );
-            f.insert("updated".into(), json!(self.updated));
-            let comments: Vec<Value> = self
-                .comments
-                .iter()
-                .enumerate()
-                .map(|(i, c)| json!({"id": (i + 1).to_string(), "body": c,
-                                     "author": {"displayName": "Stand-in Engineer"}, "created": self.updated}))
-                .collect();
-            f.insert(
-                "comment".into(),
-                json!({"comments": comments, "total": self.comments.len(), "startAt": 0, "maxResults": 50}),
-            );
-        }
-        json!({"id": self.id, "key": self.key, "self": format!("{base}/rest/api/2/issue/{}", self.id), "fields": fields})
-    }
-}
-
-fn now_jira() -> String {
-    // JIRA's timestamp form: 2026-12-06T10:00:00.000+0000.
-    let t = pao::clock::now_rfc3339();
-    format!("{}.000+0000", t.trim_end_matches('Z'))
-}
+mod encoding;
+mod issue;
+pub use encoding::base64;
+use encoding::{base64_decode, percent_decode};
+pub use issue::Issue;
+use issue::{TRANSITIONS, now_jira};
 
 #[derive(Debug, Default)]
 struct State {
@@ -598,77 +539,5 @@ async fn handle(
             &["No such resource in the JIRA stand-in"],
             json!({}),
         ),
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    crate::sigv4::percent_decode(&s.replace('+', " "))
-}
-
-/// Standard base64 decoded to text (for echoing Basic credentials), if it is some.
-fn base64_decode(input: &str) -> Option<String> {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in input.bytes().take_while(|c| *c != b'=') {
-        let v = T.iter().position(|t| *t == c)? as u32;
-        bits = (bits << 6) | v;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Standard base64 (for the Basic credentials the stand-in expects).
-pub fn base64(input: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(T[((n >> shift) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trips() {
-        for text in ["", "a", "ab", "abc", "pao@example.com:jira-token"] {
-            assert_eq!(
-                base64_decode(&base64(text.as_bytes())).as_deref(),
-                Some(text)
-            );
-        }
-    }
-
-    #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(
-            base64(b"dev@example.com:token"),
-            "ZGV2QGV4YW1wbGUuY29tOnRva2Vu"
-        );
-        assert_eq!(base64(b"a"), "YQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(percent_decode("labels%20%3D%20%22x%22"), "labels = \"x\"");
-        assert_eq!(percent_decode("a+b%"), "a b%");
     }
 }
