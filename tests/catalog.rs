@@ -34,6 +34,7 @@ fulfillment:
         project: OPS
         issueType: Task
         summary: "Create {{.current.basic.instanceName}}"
+        waitForResolution: false
       outputs:
         ticket: /key
     - id: second

@@ -466,12 +466,12 @@ fulfillment:
   items:
     - id: audit
       type: jira-ticket
-      config: { project: AUD, issueType: Task, summary: "Audit {{.current.basic.instanceName}}" }
+      config: { project: AUD, issueType: Task, summary: "Audit {{.current.basic.instanceName}}", waitForResolution: false }
       outputs:
         auditKey: /key
     - id: close
       type: jira-ticket
-      config: { project: AUD, issueType: Task, summary: "Close {{.output.auditKey}}" }
+      config: { project: AUD, issueType: Task, summary: "Close {{.output.auditKey}}", waitForResolution: false }
       outputs:
         closeKey: /key
 "#;

@@ -185,7 +185,7 @@ form:
         - { id: secret, type: password }
 fulfillment:
   items:
-    - { id: ticket, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "Notes: {{.current.basic.notes}}" } }
+    - { id: ticket, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "Notes: {{.current.basic.notes}}", waitForResolution: false } }
 "#;
 
 /// Items 11 and 12, and the scan: a run with passwords (typed into password fields, and

@@ -77,6 +77,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
             updated_at: created_at.into(),
             started_at: None,
             finished_at: None,
+            overdue_since: None,
             attempts: Vec::new(),
         })
         .collect();

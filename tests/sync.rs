@@ -18,7 +18,7 @@ fulfillment:
   items:
     - id: ticket
       type: jira-ticket
-      config: { project: OPS, issueType: Task, summary: "Flag {{.current.flag.key}}" }
+      config: { project: OPS, issueType: Task, summary: "Flag {{.current.flag.key}}", waitForResolution: false }
 "#;
 
 const S3: &str = "catalog/storage/s3-bucket.yaml";

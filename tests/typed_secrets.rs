@@ -52,6 +52,7 @@ fulfillment:
         issueType: Task
         summary: "Database {{{{.current.db.instance}}}} is ready ({{{{.output.dbId}}}})"
         description: "Requested as {{{{.current.name}}}}"
+        waitForResolution: false
 "#
     )
 }

@@ -99,6 +99,7 @@ impl Options {
                 cursor_secret: var("PAO_CURSOR_SECRET_ID", "pao/cursor-key"),
                 github_token_secret: var("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
                 github_webhook_secret: var("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
+                jira_webhook_secret: var("PAO_JIRA_WEBHOOK_SECRET_ID", "pao/jira-webhook"),
                 secrets_key: var("PAO_SECRETS_KEY_ID", "alias/pao-local-secrets"),
                 environment: var("PAO_ENVIRONMENT", "local"),
             },

@@ -86,9 +86,97 @@ pub fn epoch_of(timestamp: &str) -> Option<u64> {
     u64::try_from(secs).ok()
 }
 
+/// An ISO 8601 duration of weeks, days, hours, minutes and seconds (`P2D`, `PT8H`,
+/// `P1DT12H`, `PT90M`). Years and months are refused: their length depends on the calendar.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        |why: &str| format!("{text:?} is not an ISO 8601 duration such as P2D or PT8H: {why}");
+    let rest = text
+        .strip_prefix('P')
+        .ok_or_else(|| bad("it starts with P"))?;
+    if rest.is_empty() || rest == "T" {
+        return Err(bad("it names no amount"));
+    }
+    let (date, time) = match rest.split_once('T') {
+        Some((_, "")) => return Err(bad("a T is followed by a time")),
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut seconds: u64 = 0;
+    for (part, units) in [
+        (date, &[('W', 604_800), ('D', 86_400)][..]),
+        (time, &[('H', 3600), ('M', 60), ('S', 1)][..]),
+    ] {
+        let mut number = String::new();
+        let mut last = None;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let position = units
+                .iter()
+                .position(|(u, _)| *u == c)
+                .ok_or_else(|| match c {
+                    'Y' | 'M' if part == date => {
+                        bad("years and months have no fixed length: use weeks or days")
+                    }
+                    _ => bad(&format!("{c:?} is not a unit here")),
+                })?;
+            if number.is_empty() || last.is_some_and(|l| l >= position) {
+                return Err(bad("each unit once, largest first, each with a number"));
+            }
+            let n: u64 = number.parse().map_err(|_| bad("a number is too large"))?;
+            seconds = n
+                .checked_mul(units[position].1)
+                .and_then(|s| seconds.checked_add(s))
+                .ok_or_else(|| bad("it is too long"))?;
+            number.clear();
+            last = Some(position);
+        }
+        if !number.is_empty() {
+            return Err(bad("a number has no unit"));
+        }
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_durations() {
+        let secs = |t: &str| parse_duration(t).map(|d| d.as_secs());
+        assert_eq!(secs("P2D"), Ok(172_800));
+        assert_eq!(secs("PT8H"), Ok(28_800));
+        assert_eq!(secs("P1DT12H"), Ok(129_600));
+        assert_eq!(secs("PT90M"), Ok(5400));
+        assert_eq!(secs("P1W"), Ok(604_800));
+        assert_eq!(secs("PT1H30M15S"), Ok(5415));
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "2D",
+            "P1M",
+            "P1Y",
+            "PT1D",
+            "P1DT",
+            "PT5",
+            "PT1M1H",
+            "PD",
+            "P1D1D",
+            "P99999999999999999999D",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_duration("P1M")
+                .unwrap_err()
+                .contains("years and months")
+        );
+    }
 
     #[test]
     fn formats_known_instants() {

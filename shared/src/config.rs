@@ -52,6 +52,13 @@ pub struct Config {
     /// `PAO_GITHUB_WEBHOOK_SECRET_ID` (default `pao/github-webhook`): the webhook's shared
     /// secret (HMAC `X-Hub-Signature-256`).
     pub github_webhook_secret_id: String,
+    /// `PAO_JIRA_WEBHOOK_SECRET_ID` (default `pao/jira-webhook`): the JIRA webhook's secret,
+    /// `{"signingSecret": "…", "tokens": {"<instance>": "…"}}` (HMAC `X-Hub-Signature` from
+    /// Jira Cloud; a per-instance token in the URL from Data Center).
+    pub jira_webhook_secret_id: String,
+    /// `PAO_POLL_AFTER_SECONDS` (default 300): a task waiting on a workflow run or a ticket is
+    /// asked about by the sweeper when its last check is older than this.
+    pub poll_after: Duration,
     /// `PAO_CATALOG_TOKEN_SECRET_ID` (default: the GitHub token secret): the token catalog sync
     /// reads the catalog repository with (read-only; template parameter `CatalogTokenSecret`).
     pub catalog_token_secret_id: String,
@@ -153,6 +160,8 @@ impl Config {
             github_api_url: or("PAO_GITHUB_API_URL", "https://api.github.com"),
             github_token_secret_id: or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),
             github_webhook_secret_id: or("PAO_GITHUB_WEBHOOK_SECRET_ID", "pao/github-webhook"),
+            jira_webhook_secret_id: or("PAO_JIRA_WEBHOOK_SECRET_ID", "pao/jira-webhook"),
+            poll_after: seconds("PAO_POLL_AFTER_SECONDS", 300)?,
             catalog_token_secret_id: or(
                 "PAO_CATALOG_TOKEN_SECRET_ID",
                 &or("PAO_GITHUB_TOKEN_SECRET_ID", "pao/github-token"),

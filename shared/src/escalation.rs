@@ -240,7 +240,7 @@ impl Run<'_> {
             let target = target_of(catalog, task, settings).ok_or(EscalationError::NoTarget)?;
             let instance = instances.get(&target.instance)?;
             let label = format!("pao-esc-{}-{}", request.request_id, task.seq);
-            let found = jira.find_by_label(instance, &label, timeout).await?;
+            let found = jira.find_by_label(instance, &label, &[], timeout).await?;
             let ticket = match found {
                 Some(t) => t,
                 None => {

@@ -132,6 +132,17 @@ pub struct ExternalRef {
     pub url: String,
 }
 
+impl ExternalRef {
+    /// The key a task waiting on this is found by: a JIRA ticket by its URL (two instances
+    /// may both have a DBA-1), a workflow run by its `run-<id>` (unique on GitHub).
+    pub fn lookup(&self, action: crate::catalog::ActionType) -> &str {
+        match action {
+            crate::catalog::ActionType::JiraTicket => &self.url,
+            _ => &self.key,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
@@ -167,6 +178,9 @@ pub struct TaskRecord {
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    /// When a task waiting on a ticket passed its item's `maxWait` (it goes on waiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_since: Option<String>,
     /// Earlier attempts, oldest first (a person retried the task).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attempts: Vec<Attempt>,
@@ -191,15 +205,26 @@ pub struct Attempt {
 }
 
 impl TaskRecord {
-    /// A `github-workflow` task that dispatched its run and waits for it to end (the webhook
-    /// or the sweeper concludes it): `processing` by design, not interrupted.
-    pub fn waits_for_run(&self) -> bool {
-        self.state == crate::task::TaskState::Processing
-            && self.item.action == crate::catalog::ActionType::GithubWorkflow
-            && self
-                .external_ref
-                .as_ref()
-                .is_some_and(|r| r.key.starts_with("run-"))
+    /// What a task waits on outside PAO, as the key the webhook and the sweeper find it by:
+    /// a `github-workflow` task that dispatched its run and waits for it to end (`run-<id>`),
+    /// or a `jira-ticket` task that waits for its ticket's resolution (the ticket's URL). Such
+    /// a task is `processing` by design, not interrupted.
+    pub fn waits_on(&self) -> Option<&str> {
+        if self.state != crate::task::TaskState::Processing {
+            return None;
+        }
+        let external = self.external_ref.as_ref()?;
+        let key = external.lookup(self.item.action);
+        match self.item.action {
+            crate::catalog::ActionType::GithubWorkflow if key.starts_with("run-") => Some(key),
+            crate::catalog::ActionType::JiraTicket => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Whether the task waits on a workflow run or a ticket ([`TaskRecord::waits_on`]).
+    pub fn waits_outside(&self) -> bool {
+        self.waits_on().is_some()
     }
 
     /// This attempt as history.

@@ -149,6 +149,7 @@ pub fn build(
                 updated_at: ctx.now.clone(),
                 started_at: None,
                 finished_at: None,
+                overdue_since: None,
                 attempts: Vec::new(),
             }
         })

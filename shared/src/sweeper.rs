@@ -43,8 +43,10 @@ pub struct SweepSettings {
     pub resend_after: Duration,
     /// Tasks of each kind looked at per run ([`BATCH_LIMIT`]).
     pub batch_limit: usize,
-    /// Workflow runs polled per run ([`POLL_LIMIT`]).
+    /// Workflow runs and tickets polled per run ([`POLL_LIMIT`]).
     pub poll_limit: usize,
+    /// A waiting task is polled when its last check is older than this.
+    pub poll_after: Duration,
 }
 
 /// What one run did: `<requestId>#<seq>` of every task it acted on.
@@ -58,9 +60,12 @@ pub struct SweepReport {
     /// Tasks waiting on a workflow run that had concluded (the webhook did not say so).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub concluded: Vec<String>,
-    /// Tasks whose workflow run was asked about, in order.
+    /// Tasks whose workflow run or ticket was asked about, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub polled: Vec<String>,
+    /// Tasks waiting on a ticket that passed their item's `maxWait` in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overdue: Vec<String>,
 }
 
 pub struct Sweeper {
@@ -85,9 +90,36 @@ pub struct Gauges {
     pub dead_letters: u64,
 }
 
-/// A task that waits on a workflow run: never stuck while the run goes on, polled instead.
-fn waits_for_run(task: &TaskRecord) -> bool {
-    task.waits_for_run()
+/// The event of a task waiting on a ticket that has just passed its item's `maxWait`
+/// (counted from when the task started), unless it was marked before. It goes on waiting.
+fn overdue(task: &TaskRecord, now_epoch: u64) -> Option<crate::record::Event> {
+    if task.overdue_since.is_some() || task.item.action != crate::catalog::ActionType::JiraTicket {
+        return None;
+    }
+    let max_wait = crate::action::jira::Waiting::of(&task.item.config)
+        .ok()?
+        .max_wait?;
+    let started = crate::clock::epoch_of(task.started_at.as_deref()?)?;
+    if now_epoch < started.saturating_add(max_wait.as_secs()) {
+        return None;
+    }
+    let key = task
+        .external_ref
+        .as_ref()
+        .map(|r| r.key.as_str())
+        .unwrap_or("its ticket");
+    let max = task
+        .item
+        .config
+        .get("maxWait")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default();
+    let message = format!(
+        "task {} ({}) overdue: {key} is still open {max} (maxWait) after the task started; it goes on waiting",
+        task.seq, task.item.id
+    );
+    tracing::warn!(request_id = %task.request_id, seq = task.seq, ticket = key, "waiting ticket overdue");
+    Some(crate::record::Event::about(task, "task-overdue", message))
 }
 
 fn name(task: &TaskRecord) -> String {
@@ -109,6 +141,7 @@ impl Sweeper {
                 resend_after: config.resend_after,
                 batch_limit: BATCH_LIMIT,
                 poll_limit: POLL_LIMIT,
+                poll_after: config.poll_after,
             },
             worker: crate::worker::Worker {
                 metrics: crate::metrics::Metrics::from_config("sweeper", config),
@@ -179,9 +212,9 @@ impl Sweeper {
                 .tasks_in_state(state, &stuck_before, limit)
                 .await?
             {
-                if waits_for_run(&seen) {
+                if seen.waits_outside() {
                     // Written before waiting tasks had a key of their own: move it there.
-                    self.store.polled(&seen, &now).await?;
+                    self.store.polled(&seen, &now, None).await?;
                     continue;
                 }
                 match self.mark_stuck(&seen, &now).await? {
@@ -203,30 +236,37 @@ impl Sweeper {
                 false => report.skipped += 1,
             }
         }
-        // The webhook reports a run's end; polling covers a delivery that never came. Least
-        // recently polled first, each polled one goes to the back: every run gets its turn.
+        // The webhooks report a run's end or a ticket's resolution; polling covers a delivery
+        // that never came. Least recently polled first, each polled one goes to the back:
+        // every run and ticket gets its turn.
+        let poll_before = rfc3339(now_epoch.saturating_sub(self.settings.poll_after.as_secs()));
         for seen in self
             .store
-            .waiting_tasks(&resend_before, self.settings.poll_limit)
+            .waiting_tasks(&poll_before, self.settings.poll_limit)
             .await?
         {
             report.polled.push(name(&seen));
-            match self.worker.poll_run(&seen).await {
+            match self.worker.poll(&seen).await {
                 Ok(crate::worker::Outcome::Completed | crate::worker::Outcome::Failed(_)) => {
                     report.concluded.push(name(&seen));
                     continue;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(request_id = %seen.request_id, seq = seen.seq, error = %e, "polling a workflow run failed");
+                    tracing::warn!(request_id = %seen.request_id, seq = seen.seq, error = %e, "polling what a waiting task waits on failed");
                 }
             }
-            self.store.polled(&seen, &now).await?;
+            let overdue = overdue(&seen, now_epoch);
+            if overdue.is_some() {
+                report.overdue.push(name(&seen));
+            }
+            self.store.polled(&seen, &now, overdue.as_ref()).await?;
         }
         if report != SweepReport::default() {
             tracing::info!(
                 resent = ?report.resent,
                 stuck = ?report.stuck,
+                overdue = ?report.overdue,
                 skipped = report.skipped,
                 "sweep acted"
             );

@@ -128,7 +128,8 @@ pub async fn drain_until(
     }
 }
 
-/// A catalog item with two JIRA tickets, the second naming the first through `.output`.
+/// A catalog item with two JIRA tickets that only inform (`waitForResolution: false`: each
+/// task completes when its ticket is made), the second naming the first through `.output`.
 pub const TWO_TICKETS: &str = r#"
 schemaVersion: catalog/v1
 kind: CatalogItem
@@ -149,6 +150,7 @@ fulfillment:
         summary: "Provision {{.current.basic.instanceName}}"
         description: "for {{.system.user.email}}"
         labels: [pao]
+        waitForResolution: false
       outputs:
         firstKey: /key
     - id: second
@@ -158,6 +160,7 @@ fulfillment:
         issueType: Task
         summary: "Follow-up of {{.output.firstKey}}"
         assignee: 5b10ac8d82e05b22cc7d4ef5
+        waitForResolution: false
       outputs:
         secondKey: /key
 "#;
@@ -383,6 +386,7 @@ pub fn sweeper_for(
     sweeper.settings = pao::sweeper::SweepSettings {
         stuck_after: std::time::Duration::from_secs(stuck_after_secs),
         resend_after: std::time::Duration::from_secs(resend_after_secs),
+        poll_after: std::time::Duration::from_secs(resend_after_secs),
         ..sweeper.settings.clone()
     };
     sweeper

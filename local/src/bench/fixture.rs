@@ -18,8 +18,8 @@ form:
         - { id: instanceName, type: string, required: true, pattern: '^[a-z][a-z0-9-]{2,30}$' }
 fulfillment:
   items:
-    - { id: first, type: jira-ticket, config: { project: DBA, issueType: Task, summary: "Provision {{.current.basic.instanceName}}" }, outputs: { firstKey: /key } }
-    - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}" } }
+    - { id: first, type: jira-ticket, config: { project: DBA, issueType: Task, summary: "Provision {{.current.basic.instanceName}}", waitForResolution: false }, outputs: { firstKey: /key } }
+    - { id: second, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "After {{.output.firstKey}}", waitForResolution: false } }
 "#;
 
 pub const DEV: &str = "arn:aws:sts::000000000000:assumed-role/Developer/bench@example.com";
@@ -78,7 +78,7 @@ pub fn wide_item(n: usize) -> String {
     s.push_str("fulfillment:\n  items:\n");
     for i in 0..n {
         s.push_str(&format!(
-            "    - {{ id: step_{i}, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: \"Step {i} of {{{{.current.basic.instanceName}}}}\" }} }}\n"
+            "    - {{ id: step_{i}, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: \"Step {i} of {{{{.current.basic.instanceName}}}}\", waitForResolution: false }} }}\n"
         ));
     }
     s

@@ -44,6 +44,25 @@ struct State {
     lose_next_create_answer: bool,
     /// Injected failures quote the credentials they were sent (a broken or hostile server).
     echo_credentials: bool,
+    /// Where `jira:issue_updated` webhooks go, and the secret they are signed with (None:
+    /// a Data Center webhook, unsigned, its token in the URL).
+    notify: Option<(String, Option<String>)>,
+    /// Every webhook delivered (or attempted), oldest first.
+    deliveries: Vec<Delivery>,
+    /// Tickets resolve by themselves this long after they are created, with this resolution
+    /// and these fields (the local stack's person working tickets).
+    auto_resolve: Option<(std::time::Duration, String, Value)>,
+}
+
+/// A webhook the stand-in sent: what a test needs to send it again (a redelivery).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub url: String,
+    /// The headers JIRA sends: `X-Atlassian-Webhook-Identifier`, `X-Hub-Signature` (Cloud).
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// The status PAO answered (None: no answer).
+    pub answered: Option<u16>,
 }
 
 /// A running stand-in; it stops when the handle is dropped.
@@ -124,6 +143,31 @@ impl JiraStandIn {
         })
     }
 
+    /// From now on, every change of an issue's status delivers a `jira:issue_updated` webhook
+    /// to `url`, signed with `secret` as Jira Cloud signs admin webhooks (`X-Hub-Signature:
+    /// sha256=<hex>`), or unsigned (None) as Data Center sends them.
+    pub fn notify(&self, url: &str, secret: Option<&str>) {
+        if let Ok(mut s) = self.state.lock() {
+            s.notify = Some((url.to_string(), secret.map(str::to_string)));
+        }
+    }
+
+    /// The webhooks delivered so far, oldest first (answered once each has been).
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.state
+            .lock()
+            .map(|s| s.deliveries.clone())
+            .unwrap_or_default()
+    }
+
+    /// From now on, a new ticket resolves by itself `after` its creation with `resolution`
+    /// and `fields` set, as if a person worked it (the local stack's default).
+    pub fn auto_resolve(&self, after: std::time::Duration, resolution: &str, fields: Value) {
+        if let Ok(mut s) = self.state.lock() {
+            s.auto_resolve = Some((after, resolution.to_string(), fields));
+        }
+    }
+
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -191,7 +235,8 @@ impl JiraStandIn {
 
     /// A person resolves `key`: its status becomes done with `resolution`, `fields` (an
     /// object) are set on it (what an engineer types into the ticket), and `comment`, if any,
-    /// is added. False when there is no such issue.
+    /// is added; the webhook is delivered where [`JiraStandIn::notify`] said. False when
+    /// there is no such issue.
     pub fn resolve(
         &self,
         key: &str,
@@ -199,20 +244,14 @@ impl JiraStandIn {
         fields: Value,
         comment: Option<&str>,
     ) -> bool {
-        let Ok(mut s) = self.state.lock() else {
-            return false;
-        };
-        let Some(issue) = s.issues.iter_mut().find(|i| i.key == key) else {
-            return false;
-        };
-        issue.status = ("Done".into(), "done".into());
-        issue.resolution = Some(resolution.to_string());
-        if let (Some(f), Some(set)) = (issue.fields.as_object_mut(), fields.as_object()) {
-            f.extend(set.clone());
-        }
-        issue.comments.extend(comment.map(str::to_string));
-        issue.updated = now_jira();
-        true
+        resolve_in(
+            &self.state,
+            &self.base_url(),
+            key,
+            resolution,
+            fields,
+            comment,
+        )
     }
 
     /// A person moves `key` to a status that is not done (`In Progress`, or back to `To Do`):
@@ -243,6 +282,104 @@ impl JiraStandIn {
     }
 }
 
+/// [`JiraStandIn::resolve`] on the shared state.
+fn resolve_in(
+    state: &Arc<Mutex<State>>,
+    base: &str,
+    key: &str,
+    resolution: &str,
+    fields: Value,
+    comment: Option<&str>,
+) -> bool {
+    let Ok(mut s) = state.lock() else {
+        return false;
+    };
+    let Some(issue) = s.issues.iter_mut().find(|i| i.key == key) else {
+        return false;
+    };
+    let before = issue.status.0.clone();
+    issue.status = ("Done".into(), "done".into());
+    issue.resolution = Some(resolution.to_string());
+    if let (Some(f), Some(set)) = (issue.fields.as_object_mut(), fields.as_object()) {
+        f.extend(set.clone());
+    }
+    issue.comments.extend(comment.map(str::to_string));
+    issue.updated = now_jira();
+    let issue = issue.clone();
+    drop(s);
+    deliver(state, base, &issue, &before);
+    true
+}
+
+/// Sends the `jira:issue_updated` webhook of a status change of `issue` (from `before`), when
+/// one is wanted: in the background, as JIRA does, recorded in the deliveries.
+fn deliver(state: &Arc<Mutex<State>>, base: &str, issue: &Issue, before: &str) {
+    let Some((url, secret)) = state.lock().ok().and_then(|s| s.notify.clone()) else {
+        return;
+    };
+    let mut changes = vec![
+        json!({"field": "status", "fieldtype": "jira", "fieldId": "status",
+        "fromString": before, "toString": issue.status.0}),
+    ];
+    if let Some(r) = &issue.resolution {
+        changes.push(
+            json!({"field": "resolution", "fieldtype": "jira", "fieldId": "resolution",
+            "from": null, "fromString": null, "to": "10000", "toString": r}),
+        );
+    }
+    let body = json!({
+        "timestamp": pao::clock::now_epoch() * 1000,
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_generic",
+        "user": {"accountId": "5b10ac8d82e05b22cc7d4ef5", "displayName": "Stand-in Engineer"},
+        "issue": issue.answer(base),
+        "changelog": {"id": uuid::Uuid::new_v4().as_u128().to_string(), "items": changes},
+    })
+    .to_string();
+    let mut headers = vec![
+        ("Content-Type".to_string(), "application/json".to_string()),
+        (
+            "X-Atlassian-Webhook-Identifier".to_string(),
+            uuid::Uuid::new_v4().to_string(),
+        ),
+        (
+            "X-Atlassian-Webhook-Flow".to_string(),
+            "Primary".to_string(),
+        ),
+    ];
+    if let Some(secret) = secret {
+        headers.push((
+            "X-Hub-Signature".to_string(),
+            pao::webhook::sign(secret.as_bytes(), body.as_bytes()),
+        ));
+    }
+    let n = {
+        let Ok(mut s) = state.lock() else {
+            return;
+        };
+        s.deliveries.push(Delivery {
+            url: url.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+            answered: None,
+        });
+        s.deliveries.len() - 1
+    };
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut request = reqwest::Client::new().post(&url).body(body);
+        for (k, v) in &headers {
+            request = request.header(k, v);
+        }
+        let answered = request.send().await.ok().map(|r| r.status().as_u16());
+        if let Ok(mut s) = state.lock() {
+            if let Some(d) = s.deliveries.get_mut(n) {
+                d.answered = answered;
+            }
+        }
+    });
+}
+
 fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
@@ -259,7 +396,7 @@ fn jira_error(status: StatusCode, messages: &[&str], errors: Value) -> Response<
 
 async fn handle(
     req: Request<Incoming>,
-    state: &Mutex<State>,
+    state: &Arc<Mutex<State>>,
     expected_auth: &str,
     base: &str,
     data_center: bool,
@@ -403,6 +540,13 @@ async fn handle(
                     json!({}),
                 );
             }
+            if let Some((after, resolution, fields)) = s.auto_resolve.clone() {
+                let (state, base, key) = (state.clone(), base.to_string(), key.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    resolve_in(&state, &base, &key, &resolution, fields, None);
+                });
+            }
             reply(
                 StatusCode::CREATED,
                 json!({"id": id, "key": key, "self": format!("{base}/rest/api/2/issue/{id}")}),
@@ -493,16 +637,35 @@ async fn handle(
                 .pointer("/fields/resolution/name")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            match s.issues.iter_mut().find(|i| i.key == key || i.id == key) {
-                Some(i) => {
-                    i.status = (to.into(), category.into());
-                    i.resolution =
-                        (category == "done").then(|| resolution.unwrap_or_else(|| "Done".into()));
-                    i.updated = now_jira();
-                    reply(StatusCode::NO_CONTENT, Value::Null)
-                }
-                None => jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({})),
+            let Some(i) = s.issues.iter_mut().find(|i| i.key == key || i.id == key) else {
+                return jira_error(StatusCode::NOT_FOUND, &["Issue Does Not Exist"], json!({}));
+            };
+            let before = i.status.0.clone();
+            i.status = (to.into(), category.into());
+            i.resolution =
+                (category == "done").then(|| resolution.unwrap_or_else(|| "Done".into()));
+            // A transition screen may set fields too (what the engineer typed).
+            if let (Some(f), Some(set)) = (
+                i.fields.as_object_mut(),
+                doc.get("fields").and_then(Value::as_object),
+            ) {
+                f.extend(
+                    set.iter()
+                        .filter(|(k, _)| *k != "resolution")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
             }
+            if let Some(text) = doc
+                .pointer("/update/comment/0/add/body")
+                .and_then(Value::as_str)
+            {
+                i.comments.push(text.to_string());
+            }
+            i.updated = now_jira();
+            let issue = i.clone();
+            drop(s);
+            deliver(state, base, &issue, &before);
+            reply(StatusCode::NO_CONTENT, Value::Null)
         }
         ("POST", p) if p.starts_with("/rest/api/2/issue/") && p.ends_with("/comment") => {
             let key = percent_decode(&p["/rest/api/2/issue/".len()..p.len() - "/comment".len()]);

@@ -417,6 +417,7 @@ pub struct Names {
     pub cursor_secret: String,
     pub github_token_secret: String,
     pub github_webhook_secret: String,
+    pub jira_webhook_secret: String,
     /// The KMS key's alias that password fields are sealed with.
     pub secrets_key: String,
     /// `.system.platform.environment`.
@@ -435,6 +436,7 @@ impl Names {
             cursor_secret: format!("pao/{environment}/cursor-key"),
             github_token_secret: format!("pao/{environment}/github-token"),
             github_webhook_secret: format!("pao/{environment}/github-webhook"),
+            jira_webhook_secret: format!("pao/{environment}/jira-webhook"),
             secrets_key: format!("alias/pao-{environment}-secrets"),
             environment: environment.into(),
         }
@@ -515,6 +517,10 @@ pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, Str
         (
             "PAO_GITHUB_WEBHOOK_SECRET_ID",
             names.github_webhook_secret.clone(),
+        ),
+        (
+            "PAO_JIRA_WEBHOOK_SECRET_ID",
+            names.jira_webhook_secret.clone(),
         ),
         ("PAO_ENVIRONMENT", names.environment.clone()),
         ("PAO_SECRETS_KEY_ID", names.secrets_key.clone()),

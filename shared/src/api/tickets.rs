@@ -5,7 +5,7 @@
 //! reference, never an error or a slow answer.
 
 use super::App;
-use crate::action::jira::{JiraInstance, JiraInstances};
+use crate::action::jira::JiraInstances;
 use crate::catalog::ActionType;
 use crate::record::{ExternalRef, TaskRecord};
 use crate::task::TaskState;
@@ -55,7 +55,7 @@ pub async fn live(app: &App, refs: &[&ExternalRef]) -> HashMap<String, Value> {
         Err(_) => None,
     };
     let asked = futures_util::future::join_all(ask.iter().map(|r| {
-        let instance = instances.as_ref().and_then(|i| instance_of(i, &r.url));
+        let instance = instances.as_ref().and_then(|i| i.by_url(&r.url));
         async move {
             let Some(instance) = instance else {
                 return (r.url.clone(), json!({"live": false}));
@@ -87,15 +87,6 @@ pub async fn live(app: &App, refs: &[&ExternalRef]) -> HashMap<String, Value> {
     out
 }
 
-/// The configured instance a ticket's URL is on (`<baseUrl>/browse/<key>`).
-fn instance_of<'a>(instances: &'a JiraInstances, url: &str) -> Option<&'a JiraInstance> {
-    instances.instances.values().find(|i| {
-        let base = i.base_url.trim_end_matches('/');
-        url.strip_prefix(base)
-            .is_some_and(|rest| rest.starts_with("/browse/"))
-    })
-}
-
 /// `data` (a task view) with its ticket as JIRA has it now, when it has one.
 pub fn attach(data: &mut Value, r: &ExternalRef, live: &HashMap<String, Value>) {
     let mut ticket = json!({"key": r.key, "url": r.url});
@@ -121,7 +112,7 @@ mod tests {
                               "dc": {"baseUrl": "https://jira.acme.com", "apiToken": "t", "deployment": "datacenter"}}}"#,
         )
         .expect("secret");
-        let on = |url: &str| instance_of(&instances, url).map(|i| i.base_url.clone());
+        let on = |url: &str| instances.by_url(url).map(|i| i.base_url.clone());
         assert_eq!(
             on("https://jira.acme.com/browse/OPS-1").as_deref(),
             Some("https://jira.acme.com")

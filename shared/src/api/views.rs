@@ -140,6 +140,9 @@ struct TaskView<'a> {
     started_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_at: Option<&'a str>,
+    /// A task waiting on a ticket past its item's `maxWait`: since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue_since: Option<&'a str>,
     /// Earlier attempts (a person retried the task), oldest first.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     attempts: &'a [crate::record::Attempt],
@@ -161,6 +164,7 @@ impl<'a> TaskView<'a> {
             error: t.error.as_deref(),
             started_at: t.started_at.as_deref(),
             finished_at: t.finished_at.as_deref(),
+            overdue_since: t.overdue_since.as_deref(),
             attempts: &t.attempts,
         }
     }

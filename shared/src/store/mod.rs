@@ -9,7 +9,7 @@
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
-//! | [`waiting`] | external reference of a waiting task (`run-<id>`) | `EXTREF#<key>` | `EXTREF` | – | – |
+//! | [`waiting`] | external reference of a waiting task (`run-<id>`, a ticket's URL) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
 //! Every key is made in [`keys`]; [`by_state`] reads the sharded index.
 //! [`tasks`] changes a task's state (with its request and events); [`waiting`] keeps the tasks
@@ -148,6 +148,8 @@ pub enum Change {
     CompletedTasks(u32),
     /// A request's escalation lease: until when (epoch seconds) one call holds it; 0 released.
     EscalationUntil(u64),
+    /// A waiting task passed its `maxWait` (`overdueSince`).
+    Overdue(String),
     /// A task starts attempt `attempt` afresh: `attempts` holds every earlier one, and the
     /// last attempt's error, outputs, link and times are cleared.
     NewAttempt {
@@ -168,6 +170,7 @@ impl Change {
                 serde_json::json!({"key": r.key, "url": r.url}),
             )],
             Self::Error(e) => vec![("error", Value::String(e.clone()))],
+            Self::Overdue(at) => vec![("overdueSince", Value::String(at.clone()))],
             Self::NoError => vec![("error", Value::Null)],
             Self::EscalationUntil(until) => vec![("escalationUntil", Value::from(*until))],
             Self::CompletedTasks(n) => vec![("completedTasks", Value::from(*n))],
@@ -182,6 +185,7 @@ impl Change {
                 ("externalRef", Value::Null),
                 ("startedAt", Value::Null),
                 ("finishedAt", Value::Null),
+                ("overdueSince", Value::Null),
             ],
             Self::AllTasksCompleted => Vec::new(),
         }

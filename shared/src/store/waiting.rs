@@ -1,6 +1,7 @@
-//! Tasks waiting on an external run (a GitHub workflow run): a task whose action goes on
-//! outside PAO stays `processing` with its external reference, recorded for lookup
-//! (`EXTREF#<key>`, for the webhook that reports the run's end), and has `byState` keys of its
+//! Tasks waiting outside PAO (a GitHub workflow run, a JIRA ticket someone works): a task
+//! whose action goes on outside PAO stays `processing` with its external reference, recorded
+//! for lookup (`EXTREF#<key>`, for the webhook that reports the end, see
+//! [`crate::record::ExternalRef::lookup`]), and has `byState` keys of its
 //! own ([`keys::WAITING`], sharded), ordered by when it was last polled: the sweeper's stuck
 //! detection never sees it, and its polls go round every waiting task in turn.
 
@@ -44,7 +45,10 @@ impl Store {
         update.changes.push(Change::ExternalRef(external.clone()));
         update.events.push(event.clone());
         let lookup = std::collections::HashMap::from([
-            ("pk".to_string(), s(format!("EXTREF#{}", external.key))),
+            (
+                "pk".to_string(),
+                s(format!("EXTREF#{}", external.lookup(task.item.action))),
+            ),
             ("sk".to_string(), s("EXTREF")),
             ("itemType".to_string(), s("external-ref")),
             ("requestId".to_string(), s(id.as_str())),
@@ -58,17 +62,29 @@ impl Store {
     }
 
     /// A waiting task was polled at `now` (the run goes on): it goes to the back of the poll
-    /// order. Changes nothing else; a task that moved on meanwhile is left alone.
-    pub async fn polled(&self, task: &TaskRecord, now: &Now) -> Result<(), StoreError> {
+    /// order; with `overdue`, it is also marked overdue (`overdueSince`) with that event.
+    /// Changes nothing else; a task that moved on meanwhile is left alone (so of two sweepers
+    /// one marks it).
+    pub async fn polled(
+        &self,
+        task: &TaskRecord,
+        now: &Now,
+        overdue: Option<&Event>,
+    ) -> Result<(), StoreError> {
         let mut update = waiting(task, now);
         update.unchanged_since = Some(task.updated_at.clone());
+        if let Some(event) = overdue {
+            update.changes.push(Change::Overdue(now.rfc3339.clone()));
+            update.events.push(event.clone());
+        }
         match self.apply(update).await {
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
-    /// The task waiting on an external reference (`run-<id>`), if one is recorded.
+    /// The task waiting on an external reference (`run-<id>`, a ticket's URL), if one is
+    /// recorded.
     pub async fn task_of_external(
         &self,
         key: &str,

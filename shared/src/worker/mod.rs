@@ -213,7 +213,7 @@ impl Worker {
             TaskState::Completed => return self.advance(&detail, &task, deadline).await,
             // A redelivery of a task that waits on its workflow run: it goes on waiting (the
             // webhook or the sweeper concludes it).
-            TaskState::Processing if task.waits_for_run() => {
+            TaskState::Processing if task.waits_outside() => {
                 return Ok(Outcome::Ignored("task waits for its workflow run".into()));
             }
             // An earlier delivery claimed it and stopped: do not blindly run it again.
@@ -306,7 +306,7 @@ impl Worker {
             TaskState::Queued => self.send(next, &detail.request.correlation_id).await?,
             // While this message was undelivered nothing else of its group could be: a task
             // found running was run by the invocation that stopped.
-            TaskState::Processing if !next.waits_for_run() => {
+            TaskState::Processing if !next.waits_outside() => {
                 return self.recover(detail, next, deadline).await;
             }
             _ => {}

@@ -1,7 +1,7 @@
 //! Running a task's action: its config rendered, then the fulfillment type's call.
 
 use super::{DEADLINE_MARGIN, NOT_FOUND, Worker, secret_error};
-use crate::action::jira::{JiraInstances, task_label};
+use crate::action::jira::{JiraInstances, Waiting, task_label};
 use crate::action::{ActionError, ActionResult};
 use crate::catalog::ActionType;
 use crate::catalog::parsed::ParsedConfigs;
@@ -282,12 +282,23 @@ impl Worker {
                     .attempts
                     .last()
                     .is_some_and(|a| !matches!(a.state, crate::task::TaskState::Completed));
+                // The tickets earlier attempts recorded are theirs (one resolved Won't Do, say):
+                // the retry asks for a new one.
+                let known: Vec<&str> = task
+                    .attempts
+                    .iter()
+                    .filter_map(|a| a.external_ref.as_ref().map(|r| r.key.as_str()))
+                    .collect();
                 let found = if find_only || retrying_a_failure {
-                    self.jira.find_by_label(instance, &label, timeout).await?
+                    self.jira
+                        .find_by_label(instance, &label, &known, timeout)
+                        .await?
                 } else {
                     None
                 };
-                let created = match found {
+                let waiting = Waiting::of(config)
+                    .map_err(|(key, e)| ActionError::Config(format!("{key} {e}")))?;
+                let mut created = match found {
                     Some(ticket) => ticket,
                     None if find_only => return Err(ActionError::Rejected(NOT_FOUND.into())),
                     None => {
@@ -311,6 +322,9 @@ impl Worker {
                         }
                     }
                 }
+                // The task goes on while someone works the ticket: the webhook or the
+                // sweeper's poll concludes it when the ticket is resolved.
+                created.waiting = waiting.wait;
                 Ok(created)
             }
             ActionType::RestApi => {

@@ -1,12 +1,15 @@
-//! Tasks waiting on a workflow run: concluded when the run ends, reported by the webhook or
-//! polled by the sweeper.
+//! Tasks waiting outside PAO, on a workflow run or on a JIRA ticket someone works: concluded
+//! when the run ends or the ticket is resolved, as a webhook reports it or the sweeper's poll
+//! finds it. Both ways end in [`Worker::conclude`], which acts once: on a task that still
+//! waits on that key.
 
 use super::{Outcome, Worker, WorkerError};
+use crate::action::jira::{JiraInstances, Resolved, Waiting, resolved};
 use crate::action::{ActionError, ActionResult};
+use crate::catalog::ActionType;
 use crate::clock::Now;
 use crate::record::TaskRecord;
 use crate::store::Read;
-use crate::task::TaskState;
 
 impl Worker {
     /// A task waiting on `key` (a workflow run) learns how it ended: it completes or fails
@@ -30,17 +33,74 @@ impl Worker {
         let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
             return Ok(Outcome::Ignored("task not found".into()));
         };
-        let waiting = task.state == TaskState::Processing
-            && task.external_ref.as_ref().is_some_and(|r| r.key == key);
-        if !waiting {
+        if task.waits_on() != Some(key) {
             return Ok(Outcome::Ignored(format!("task is {}", task.state)));
         }
         self.finish(&detail, task, result, None, None).await
     }
 
-    /// For the sweeper: asks GitHub how the run a waiting task follows is doing, and
-    /// concludes the task when the run has concluded.
-    pub async fn poll_run(&self, task: &TaskRecord) -> Result<Outcome, WorkerError> {
+    /// For the sweeper: asks GitHub or JIRA how what a waiting task follows is doing, and
+    /// concludes the task when it has ended.
+    pub async fn poll(&self, task: &TaskRecord) -> Result<Outcome, WorkerError> {
+        match task.item.action {
+            ActionType::JiraTicket => {
+                let Some(url) = task.waits_on() else {
+                    return Ok(Outcome::Ignored("no ticket".into()));
+                };
+                self.check_ticket(url).await
+            }
+            _ => self.poll_run(task).await,
+        }
+    }
+
+    /// A waiting task's ticket (found by its URL) may have been resolved: reads it from JIRA
+    /// and concludes the task when it has (the webhook and the sweeper both come here, so what
+    /// a webhook says is checked against JIRA itself). A ticket no task waits on is ignored.
+    pub async fn check_ticket(&self, url: &str) -> Result<Outcome, WorkerError> {
+        let Some((request_id, seq)) = self.store.task_of_external(url).await? else {
+            return Ok(Outcome::Ignored(format!("no task waits for {url}")));
+        };
+        let Some(detail) = self
+            .store
+            .get_request(&request_id, &Now::current(), Read::Strong)
+            .await?
+        else {
+            return Ok(Outcome::Ignored("request not found".into()));
+        };
+        let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
+            return Ok(Outcome::Ignored("task not found".into()));
+        };
+        let Some(key) = task.external_ref.as_ref().map(|r| r.key.clone()) else {
+            return Ok(Outcome::Ignored("no ticket".into()));
+        };
+        if task.waits_on() != Some(url) {
+            return Ok(Outcome::Ignored(format!("task is {}", task.state)));
+        }
+        let secret = self
+            .secrets
+            .get(&self.settings.jira_secret_id)
+            .await
+            .map_err(|e| WorkerError::Action(super::secret_error(e)))?;
+        let instances = JiraInstances::parse(&secret)?;
+        let Some(instance) = instances.by_url(url) else {
+            return Err(WorkerError::Action(ActionError::Config(format!(
+                "{url} is on no JIRA instance of the JIRA secret"
+            ))));
+        };
+        let ticket = self
+            .jira
+            .ticket(instance, &key, self.settings.action_timeout)
+            .await?;
+        let waiting = Waiting::of(&task.item.config).unwrap_or_default();
+        match resolved(&ticket, &waiting.success) {
+            Resolved::Open => Ok(Outcome::Ignored(format!("{key} is {}", ticket.status))),
+            Resolved::Done => self.conclude(url, Ok(ticket.into_result())).await,
+            Resolved::Failed(error) => self.conclude(url, Err(ActionError::Rejected(error))).await,
+        }
+    }
+
+    /// [`Worker::poll`] of a workflow run.
+    async fn poll_run(&self, task: &TaskRecord) -> Result<Outcome, WorkerError> {
         let Some(key) = task.external_ref.as_ref().map(|r| r.key.clone()) else {
             return Ok(Outcome::Ignored("no run".into()));
         };

@@ -12,8 +12,8 @@
 //! `/rest/api/2/search` in 2025: Cloud is searched with `GET /rest/api/3/search/jql`, Data
 //! Center with `GET /rest/api/2/search`.
 
-mod ticket;
-pub use ticket::{Resolved, Ticket, resolved};
+pub mod ticket;
+pub use ticket::{Resolved, Ticket, Waiting, resolved};
 
 use super::{ActionError, ActionResult};
 use crate::record::ExternalRef;
@@ -83,6 +83,14 @@ impl JiraInstances {
             )));
         }
         Ok(parsed)
+    }
+
+    /// The configured instance a ticket's URL is on (`<baseUrl>/browse/<key>`).
+    pub fn by_url(&self, url: &str) -> Option<&JiraInstance> {
+        self.instances.values().find(|i| {
+            url.strip_prefix(i.base_url.trim_end_matches('/'))
+                .is_some_and(|rest| rest.starts_with("/browse/"))
+        })
     }
 
     pub fn get(&self, name: &str) -> Result<&JiraInstance, ActionError> {
@@ -156,11 +164,14 @@ impl JiraClient {
         Ok(())
     }
 
-    /// The issue an earlier attempt of this task created, if any.
+    /// The issue an earlier attempt of this task created, if any, other than the `known` ones
+    /// (tickets of earlier attempts that PAO recorded: a retry after a ticket was resolved
+    /// Won't Do asks for a new one).
     pub async fn find_by_label(
         &self,
         instance: &JiraInstance,
         label: &str,
+        known: &[&str],
         timeout: Duration,
     ) -> Result<Option<ActionResult>, ActionError> {
         let jql = format!("labels = \"{label}\"");
@@ -171,13 +182,19 @@ impl JiraClient {
         let request = self.http.client().get(endpoint(instance, search)).query(&[
             ("jql", jql.as_str()),
             ("fields", "key"),
-            ("maxResults", "1"),
+            ("maxResults", "50"),
         ]);
         let body = call(request, instance, timeout, "JIRA search").await?;
         let first = body
             .get("issues")
             .and_then(Value::as_array)
-            .and_then(|i| i.first());
+            .into_iter()
+            .flatten()
+            .find(|i| {
+                i.get("key")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| !known.contains(&k))
+            });
         Ok(first.and_then(|issue| {
             let key = issue.get("key")?.as_str()?;
             Some(issue_result(
@@ -229,8 +246,14 @@ async fn call(
     }
 }
 
+/// Where a person sees ticket `key` of the instance at `base_url`; also the key a task waiting
+/// on the ticket is found by (two instances may both have a DBA-1).
+pub fn browse_url(base_url: &str, key: &str) -> String {
+    format!("{}/browse/{key}", base_url.trim_end_matches('/'))
+}
+
 fn issue_result(instance: &JiraInstance, key: &str, id: Value) -> ActionResult {
-    let url = format!("{}/browse/{key}", instance.base_url.trim_end_matches('/'));
+    let url = browse_url(&instance.base_url, key);
     ActionResult {
         result: json!({"key": key, "id": id, "url": url}),
         external_ref: Some(ExternalRef {

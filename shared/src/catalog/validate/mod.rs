@@ -230,6 +230,7 @@ impl Context<'_> {
                 found,
             );
             check_outputs(fi, &path, &available, found);
+            check_ticket_waiting(fi, &path, found);
             check_secret_names(fi, &path.key("config"), found);
             check_github_names(fi, &path.key("config"), found);
             check_timeout(fi, &path, max_action_timeout(), found);
@@ -471,6 +472,36 @@ fn check_secret_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, fo
         };
         if let Some(problem) = problem {
             found.push((path, problem));
+        }
+    }
+}
+
+/// A `jira-ticket` item's waiting keys, and its `outputs` pointers: one that reads more than
+/// a new ticket has (`/fields/…`) needs the resolved ticket, so the item must wait for it.
+fn check_ticket_waiting(fi: &crate::catalog::FulfillmentItem, path: &DocPath, found: &mut Found) {
+    use crate::action::jira::Waiting;
+    if fi.action != ActionType::JiraTicket {
+        return;
+    }
+    let waiting = match Waiting::of(&fi.config) {
+        Ok(w) => w,
+        Err((key, problem)) => {
+            found.push((path.key("config").key(key), problem));
+            return;
+        }
+    };
+    if waiting.wait {
+        return;
+    }
+    for (key, pointer) in &fi.outputs {
+        if let Some(p) = pointer.as_str().filter(|p| Waiting::needs_resolution(p)) {
+            found.push((
+                path.key("outputs").key(key.clone()),
+                format!(
+                    "{p:?} reads the resolved ticket, but the item does not wait for its resolution (waitForResolution: false); a new ticket has only {}",
+                    crate::action::jira::ticket::CREATED_POINTERS.join(", ")
+                ),
+            ));
         }
     }
 }
