@@ -12,7 +12,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ARCH ?= x86_64
 export SAM_CLI_TELEMETRY = 0
 
-.PHONY: deploy-check iam-check smoke help venv machete catalog-push bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
+.PHONY: deploy-check iam-check smoke help venv machete catalog-push jira-resolve bench lint-template build debug invoke test fmt fmt-check lint unit fuzz fuzz-api fuzz-api-short release dev validate-examples clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ smoke: venv ## Sign with your AWS credentials, submit a request to a deployed st
 
 catalog-push: ## On make dev: commit what you changed in .local/catalog-repo and deliver the signed push webhook
 	$(CARGO) run --quiet --locked -p pao-local --bin pao-catalog-push -- "$${MESSAGE:-Catalog change}"
+
+jira-resolve: ## On make dev: resolve a ticket as a person would, KEY=DBA-1 [RESOLUTION="Won't Do"] [FIELDS='{"customfield_10050": "db.example.com"}'] [COMMENT=...]
+	@python3 scripts/jira-resolve.py
 
 validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)

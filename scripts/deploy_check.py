@@ -388,6 +388,8 @@ def check_translated(name, parameters, checks):
     hook = "Prod/POST/api/v1/webhooks/github"
     c("anyone reaches the webhook (its HMAC is the gate)",
       resource_policy_allows(policy, "999999999999", None, "arn:aws:iam::999999999999:user/x", {}, hook) == "allow")
+    c("anyone reaches the JIRA webhook (its signature or token is the gate)",
+      resource_policy_allows(policy, "999999999999", None, "arn:aws:iam::999999999999:user/x", {}, "Prod/POST/api/v1/webhooks/jira") == "allow")
     c("a home-account principal is not admitted by the resource policy alone (it needs an IAM grant)",
       resource_policy_allows(policy, home, org or None, dev_arn, {}, "Prod/GET/api/v1/catalog") != "allow")
     c("an unlisted account is not admitted",

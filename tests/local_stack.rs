@@ -417,6 +417,15 @@ async fn every_example_completes_on_the_local_stack() {
     }
     assert!(running.http.created() > 0);
     assert!(!github_of(&running).runs().is_empty());
+    // Every ticket was worked (by the stand-in, as on `make dev`) and JIRA's signed webhook
+    // concluded its task: the sweeper's poll (every 300 s) never had to.
+    let jira = jira_of(&running);
+    let deliveries = jira.deliveries();
+    assert_eq!(deliveries.len(), jira.issues().len(), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.answered == Some(200)),
+        "{deliveries:?}"
+    );
     stop_local(running).await;
 }
 

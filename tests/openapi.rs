@@ -4,7 +4,7 @@
 //! validates against the described schema; every other method on a described path is a 405
 //! naming the described ones; and the example responses in the README validate too.
 
-use pao_local::runner::{LOCAL_WEBHOOK_SECRET, start};
+use pao_local::runner::{LOCAL_JIRA_WEBHOOK_SECRET, LOCAL_WEBHOOK_SECRET, start};
 use pao_system_tests::{example_catalog_dir, local_options, sign, stop_local};
 use serde_json::{Value, json};
 use std::time::SystemTime;
@@ -197,6 +197,12 @@ async fn every_described_operation_is_answered_as_described() {
                     pao::webhook::sign(LOCAL_WEBHOOK_SECRET.as_bytes(), &body),
                 ));
             }
+            if path.ends_with("/webhooks/jira") {
+                extra.push((
+                    "X-Hub-Signature",
+                    pao::webhook::sign(LOCAL_JIRA_WEBHOOK_SECRET.as_bytes(), &body),
+                ));
+            }
             let (status, headers, answer) = client
                 .call(method, &concrete(path, &request_id), &body, &extra)
                 .await;
@@ -232,7 +238,7 @@ async fn every_described_operation_is_answered_as_described() {
             ));
         }
     }
-    assert_eq!(answered, 27, "every described operation was called");
+    assert_eq!(answered, 28, "every described operation was called");
     assert!(problems.is_empty(), "{problems:#?}");
     stop_local(running).await;
 }

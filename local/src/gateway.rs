@@ -26,8 +26,9 @@ fn json_response(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
 const QUEUE_PATHS: [&str; 3] = ["api", "v1", "queue"];
 const REFRESH_PATH: [&str; 4] = ["api", "v1", "catalog", "refresh"];
 
-/// The one route API Gateway sends to the webhook function, without IAM.
+/// The routes API Gateway sends to the webhook function, without IAM.
 pub(crate) const WEBHOOK_PATH: &str = "/api/v1/webhooks/github";
+pub(crate) const JIRA_WEBHOOK_PATH: &str = "/api/v1/webhooks/jira";
 
 /// One HTTP call: the webhook route goes to the webhook function's handler (it checks its
 /// HMAC signature itself); every other call is checked for SigV4 like API Gateway's AWS_IAM
@@ -60,7 +61,7 @@ pub(crate) async fn serve(
         .collect();
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or_default().to_string();
-    if parts.method == hyper::Method::POST && path == WEBHOOK_PATH {
+    if parts.method == hyper::Method::POST && (path == WEBHOOK_PATH || path == JIRA_WEBHOOK_PATH) {
         let event = apigw_event(parts.method.as_str(), &path, &query, &headers, &body, None);
         return match lambda_http::request::from_str(&event.to_string()) {
             Ok(request) => http_response(github_webhook::handle(webhook, request).await),

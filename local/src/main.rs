@@ -105,6 +105,24 @@ async fn main() -> ExitCode {
         pao_local::runner::LOCAL_WEBHOOK_SECRET
     );
     println!(
+        "  JIRA webhook   POST http://{}/api/v1/webhooks/jira?instance=default  (X-Hub-Signature secret {})",
+        running.api_addr,
+        pao_local::runner::LOCAL_JIRA_WEBHOOK_SECRET
+    );
+    if running.jira.is_some() {
+        match std::env::var("PAO_JIRA_AUTO_RESOLVE_SECONDS")
+            .ok()
+            .as_deref()
+        {
+            Some("0") => println!(
+                "  tickets        stay open until resolved by hand: make jira-resolve KEY=DBA-1 [RESOLUTION=\"Won't Do\"] [FIELDS='{{\"customfield_10050\": \"db.example.com\"}}']"
+            ),
+            _ => println!(
+                "  tickets        resolve themselves (Done) a few seconds after they are made (PAO_JIRA_AUTO_RESOLVE_SECONDS=0: by hand, make jira-resolve KEY=…)"
+            ),
+        }
+    }
+    println!(
         "  catalog        {} documents at commit {}",
         running.first_sync.added.len(),
         &running.first_sync.commit[..running.first_sync.commit.len().min(12)]

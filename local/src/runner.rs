@@ -3,7 +3,7 @@
 //! Lambda handler the same API Gateway event a deployed REST API would), and runs the worker
 //! the way an SQS event source mapping does (long-poll, batches, partial batch response).
 
-use crate::gateway::{WEBHOOK_PATH, serve};
+use crate::gateway::{JIRA_WEBHOOK_PATH, WEBHOOK_PATH, serve};
 use crate::github_standin::GitHubStandIn;
 use crate::http_standin::HttpStandIn;
 use crate::jira_standin::JiraStandIn;
@@ -48,6 +48,9 @@ pub struct Options {
     pub real_github: Option<crate::real_services::RealGitHub>,
     /// The JIRA secret's value for real JIRA instances, instead of the stand-in.
     pub real_jira: Option<String>,
+    /// The JIRA stand-in's tickets resolve by themselves this long after they are made (zero:
+    /// never; `make jira-resolve` resolves one by hand).
+    pub jira_auto_resolve: Duration,
 }
 
 impl Options {
@@ -117,6 +120,10 @@ impl Options {
                 .ok_or("PAO_LOCAL_POLLERS is not a number from 1 to 50")?,
             real_github,
             real_jira,
+            jira_auto_resolve: var("PAO_JIRA_AUTO_RESOLVE_SECONDS", "5")
+                .parse::<u64>()
+                .map(Duration::from_secs)
+                .map_err(|_| "PAO_JIRA_AUTO_RESOLVE_SECONDS is not a number of seconds (0: off)")?,
         })
     }
 }
@@ -137,6 +144,8 @@ pub const LOCAL_ESCALATION_PROJECT: &str = "OPS";
 pub const LOCAL_REPOSITORY: &str = "pao-local/catalog";
 /// The local webhook secret (a deployment generates one).
 pub const LOCAL_WEBHOOK_SECRET: &str = "local-webhook-secret";
+/// The JIRA webhook's signing secret on the local stack.
+pub const LOCAL_JIRA_WEBHOOK_SECRET: &str = "local-jira-webhook-secret";
 
 /// A running local stack; dropping it stops the servers.
 pub struct Running {
@@ -253,6 +262,13 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     )
     .await
     .map_err(|e| e.to_string())?;
+    provision::put_secret(
+        &secrets,
+        &opts.names.jira_webhook_secret,
+        &serde_json::json!({"signingSecret": LOCAL_JIRA_WEBHOOK_SECRET}).to_string(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
 
     // The same settings and constructors a deployed function uses.
     let mut config = stack.config.clone();
@@ -307,6 +323,17 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             LOCAL_WEBHOOK_SECRET,
         );
         github.auto_complete(Duration::from_secs(3), "success");
+    }
+    // Tickets are worked by themselves too, unless told otherwise, and JIRA says so through
+    // its signed webhook.
+    if let Some(jira) = &jira {
+        jira.notify(
+            &format!("http://{api_addr}{JIRA_WEBHOOK_PATH}?instance=default"),
+            Some(LOCAL_JIRA_WEBHOOK_SECRET),
+        );
+        if !opts.jira_auto_resolve.is_zero() {
+            jira.auto_resolve(opts.jira_auto_resolve, "Done", serde_json::json!({}));
+        }
     }
     let identities = Arc::new(opts.identities.clone());
     let region = opts.region.clone();

@@ -24,6 +24,8 @@ _OWN = {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-t
 
 # The local stack's webhook secret (pao_local::runner::LOCAL_WEBHOOK_SECRET).
 WEBHOOK_SECRET = os.environ.get("PAO_FUZZ_WEBHOOK_SECRET", "local-webhook-secret").encode()
+# The local stack's JIRA webhook signing secret (pao_local::runner::LOCAL_JIRA_WEBHOOK_SECRET).
+JIRA_WEBHOOK_SECRET = os.environ.get("PAO_FUZZ_JIRA_WEBHOOK_SECRET", "local-jira-webhook-secret").encode()
 
 
 class SigV4(requests.auth.AuthBase):
@@ -50,6 +52,11 @@ class SigV4(requests.auth.AuthBase):
         if urlsplit(r.url).path.endswith("/webhooks/github") and re.fullmatch(r"sha256=[0-9a-f]{64}", drawn):
             digest = hmac.new(WEBHOOK_SECRET, body, hashlib.sha256).hexdigest()
             r.headers["X-Hub-Signature-256"] = "sha256=" + digest
+        # The same for the JIRA webhook: a well-formed drawn signature is made the right one.
+        drawn = r.headers.get("X-Hub-Signature", "")
+        if urlsplit(r.url).path.endswith("/webhooks/jira") and drawn.startswith("sha256="):
+            digest = hmac.new(JIRA_WEBHOOK_SECRET, body, hashlib.sha256).hexdigest()
+            r.headers["X-Hub-Signature"] = "sha256=" + digest
         headers = {k: v for k, v in r.headers.items() if k.lower() not in _OWN}
         signed = AWSRequest(method=r.method, url=r.url, data=body, headers=headers)
         self.signer.add_auth(signed)

@@ -217,6 +217,8 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         pollers: 1,
         real_github: None,
         real_jira: None,
+        // As on `make dev`, tickets are worked by themselves (and JIRA's webhook says so).
+        jira_auto_resolve: std::time::Duration::from_secs(1),
     }
 }
 

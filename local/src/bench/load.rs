@@ -263,6 +263,8 @@ pub async fn rows(
         names,
         sweep_interval: Duration::from_secs(30),
         pollers: 4,
+        // The load's tickets only inform (waitForResolution: false).
+        jira_auto_resolve: Duration::ZERO,
     };
     // SAFETY-free: metrics lines off for the local stack is its default.
     let git_dir = opts.catalog_git_dir.clone();

@@ -102,15 +102,18 @@ mod tests {
             unrouted.is_empty(),
             "described but not routed: {unrouted:?}"
         );
-        // The one operation another function answers is the webhook.
+        // The operations another function answers are the webhooks.
         let others: Vec<_> = ops.iter().filter(|(_, _, f)| f.is_some()).collect();
+        let webhook = |path: &str| {
+            (
+                "POST".to_string(),
+                path.to_string(),
+                Some("github-webhook".to_string()),
+            )
+        };
         assert_eq!(
             others,
-            [&(
-                "POST".to_string(),
-                "/webhooks/github".to_string(),
-                Some("github-webhook".to_string())
-            )]
+            [&webhook("/webhooks/github"), &webhook("/webhooks/jira")]
         );
     }
 

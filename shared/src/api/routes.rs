@@ -75,7 +75,10 @@ const ROUTES: &[(&str, &str, Handler)] = &[
 /// Routes another function answers (API Gateway sends them there, not here): method, path,
 /// function. A call that reaches this router on one of their paths gets 405 naming their
 /// methods, as any known path does.
-const ELSEWHERE: &[(&str, &str, &str)] = &[("POST", "/webhooks/github", "github-webhook")];
+const ELSEWHERE: &[(&str, &str, &str)] = &[
+    ("POST", "/webhooks/github", "github-webhook"),
+    ("POST", "/webhooks/jira", "github-webhook"),
+];
 
 /// Every route as `(method, path)`, for documentation and tests.
 pub fn table() -> impl Iterator<Item = (&'static str, &'static str)> {

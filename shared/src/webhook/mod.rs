@@ -1,6 +1,7 @@
-//! The GitHub webhook (`POST /api/v1/webhooks/github`, HMAC instead of IAM).
+//! The webhooks, HMAC instead of IAM: GitHub's here (`POST /api/v1/webhooks/github`), JIRA's
+//! in [`jira`].
 //!
-//! The signature (`X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body with the
+//! The GitHub webhook: the signature (`X-Hub-Signature-256: sha256=<hex>`, HMAC-SHA256 of the raw body with the
 //! shared secret) is checked, in constant time, before anything else is read: a delivery
 //! without a valid one gets 401 and changes nothing. `ping` answers 200. A `push` to the
 //! followed repository and branch syncs the catalog to the branch head ([`crate::sync`]);
@@ -8,6 +9,8 @@
 //! `workflow_run` concludes the task waiting on that run (see `action::github_workflow`).
 //! A delivery id
 //! (`X-GitHub-Delivery`, which GitHub reuses when it redelivers) is processed once.
+
+pub mod jira;
 
 use crate::api::envelope::{ApiError, ApiResponse};
 use crate::clock::Now;
@@ -24,6 +27,8 @@ pub struct Webhook {
     pub worker: crate::worker::Worker,
     /// The Secrets Manager secret holding the webhook's shared secret.
     pub secret_id: String,
+    /// The JIRA webhook's secret (`jira`).
+    pub jira_secret_id: String,
 }
 
 impl Webhook {
@@ -32,6 +37,7 @@ impl Webhook {
             syncer: Syncer::from_config(config, sdk),
             worker: crate::worker::Worker::from_config(config, sdk),
             secret_id: config.github_webhook_secret_id.clone(),
+            jira_secret_id: config.jira_webhook_secret_id.clone(),
         }
     }
 
