@@ -173,7 +173,7 @@ mod tests {
         }
         assert!(
             parse_duration("P1M")
-                .unwrap_err()
+                .expect_err("months are refused")
                 .contains("years and months")
         );
     }

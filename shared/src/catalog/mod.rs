@@ -12,6 +12,7 @@ pub mod parsed;
 pub mod sync;
 pub mod target;
 pub mod validate;
+pub mod waiting;
 pub mod walk;
 
 use crate::form::Form;

@@ -12,8 +12,9 @@
 //! `/rest/api/2/search` in 2025: Cloud is searched with `GET /rest/api/3/search/jql`, Data
 //! Center with `GET /rest/api/2/search`.
 
-pub mod ticket;
-pub use ticket::{Resolved, Ticket, Waiting, resolved};
+mod ticket;
+pub use crate::catalog::waiting::Waiting;
+pub use ticket::{Resolved, Ticket, resolved};
 
 use super::{ActionError, ActionResult};
 use crate::record::ExternalRef;

@@ -479,7 +479,7 @@ fn check_secret_names(fi: &crate::catalog::FulfillmentItem, config: &DocPath, fo
 /// A `jira-ticket` item's waiting keys, and its `outputs` pointers: one that reads more than
 /// a new ticket has (`/fields/…`) needs the resolved ticket, so the item must wait for it.
 fn check_ticket_waiting(fi: &crate::catalog::FulfillmentItem, path: &DocPath, found: &mut Found) {
-    use crate::action::jira::Waiting;
+    use crate::catalog::waiting::{CREATED_POINTERS, Waiting};
     if fi.action != ActionType::JiraTicket {
         return;
     }
@@ -499,7 +499,7 @@ fn check_ticket_waiting(fi: &crate::catalog::FulfillmentItem, path: &DocPath, fo
                 path.key("outputs").key(key.clone()),
                 format!(
                     "{p:?} reads the resolved ticket, but the item does not wait for its resolution (waitForResolution: false); a new ticket has only {}",
-                    crate::action::jira::ticket::CREATED_POINTERS.join(", ")
+                    CREATED_POINTERS.join(", ")
                 ),
             ));
         }
