@@ -164,6 +164,39 @@ fn current_path_not_in_the_form() {
     );
 }
 
+/// Issue 26: the waiting keys of a `jira-ticket` are checked, and an output pointer that reads
+/// the resolved ticket needs an item that waits for it.
+#[test]
+fn ticket_waiting_keys_and_pointers_that_need_the_resolved_ticket() {
+    // ITEM's ticket only informs; reading what a person types needs waiting.
+    let doc = item_with(
+        "        ticket: /key",
+        "        ticket: /key\n        endpoint: /fields/customfield_10050",
+    );
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &doc)]),
+        [
+            "catalog/x.yaml: fulfillment.items[0].outputs.endpoint: \"/fields/customfield_10050\" reads the resolved ticket, but the item does not wait for its resolution (waitForResolution: false); a new ticket has only /key, /id, /url"
+        ]
+    );
+    let waits = doc.replace(
+        "        waitForResolution: false\n",
+        "        maxWait: P2D\n        successResolutions: [Done, Provisioned]\n",
+    );
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &waits)]),
+        Vec::<String>::new()
+    );
+    let months = waits.replace("maxWait: P2D", "maxWait: P1M");
+    let problems = problems_of(&[("catalog/x.yaml", &months)]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("catalog/x.yaml: fulfillment.items[0].config.maxWait: \"P1M\" is not an ISO 8601 duration")
+            && problems[0].contains("years and months have no fixed length"),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn output_used_before_it_is_produced() {
     let doc = item_with("{{.current.basic.instanceName}}", "{{.output.hookStatus}}");

@@ -229,7 +229,7 @@ pub fn progress_line(status: &Value) -> String {
                 t["seq"],
                 t["fulfillmentItemId"].as_str().unwrap_or_default(),
                 t["state"].as_str().unwrap_or_default(),
-                ticket_words(&t["ticket"])
+                ticket_words(t)
             )
         })
         .unwrap_or_default();
@@ -241,13 +241,24 @@ pub fn progress_line(status: &Value) -> String {
     format!("[{bar}] {done}/{total} {state}{current}{error}")
 }
 
-/// A task's JIRA ticket as JIRA has it now: ` · DBA-123 (In Progress, assigned to Dana Lee)`.
-fn ticket_words(ticket: &Value) -> String {
+/// A task's JIRA ticket as JIRA has it now: ` · waiting for DBA-123 (In Progress, assigned to
+/// Dana Lee)` while the task waits on it, ` · OPS-9 (…)` for an escalation ticket.
+fn ticket_words(task: &Value) -> String {
+    let ticket = &task["ticket"];
     let Some(key) = ticket.get("key").and_then(Value::as_str) else {
         return String::new();
     };
+    let waiting = if task["state"] == "processing" {
+        "waiting for "
+    } else {
+        ""
+    };
+    let overdue = task["overdueSince"]
+        .as_str()
+        .map(|since| format!(", overdue since {since}"))
+        .unwrap_or_default();
     if ticket["live"] != Value::Bool(true) {
-        return format!(" · {key} (JIRA did not answer)");
+        return format!(" · {waiting}{key} (JIRA did not answer{overdue})");
     }
     let mut said = vec![ticket["status"].as_str().unwrap_or("no status").to_string()];
     if let Some(r) = ticket["resolution"].as_str() {
@@ -257,7 +268,7 @@ fn ticket_words(ticket: &Value) -> String {
         Some(a) => format!("assigned to {a}"),
         None => "unassigned".into(),
     });
-    format!(" · {key} ({})", said.join(", "))
+    format!(" · {waiting}{key} ({}{overdue})", said.join(", "))
 }
 
 /// Follows a request until it ends. Exit status: 0 completed, 1 failed, aborted or
@@ -341,6 +352,17 @@ mod tests {
         assert_eq!(
             waiting,
             "[##########----------] 1/2 escalated · task 1 (deploy) escalated · OPS-9 (In Progress, assigned to Dana Lee)"
+        );
+        let manual = progress_line(&serde_json::json!({
+            "state": "processing", "progress": {"completed": 0, "total": 2},
+            "currentTask": {"seq": 0, "fulfillmentItemId": "provision", "state": "processing",
+                "overdueSince": "2026-12-08T10:00:00Z",
+                "ticket": {"key": "DBA-123", "url": "u", "live": true, "status": "In Progress",
+                           "resolution": null, "assignee": "Dana Lee"}},
+        }));
+        assert_eq!(
+            manual,
+            "[--------------------] 0/2 processing · task 0 (provision) processing · waiting for DBA-123 (In Progress, assigned to Dana Lee, overdue since 2026-12-08T10:00:00Z)"
         );
         let down = progress_line(&serde_json::json!({
             "state": "escalated", "progress": {"completed": 1, "total": 2},

@@ -6,8 +6,9 @@
 //! or `datacenter` (a personal access token as `Authorization: Bearer`). Issues are created
 //! with `POST /rest/api/2/issue` on both.
 //!
-//! Every issue PAO creates carries a per-task label (`pao-<requestId>-<seq>`), whatever labels
-//! the catalog item sets, so a worker that finds a task still `processing` after a crash can
+//! Every issue PAO creates carries the label `pao` (what the JIRA webhook's JQL filter
+//! selects) and a per-task label (`pao-<requestId>-<seq>`), whatever labels the catalog item
+//! sets, so a worker that finds a task still `processing` after a crash can
 //! look for the ticket instead of creating a second one. Jira Cloud removed
 //! `/rest/api/2/search` in 2025: Cloud is searched with `GET /rest/api/3/search/jql`, Data
 //! Center with `GET /rest/api/2/search`.
@@ -102,6 +103,10 @@ impl JiraInstances {
         })
     }
 }
+
+/// The label on every ticket PAO makes: what the JIRA webhook's JQL filter selects
+/// (`labels = pao`).
+pub const PAO_LABEL: &str = "pao";
 
 /// The label that marks the ticket of one task.
 pub fn task_label(request_id: &str, seq: u32) -> String {
@@ -368,8 +373,11 @@ pub fn issue_fields(
         }
     }
     // PAO's task label goes on every ticket, whatever labels the item sets: it is how a
-    // crashed attempt's ticket is found again.
-    labels.retain(|l| *l != label);
+    // crashed attempt's ticket is found again. So does `pao`, which the JIRA webhook's JQL
+    // filter selects.
+    let pao = Value::String(PAO_LABEL.to_string());
+    labels.retain(|l| *l != label && *l != pao);
+    labels.push(pao);
     labels.push(label);
     fields.insert("labels".into(), Value::Array(labels));
     Ok(fields)
@@ -392,7 +400,7 @@ mod tests {
         assert_eq!(
             Value::Object(f),
             json!({"project": {"key": "DBA"}, "issuetype": {"name": "Task"}, "summary": "Provision x",
-                   "description": "d", "labels": ["pao", "a-b", "pao-req-1-0"], "priority": {"name": "High"},
+                   "description": "d", "labels": ["a-b", "pao", "pao-req-1-0"], "priority": {"name": "High"},
                    "assignee": {"name": "jdoe"}, "components": [{"name": "db"}], "customfield_1": 100})
         );
         assert_eq!(
@@ -427,7 +435,7 @@ mod tests {
             Deployment::Cloud,
         )
         .expect("valid");
-        assert_eq!(f["labels"], json!(["team-db", "pao-req-1-0"]));
+        assert_eq!(f["labels"], json!(["team-db", "pao", "pao-req-1-0"]));
     }
 
     #[test]
