@@ -427,3 +427,86 @@ async fn an_overdue_ticket_is_flagged_once_and_goes_on_waiting() {
     assert_eq!(events_of(&d, "task-overdue"), 1, "{:?}", d.events);
     s.env.cleanup().await;
 }
+
+/// Point 8: `make jira-resolve` resolves a ticket through JIRA's transitions API as a person's
+/// tooling would (resolution, typed fields, comment), and the stand-in delivers the webhook.
+// The script runs as a blocking child process: the stand-in answers from another thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn make_jira_resolve_works_a_ticket_through_the_transitions_api() {
+    // The local stack's stand-in credentials, which the script uses.
+    let jira = JiraStandIn::start(0, "pao@example.com", "local-jira-token")
+        .await
+        .expect("JIRA stand-in");
+    let instances =
+        pao::action::jira::JiraInstances::parse(&jira.secret("default")).expect("secret");
+    let instance = instances.get("default").expect("instance").clone();
+    let client = pao::action::jira::JiraClient::new(reqwest::Client::new());
+    let t = std::time::Duration::from_secs(5);
+    let made = client
+        .create_issue(
+            &instance,
+            &json!({"project": "DBA", "issueType": "Task", "summary": "Provision x"}),
+            "pao-req-9-0",
+            t,
+        )
+        .await
+        .expect("created");
+    let key = made.result["key"].as_str().expect("key").to_string();
+    jira.notify("http://127.0.0.1:9/unused", Some(SIGNING_SECRET));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/jira-resolve.py");
+    let run = |envs: Vec<(&str, String)>| {
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .env("PAO_JIRA_URL", jira.base_url())
+            .envs(envs)
+            .output()
+            .expect("python3 runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, _, err) = run(vec![]);
+    assert_eq!(code, Some(2), "KEY is required: {err}");
+    let (code, _, err) = run(vec![("KEY", key.clone()), ("FIELDS", "[1]".into())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("FIELDS"), "{err}");
+    let (code, out, err) = run(vec![
+        ("KEY", key.clone()),
+        ("RESOLUTION", "Won't Do".into()),
+        (
+            "FIELDS",
+            r#"{"customfield_10050": "db.example.com"}"#.into(),
+        ),
+        ("COMMENT", "no budget".into()),
+    ]);
+    assert_eq!(code, Some(0), "{out} {err}");
+    let ticket = client.ticket(&instance, &key, t).await.expect("read");
+    assert_eq!(ticket.category, "done");
+    assert_eq!(ticket.resolution.as_deref(), Some("Won't Do"));
+    assert_eq!(ticket.last_comment.as_deref(), Some("no budget"));
+    assert_eq!(
+        ticket.issue.pointer("/fields/customfield_10050"),
+        Some(&json!("db.example.com"))
+    );
+    // The stand-in told PAO, signed, as Jira Cloud does.
+    let delivery = jira.deliveries().last().cloned().expect("delivered");
+    let signature = delivery
+        .headers
+        .iter()
+        .find(|(k, _)| k == "X-Hub-Signature")
+        .map(|(_, v)| v.clone())
+        .expect("signed");
+    assert!(pao::webhook::signature_matches(
+        SIGNING_SECRET.as_bytes(),
+        delivery.body.as_bytes(),
+        &signature
+    ));
+    let body: Value = serde_json::from_str(&delivery.body).expect("JSON");
+    assert_eq!(body["webhookEvent"], json!("jira:issue_updated"));
+    assert_eq!(body["issue"]["key"], json!(key));
+    let (code, _, err) = run(vec![("KEY", "DBA-999".into())]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("404"), "{err}");
+}
