@@ -26,8 +26,11 @@ use std::time::Duration;
 
 /// At most this many tasks of each kind are looked at per run; the next run takes the rest.
 pub const BATCH_LIMIT: usize = 200;
-/// At most this many workflow runs are asked about per run (one GitHub call each).
+/// At most this many workflow runs and tickets are asked about per run (one call each).
 pub const POLL_LIMIT: usize = 25;
+/// Polls stop once a run has spent this long on them (a slow GitHub or JIRA): the sweeper's
+/// Lambda has 60 s, and the rest wait for the next run, still oldest first.
+pub const POLL_BUDGET: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -240,11 +243,19 @@ impl Sweeper {
         // that never came. Least recently polled first, each polled one goes to the back:
         // every run and ticket gets its turn.
         let poll_before = rfc3339(now_epoch.saturating_sub(self.settings.poll_after.as_secs()));
+        let polling = std::time::Instant::now();
         for seen in self
             .store
             .waiting_tasks(&poll_before, self.settings.poll_limit)
             .await?
         {
+            if polling.elapsed() > POLL_BUDGET {
+                tracing::warn!(
+                    polled = report.polled.len(),
+                    "polling stopped for this run: GitHub or JIRA answer slowly"
+                );
+                break;
+            }
             report.polled.push(name(&seen));
             match self.worker.poll(&seen).await {
                 Ok(crate::worker::Outcome::Completed | crate::worker::Outcome::Failed(_)) => {

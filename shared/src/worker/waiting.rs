@@ -10,6 +10,11 @@ use crate::catalog::ActionType;
 use crate::clock::Now;
 use crate::record::TaskRecord;
 use crate::store::Read;
+use std::time::Duration;
+
+/// How long JIRA may take to say how a ticket is: well inside API Gateway's 29 s for the
+/// webhook, and short enough for the sweeper to poll its share within its run.
+pub const TICKET_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Worker {
     /// A task waiting on `key` (a workflow run) learns how it ended: it completes or fails
@@ -89,7 +94,7 @@ impl Worker {
         };
         let ticket = self
             .jira
-            .ticket(instance, &key, self.settings.action_timeout)
+            .ticket(instance, &key, TICKET_READ_TIMEOUT)
             .await?;
         let waiting = Waiting::of(&task.item.config).unwrap_or_default();
         match resolved(&ticket, &waiting.success) {
