@@ -472,10 +472,12 @@ def check_translated(name, parameters, checks):
     expect = {
         "ApiFunction": {f"pao/{env}/cursor-key", f"pao/{env}/jira", catalog_token},
         "WorkerFunction": {f"pao/{env}/jira", f"pao/{env}/github-token", f"pao/{env}/catalog/cmdb-token"},
-        "GithubWebhookFunction": {f"pao/{env}/github-webhook", catalog_token},
-        "SweeperFunction": {f"pao/{env}/github-token"},
+        # The JIRA webhook: its own secret, and the instances it asks about a ticket.
+        "GithubWebhookFunction": {f"pao/{env}/github-webhook", f"pao/{env}/jira-webhook", f"pao/{env}/jira", catalog_token},
+        # Polls workflow runs and waiting tickets.
+        "SweeperFunction": {f"pao/{env}/github-token", f"pao/{env}/jira"},
     }
-    every = {f"pao/{env}/{n}" for n in ("cursor-key", "jira", "github-token", "github-webhook", "catalog/cmdb-token", "catalog/x/y", "catalog-elsewhere")}
+    every = {f"pao/{env}/{n}" for n in ("cursor-key", "jira", "github-token", "github-webhook", "jira-webhook", "catalog/cmdb-token", "catalog/x/y", "catalog-elsewhere")}
     every |= {catalog_token}
     for fid, wanted in expect.items():
         st = role_statements(stack, fid)
