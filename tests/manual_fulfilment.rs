@@ -368,6 +368,10 @@ async fn unsigned_or_wrongly_signed_deliveries_change_nothing() {
     // Not JSON, unsigned: 401 before the body is read.
     let (status, _) = send(&s, &[], &[], "{not json").await;
     assert_eq!(status, 401);
+    // An instance that cannot be a name is refused as such.
+    let (status, answer) = send(&s, &[("instance", "")], &forged.headers, &forged.body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["details"][0]["field"], json!("instance"));
     let still = detail_of(&s.env, &id).await;
     assert_eq!(still.tasks[0].state, TaskState::Processing);
     assert_eq!(still.tasks[0].updated_at, d.tasks[0].updated_at);

@@ -70,7 +70,19 @@ impl Webhook {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
+        // The instance names the token and the JIRA to ask: a name as the JIRA secret has them.
         let instance = param("instance").unwrap_or("default");
+        if instance.is_empty()
+            || instance.len() > 64
+            || !instance
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(ApiError::Validation(vec![Problem::at(
+                "instance",
+                "is the name of a JIRA instance in the JIRA secret (letters, digits, - _ ., at most 64)",
+            )]));
+        }
         self.authenticate_jira(instance, param("token"), headers, body)
             .await?;
         let meta = json!({"correlationId": correlation_id});
