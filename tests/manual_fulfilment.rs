@@ -372,6 +372,16 @@ async fn unsigned_or_wrongly_signed_deliveries_change_nothing() {
     let (status, answer) = send(&s, &[("instance", "")], &forged.headers, &forged.body).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["error"]["details"][0]["field"], json!("instance"));
+    let (status, answer) = send(&s, &[("issue", "X-1")], &forged.headers, &forged.body).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["details"][0]["field"], json!("issue"));
+    let number = "42";
+    let signed = vec![(
+        "X-Hub-Signature".to_string(),
+        pao::webhook::sign(SIGNING_SECRET.as_bytes(), number.as_bytes()),
+    )];
+    let (status, answer) = send(&s, &[], &signed, number).await;
+    assert_eq!(status, 400, "{answer}");
     let still = detail_of(&s.env, &id).await;
     assert_eq!(still.tasks[0].state, TaskState::Processing);
     assert_eq!(still.tasks[0].updated_at, d.tasks[0].updated_at);

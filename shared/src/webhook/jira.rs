@@ -70,6 +70,12 @@ impl Webhook {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
+        if let Some((unknown, _)) = query.iter().find(|(k, _)| k != "instance" && k != "token") {
+            return Err(ApiError::Validation(vec![Problem::at(
+                unknown.chars().take(64).collect::<String>(),
+                "is not a parameter of the JIRA webhook (instance, token)",
+            )]));
+        }
         // The instance names the token and the JIRA to ask: a name as the JIRA secret has them.
         let instance = param("instance").unwrap_or("default");
         if instance.is_empty()
@@ -103,6 +109,12 @@ impl Webhook {
                 ),
             )])
         })?;
+        if !payload.is_object() {
+            return Err(ApiError::Validation(vec![Problem::at(
+                "body",
+                "must be a JSON object",
+            )]));
+        }
         let event = payload
             .get("webhookEvent")
             .and_then(Value::as_str)
