@@ -318,7 +318,7 @@ pub fn watch(target: &Target, request_id: &str, interval: u64, as_json: bool) ->
                 }
                 return ExitCode::SUCCESS;
             }
-            "failed" | "aborted" | "escalated" => {
+            "failed" | "aborted" | "escalated" | "rejected" => {
                 if terminal {
                     println!();
                 }

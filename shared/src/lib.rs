@@ -42,6 +42,7 @@
 
 pub mod action;
 pub mod api;
+pub mod approval;
 pub mod aws;
 pub mod catalog;
 pub mod clock;

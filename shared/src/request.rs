@@ -12,8 +12,11 @@ use serde_json::Value;
 
 /// Where a request is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum RequestState {
+    /// Written with its tasks, waiting for the approvals its item or bundle asks for: nothing
+    /// is queued or sent to any target before the last stage approves.
+    AwaitingApproval,
     /// Written with its tasks; its first task not yet running.
     Submitted,
     Processing,
@@ -28,10 +31,13 @@ pub enum RequestState {
     Escalating,
     /// The failed and remaining tasks became linked JIRA tickets.
     Escalated,
+    /// An approver said no (or a stage timed out to rejection): nothing ran.
+    Rejected,
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 8] = [
+    pub const ALL: [RequestState; 10] = [
+        Self::AwaitingApproval,
         Self::Submitted,
         Self::Processing,
         Self::Completed,
@@ -40,6 +46,7 @@ impl RequestState {
         Self::Aborted,
         Self::Escalating,
         Self::Escalated,
+        Self::Rejected,
     ];
 
     /// The one place that says which request state changes are allowed.
@@ -64,6 +71,9 @@ impl RequestState {
                 // Escalation claims the request first, so a retry or abort cannot interleave.
                 | (Failed, Escalating)
                 | (Escalating, Escalated)
+                // Approvals: the last approval releases it; a rejection or the requester's
+                // abort ends it before anything ran.
+                | (AwaitingApproval, Submitted | Rejected | Aborted)
         )
     }
 
@@ -75,7 +85,10 @@ impl RequestState {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Aborted | Self::Escalated)
+        matches!(
+            self,
+            Self::Completed | Self::Aborted | Self::Escalated | Self::Rejected
+        )
     }
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +101,8 @@ impl RequestState {
             Self::Aborted => "aborted",
             Self::Escalating => "escalating",
             Self::Escalated => "escalated",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Rejected => "rejected",
         }
     }
 
@@ -151,14 +166,32 @@ mod tests {
             (Retrying, Aborted),
             (Failed, Escalating),
             (Escalating, Escalated),
+            (AwaitingApproval, Submitted),
+            (AwaitingApproval, Rejected),
+            (AwaitingApproval, Aborted),
         ] {
             assert!(from.can_become(to), "{from} -> {to}");
         }
         for s in RequestState::ALL {
             assert!(!Completed.can_become(s));
             assert!(!Aborted.can_become(s));
-            assert!(!s.can_become(Submitted));
+            assert!(!Rejected.can_become(s), "rejected is the end");
+            assert_eq!(
+                s != AwaitingApproval,
+                !s.can_become(Submitted),
+                "{s} -> submitted"
+            );
+            // Nothing goes back to waiting for approval.
+            assert!(!s.can_become(AwaitingApproval));
             assert_eq!(RequestState::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::Value::String(s.as_str().into()))
+            );
+        }
+        // Nothing runs, fails or is retried before the approvals.
+        for s in [Processing, Completed, Failed, Retrying, Escalating] {
+            assert!(!AwaitingApproval.can_become(s), "awaiting_approval -> {s}");
         }
         assert!(!Processing.can_become(Retrying));
         // Once escalation has claimed a request, no other decision lands.

@@ -200,7 +200,7 @@ impl Worker {
         }
         if matches!(
             request_state,
-            RequestState::Aborted | RequestState::Escalated
+            RequestState::Aborted | RequestState::Escalated | RequestState::Rejected
         ) {
             if matches!(task.state, TaskState::Queued | TaskState::Pending) {
                 self.skip(&task).await?;

@@ -1,0 +1,488 @@
+//! Approvals (issue 27 groundwork): the rules a catalog item's `approval.stages` and
+//! `access.requesters` state, and how decisions count. Pure logic: no store, no API yet.
+//!
+//! A group of principals (`approvers`, `escalateTo`, `requesters`) is named by IAM ARN
+//! patterns (`*` and `?` as IAM's `ArnLike`) and/or principal tags (every tag listed must
+//! match; a tag may allow several values). A principal belongs to the group when it matches
+//! one of the ARN patterns or all of the tags. A stage needs `any` one approval, `all` of its
+//! named principals (ARNs without a wildcard only: a wildcard or a tag group has no "all"), or
+//! a number of them. The requester never decides their own request, and one principal decides
+//! a stage once; a rejection ends the stage.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A principal as PAO knows it: its ARN, its unique id and its tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Caller {
+    pub arn: String,
+    /// The principal's unique id (`AROA…:session`, `AIDA…`), what ownership is keyed on.
+    pub id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A group of principals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    pub arns: Vec<String>,
+    /// Tag key → the values it may have (one of them).
+    pub tags: BTreeMap<String, Vec<String>>,
+}
+
+/// How many of a stage's approvers must approve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Require {
+    Any,
+    All,
+    AtLeast(u32),
+}
+
+/// What a stage's timeout does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnTimeout {
+    Reject,
+    /// The stage's `escalateTo` group decides from then on.
+    Escalate,
+}
+
+/// One approval stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stage {
+    pub id: String,
+    pub approvers: Group,
+    pub require: Require,
+    /// A template; the stage applies only when it renders `true`.
+    pub when: Option<String>,
+    pub timeout: Option<Duration>,
+    pub on_timeout: OnTimeout,
+    pub escalate_to: Option<Group>,
+    pub remind_after: Option<Duration>,
+}
+
+/// One principal's decision on a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub stage: String,
+    pub arn: String,
+    pub approve: bool,
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+/// Where a stage stands given its decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// `approvals` so far of `needed` (for `all`: of the named principals).
+    Pending {
+        approvals: u32,
+        needed: u32,
+    },
+    Approved,
+    /// Ended by this rejection.
+    Rejected(Decision),
+}
+
+/// Why a caller may not decide a stage: the rule, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the requester never approves or rejects their own request")]
+    OwnRequest,
+    #[error("{caller} is not an approver of stage {stage:?}: {rule}")]
+    NotAnApprover {
+        caller: String,
+        stage: String,
+        rule: String,
+    },
+    #[error("{caller} has already decided stage {stage:?}")]
+    AlreadyDecided { caller: String, stage: String },
+}
+
+/// Whether `arn` matches an IAM ARN pattern: `*` any run of characters, `?` one character.
+pub fn arn_like(pattern: &str, arn: &str) -> bool {
+    let (p, a): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    // Iterative glob with one backtrack point: linear in practice, never exponential.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < a.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == a[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|c| *c == '*')
+}
+
+impl Group {
+    /// Whether `caller` belongs: one of the ARN patterns, or every tag.
+    pub fn admits(&self, caller: &Caller) -> bool {
+        let by_arn = self.arns.iter().any(|p| arn_like(p, &caller.arn));
+        let by_tags = !self.tags.is_empty()
+            && self.tags.iter().all(|(k, values)| {
+                caller
+                    .tags
+                    .get(k)
+                    .is_some_and(|v| values.iter().any(|w| w == v))
+            });
+        by_arn || by_tags
+    }
+
+    /// The principals `all` means: ARNs without a wildcard; None when the group has a
+    /// wildcard or tags (it has no fixed membership).
+    pub fn named(&self) -> Option<&[String]> {
+        let fixed = self.tags.is_empty()
+            && !self.arns.is_empty()
+            && self.arns.iter().all(|a| !a.contains(['*', '?']));
+        fixed.then_some(self.arns.as_slice())
+    }
+
+    /// The group in words, for refusals and the approval's view.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.arns.is_empty() {
+            parts.push(format!("an ARN like {}", self.arns.join(" or ")));
+        }
+        if !self.tags.is_empty() {
+            let tags: Vec<String> = self
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.join("|")))
+                .collect();
+            parts.push(format!("the tags {}", tags.join(", ")));
+        }
+        if parts.is_empty() {
+            "nobody".into()
+        } else {
+            parts.join(", or ")
+        }
+    }
+
+    /// Reads a group (`{arns: [...], tags: {k: v | [v...]}}`); errors name the key.
+    pub fn parse(value: &Value) -> Result<Self, (String, String)> {
+        let Some(object) = value.as_object() else {
+            return Err((String::new(), "is {arns: [...], tags: {...}}".into()));
+        };
+        if let Some(unknown) = object.keys().find(|k| *k != "arns" && *k != "tags") {
+            return Err((
+                unknown.clone(),
+                "is not a key of a group (arns, tags)".into(),
+            ));
+        }
+        let arns = match object.get("arns") {
+            None => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .filter(|s| s.starts_with("arn:") && !s.contains("{{"))
+                        .map(str::to_string)
+                        .ok_or((
+                            "arns".to_string(),
+                            "holds IAM ARN patterns (arn:…, * and ? allowed)".to_string(),
+                        ))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(("arns".into(), "is a list of IAM ARN patterns".into())),
+        };
+        let mut tags = BTreeMap::new();
+        match object.get("tags") {
+            None => {}
+            Some(Value::Object(t)) => {
+                for (k, v) in t {
+                    let values = match v {
+                        Value::String(s) => vec![s.clone()],
+                        Value::Array(a) if !a.is_empty() => a
+                            .iter()
+                            .map(|x| x.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                            .ok_or((
+                                format!("tags.{k}"),
+                                "is a value or a list of values".to_string(),
+                            ))?,
+                        _ => {
+                            return Err((
+                                format!("tags.{k}"),
+                                "is a value or a list of values".into(),
+                            ));
+                        }
+                    };
+                    tags.insert(k.clone(), values);
+                }
+            }
+            Some(_) => return Err(("tags".into(), "is a map of tag keys to values".into())),
+        }
+        if arns.is_empty() && tags.is_empty() {
+            return Err((
+                String::new(),
+                "names no one: give arns, tags or both".into(),
+            ));
+        }
+        Ok(Self { arns, tags })
+    }
+}
+
+impl Stage {
+    /// Whether `caller` may decide this stage now, for a request made by `requester`, given
+    /// the decisions so far; `escalated`: the stage timed out to its `escalateTo` group.
+    pub fn may_decide(
+        &self,
+        caller: &Caller,
+        requester: &Caller,
+        decisions: &[Decision],
+        escalated: bool,
+    ) -> Result<(), Refusal> {
+        let same = match (&caller.id, &requester.id) {
+            (Some(a), Some(b)) => a == b,
+            _ => caller.arn == requester.arn,
+        };
+        if same {
+            return Err(Refusal::OwnRequest);
+        }
+        let group = match (&self.escalate_to, escalated) {
+            (Some(to), true) => to,
+            _ => &self.approvers,
+        };
+        if !group.admits(caller) {
+            return Err(Refusal::NotAnApprover {
+                caller: caller.arn.clone(),
+                stage: self.id.clone(),
+                rule: format!("needs {}", group.describe()),
+            });
+        }
+        if decisions
+            .iter()
+            .any(|d| d.stage == self.id && d.arn == caller.arn)
+        {
+            return Err(Refusal::AlreadyDecided {
+                caller: caller.arn.clone(),
+                stage: self.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where the stage stands given every decision recorded (others' stages ignored).
+    pub fn standing(&self, decisions: &[Decision]) -> Standing {
+        let mine: Vec<&Decision> = decisions.iter().filter(|d| d.stage == self.id).collect();
+        if let Some(no) = mine.iter().find(|d| !d.approve) {
+            return Standing::Rejected((*no).clone());
+        }
+        let approvers: Vec<&str> = mine.iter().map(|d| d.arn.as_str()).collect();
+        let approvals = approvers.len() as u32;
+        let (done, needed) = match self.require {
+            Require::Any => (approvals >= 1, 1),
+            Require::AtLeast(n) => (approvals >= n, n),
+            Require::All => {
+                let named = self.approvers.named().unwrap_or_default();
+                let approved = named
+                    .iter()
+                    .filter(|a| approvers.contains(&a.as_str()))
+                    .count() as u32;
+                return if !named.is_empty() && approved == named.len() as u32 {
+                    Standing::Approved
+                } else {
+                    Standing::Pending {
+                        approvals: approved,
+                        needed: named.len() as u32,
+                    }
+                };
+            }
+        };
+        if done {
+            Standing::Approved
+        } else {
+            Standing::Pending { approvals, needed }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn caller(arn: &str, tags: &[(&str, &str)]) -> Caller {
+        Caller {
+            arn: arn.into(),
+            id: None,
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    fn stage(approvers: Value, require: Require) -> Stage {
+        Stage {
+            id: "dba".into(),
+            approvers: Group::parse(&approvers).expect("group"),
+            require,
+            when: None,
+            timeout: None,
+            on_timeout: OnTimeout::Reject,
+            escalate_to: Some(
+                Group::parse(&json!({"tags": {"team": "platform-leads"}})).expect("group"),
+            ),
+            remind_after: None,
+        }
+    }
+
+    fn decided(arn: &str, approve: bool) -> Decision {
+        Decision {
+            stage: "dba".into(),
+            arn: arn.into(),
+            approve,
+            comment: None,
+            at: "2026-12-06T10:00:00Z".into(),
+        }
+    }
+
+    const DANA: &str = "arn:aws:sts::111122223333:assumed-role/DBA/dana@example.com";
+    const OMAR: &str = "arn:aws:sts::111122223333:assumed-role/DBA/omar@example.com";
+    const DEV: &str = "arn:aws:sts::111122223333:assumed-role/Developer/dev@example.com";
+
+    #[test]
+    fn arn_patterns_match_as_iam_does() {
+        assert!(arn_like("arn:aws:sts::*:assumed-role/DBA/*", DANA));
+        assert!(!arn_like("arn:aws:sts::*:assumed-role/DBA/*", DEV));
+        assert!(arn_like(
+            "arn:aws:iam::11112222333?:user/a",
+            "arn:aws:iam::111122223333:user/a"
+        ));
+        assert!(!arn_like(
+            "arn:aws:iam::111122223333:user/a",
+            "arn:aws:iam::111122223333:user/ab"
+        ));
+        assert!(arn_like("*", DEV));
+        assert!(!arn_like("", DEV));
+        // Many stars over a long ARN stay fast (no exponential backtracking).
+        let pattern = "*a".repeat(40);
+        assert!(!arn_like(&pattern, &"a".repeat(39)));
+    }
+
+    #[test]
+    fn a_group_admits_by_arn_or_by_every_tag() {
+        let g = Group::parse(&json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"],
+                                     "tags": {"team": "dba", "level": ["senior", "lead"]}}))
+        .expect("group");
+        assert!(g.admits(&caller(DANA, &[])));
+        assert!(g.admits(&caller(DEV, &[("team", "dba"), ("level", "lead")])));
+        assert!(!g.admits(&caller(DEV, &[("team", "dba")])));
+        assert!(!g.admits(&caller(DEV, &[("team", "dba"), ("level", "junior")])));
+        assert_eq!(g.named(), None);
+        assert_eq!(
+            Group::parse(&json!({})).map_err(|e| e.1),
+            Err("names no one: give arns, tags or both".into())
+        );
+        assert_eq!(
+            Group::parse(&json!({"arns": ["{{.current.x}}"]})).map_err(|e| e.0),
+            Err("arns".into())
+        );
+        assert_eq!(
+            Group::parse(&json!({"users": []})).map_err(|e| e.0),
+            Err("users".into())
+        );
+    }
+
+    #[test]
+    fn the_requester_never_decides_and_each_approver_once() {
+        let s = stage(
+            json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"]}),
+            Require::Any,
+        );
+        let dana = caller(DANA, &[]);
+        assert_eq!(
+            s.may_decide(&dana, &dana, &[], false),
+            Err(Refusal::OwnRequest)
+        );
+        let dev = caller(DEV, &[]);
+        assert!(matches!(
+            s.may_decide(&dev, &dana, &[], false),
+            Err(Refusal::NotAnApprover { .. })
+        ));
+        assert_eq!(s.may_decide(&dana, &dev, &[], false), Ok(()));
+        assert!(matches!(
+            s.may_decide(&dana, &dev, &[decided(DANA, true)], false),
+            Err(Refusal::AlreadyDecided { .. })
+        ));
+        // After a timeout that escalates, the escalation group decides instead.
+        let lead = caller(
+            DEV.replace("Developer", "Lead").as_str(),
+            &[("team", "platform-leads")],
+        );
+        assert_eq!(s.may_decide(&lead, &dev, &[], true), Ok(()));
+        assert!(s.may_decide(&dana, &dev, &[], true).is_err());
+        let refusal = s.may_decide(&dev, &dana, &[], false).expect_err("refused");
+        assert!(
+            refusal
+                .to_string()
+                .contains("needs an ARN like arn:aws:sts::*:assumed-role/DBA/*"),
+            "{refusal}"
+        );
+    }
+
+    #[test]
+    fn any_all_and_n_of_m_count_as_stated() {
+        let any = stage(
+            json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"]}),
+            Require::Any,
+        );
+        assert_eq!(
+            any.standing(&[]),
+            Standing::Pending {
+                approvals: 0,
+                needed: 1
+            }
+        );
+        assert_eq!(any.standing(&[decided(DANA, true)]), Standing::Approved);
+        let two = stage(json!({"tags": {"team": "dba"}}), Require::AtLeast(2));
+        assert_eq!(
+            two.standing(&[decided(DANA, true)]),
+            Standing::Pending {
+                approvals: 1,
+                needed: 2
+            }
+        );
+        assert_eq!(
+            two.standing(&[decided(DANA, true), decided(OMAR, true)]),
+            Standing::Approved
+        );
+        let all = stage(json!({"arns": [DANA, OMAR]}), Require::All);
+        assert_eq!(all.approvers.named().map(<[String]>::len), Some(2));
+        assert_eq!(
+            all.standing(&[decided(DANA, true)]),
+            Standing::Pending {
+                approvals: 1,
+                needed: 2
+            }
+        );
+        assert_eq!(
+            all.standing(&[decided(OMAR, true), decided(DANA, true)]),
+            Standing::Approved
+        );
+        // One rejection ends the stage, whatever else was said.
+        assert_eq!(
+            two.standing(&[decided(DANA, true), decided(OMAR, false)]),
+            Standing::Rejected(decided(OMAR, false))
+        );
+        // Decisions on other stages do not count.
+        let mut other = decided(DANA, true);
+        other.stage = "finance".into();
+        assert_eq!(
+            any.standing(&[other]),
+            Standing::Pending {
+                approvals: 0,
+                needed: 1
+            }
+        );
+    }
+}
