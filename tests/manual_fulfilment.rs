@@ -524,3 +524,52 @@ async fn make_jira_resolve_works_a_ticket_through_the_transitions_api() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("404"), "{err}");
 }
+
+/// Aborting a request whose task waits on a ticket tells the person working it (a comment);
+/// the ticket's later resolution is recorded on the task alone and runs nothing after it.
+#[tokio::test]
+async fn an_abort_tells_the_ticket_and_nothing_runs_after_its_resolution() {
+    let s = setup().await;
+    let id = submit(&s, "unneeded-db").await;
+    let d = drain_until(&s.env, &s.worker, &id, waiting).await;
+    let key = ticket_of(&d);
+    let (status, answer) = pao_system_tests::api_send(
+        &s.app,
+        pao_system_tests::api_request(DEV, "POST", &format!("/api/v1/requests/{id}/abort"), None),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["ticketsTold"], json!([key]));
+    let comments = s
+        .jira
+        .issues()
+        .into_iter()
+        .find(|i| i.key == key)
+        .map(|i| i.comments)
+        .unwrap_or_default();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].contains(&format!("PAO request {id} was aborted by {DEV}")),
+        "{comments:?}"
+    );
+    // The engineer closes it; the poll records that on the task, the request stays aborted
+    // and nothing after it runs.
+    assert!(s.jira.resolve(&key, "Won't Do", json!({}), None));
+    let sweeper = pao_system_tests::sweeper_for(&s.env, 900, 120);
+    let report = sweeper
+        .sweep(pao::clock::now_epoch() + 200)
+        .await
+        .expect("sweep");
+    assert_eq!(report.concluded, [format!("{id}#0")], "{report:?}");
+    let after = detail_of(&s.env, &id).await;
+    assert_eq!(after.request.state, RequestState::Aborted);
+    assert_eq!(after.tasks[0].state, TaskState::Failed);
+    assert_eq!(after.tasks[1].state, TaskState::Skipped);
+    let again = sweeper
+        .sweep(pao::clock::now_epoch() + 400)
+        .await
+        .expect("sweep");
+    assert!(again.polled.is_empty(), "no longer waiting: {again:?}");
+    assert!(s.stand_in.calls().is_empty());
+    s.env.cleanup().await;
+}

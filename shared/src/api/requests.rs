@@ -538,9 +538,13 @@ async fn decide_abort(
         .store
         .abort_request(r, &d.tasks, &Now::current(), &event)
         .await?;
+    // Whoever works a ticket a task waits on is told it is no longer needed (best effort: the
+    // abort stands whatever JIRA says).
+    let told = super::tickets::tell_aborted(app, &d, &who.arn).await;
     Ok(ApiResponse::ok(
         200,
-        json!({"requestId": r.request_id, "state": RequestState::Aborted, "skippedTasks": skipped}),
+        json!({"requestId": r.request_id, "state": RequestState::Aborted, "skippedTasks": skipped,
+               "ticketsTold": told}),
         call.meta(),
     ))
 }

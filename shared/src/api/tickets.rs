@@ -87,6 +87,57 @@ pub async fn live(app: &App, refs: &[&ExternalRef]) -> HashMap<String, Value> {
     out
 }
 
+/// After an abort: a comment on each ticket a task was waiting on (at most [`MAX_LIVE`], each
+/// within [`LIVE_TIMEOUT`]), so the person working it stops. Returns the keys told; a JIRA
+/// that fails is logged and skipped.
+pub async fn tell_aborted(app: &App, d: &crate::record::RequestDetail, by: &str) -> Vec<String> {
+    let waiting: Vec<&ExternalRef> = d
+        .tasks
+        .iter()
+        .filter(|t| t.item.action == ActionType::JiraTicket && t.waits_outside())
+        .filter_map(|t| t.external_ref.as_ref())
+        .take(MAX_LIVE)
+        .collect();
+    if waiting.is_empty() {
+        return Vec::new();
+    }
+    let Some(instances) = app
+        .secrets
+        .get(&app.escalation.jira_secret_id)
+        .await
+        .ok()
+        .and_then(|s| JiraInstances::parse(&s).ok())
+    else {
+        tracing::warn!(request_id = %d.request.request_id, "could not tell JIRA of the abort: no JIRA secret");
+        return Vec::new();
+    };
+    let text = format!(
+        "PAO request {} was aborted by {by}: this ticket is no longer needed, and nothing PAO would have done after it will run. Close it (Won't Do) unless it is wanted for another reason.",
+        d.request.request_id
+    );
+    let told = futures_util::future::join_all(waiting.iter().map(|r| {
+        let instance = instances.by_url(&r.url);
+        let text = &text;
+        async move {
+            let instance = instance?;
+            let said = tokio::time::timeout(
+                LIVE_TIMEOUT,
+                app.jira.comment(instance, &r.key, text, LIVE_TIMEOUT),
+            )
+            .await;
+            match said {
+                Ok(Ok(())) => Some(r.key.clone()),
+                _ => {
+                    tracing::warn!(ticket = %r.key, "could not tell JIRA of the abort");
+                    None
+                }
+            }
+        }
+    }))
+    .await;
+    told.into_iter().flatten().collect()
+}
+
 /// `data` (a task view) with its ticket as JIRA has it now, when it has one.
 pub fn attach(data: &mut Value, r: &ExternalRef, live: &HashMap<String, Value>) {
     let mut ticket = json!({"key": r.key, "url": r.url});

@@ -149,6 +149,27 @@ impl JiraClient {
         let issue = call(request, instance, timeout, "JIRA").await?;
         Ok(Ticket::of(&instance.base_url, key, issue))
     }
+
+    /// Adds a comment to ticket `key` (plain text, as REST v2 takes it).
+    pub async fn comment(
+        &self,
+        instance: &JiraInstance,
+        key: &str,
+        text: &str,
+        timeout: Duration,
+    ) -> Result<(), ActionError> {
+        let path = format!(
+            "2/issue/{}/comment",
+            crate::signing::uri_encode(key.as_bytes(), false)
+        );
+        let request = self
+            .http
+            .client()
+            .post(endpoint(instance, &path))
+            .json(&serde_json::json!({ "body": text }));
+        call(request, instance, timeout, "JIRA comment").await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
