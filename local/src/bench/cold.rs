@@ -5,6 +5,7 @@
 //! A second run hands it one event twice: the first answer's extra time over the second is
 //! what the first invocation pays (catalog load, secret fetch).
 
+use super::{Row, Spread};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -13,7 +14,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use std::convert::Infallible;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -239,4 +240,90 @@ pub async fn first_invocation(
         ([n1, n2, ..], [r1, r2, ..]) => Ok((r1.duration_since(*n1), r2.duration_since(*n2))),
         _ => Err("the stub saw too few calls".into()),
     }
+}
+
+/// Fresh processes per function for the first invocation's extra time.
+const FIRST_RUNS: usize = 5;
+
+/// The rows of each function's release binary in `bin_dir`: its size (goal: at most 8 MiB),
+/// its cold start (median of `cold_runs`; goal: at most 15 ms and no AWS call before the first
+/// event) and its first invocation's extra time, handed the event file of `events/` named
+/// beside it. `env` is what the deployed function would get.
+pub async fn binary_rows(
+    bin_dir: &Path,
+    functions: &[(&str, &str)],
+    env: &[(String, String)],
+    cold_runs: usize,
+) -> Result<Vec<Row>, super::fixture::Error> {
+    let mut rows = Vec::new();
+    for (function, event_file) in functions.iter().copied() {
+        let binary = bin_dir.join(function);
+        let Ok(meta) = std::fs::metadata(&binary) else {
+            rows.push(Row::new(
+                format!("{function}: binary"),
+                format!("not built ({})", binary.display()),
+            ));
+            continue;
+        };
+        let mib = meta.len() as f64 / 1_048_576.0;
+        rows.push(
+            Row::new(
+                format!("{function}: stripped release binary"),
+                format!("{mib:.2} MiB ({} bytes)", meta.len()),
+            )
+            .goal("<= 8 MiB", meta.len() <= 8 * 1_048_576),
+        );
+        match starts(&binary, env, cold_runs).await {
+            Ok(starts) => {
+                let ready = Spread::of(starts.iter().map(|s| s.ready).collect());
+                let early = starts
+                    .iter()
+                    .map(|s| s.early_connections)
+                    .max()
+                    .unwrap_or(0);
+                rows.push(
+                    Row::new(
+                        format!(
+                            "{function}: cold start, exec to first /next (median of {cold_runs})"
+                        ),
+                        format!(
+                            "{} ms; AWS connections before the first event: {early}",
+                            super::short(ready.p50)
+                        ),
+                    )
+                    .goal(
+                        "<= 15 ms, no call",
+                        ready.p50 <= Duration::from_millis(15) && early == 0,
+                    ),
+                );
+            }
+            Err(e) => rows.push(Row::new(
+                format!("{function}: cold start"),
+                format!("failed: {e}"),
+            )),
+        }
+        let event_path =
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events")).join(event_file);
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&event_path)?)?;
+        // Each run is a fresh process handed the event twice; medians, since one sample
+        // against a busy endpoint swings by tens of milliseconds.
+        match first_invocations(&binary, env, &event, FIRST_RUNS).await {
+            Ok((first, second, extra)) => rows.push(Row::new(
+                format!(
+                    "{function}: first invocation's extra time ({event_file}, median of {FIRST_RUNS})"
+                ),
+                format!(
+                    "{} ms (first {} ms, second {} ms)",
+                    super::short(extra),
+                    super::short(first),
+                    super::short(second)
+                ),
+            )),
+            Err(e) => rows.push(Row::new(
+                format!("{function}: first invocation"),
+                format!("failed: {e}"),
+            )),
+        }
+    }
+    Ok(rows)
 }

@@ -20,9 +20,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Fresh processes per function for the first invocation's extra time.
-const FIRST_RUNS: usize = 5;
-
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -495,75 +492,7 @@ async fn main() -> Result<(), Error> {
         }
     }
     env.push(("PAO_METRICS".into(), "off".into()));
-    for (function, event_file) in functions {
-        let binary = bin_dir.join(function);
-        let Ok(meta) = std::fs::metadata(&binary) else {
-            rows.push(Row::new(
-                format!("{function}: binary"),
-                format!("not built ({})", binary.display()),
-            ));
-            continue;
-        };
-        let mib = meta.len() as f64 / 1_048_576.0;
-        rows.push(
-            Row::new(
-                format!("{function}: stripped release binary"),
-                format!("{mib:.2} MiB ({} bytes)", meta.len()),
-            )
-            .goal("<= 8 MiB", meta.len() <= 8 * 1_048_576),
-        );
-        match cold::starts(&binary, &env, cold_runs).await {
-            Ok(starts) => {
-                let ready = Spread::of(starts.iter().map(|s| s.ready).collect());
-                let early = starts
-                    .iter()
-                    .map(|s| s.early_connections)
-                    .max()
-                    .unwrap_or(0);
-                rows.push(
-                    Row::new(
-                        format!(
-                            "{function}: cold start, exec to first /next (median of {cold_runs})"
-                        ),
-                        format!(
-                            "{} ms; AWS connections before the first event: {early}",
-                            bench::short(ready.p50)
-                        ),
-                    )
-                    .goal(
-                        "<= 15 ms, no call",
-                        ready.p50 <= Duration::from_millis(15) && early == 0,
-                    ),
-                );
-            }
-            Err(e) => rows.push(Row::new(
-                format!("{function}: cold start"),
-                format!("failed: {e}"),
-            )),
-        }
-        let event_path =
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../events")).join(event_file);
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(&event_path)?)?;
-        // Each run is a fresh process handed the event twice; medians, since one sample
-        // against a busy endpoint swings by tens of milliseconds.
-        match cold::first_invocations(&binary, &env, &event, FIRST_RUNS).await {
-            Ok((first, second, extra)) => rows.push(Row::new(
-                format!(
-                    "{function}: first invocation's extra time ({event_file}, median of {FIRST_RUNS})"
-                ),
-                format!(
-                    "{} ms (first {} ms, second {} ms)",
-                    bench::short(extra),
-                    bench::short(first),
-                    bench::short(second)
-                ),
-            )),
-            Err(e) => rows.push(Row::new(
-                format!("{function}: first invocation"),
-                format!("failed: {e}"),
-            )),
-        }
-    }
+    rows.extend(cold::binary_rows(&bin_dir, &functions, &env, cold_runs).await?);
 
     // ---- Catalog refresh.
     let (full, one) = refresh::timed(&stack, &sdk, &secrets).await?;
