@@ -217,8 +217,10 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         pollers: 1,
         real_github: None,
         real_jira: None,
-        // As on `make dev`, tickets are worked by themselves (and JIRA's webhook says so).
-        jira_auto_resolve: std::time::Duration::from_secs(1),
+        // As on `make dev`, tickets are worked by themselves (and JIRA's webhook says so), a
+        // few seconds after they are made, as a person would: by then the worker has long
+        // recorded the task as waiting on its ticket, however busy the machine.
+        jira_auto_resolve: std::time::Duration::from_secs(3),
     }
 }
 
