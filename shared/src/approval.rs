@@ -2,7 +2,8 @@
 //! `access.requesters` state, and how decisions count. Pure logic: no store, no API yet.
 //!
 //! A group of principals (`approvers`, `escalateTo`, `requesters`) is named by IAM ARN
-//! patterns (`*` and `?` as IAM's `ArnLike`) and/or principal tags (every tag listed must
+//! patterns (`*` and `?` as IAM's `ArnLike`; a session is named by its role, as operators are,
+//! [`crate::principal::matches`]) and/or principal tags (every tag listed must
 //! match; a tag may allow several values). A principal belongs to the group when it matches
 //! one of the ARN patterns or all of the tags. A stage needs `any` one approval, `all` of its
 //! named principals (ARNs without a wildcard only: a wildcard or a tag group has no "all"), or
@@ -98,34 +99,13 @@ pub enum Refusal {
     AlreadyDecided { caller: String, stage: String },
 }
 
-/// Whether `arn` matches an IAM ARN pattern: `*` any run of characters, `?` one character.
-pub fn arn_like(pattern: &str, arn: &str) -> bool {
-    let (p, a): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
-    // Iterative glob with one backtrack point: linear in practice, never exponential.
-    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
-    while j < a.len() {
-        if i < p.len() && (p[i] == '?' || p[i] == a[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == '*' {
-            star = Some(i);
-            mark = j;
-            i += 1;
-        } else if let Some(s) = star {
-            i = s + 1;
-            mark += 1;
-            j = mark;
-        } else {
-            return false;
-        }
-    }
-    p[i..].iter().all(|c| *c == '*')
-}
-
 impl Group {
     /// Whether `caller` belongs: one of the ARN patterns, or every tag.
     pub fn admits(&self, caller: &Caller) -> bool {
-        let by_arn = self.arns.iter().any(|p| arn_like(p, &caller.arn));
+        let by_arn = self
+            .arns
+            .iter()
+            .any(|p| crate::principal::matches(p, &caller.arn));
         let by_tags = !self.tags.is_empty()
             && self.tags.iter().all(|(k, values)| {
                 caller
@@ -352,21 +332,13 @@ mod tests {
 
     #[test]
     fn arn_patterns_match_as_iam_does() {
-        assert!(arn_like("arn:aws:sts::*:assumed-role/DBA/*", DANA));
-        assert!(!arn_like("arn:aws:sts::*:assumed-role/DBA/*", DEV));
-        assert!(arn_like(
-            "arn:aws:iam::11112222333?:user/a",
-            "arn:aws:iam::111122223333:user/a"
-        ));
-        assert!(!arn_like(
-            "arn:aws:iam::111122223333:user/a",
-            "arn:aws:iam::111122223333:user/ab"
-        ));
-        assert!(arn_like("*", DEV));
-        assert!(!arn_like("", DEV));
-        // Many stars over a long ARN stay fast (no exponential backtracking).
-        let pattern = "*a".repeat(40);
-        assert!(!arn_like(&pattern, &"a".repeat(39)));
+        let g = |p: &str| Group::parse(&json!({"arns": [p]})).expect("group");
+        assert!(g("arn:aws:sts::*:assumed-role/DBA/*").admits(&caller(DANA, &[])));
+        assert!(!g("arn:aws:sts::*:assumed-role/DBA/*").admits(&caller(DEV, &[])));
+        // A session is named by its role, with or without the role's path.
+        assert!(g("arn:aws:iam::111122223333:role/DBA").admits(&caller(DANA, &[])));
+        assert!(g("arn:aws:iam::111122223333:role/teams/data/DBA").admits(&caller(DANA, &[])));
+        assert!(!g("arn:aws:iam::111122223333:role/DBA").admits(&caller(DEV, &[])));
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod operations;
 pub mod path;
 pub mod plan;
+pub mod principal;
 pub mod problem;
 pub mod queue;
 pub mod record;

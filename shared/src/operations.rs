@@ -405,7 +405,8 @@ impl Operators {
     pub fn admit_at_api(&self, caller_arn: &str, home_account: Option<&str>) -> bool {
         self.listed(caller_arn)
             || (self.tag.is_some()
-                && home_account.is_some_and(|home| account_of(caller_arn) == Some(home)))
+                && home_account
+                    .is_some_and(|home| crate::principal::account_of(caller_arn) == Some(home)))
     }
 
     /// Whether `caller_arn` matches a listed ARN (`*` matches any run of characters, as in
@@ -415,12 +416,9 @@ impl Operators {
     /// function sees only the session ARN, which has no path; a role's name is unique in its
     /// account, so the listed ARN without its path names the same role.
     pub fn listed(&self, caller_arn: &str) -> bool {
-        let principal = principal_arn(caller_arn);
-        self.principals.iter().any(|p| {
-            arn_like(p, caller_arn)
-                || arn_like(p, &principal)
-                || without_role_path(p).is_some_and(|q| arn_like(&q, &principal))
-        })
+        self.principals
+            .iter()
+            .any(|p| crate::principal::matches(p, caller_arn))
     }
 
     /// How the rule reads, for a 403.
@@ -441,77 +439,10 @@ impl Operators {
     }
 }
 
-/// The account of an IAM or STS ARN (`arn:aws:sts::<account>:…`).
-pub fn account_of(arn: &str) -> Option<&str> {
-    let mut parts = arn.splitn(6, ':');
-    match (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) {
-        (Some("arn"), Some(_), Some("iam" | "sts"), Some(_), Some(account))
-            if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            Some(account)
-        }
-        _ => None,
-    }
-}
-
-/// `aws:PrincipalArn` of a caller: an assumed-role session's role ARN; others as they are.
-pub fn principal_arn(caller_arn: &str) -> String {
-    let Some(rest) = caller_arn.strip_prefix("arn:") else {
-        return caller_arn.to_string();
-    };
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    if let [partition, "sts", _, account, resource] = parts.as_slice() {
-        if let Some(role) = resource.strip_prefix("assumed-role/") {
-            let role = role.split('/').next().unwrap_or_default();
-            return format!("arn:{partition}:iam::{account}:role/{role}");
-        }
-    }
-    caller_arn.to_string()
-}
-
-/// A role ARN (or pattern) without its path: `arn:aws:iam::1:role/a/b/Name` →
-/// `arn:aws:iam::1:role/Name`; `None` when it names no role or has no path.
-fn without_role_path(arn: &str) -> Option<String> {
-    let (head, rest) = arn.split_once(":role/")?;
-    let (_, name) = rest.rsplit_once('/')?;
-    Some(format!("{head}:role/{name}"))
-}
-
-/// IAM `ArnLike`: `*` matches any run, `?` one character. Greedy with one backtrack point
-/// (the last `*`), so the work is at most pattern length × ARN length whatever the caller's
-/// ARN: a recursive match would be exponential in the number of `*`.
-fn arn_like(pattern: &str, arn: &str) -> bool {
-    let (p, s) = (pattern.as_bytes(), arn.as_bytes());
-    let (mut i, mut j) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while j < s.len() {
-        if i < p.len() && (p[i] == b'?' || p[i] == s[j]) {
-            i += 1;
-            j += 1;
-        } else if i < p.len() && p[i] == b'*' {
-            star = Some((i, j));
-            i += 1;
-        } else if let Some((si, sj)) = star {
-            // The last `*` takes one more character.
-            i = si + 1;
-            j = sj + 1;
-            star = Some((si, sj + 1));
-        } else {
-            return false;
-        }
-    }
-    p[i..].iter().all(|c| *c == b'*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::principal::{account_of, arn_like, principal_arn};
 
     const SESSION: &str = "arn:aws:sts::000000000000:assumed-role/PlatformOps/ops@example.com";
     const HOME: &str = "000000000000";
