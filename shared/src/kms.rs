@@ -5,7 +5,7 @@
 //! Every call carries an encryption context; KMS binds the ciphertext to it, so a ciphertext
 //! decrypts only with the context it was made with (and the key policy can require its keys).
 
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -138,48 +138,18 @@ impl Kms {
     /// One KMS operation (`Encrypt`, `CreateKey`, …) with its JSON body; the answer's JSON.
     /// The local stack provisions its key with it.
     pub async fn call(&self, operation: &str, body: Value) -> Result<Value, KmsError> {
-        let provider = self
-            .credentials
-            .as_ref()
-            .ok_or_else(|| KmsError::Unreachable("no AWS credentials".into()))?;
-        let c = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| KmsError::Unreachable(format!("credentials: {e}")))?;
-        let credentials = crate::signing::Credentials {
-            access_key_id: c.access_key_id().to_string(),
-            secret_access_key: c.secret_access_key().to_string(),
-            session_token: c.session_token().map(str::to_string),
-        };
-        let body = body.to_string().into_bytes();
-        let headers = crate::signing::sign_for(
-            ("kms", "application/x-amz-json-1.1"),
-            "POST",
-            &self.endpoint,
-            &body,
-            &credentials,
-            &self.region,
-            std::time::SystemTime::now(),
-        )
-        .map_err(KmsError::Unreachable)?;
-        let mut request = self
-            .http
-            .post(&self.endpoint)
-            .header("x-amz-target", format!("TrentService.{operation}"));
-        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let answer = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| KmsError::Unreachable(e.without_url().to_string()))?;
-        let status = answer.status().as_u16();
         // KMS answers are small (a ciphertext of at most 4 KB of plaintext, base64).
-        let text = answer
-            .text()
-            .await
-            .map_err(|e| KmsError::Unreachable(e.without_url().to_string()))?;
+        let (status, text) = crate::signing::signed_post(
+            &self.http,
+            &self.endpoint,
+            ("kms", "application/x-amz-json-1.1"),
+            &self.region,
+            self.credentials.as_ref(),
+            &[("x-amz-target", format!("TrentService.{operation}"))],
+            body.to_string().into_bytes(),
+        )
+        .await
+        .map_err(KmsError::Unreachable)?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             return Ok(value);

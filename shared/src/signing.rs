@@ -41,6 +41,59 @@ pub fn sign(
     )
 }
 
+/// One POST to an AWS service's `endpoint`, signed with the credentials `provider` gives now:
+/// `service` and the content type its protocol sends, extra `headers` (KMS's target), and
+/// the answer's status and text. Errors are words for the caller's own error type; the
+/// endpoint's URL is never part of them.
+pub async fn signed_post(
+    http: &reqwest::Client,
+    endpoint: &str,
+    (service, content_type): (&str, &str),
+    region: &str,
+    provider: Option<&aws_credential_types::provider::SharedCredentialsProvider>,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> Result<(u16, String), String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let provider = provider.ok_or("no AWS credentials")?;
+    let c = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("credentials: {e}"))?;
+    let credentials = Credentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: c.session_token().map(str::to_string),
+    };
+    let signed = sign_for(
+        (service, content_type),
+        "POST",
+        endpoint,
+        &body,
+        &credentials,
+        region,
+        SystemTime::now(),
+    )?;
+    let mut request = http.post(endpoint);
+    for (k, v) in headers {
+        request = request.header(*k, v.as_str());
+    }
+    for (k, v) in signed.iter().filter(|(k, _)| k != "host") {
+        request = request.header(k.as_str(), v.as_str());
+    }
+    let answer = request
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    let status = answer.status().as_u16();
+    let text = answer
+        .text()
+        .await
+        .map_err(|e| e.without_url().to_string())?;
+    Ok((status, text))
+}
+
 /// [`sign`] for an AWS service (`service`, and the content type its protocol sends).
 pub fn sign_for(
     (service, content_type): (&str, &str),
