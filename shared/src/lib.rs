@@ -58,6 +58,7 @@ pub mod operations;
 pub mod path;
 pub mod plan;
 pub mod principal;
+pub mod principal_tags;
 pub mod problem;
 pub mod queue;
 pub mod record;
