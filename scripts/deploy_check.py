@@ -485,6 +485,15 @@ def check_translated(name, parameters, checks):
             should = secret_name in wanted or (fid == "WorkerFunction" and secret_name.startswith(f"pao/{env}/catalog/"))
             may = allowed(st, "secretsmanager:GetSecretValue", secret(secret_name))
             c(f"{fid} {'reads' if should else 'cannot read'} secret {secret_name}", may == should)
+        # Callers' tags (catalog access rules): the API only, read-only, this account only.
+        reads_tags = fid == "ApiFunction"
+        for action, arn in (("iam:ListRoleTags", f"arn:aws:iam::{ACCOUNT}:role/DBA"),
+                            ("iam:ListUserTags", f"arn:aws:iam::{ACCOUNT}:user/teams/omar")):
+            c(f"{fid} {'may' if reads_tags else 'may not'} {action} in its account",
+              allowed(st, action, arn) == reads_tags)
+        c(f"{fid} may not read tags of another account's roles",
+          not allowed(st, "iam:ListRoleTags", "arn:aws:iam::999999999999:role/DBA"))
+        c(f"{fid} may not change IAM", not allowed(st, "iam:TagRole", f"arn:aws:iam::{ACCOUNT}:role/DBA"))
     return t
 
 
@@ -548,6 +557,9 @@ def iam(recording, keys_file):
             known.append((logical_id, re.escape(arn).replace(marker, env_re)))
     catalog = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pao/{marker}/catalog/"
     known.append(("catalog secret", re.escape(catalog).replace(marker, env_re) + ".+"))
+    # The account's roles and users (callers whose IAM tags the API reads): not the stack's
+    # resources, so no environment in their names.
+    known.append(("account principals", "(?P<env>)" + re.escape(f"arn:aws:iam::{ACCOUNT}:") + "(role|user)/.+"))
 
     failures, seen = [], {}
     calls = [json.loads(line) for line in Path(recording).read_text().splitlines() if line.strip()]

@@ -298,6 +298,10 @@ def _iam_calls(service, action, params, region):
         return [(f"secretsmanager:{action}", secret)]
     if service == "kms":
         return [(f"kms:{action}", _kms_key(params.get("KeyId"), region))]
+    if service == "iam" and params.get("RoleName"):
+        return [(f"iam:{action}", f"arn:aws:iam::{_ACCOUNT}:role/{params['RoleName']}")]
+    if service == "iam" and params.get("UserName"):
+        return [(f"iam:{action}", f"arn:aws:iam::{_ACCOUNT}:user/{params['UserName']}")]
     return [(f"{service}:{action}", "*")]
 
 

@@ -197,6 +197,34 @@ fn ticket_waiting_keys_and_pointers_that_need_the_resolved_ticket() {
     );
 }
 
+/// Issue 27 point 6: `access.requesters` must name someone, as ARN patterns and/or tags.
+#[test]
+fn access_names_its_requesters() {
+    let with = |access: &str| item_with("fulfillment:\n", &format!("{access}fulfillment:\n"));
+    assert_eq!(
+        problems_of(&[(
+            "catalog/x.yaml",
+            &with(
+                "access:\n  requesters: { arns: [\"arn:aws:iam::*:role/DBA\"], tags: { team: [dba, platform] } }\n"
+            )
+        )]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &with("access:\n  requesters: {}\n"))]),
+        ["catalog/x.yaml: access.requesters: names no one: give arns, tags or both"]
+    );
+    let problems = problems_of(&[(
+        "catalog/x.yaml",
+        &with("access:\n  requesters: { arns: [\"role/DBA\"] }\n"),
+    )]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("access.requesters.arns"),
+        "{problems:?}"
+    );
+}
+
 #[test]
 fn output_used_before_it_is_produced() {
     let doc = item_with("{{.current.basic.instanceName}}", "{{.output.hookStatus}}");

@@ -20,7 +20,7 @@ fn account_in(xml: &str) -> String {
 #[tokio::test]
 async fn a_sessions_tags_are_its_roles_and_a_users_its_own() {
     let env = TestEnv::new().await;
-    let admin = PrincipalTags::new(&env.sdk, None);
+    let admin = PrincipalTags::new(&env.sdk);
     let role = format!("DBA-{}", env.table);
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
     let made = admin
@@ -58,29 +58,35 @@ async fn a_sessions_tags_are_its_roles_and_a_users_its_own() {
         .await
         .expect("user made");
 
-    let tags = PrincipalTags::new(&env.sdk, Some(&account));
+    let tags = PrincipalTags::new(&env.sdk);
     let session = format!("arn:aws:sts::{account}:assumed-role/{role}/dana@example.com");
-    let got = tags.of(&session).await.expect("role tags");
+    let got = tags.of(&session, Some(&account)).await.expect("role tags");
     assert_eq!(got.get("team").map(String::as_str), Some("dba"));
     assert_eq!(got.get("cost-center").map(String::as_str), Some("R&D <42>"));
     let got = tags
-        .of(&format!("arn:aws:iam::{account}:user/teams/data/{user}"))
+        .of(
+            &format!("arn:aws:iam::{account}:user/teams/data/{user}"),
+            Some(&account),
+        )
         .await
         .expect("user tags");
     assert_eq!(got.get("team").map(String::as_str), Some("data"));
 
     // Another account's principal: IAM here cannot say, so no tags (never an error).
     let foreign = tags
-        .of(&format!("arn:aws:sts::999999999999:assumed-role/{role}/x"))
+        .of(
+            &format!("arn:aws:sts::999999999999:assumed-role/{role}/x"),
+            Some(&account),
+        )
         .await
         .expect("no call");
     assert!(foreign.is_empty());
     // A role IAM does not know is IAM's refusal, named.
     let missing = tags
-        .of(&format!(
-            "arn:aws:sts::{account}:assumed-role/Nobody-{}/x",
-            env.table
-        ))
+        .of(
+            &format!("arn:aws:sts::{account}:assumed-role/Nobody-{}/x", env.table),
+            Some(&account),
+        )
         .await
         .expect_err("no such role");
     assert!(

@@ -179,6 +179,8 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .await
         .map_err(|e| e.to_string())?;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    // The identities' tags live in IAM, where PAO reads them as in AWS.
+    provision::tag_identities(&sdk, &opts.identities).await?;
 
     let (jira, jira_secret) = match &opts.real_jira {
         Some(secret) => (None, secret.clone()),

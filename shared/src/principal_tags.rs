@@ -31,12 +31,11 @@ pub enum TagError {
 /// Tags read, by role or user, with when they were read.
 type Kept = HashMap<String, (Instant, BTreeMap<String, String>)>;
 
-/// Reads principals' tags from IAM, for principals of `home_account` only.
+/// Reads principals' tags from IAM.
 pub struct PrincipalTags {
     http: reqwest::Client,
     endpoint: String,
     credentials: Option<SharedCredentialsProvider>,
-    home_account: Option<String>,
     kept: tokio::sync::Mutex<Kept>,
 }
 
@@ -44,7 +43,6 @@ impl std::fmt::Debug for PrincipalTags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrincipalTags")
             .field("endpoint", &self.endpoint)
-            .field("home_account", &self.home_account)
             .finish_non_exhaustive()
     }
 }
@@ -75,9 +73,8 @@ pub fn owner_of(caller_arn: &str) -> Option<(String, Owner)> {
 
 impl PrincipalTags {
     /// A reader with the SDK configuration's endpoint and credentials (IAM is global: its
-    /// endpoint is `https://iam.amazonaws.com`, region `us-east-1`); `home_account` is the
-    /// account whose principals' tags may be read (None: nobody's).
-    pub fn new(sdk: &crate::aws::SdkConfig, home_account: Option<&str>) -> Self {
+    /// endpoint is `https://iam.amazonaws.com`, region `us-east-1`).
+    pub fn new(sdk: &crate::aws::SdkConfig) -> Self {
         let endpoint = std::env::var("AWS_ENDPOINT_URL_IAM")
             .ok()
             .filter(|v| !v.trim().is_empty())
@@ -90,19 +87,22 @@ impl PrincipalTags {
                 .unwrap_or_default(),
             endpoint: format!("{}/", endpoint.trim_end_matches('/')),
             credentials: sdk.credentials_provider(),
-            home_account: home_account.map(str::to_string),
             kept: Default::default(),
         }
     }
 
     /// The tags of the caller `caller_arn`: its role's or its user's, read from IAM (kept for
-    /// [`KEEP`]). A principal of another account, or one IAM names no tags for (the root, a
-    /// federated user), has none as far as PAO can tell.
-    pub async fn of(&self, caller_arn: &str) -> Result<BTreeMap<String, String>, TagError> {
+    /// [`KEEP`]). A principal of another account than `home_account` (the function's own), or
+    /// one IAM names no tags for (the root, a federated user), has none as far as PAO can tell.
+    pub async fn of(
+        &self,
+        caller_arn: &str,
+        home_account: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, TagError> {
         let Some((account, owner)) = owner_of(caller_arn) else {
             return Ok(BTreeMap::new());
         };
-        if self.home_account.as_deref() != Some(account.as_str()) {
+        if home_account != Some(account.as_str()) {
             return Ok(BTreeMap::new());
         }
         let cache_key = format!("{owner:?}");

@@ -2,7 +2,9 @@
 //! [`stack`] provisions a whole stack under [`Names`] of its own (the local runner, the tests,
 //! `pao-bench` and `pao-invoke` all use it) and returns the `Config` its functions would read.
 
+mod identities;
 mod kms;
+pub use identities::tag_identities;
 pub use kms::{create_secrets_key, delete_secrets_key};
 
 use aws_sdk_dynamodb::types::{

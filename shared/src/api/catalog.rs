@@ -16,13 +16,24 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
     let (version, catalog) = (&current.version, &current.catalog);
     let limit = limit_param(req, 50)?;
     let category = req.query("category").filter(|c| !c.is_empty());
+    let only_requestable = match req.query("requestable") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(ApiError::Validation(vec![crate::problem::Problem::at(
+                "requestable",
+                "is true or false",
+            )]));
+        }
+    };
+    let requester = super::access::Requester::of(app, req)?;
     let q = req
         .query("q")
         .map(str::to_lowercase)
         .filter(|q| !q.is_empty());
     // A cursor is good for the same search of the same catalog version only.
     let scope = format!(
-        "catalog|{version}|{}|{}",
+        "catalog|{version}|{}|{}|{only_requestable}",
         category.unwrap_or_default(),
         q.as_deref().unwrap_or_default()
     );
@@ -48,6 +59,16 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
             })
         })
         .collect();
+    // Who may request each: a refusal's rule, by id (an IAM tag read at most once per call).
+    let mut refusals = std::collections::HashMap::new();
+    for e in &matching {
+        if let Some(rule) = requester.refused(&e.document).await? {
+            refusals.insert(e.document.id().as_str().to_string(), rule);
+        }
+    }
+    if only_requestable {
+        matching.retain(|e| !refusals.contains_key(e.document.id().as_str()));
+    }
     // By name, so pages are stable whatever order the repository's files are in.
     matching.sort_by(|a, b| {
         let (a, b) = (a.document.metadata(), b.document.metadata());
@@ -57,13 +78,22 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
         .iter()
         .skip(start)
         .take(limit)
-        .map(|e| to_data(Card::of(e)))
+        .map(|e| requestable(to_data(Card::of(e)), refusals.get(e.document.id().as_str())))
         .collect();
     let next = (start + limit < matching.len()).then(|| key.seal(&scope, &json!(start + limit)));
     meta["catalogVersion"] = json!(version);
     meta["total"] = json!(matching.len());
     meta["nextCursor"] = json!(next);
     Ok(ApiResponse::ok(200, Value::Array(page), meta))
+}
+
+/// A card with whether the caller may request it: `"requestable": false` and the rule.
+fn requestable(mut card: Value, refused: Option<&String>) -> Value {
+    card["requestable"] = json!(refused.is_none());
+    if let Some(rule) = refused {
+        card["requestableRule"] = json!(rule);
+    }
+    card
 }
 
 /// `GET /catalog/{id}`: one document with its form (and a bundle's components).
@@ -87,7 +117,10 @@ async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiRe
     if form_only {
         return Ok(ApiResponse::ok(200, form, meta));
     }
-    let mut data = to_data(Card::of(entry));
+    let refused = super::access::Requester::of(app, call.req)?
+        .refused(&entry.document)
+        .await?;
+    let mut data = requestable(to_data(Card::of(entry)), refused.as_ref());
     data["form"] = form;
     if let Document::Bundle(b) = &entry.document {
         data["components"] = b.component_refs();

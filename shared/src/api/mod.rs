@@ -11,6 +11,7 @@
 //! (`schemas/openapi.yaml`); [`views`] is how records look on the wire and
 //! [`envelope`] maps every error to its status in one place.
 
+mod access;
 mod catalog;
 pub mod envelope;
 mod health;
@@ -136,6 +137,8 @@ pub struct App {
     pub kms: crate::kms::Kms,
     /// JIRA tickets as JIRA has them now, kept a few seconds.
     pub tickets: tickets::LiveTickets,
+    /// Callers' IAM tags, for `access` rules that name tags.
+    pub tags: crate::principal_tags::PrincipalTags,
     catalog: RwLock<Option<CachedCatalog>>,
 }
 
@@ -193,6 +196,7 @@ impl App {
             metrics: crate::metrics::Metrics::from_config("api", config),
             kms: crate::kms::Kms::new(sdk, &config.secrets_key_id),
             tickets: tickets::LiveTickets::default(),
+            tags: crate::principal_tags::PrincipalTags::new(sdk),
             settings: ApiSettings {
                 region: config.region.clone(),
                 environment: config.environment.clone(),

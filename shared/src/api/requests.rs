@@ -128,6 +128,25 @@ async fn create(
         idempotency_seed: seed,
         catalog_commit: current.commit.clone(),
     };
+    // Who may request each item is asked first: a refused item writes nothing, and its answer
+    // is a 403 naming the item and the rule.
+    let requester = super::access::Requester::of(app, req)?;
+    for (i, item) in submission.items.iter().enumerate() {
+        let Some(entry) = catalog.get(item.target.id()) else {
+            continue; // the build below names it
+        };
+        if let Some(rule) = requester.refused(&entry.document).await? {
+            return Err(ApiError::Forbidden(format!(
+                "items[{i}]: you may not request {} {:?}: {rule}",
+                if matches!(entry.document, crate::catalog::Document::Bundle(_)) {
+                    "bundle"
+                } else {
+                    "catalog item"
+                },
+                item.target.id()
+            )));
+        }
+    }
     // Every item is validated before anything is written: one bad item writes none.
     let mut built = Vec::new();
     let mut issues = Vec::new();

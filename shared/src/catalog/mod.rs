@@ -143,6 +143,9 @@ pub struct CatalogItem {
     pub metadata: Metadata,
     pub form: Form,
     pub fulfillment: Fulfillment,
+    /// Who may request it (`access.requesters`; absent: every signed caller).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,6 +168,9 @@ pub struct CatalogBundle {
     pub metadata: Metadata,
     pub form: Form,
     pub components: Vec<Component>,
+    /// Who may request it; it governs its components (their own `access` is not asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Value>,
 }
 
 impl CatalogBundle {
@@ -201,6 +207,21 @@ impl Document {
 
     pub fn id(&self) -> &CatalogId {
         &self.metadata().id
+    }
+
+    /// Who may request it (`access.requesters`), or None: every signed caller. A group that
+    /// does not parse (validation refuses it) admits nobody.
+    pub fn requesters(&self) -> Option<crate::approval::Group> {
+        let access = match self {
+            Self::Item(i) => i.access.as_ref(),
+            Self::Bundle(b) => b.access.as_ref(),
+        }?;
+        Some(
+            access
+                .get("requesters")
+                .and_then(|r| crate::approval::Group::parse(r).ok())
+                .unwrap_or_default(),
+        )
     }
 
     pub fn kind(&self) -> &'static str {

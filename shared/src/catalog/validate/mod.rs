@@ -178,6 +178,7 @@ impl Context<'_> {
         let mut found = Vec::new();
         let form_path = DocPath::root().key("form");
         check_form(entry.document.form(), &form_path, &mut found);
+        check_access(&entry.document, &mut found);
         match &entry.document {
             Document::Item(item) => self.check_item(item, &mut found),
             Document::Bundle(bundle) => self.check_bundle(bundle, &mut found),
@@ -449,6 +450,24 @@ impl Context<'_> {
                 })
             }
         }
+    }
+}
+
+/// `access.requesters` names someone, as a group of principals.
+fn check_access(document: &Document, found: &mut Found) {
+    let access = match document {
+        Document::Item(i) => i.access.as_ref(),
+        Document::Bundle(b) => b.access.as_ref(),
+    };
+    let Some(requesters) = access.and_then(|a| a.get("requesters")) else {
+        return;
+    };
+    if let Err((key, problem)) = crate::approval::Group::parse(requesters) {
+        let mut path = DocPath::root().key("access").key("requesters");
+        for part in key.split('.').filter(|p| !p.is_empty()) {
+            path = path.key(part.to_string());
+        }
+        found.push((path, problem));
     }
 }
 

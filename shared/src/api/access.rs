@@ -1,0 +1,69 @@
+//! Who may request a catalog item or bundle (`access.requesters`, issue 27 point 6): the
+//! caller's ARN, and when the rule names tags, the caller's IAM tags (read from IAM once per
+//! call, only when an ARN pattern did not already decide). A bundle's rule governs its
+//! components: their own `access` is not asked.
+
+use super::App;
+use super::envelope::ApiError;
+use crate::api::ApiRequest;
+use crate::approval::Caller;
+use crate::catalog::Document;
+use std::collections::BTreeMap;
+
+/// The caller as `access` rules see it.
+pub(super) struct Requester<'a> {
+    app: &'a App,
+    arn: String,
+    home_account: Option<String>,
+    tags: tokio::sync::OnceCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Requester<'a> {
+    pub(super) fn of(app: &'a App, req: &ApiRequest) -> Result<Self, ApiError> {
+        let caller = super::input::caller(req)?;
+        Ok(Self {
+            app,
+            arn: caller.arn,
+            home_account: req.home_account.clone(),
+            tags: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// None when the caller may request `document`; else the rule that refuses it, in words.
+    pub(super) async fn refused(&self, document: &Document) -> Result<Option<String>, ApiError> {
+        let Some(group) = document.requesters() else {
+            return Ok(None);
+        };
+        let by_arn = Caller {
+            arn: self.arn.clone(),
+            ..Caller::default()
+        };
+        if group.admits(&by_arn) {
+            return Ok(None);
+        }
+        let rule = format!("access.requesters admits {}", group.describe());
+        if group.tags.is_empty() {
+            return Ok(Some(rule));
+        }
+        let tags = self
+            .tags
+            .get_or_try_init(|| async {
+                self.app
+                    .tags
+                    .of(&self.arn, self.home_account.as_deref())
+                    .await
+                    .map_err(|e| {
+                        ApiError::Unavailable(format!(
+                            "who may request this is decided by IAM tags, and they could not be read: {e}"
+                        ))
+                    })
+            })
+            .await?;
+        let with_tags = Caller {
+            arn: self.arn.clone(),
+            id: None,
+            tags: tags.clone(),
+        };
+        Ok((!group.admits(&with_tags)).then_some(rule))
+    }
+}

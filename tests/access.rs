@@ -1,0 +1,154 @@
+//! Issue 27 point 6: who may request an item or bundle (`access.requesters`), by ARN pattern
+//! or by the caller's IAM tags (read from the local endpoint's IAM, as in AWS): the catalog
+//! marks what the caller may not request and filters it on `?requestable=true`; submitting it
+//! answers 403 naming the item and the rule, and nothing is written; a bundle's rule governs
+//! its components.
+
+use pao_local::sigv4::Identity;
+use pao_system_tests::{TestEnv, api_request, api_send, app_for, dump_table, write_repo};
+use serde_json::{Value, json};
+
+fn documents(suffix: &str) -> Vec<(String, String)> {
+    let item = |id: &str, access: &str| {
+        format!(
+            "schemaVersion: catalog/v1\nkind: CatalogItem\nmetadata: {{ id: {id}, name: {id}, version: 1.0.0, category: testing, owner: team-test, description: d }}\n{access}form:\n  groups:\n    - id: basic\n      fields:\n        - {{ id: note, type: string }}\nfulfillment:\n  items:\n    - {{ id: t, type: jira-ticket, config: {{ project: OPS, issueType: Task, summary: s, waitForResolution: false }} }}\n"
+        )
+    };
+    vec![
+        ("catalog/open.yaml".into(), item("open-item", "")),
+        (
+            "catalog/dba.yaml".into(),
+            item(
+                "dba-only",
+                &format!("access:\n  requesters: {{ tags: {{ team: [dba, platform] }}, arns: [\"arn:aws:iam::000000000000:role/Auditor-{suffix}\"] }}\n"),
+            ),
+        ),
+        (
+            "catalog/bundle.yaml".into(),
+            "schemaVersion: catalog/v1\nkind: CatalogBundle\nmetadata: { id: dba-bundle, name: dba-bundle, version: 1.0.0, category: testing, owner: team-test, description: d }\naccess:\n  requesters: { tags: { team: dba } }\nform:\n  groups:\n    - id: basic\n      fields:\n        - { id: note, type: string }\ncomponents:\n  - { catalogItemId: open-item }\n"
+                .into()
+        ),
+        (
+            "catalog/bundle-of-restricted.yaml".into(),
+            "schemaVersion: catalog/v1\nkind: CatalogBundle\nmetadata: { id: open-bundle, name: open-bundle, version: 1.0.0, category: testing, owner: team-test, description: d }\nform:\n  groups:\n    - id: basic\n      fields:\n        - { id: note, type: string }\ncomponents:\n  - { catalogItemId: dba-only }\n".into(),
+        ),
+    ]
+}
+
+fn submission(key: &str, id: &str) -> Value {
+    json!({"items": [{"schemaVersion": "catalog/v1", key: id, "input": {"name": "x", "basic": {"note": "n"}}}]})
+}
+
+#[tokio::test]
+async fn only_the_named_requesters_may_request_and_a_refusal_writes_nothing() {
+    let env = TestEnv::new().await;
+    let suffix = env.table.clone();
+    // A DBA and a developer, as their roles' tags in IAM say; an auditor named by ARN.
+    let dba = format!("arn:aws:sts::000000000000:assumed-role/DBA-{suffix}/dana@example.com");
+    let dev = format!("arn:aws:sts::000000000000:assumed-role/Dev-{suffix}/dev@example.com");
+    let auditor = format!("arn:aws:sts::000000000000:assumed-role/Auditor-{suffix}/al@example.com");
+    let identity = |arn: &str, tags: &[(&str, &str)]| Identity {
+        access_key_id: String::new(),
+        secret_access_key: String::new(),
+        arn: arn.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    };
+    pao_local::provision::tag_identities(
+        &env.sdk,
+        &[
+            identity(&dba, &[("team", "dba")]),
+            identity(&dev, &[("team", "payments")]),
+            identity(&auditor, &[]),
+        ],
+    )
+    .await
+    .expect("roles tagged");
+    let docs = documents(&suffix);
+    let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+    let repo = write_repo(&files);
+    let app = app_for(&env, repo.path()).await;
+
+    // The catalog says what each may request, and why not.
+    let (status, all) = api_send(&app, api_request(&dev, "GET", "/api/v1/catalog", None)).await;
+    assert_eq!(status, 200, "{all}");
+    let card = |list: &Value, id: &str| {
+        list["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["id"] == id)
+            .cloned()
+    };
+    let restricted = card(&all, "dba-only").expect("listed");
+    assert_eq!(restricted["requestable"], json!(false));
+    assert!(
+        restricted["requestableRule"]
+            .as_str()
+            .is_some_and(|r| r.contains("the tags team=dba|platform")),
+        "{restricted}"
+    );
+    assert_eq!(
+        card(&all, "open-item").expect("listed")["requestable"],
+        json!(true)
+    );
+    let (_, mine) = api_send(
+        &app,
+        api_request(&dev, "GET", "/api/v1/catalog?requestable=true", None),
+    )
+    .await;
+    let ids: Vec<&str> = mine["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["open-bundle", "open-item"], "{mine}");
+    let (_, one) = api_send(
+        &app,
+        api_request(&dba, "GET", "/api/v1/catalog/dba-only", None),
+    )
+    .await;
+    assert_eq!(one["data"]["requestable"], json!(true), "{one}");
+    let (status, _) = api_send(
+        &app,
+        api_request(&dev, "GET", "/api/v1/catalog?requestable=maybe", None),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // A refused submission names the item and the rule, and writes nothing.
+    let before = dump_table(&env).await.len();
+    for (key, id) in [("catalogItemId", "dba-only"), ("bundleId", "dba-bundle")] {
+        let (status, answer) = api_send(
+            &app,
+            api_request(&dev, "POST", "/api/v1/requests", Some(submission(key, id))),
+        )
+        .await;
+        assert_eq!(status, 403, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("items[0]: you may not request") && message.contains(id),
+            "{message}"
+        );
+    }
+    assert_eq!(dump_table(&env).await.len(), before, "nothing written");
+
+    // Allowed by tag, by ARN pattern; a bundle's own (absent) rule governs its components.
+    for (who, key, id) in [
+        (&dba, "catalogItemId", "dba-only"),
+        (&auditor, "catalogItemId", "dba-only"),
+        (&dba, "bundleId", "dba-bundle"),
+        (&dev, "bundleId", "open-bundle"),
+    ] {
+        let (status, answer) = api_send(
+            &app,
+            api_request(who, "POST", "/api/v1/requests", Some(submission(key, id))),
+        )
+        .await;
+        assert_eq!(status, 202, "{who} {id}: {answer}");
+    }
+    env.cleanup().await;
+}
