@@ -37,6 +37,7 @@ async fn main() -> ExitCode {
         }
     };
     let catalog = opts.catalog_dir.display().to_string();
+    let identities = opts.identities.clone();
     let running = match pao_local::runner::start(opts).await {
         Ok(r) => r,
         Err(e) => {
@@ -54,9 +55,17 @@ async fn main() -> ExitCode {
         "  description    http://{}/api/v1/openapi.json   (OpenAPI 3.1, signed like every call)",
         running.api_addr
     );
-    println!(
-        "  identity       AKIAPAOLOCALDEV00001 / pao-local-dev-secret (more in local/identities.json)"
-    );
+    println!("  identities     (local/identities.json; tags are their roles' tags in IAM)");
+    for i in &identities {
+        let who = i.arn.rsplit(':').next().unwrap_or(&i.arn);
+        let tags: Vec<String> = i.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        println!(
+            "    {} / {}  {who}  {}",
+            i.access_key_id,
+            i.secret_access_key,
+            tags.join(" ")
+        );
+    }
     println!("  AWS endpoint   {endpoint}");
     if let Some(admin) = admin_key() {
         println!(
