@@ -152,3 +152,99 @@ async fn only_the_named_requesters_may_request_and_a_refusal_writes_nothing() {
     }
     env.cleanup().await;
 }
+
+/// Issue 27 point 7: support staff (by ARN, or by their role's IAM tag) read every request and
+/// decide on it; the decision records them beside the owner. Anyone else still finds nothing.
+#[tokio::test]
+async fn support_staff_read_and_decide_on_anyones_request() {
+    let env = TestEnv::new().await;
+    let suffix = env.table.clone();
+    let owner = format!("arn:aws:sts::000000000000:assumed-role/Dev-{suffix}/dev@example.com");
+    let other = format!("arn:aws:sts::000000000000:assumed-role/Dev-{suffix}/eve@example.com");
+    let tagged = format!("arn:aws:sts::000000000000:assumed-role/Support-{suffix}/sam@example.com");
+    let listed = format!("arn:aws:sts::000000000000:assumed-role/Desk-{suffix}/kim@example.com");
+    pao_local::provision::tag_identities(
+        &env.sdk,
+        &[Identity {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            arn: tagged.clone(),
+            tags: [("pao-role".to_string(), "support".to_string())].into(),
+        }],
+    )
+    .await
+    .expect("support role tagged");
+    let docs = documents(&suffix);
+    let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+    let repo = write_repo(&files);
+    let mut app = app_for(&env, repo.path()).await;
+    app.support = pao::operations::Operators::new(
+        &format!("arn:aws:iam::000000000000:role/Desk-{suffix}"),
+        "pao-role=support",
+    );
+    let submit = |id: &str| {
+        api_request(
+            &owner,
+            "POST",
+            "/api/v1/requests",
+            Some(submission("catalogItemId", id)),
+        )
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (status, answer) = api_send(&app, submit("open-item")).await;
+        assert_eq!(status, 202, "{answer}");
+        ids.push(pao_system_tests::request_id_of(&answer));
+    }
+    // Another developer: the request does not exist for them.
+    let (status, _) = api_send(
+        &app,
+        api_request(&other, "GET", &format!("/api/v1/requests/{}", ids[0]), None),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = api_send(
+        &app,
+        api_request(
+            &other,
+            "POST",
+            &format!("/api/v1/requests/{}/abort", ids[0]),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Support by tag and by ARN: they read it and decide, recorded beside the owner.
+    for (who, id) in [(&tagged, &ids[0]), (&listed, &ids[1])] {
+        let (status, detail) = api_send(
+            &app,
+            api_request(who, "GET", &format!("/api/v1/requests/{id}"), None),
+        )
+        .await;
+        assert_eq!(status, 200, "{detail}");
+        let (status, answer) = api_send(
+            &app,
+            api_request(who, "POST", &format!("/api/v1/requests/{id}/abort"), None),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let (_, logs) = api_send(
+            &app,
+            api_request(&owner, "GET", &format!("/api/v1/requests/{id}/logs"), None),
+        )
+        .await;
+        let said: Vec<&str> = logs["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
+        assert!(
+            said.iter().any(|m| m.starts_with(&format!(
+                "aborted by {who} (support, for the owner {owner})"
+            ))),
+            "{said:?}"
+        );
+    }
+    env.cleanup().await;
+}

@@ -289,6 +289,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         // The template's default: principals tagged pao-role=operator are operators.
         config.operator_tag = "pao-role=operator".into();
     }
+    if config.support_tag.is_empty() {
+        // The template's default: principals tagged pao-role=support are support staff.
+        config.support_tag = "pao-role=support".into();
+    }
     let config = &config;
     // Each function under its own IAM identity, as deployed (crate::identity).
     use crate::identity::{Function, sdk_for};

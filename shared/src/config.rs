@@ -88,6 +88,12 @@ pub struct Config {
     /// operators too. Only IAM sees tags, so API Gateway's resource policy checks it; the API
     /// then admits the callers the gateway let through.
     pub operator_tag: String,
+    /// `PAO_SUPPORT_PRINCIPALS` (comma-separated IAM ARNs, `*` wildcards): support staff, who
+    /// may read every request and retry, abort or escalate it. A role admits its sessions.
+    pub support_principals: String,
+    /// `PAO_SUPPORT_TAG` (`key=value`, or empty): callers whose role or user carries this IAM
+    /// tag are support staff too (the API reads the tags from IAM).
+    pub support_tag: String,
     /// `PAO_METRICS` (`on` by default, `off`): CloudWatch EMF lines on stdout.
     pub metrics: bool,
     /// `PAO_FOLLOW_NEXT_TASK` (`on` by default, `off`): the worker runs a request's next task
@@ -177,8 +183,16 @@ impl Config {
             escalation_instance: or("PAO_ESCALATION_INSTANCE", "default"),
             escalation_project: or("PAO_ESCALATION_PROJECT", ""),
             escalation_issue_type: or("PAO_ESCALATION_ISSUE_TYPE", "Task"),
-            operator_principals: operators(get("PAO_OPERATOR_PRINCIPALS"))?,
-            operator_tag: tag(get("PAO_OPERATOR_TAG"))?,
+            operator_principals: principals(
+                "PAO_OPERATOR_PRINCIPALS",
+                get("PAO_OPERATOR_PRINCIPALS"),
+            )?,
+            operator_tag: tag("PAO_OPERATOR_TAG", get("PAO_OPERATOR_TAG"))?,
+            support_principals: principals(
+                "PAO_SUPPORT_PRINCIPALS",
+                get("PAO_SUPPORT_PRINCIPALS"),
+            )?,
+            support_tag: tag("PAO_SUPPORT_TAG", get("PAO_SUPPORT_TAG"))?,
             trusted_session_roles: or("PAO_TRUSTED_SESSION_ROLES", ""),
             metrics: switch("PAO_METRICS", &or("PAO_METRICS", "on"))?,
             follow_next_task: switch("PAO_FOLLOW_NEXT_TASK", &or("PAO_FOLLOW_NEXT_TASK", "on"))?,
@@ -282,15 +296,15 @@ fn repository(value: Option<String>) -> Result<String, ConfigError> {
 pub const OPERATOR_ARN_PATTERN: &str = r"^(arn:aws[a-z-]*:(iam|sts)::([0-9]{12}|\*):[!-~]+)?$";
 
 /// Comma-separated ARNs, or empty.
-fn operators(value: Option<String>) -> Result<String, ConfigError> {
+fn principals(name: &'static str, value: Option<String>) -> Result<String, ConfigError> {
     let value = value.unwrap_or_default();
     let rule = regex::Regex::new(OPERATOR_ARN_PATTERN).map_err(|e| ConfigError::Invalid {
-        name: "PAO_OPERATOR_PRINCIPALS",
+        name,
         problem: e.to_string(),
     })?;
     if let Some(bad) = value.split(',').map(str::trim).find(|p| !rule.is_match(p)) {
         return Err(ConfigError::Invalid {
-            name: "PAO_OPERATOR_PRINCIPALS",
+            name,
             problem: format!(
                 "{bad:?} is not an IAM ARN (arn:aws:iam::<account>:role/<path/name> or user/..., * wildcards)"
             ),
@@ -300,13 +314,13 @@ fn operators(value: Option<String>) -> Result<String, ConfigError> {
 }
 
 /// `key=value`, or empty.
-fn tag(value: Option<String>) -> Result<String, ConfigError> {
+fn tag(name: &'static str, value: Option<String>) -> Result<String, ConfigError> {
     let value = value.unwrap_or_default().trim().to_string();
     match value.split_once('=') {
         None if value.is_empty() => Ok(value),
         Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => Ok(value),
         _ => Err(ConfigError::Invalid {
-            name: "PAO_OPERATOR_TAG",
+            name,
             problem: format!("{value:?} is not key=value"),
         }),
     }

@@ -309,7 +309,16 @@ impl Run<'_> {
                 &Event {
                     at: now.rfc3339.clone(),
                     kind: "request-escalated".into(),
-                    message: format!("escalated by {}: {}", caller.arn, keys.join(", ")),
+                    message: if caller.is(&request.user) {
+                        format!("escalated by {}: {}", caller.arn, keys.join(", "))
+                    } else {
+                        format!(
+                            "escalated by {} (support, for the owner {}): {}",
+                            caller.arn,
+                            request.user.arn,
+                            keys.join(", ")
+                        )
+                    },
                     task_seq: None,
                 },
             )

@@ -421,6 +421,11 @@ impl Operators {
             .any(|p| crate::principal::matches(p, caller_arn))
     }
 
+    /// Whether a tag admits anyone.
+    pub fn by_tag(&self) -> bool {
+        self.tag.is_some()
+    }
+
     /// How the rule reads, for a 403.
     pub fn describe(&self) -> String {
         let mut ways = Vec::new();

@@ -10,6 +10,27 @@ use crate::approval::Caller;
 use crate::catalog::Document;
 use std::collections::BTreeMap;
 
+/// Whether `caller` is support staff: listed by ARN, or carrying the support tag on its role
+/// or user in IAM (a tag that cannot be read admits no one: logged, never an error).
+pub(super) async fn is_support(app: &App, caller: &str, home_account: Option<&str>) -> bool {
+    if app.support.listed(caller) {
+        return true;
+    }
+    if !app.support.by_tag() {
+        return false;
+    }
+    match app.tags.of(caller, home_account).await {
+        Ok(tags) => {
+            let tags: Vec<(String, String)> = tags.into_iter().collect();
+            app.support.admit(caller, &tags)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "support tag unreadable; the caller is not admitted as support");
+            false
+        }
+    }
+}
+
 /// The caller as `access` rules see it.
 pub(super) struct Requester<'a> {
     app: &'a App,

@@ -131,6 +131,9 @@ pub struct App {
     pub dead_letters: crate::queue::dead_letters::DeadLetters,
     /// Who may call the `/queue` routes.
     pub operators: crate::operations::Operators,
+    /// Support staff (`SupportPrincipals`, `SupportTagValue`): they read and decide on every
+    /// request, admitted by ARN or by their role's or user's IAM tag (read from IAM).
+    pub support: crate::operations::Operators,
     /// Latency and 4xx/5xx per route, submissions per catalog item.
     pub metrics: crate::metrics::Metrics,
     /// Seals the password values a submission carries (Encrypt only).
@@ -192,6 +195,10 @@ impl App {
             operators: crate::operations::Operators::new(
                 &config.operator_principals,
                 &config.operator_tag,
+            ),
+            support: crate::operations::Operators::new(
+                &config.support_principals,
+                &config.support_tag,
             ),
             metrics: crate::metrics::Metrics::from_config("api", config),
             kms: crate::kms::Kms::new(sdk, &config.secrets_key_id),

@@ -416,10 +416,27 @@ async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
         .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
         .await?
         .ok_or_else(not_found)?;
-    if !caller.is(&detail.request.user) {
+    // Support staff read and decide on every request; to anyone else another's request does
+    // not exist.
+    if !caller.is(&detail.request.user)
+        && !super::access::is_support(app, &caller.arn, call.req.home_account.as_deref()).await
+    {
         return Err(not_found());
     }
     Ok(detail)
+}
+
+/// Who decided, for an audit event: the caller, and the owner beside it when they differ (a
+/// support engineer acting on someone's request).
+fn acting(who: &Principal, d: &RequestDetail) -> String {
+    if who.is(&d.request.user) {
+        who.arn.clone()
+    } else {
+        format!(
+            "{} (support, for the owner {})",
+            who.arn, d.request.user.arn
+        )
+    }
 }
 
 /// `POST /requests/{id}/retry`: the failed (or stuck) task runs again as a new attempt;
@@ -495,7 +512,7 @@ async fn decide_retry(
         "request-retried",
         format!(
             "retried by {} from task {} ({}), attempt {}",
-            who.arn,
+            acting(who, &d),
             from.seq,
             from.item.id,
             from.attempt + 1
@@ -550,7 +567,7 @@ async fn decide_abort(
     let event = Event {
         at: crate::clock::now_rfc3339(),
         kind: "request-aborted".into(),
-        message: format!("aborted by {} (it was {})", who.arn, r.state),
+        message: format!("aborted by {} (it was {})", acting(who, &d), r.state),
         task_seq: None,
     };
     let skipped = app
