@@ -129,10 +129,14 @@ fn the_worker_is_wired_as_the_design_requires() {
 #[test]
 fn operator_principals_follow_the_functions_rule() {
     let t = template();
-    assert_eq!(
-        t["Parameters"]["OperatorPrincipals"]["AllowedPattern"].as_str(),
-        Some(pao::config::OPERATOR_ARN_PATTERN)
-    );
+    // Support staff are named the same way.
+    for parameter in ["OperatorPrincipals", "SupportPrincipals"] {
+        assert_eq!(
+            t["Parameters"][parameter]["AllowedPattern"].as_str(),
+            Some(pao::config::OPERATOR_ARN_PATTERN),
+            "{parameter}"
+        );
+    }
     for (value, ok) in [
         ("", true),
         ("arn:aws:iam::123456789012:role/Ops", true),
