@@ -1,13 +1,19 @@
-//! Who may request a catalog item or bundle (`access.requesters`, issue 27 point 6): the
+//! Who may see and decide on a request (its owner, or support staff), and who may request a
+//! catalog item or bundle (`access.requesters`, issue 27 point 6): the
 //! caller's ARN, and when the rule names tags, the caller's IAM tags (read from IAM once per
 //! call, only when an ARN pattern did not already decide). A bundle's rule governs its
 //! components: their own `access` is not asked.
 
 use super::App;
 use super::envelope::ApiError;
+use super::input::caller;
+use super::routes::Call;
 use crate::api::ApiRequest;
 use crate::approval::Caller;
 use crate::catalog::Document;
+use crate::clock::Now;
+use crate::record::{Principal, RequestDetail, RequestId};
+use crate::store::Read;
 use std::collections::BTreeMap;
 
 /// Whether `caller` is support staff: listed by ARN, or carrying the support tag on its role
@@ -86,5 +92,41 @@ impl<'a> Requester<'a> {
             tags: tags.clone(),
         };
         Ok((!group.admits(&with_tags)).then_some(rule))
+    }
+}
+
+/// A request of the caller's (or any request, to support staff); another caller's request
+/// is "not found".
+pub(super) async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
+    let (id, caller) = (call.param(0), caller(call.req)?);
+    let not_found = || ApiError::NotFound(format!("request {id:?} does not exist"));
+    if !id.starts_with("req-") || id.len() > 64 {
+        return Err(not_found());
+    }
+    let detail = app
+        .store
+        .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
+        .await?
+        .ok_or_else(not_found)?;
+    // Support staff read and decide on every request; to anyone else another's request does
+    // not exist.
+    if !caller.is(&detail.request.user)
+        && !is_support(app, &caller.arn, call.req.home_account.as_deref()).await
+    {
+        return Err(not_found());
+    }
+    Ok(detail)
+}
+
+/// Who decided, for an audit event: the caller, and the owner beside it when they differ (a
+/// support engineer acting on someone's request).
+pub(super) fn acting(who: &Principal, d: &RequestDetail) -> String {
+    if who.is(&d.request.user) {
+        who.arn.clone()
+    } else {
+        format!(
+            "{} (support, for the owner {})",
+            who.arn, d.request.user.arn
+        )
     }
 }

@@ -1,5 +1,6 @@
 //! Request routes: submitting (once per `Idempotency-Key`), listing, and reading one request.
 
+use super::access::{acting, owned};
 use super::envelope::{ApiError, ApiResponse};
 use super::input::{caller, item_field, limit_param, parse_body};
 use super::routes::Call;
@@ -8,7 +9,7 @@ use super::{ApiRequest, App, MAX_BODY};
 use crate::clock::Now;
 use crate::problem::Problem;
 use crate::queue::TaskMessage;
-use crate::record::{Event, Principal, RequestDetail, RequestId};
+use crate::record::{Event, Principal};
 use crate::request::{RequestState, Submission};
 use crate::store::{Idempotent, Read};
 use crate::task::TaskState;
@@ -402,41 +403,6 @@ pub(super) async fn logs(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
         .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect();
     Ok(ApiResponse::ok(200, Value::Array(events), call.meta()))
-}
-
-/// A request of the caller's; another caller's request is "not found".
-async fn owned(app: &App, call: &Call<'_>) -> Result<RequestDetail, ApiError> {
-    let (id, caller) = (call.param(0), caller(call.req)?);
-    let not_found = || ApiError::NotFound(format!("request {id:?} does not exist"));
-    if !id.starts_with("req-") || id.len() > 64 {
-        return Err(not_found());
-    }
-    let detail = app
-        .store
-        .get_request(&RequestId(id.to_string()), &Now::current(), Read::Eventual)
-        .await?
-        .ok_or_else(not_found)?;
-    // Support staff read and decide on every request; to anyone else another's request does
-    // not exist.
-    if !caller.is(&detail.request.user)
-        && !super::access::is_support(app, &caller.arn, call.req.home_account.as_deref()).await
-    {
-        return Err(not_found());
-    }
-    Ok(detail)
-}
-
-/// Who decided, for an audit event: the caller, and the owner beside it when they differ (a
-/// support engineer acting on someone's request).
-fn acting(who: &Principal, d: &RequestDetail) -> String {
-    if who.is(&d.request.user) {
-        who.arn.clone()
-    } else {
-        format!(
-            "{} (support, for the owner {})",
-            who.arn, d.request.user.arn
-        )
-    }
 }
 
 /// `POST /requests/{id}/retry`: the failed (or stuck) task runs again as a new attempt;

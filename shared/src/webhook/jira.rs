@@ -99,22 +99,7 @@ impl Webhook {
                 meta.clone(),
             ))
         };
-        let payload: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::Validation(vec![Problem::at(
-                "body",
-                format!(
-                    "is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )])
-        })?;
-        if !payload.is_object() {
-            return Err(ApiError::Validation(vec![Problem::at(
-                "body",
-                "must be a JSON object",
-            )]));
-        }
+        let payload = super::json_object(body)?;
         let event = payload
             .get("webhookEvent")
             .and_then(Value::as_str)

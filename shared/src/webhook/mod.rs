@@ -77,22 +77,7 @@ impl Webhook {
         }
         // Every GitHub delivery is a JSON object, whatever its event: anything else is refused
         // before the event is even looked at.
-        let payload: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::Validation(vec![crate::problem::Problem::at(
-                "body",
-                format!(
-                    "is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )])
-        })?;
-        if !payload.is_object() {
-            return Err(ApiError::Validation(vec![crate::problem::Problem::at(
-                "body",
-                "must be a JSON object",
-            )]));
-        }
+        let payload = json_object(body)?;
         let Some(event) = header("x-github-event").filter(|e| !e.is_empty()) else {
             return Err(ApiError::Validation(vec![crate::problem::Problem::at(
                 "X-GitHub-Event",
@@ -188,6 +173,22 @@ impl Webhook {
         tracing::info!(%repository, run = run.id, outcome = ?outcome, "workflow run concluded");
         Ok(json!({"run": run.id, "outcome": format!("{outcome:?}")}))
     }
+}
+
+/// A delivery's body, which must be a JSON object whatever the event (400 naming `body`).
+fn json_object(body: &[u8]) -> Result<Value, ApiError> {
+    let problem = |m: String| ApiError::Validation(vec![crate::problem::Problem::at("body", m)]);
+    let payload: Value = serde_json::from_slice(body).map_err(|e| {
+        problem(format!(
+            "is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !payload.is_object() {
+        return Err(problem("must be a JSON object".into()));
+    }
+    Ok(payload)
 }
 
 /// A header's value, whatever the case of its name.

@@ -8,7 +8,7 @@ use crate::action::jira::{JiraInstances, Resolved, Waiting, resolved};
 use crate::action::{ActionError, ActionResult};
 use crate::catalog::ActionType;
 use crate::clock::Now;
-use crate::record::TaskRecord;
+use crate::record::{RequestDetail, TaskRecord};
 use crate::store::Read;
 use std::time::Duration;
 
@@ -25,23 +25,38 @@ impl Worker {
         key: &str,
         result: Result<ActionResult, ActionError>,
     ) -> Result<Outcome, WorkerError> {
+        let (detail, seq) = match self.waiting_on(key).await? {
+            Ok(found) => found,
+            Err(ignored) => return Ok(ignored),
+        };
+        let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
+            return Ok(Outcome::Ignored("task not found".into()));
+        };
+        self.finish(&detail, task, result, None, None).await
+    }
+
+    /// The request and the task (its number) still waiting on `key`, or why there is none.
+    async fn waiting_on(
+        &self,
+        key: &str,
+    ) -> Result<Result<(RequestDetail, u32), Outcome>, WorkerError> {
         let Some((request_id, seq)) = self.store.task_of_external(key).await? else {
-            return Ok(Outcome::Ignored(format!("no task waits for {key}")));
+            return Ok(Err(Outcome::Ignored(format!("no task waits for {key}"))));
         };
         let Some(detail) = self
             .store
             .get_request(&request_id, &Now::current(), Read::Strong)
             .await?
         else {
-            return Ok(Outcome::Ignored("request not found".into()));
+            return Ok(Err(Outcome::Ignored("request not found".into())));
         };
         let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
-            return Ok(Outcome::Ignored("task not found".into()));
+            return Ok(Err(Outcome::Ignored("task not found".into())));
         };
         if task.waits_on() != Some(key) {
-            return Ok(Outcome::Ignored(format!("task is {}", task.state)));
+            return Ok(Err(Outcome::Ignored(format!("task is {}", task.state))));
         }
-        self.finish(&detail, task, result, None, None).await
+        Ok(Ok((detail, seq)))
     }
 
     /// For the sweeper: asks GitHub or JIRA how what a waiting task follows is doing, and
@@ -62,15 +77,9 @@ impl Worker {
     /// and concludes the task when it has (the webhook and the sweeper both come here, so what
     /// a webhook says is checked against JIRA itself). A ticket no task waits on is ignored.
     pub async fn check_ticket(&self, url: &str) -> Result<Outcome, WorkerError> {
-        let Some((request_id, seq)) = self.store.task_of_external(url).await? else {
-            return Ok(Outcome::Ignored(format!("no task waits for {url}")));
-        };
-        let Some(detail) = self
-            .store
-            .get_request(&request_id, &Now::current(), Read::Strong)
-            .await?
-        else {
-            return Ok(Outcome::Ignored("request not found".into()));
+        let (detail, seq) = match self.waiting_on(url).await? {
+            Ok(found) => found,
+            Err(ignored) => return Ok(ignored),
         };
         let Some(task) = detail.tasks.iter().find(|t| t.seq == seq) else {
             return Ok(Outcome::Ignored("task not found".into()));
@@ -78,9 +87,6 @@ impl Worker {
         let Some(key) = task.external_ref.as_ref().map(|r| r.key.clone()) else {
             return Ok(Outcome::Ignored("no ticket".into()));
         };
-        if task.waits_on() != Some(url) {
-            return Ok(Outcome::Ignored(format!("task is {}", task.state)));
-        }
         let secret = self
             .secrets
             .get(&self.settings.jira_secret_id)
@@ -99,8 +105,16 @@ impl Worker {
         let waiting = Waiting::of(&task.item.config).unwrap_or_default();
         match resolved(&ticket, &waiting.success) {
             Resolved::Open => Ok(Outcome::Ignored(format!("{key} is {}", ticket.status))),
-            Resolved::Done => self.conclude(url, Ok(ticket.into_result())).await,
-            Resolved::Failed(error) => self.conclude(url, Err(ActionError::Rejected(error))).await,
+            // Every write that ends the task is conditional on it still waiting: the request
+            // read above needs no second read after JIRA answered.
+            Resolved::Done => {
+                self.finish(&detail, task, Ok(ticket.into_result()), None, None)
+                    .await
+            }
+            Resolved::Failed(error) => {
+                self.finish(&detail, task, Err(ActionError::Rejected(error)), None, None)
+                    .await
+            }
         }
     }
 
