@@ -49,6 +49,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         call_print: None,
         escalation_until: None,
         sealed_fields: Vec::new(),
+        approval: None,
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {

@@ -1,5 +1,7 @@
-//! Approvals (issue 27 groundwork): the rules a catalog item's `approval.stages` and
-//! `access.requesters` state, and how decisions count. Pure logic: no store, no API yet.
+//! Approvals: the rules a catalog item's `approval.stages` and `access.requesters` state,
+//! how decisions count, and where a request's approval stands ([`Approval`], pinned on the
+//! request at submission with the stages that apply). Pure logic: the API decides through
+//! [`Approval::decide`], the sweeper through [`Approval::due`]; the store writes the result.
 //!
 //! A group of principals (`approvers`, `escalateTo`, `requesters`) is named by IAM ARN
 //! patterns (`*` and `?` as IAM's `ArnLike`; a session is named by its role, as operators are,
@@ -10,9 +12,9 @@
 //! a number of them. The requester never decides their own request, and one principal decides
 //! a stage once; a rejection ends the stage.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// A principal as PAO knows it: its ARN, its unique id and its tags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,49 +26,100 @@ pub struct Caller {
 }
 
 /// A group of principals.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arns: Vec<String>,
     /// Tag key → the values it may have (one of them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, Vec<String>>,
 }
 
 /// How many of a stage's approvers must approve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Value", try_from = "Value")]
 pub enum Require {
     Any,
     All,
     AtLeast(u32),
 }
 
+impl From<Require> for Value {
+    fn from(r: Require) -> Value {
+        match r {
+            Require::Any => Value::from("any"),
+            Require::All => Value::from("all"),
+            Require::AtLeast(n) => Value::from(n),
+        }
+    }
+}
+
+impl TryFrom<Value> for Require {
+    type Error = String;
+    fn try_from(v: Value) -> Result<Self, String> {
+        match &v {
+            Value::String(s) if s == "any" => Ok(Self::Any),
+            Value::String(s) if s == "all" => Ok(Self::All),
+            Value::Number(n) => n
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n >= 1)
+                .map(Self::AtLeast)
+                .ok_or_else(|| "is any, all or a number of approvals (1 or more)".into()),
+            _ => Err("is any, all or a number of approvals (1 or more)".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Require {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::All => f.write_str("all"),
+            Self::AtLeast(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// What a stage's timeout does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnTimeout {
+    #[default]
     Reject,
     /// The stage's `escalateTo` group decides from then on.
     Escalate,
 }
 
-/// One approval stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One approval stage, as the catalog states it (durations in seconds once parsed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stage {
     pub id: String,
     pub approvers: Group,
     pub require: Require,
-    /// A template; the stage applies only when it renders `true`.
+    /// A template; the stage applies only when it renders `true`. Decided at submission,
+    /// so the stage a request pins has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
-    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(default)]
     pub on_timeout: OnTimeout,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalate_to: Option<Group>,
-    pub remind_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_after_seconds: Option<u64>,
 }
 
 /// One principal's decision on a stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Decision {
     pub stage: String,
     pub arn: String,
     pub approve: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub at: String,
 }
@@ -285,6 +338,367 @@ impl Stage {
     }
 }
 
+/// The most stages one item or bundle may state.
+pub const MAX_STAGES: usize = 10;
+/// The longest comment a decision keeps (characters).
+pub const MAX_COMMENT: usize = 2000;
+
+/// Reads a document's `approval` (`{stages: [...]}`), as the catalog states it; every problem
+/// with its path under `approval` (`stages[0].require`).
+pub fn parse_stages(approval: &Value) -> Result<Vec<Stage>, Vec<(String, String)>> {
+    let mut problems = Vec::new();
+    let Some(list) = approval.get("stages").and_then(Value::as_array) else {
+        return Err(vec![("stages".into(), "is a list of approval stages".into())]);
+    };
+    if list.is_empty() || list.len() > MAX_STAGES {
+        problems.push((
+            "stages".into(),
+            format!("holds 1 to {MAX_STAGES} stages"),
+        ));
+    }
+    let mut stages = Vec::new();
+    for (i, raw) in list.iter().enumerate() {
+        let at = |key: &str| {
+            if key.is_empty() {
+                format!("stages[{i}]")
+            } else {
+                format!("stages[{i}].{key}")
+            }
+        };
+        match parse_stage(raw) {
+            Ok(stage) => {
+                if stages.iter().any(|s: &Stage| s.id == stage.id) {
+                    problems.push((at("id"), format!("{:?} names an earlier stage too", stage.id)));
+                }
+                stages.push(stage);
+            }
+            Err(found) => problems.extend(found.into_iter().map(|(k, p)| (at(&k), p))),
+        }
+    }
+    if problems.is_empty() {
+        Ok(stages)
+    } else {
+        Err(problems)
+    }
+}
+
+fn parse_stage(raw: &Value) -> Result<Stage, Vec<(String, String)>> {
+    const KEYS: [&str; 8] = [
+        "id",
+        "approvers",
+        "require",
+        "when",
+        "timeout",
+        "onTimeout",
+        "escalateTo",
+        "remindAfter",
+    ];
+    let Some(object) = raw.as_object() else {
+        return Err(vec![(String::new(), "is an approval stage (id, approvers, require…)".into())]);
+    };
+    let mut problems: Vec<(String, String)> = object
+        .keys()
+        .filter(|k| !KEYS.contains(&k.as_str()))
+        .map(|k| (k.clone(), format!("is not a key of a stage ({})", KEYS.join(", "))))
+        .collect();
+    let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_string);
+    let id = text("id").unwrap_or_default();
+    let valid_id = id.len() <= 64
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_id {
+        problems.push(("id".into(), "is a stage name: lowercase letters, digits and -, at most 64".into()));
+    }
+    let group = |key: &str, problems: &mut Vec<(String, String)>| match object.get(key) {
+        None => None,
+        Some(v) => match Group::parse(v) {
+            Ok(g) => Some(g),
+            Err((k, p)) => {
+                problems.push((if k.is_empty() { key.to_string() } else { format!("{key}.{k}") }, p));
+                None
+            }
+        },
+    };
+    let approvers = group("approvers", &mut problems);
+    if !object.contains_key("approvers") {
+        problems.push(("approvers".into(), "names who may decide: arns, tags or both".into()));
+    }
+    let escalate_to = group("escalateTo", &mut problems);
+    let require = match object.get("require") {
+        None => Require::Any,
+        Some(v) => Require::try_from(v.clone()).unwrap_or_else(|p| {
+            problems.push(("require".into(), p));
+            Require::Any
+        }),
+    };
+    let duration = |key: &str, problems: &mut Vec<(String, String)>| {
+        let raw = object.get(key)?;
+        match raw.as_str().map(crate::clock::parse_duration) {
+            Some(Ok(d)) if d.as_secs() > 0 => Some(d.as_secs()),
+            Some(Ok(_)) => {
+                problems.push((key.into(), "is longer than nothing".into()));
+                None
+            }
+            Some(Err(e)) => {
+                problems.push((key.into(), e));
+                None
+            }
+            None => {
+                problems.push((key.into(), "is an ISO 8601 duration such as P2D or PT8H".into()));
+                None
+            }
+        }
+    };
+    let timeout_seconds = duration("timeout", &mut problems);
+    let remind_after_seconds = duration("remindAfter", &mut problems);
+    let on_timeout = match object.get("onTimeout").map(|v| v.as_str()) {
+        None => OnTimeout::Reject,
+        Some(Some("reject")) => OnTimeout::Reject,
+        Some(Some("escalate")) => OnTimeout::Escalate,
+        Some(_) => {
+            problems.push(("onTimeout".into(), "is reject or escalate".into()));
+            OnTimeout::Reject
+        }
+    };
+    let when = match object.get("when") {
+        None => None,
+        Some(Value::String(w)) => Some(w.clone()),
+        Some(_) => {
+            problems.push(("when".into(), "is a template that renders true or false".into()));
+            None
+        }
+    };
+    if object.contains_key("onTimeout") && !object.contains_key("timeout") {
+        problems.push(("onTimeout".into(), "needs a timeout to act on".into()));
+    }
+    match (on_timeout, object.contains_key("escalateTo")) {
+        (OnTimeout::Escalate, false) => problems.push((
+            "escalateTo".into(),
+            "names who decides after onTimeout: escalate".into(),
+        )),
+        (OnTimeout::Reject, true) => problems.push((
+            "escalateTo".into(),
+            "is asked only with onTimeout: escalate".into(),
+        )),
+        _ => {}
+    }
+    if let (Some(remind), Some(timeout)) = (remind_after_seconds, timeout_seconds)
+        && remind >= timeout
+    {
+        problems.push(("remindAfter".into(), "comes before the timeout".into()));
+    }
+    if let Some(g) = &approvers {
+        match (require, g.named()) {
+            (Require::All, None) => problems.push((
+                "require".into(),
+                "all needs approvers named by ARNs without a wildcard: a wildcard or a tag group has no fixed membership (use any or a number)".into(),
+            )),
+            (Require::AtLeast(n), Some(named)) if n as usize > named.len() => problems.push((
+                "require".into(),
+                format!("asks for {n} approvals of {} named approvers", named.len()),
+            )),
+            _ => {}
+        }
+    }
+    match (approvers, problems.is_empty()) {
+        (Some(approvers), true) => Ok(Stage {
+            id,
+            approvers,
+            require,
+            when,
+            timeout_seconds,
+            on_timeout,
+            escalate_to,
+            remind_after_seconds,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// A request's approval: the stages that applied at submission, in order, and where they
+/// stand. Kept on the request; every change is written conditionally on `version`, so of two
+/// deciders (or sweepers) acting on the same state one wins and the other reads again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Approval {
+    pub stages: Vec<Stage>,
+    /// The stage deciding now (== `stages.len()` once every stage approved).
+    pub current: usize,
+    /// When the current stage began (epoch seconds): its timeout and reminder count from it.
+    pub since: u64,
+    /// The current stage timed out to its `escalateTo` group.
+    #[serde(default)]
+    pub escalated: bool,
+    /// The current stage's reminder is recorded.
+    #[serde(default)]
+    pub reminded: bool,
+    #[serde(default)]
+    pub decisions: Vec<Decision>,
+    #[serde(default)]
+    pub version: u32,
+}
+
+/// What one decision did to the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Counted; the stage still waits for more.
+    Counted { approvals: u32, needed: u32 },
+    /// The stage approved; the next one decides now.
+    NextStage(String),
+    /// The last stage approved: the request runs.
+    Approved,
+    /// The request is rejected.
+    Rejected,
+}
+
+/// What the sweeper must do to an approval now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// The stage timed out and rejects (or its escalation timed out too).
+    Reject,
+    /// The stage timed out to its `escalateTo` group.
+    Escalate,
+    /// Remind the stage's approvers (recorded once per stage).
+    Remind,
+}
+
+impl Approval {
+    /// The approval of a request whose applicable `stages` are given; None when none apply.
+    pub fn start(stages: Vec<Stage>, now: u64) -> Option<Self> {
+        (!stages.is_empty()).then_some(Self {
+            stages,
+            current: 0,
+            since: now,
+            escalated: false,
+            reminded: false,
+            decisions: Vec::new(),
+            version: 0,
+        })
+    }
+
+    /// The stage deciding now, if any.
+    pub fn stage(&self) -> Option<&Stage> {
+        self.stages.get(self.current)
+    }
+
+    /// The group that decides the current stage now.
+    pub fn deciders(&self) -> Option<&Group> {
+        let stage = self.stage()?;
+        Some(match (&stage.escalate_to, self.escalated) {
+            (Some(to), true) => to,
+            _ => &stage.approvers,
+        })
+    }
+
+    /// Whether `caller` belongs to any stage's group (approvers or escalation): who may look
+    /// at the approval besides its owner and support.
+    pub fn concerns(&self, caller: &Caller) -> bool {
+        self.stages.iter().any(|s| {
+            s.approvers.admits(caller) || s.escalate_to.as_ref().is_some_and(|g| g.admits(caller))
+        })
+    }
+
+    /// Whether any group names tags (deciding who belongs needs the caller's IAM tags).
+    pub fn reads_tags(&self) -> bool {
+        self.stages.iter().any(|s| {
+            !s.approvers.tags.is_empty()
+                || s.escalate_to.as_ref().is_some_and(|g| !g.tags.is_empty())
+        })
+    }
+
+    /// Records `caller`'s decision on the current stage and moves on when it settles it.
+    pub fn decide(
+        &mut self,
+        caller: &Caller,
+        requester: &Caller,
+        approve: bool,
+        comment: Option<String>,
+        at: (String, u64),
+    ) -> Result<Outcome, Refusal> {
+        let Some(stage) = self.stage().cloned() else {
+            return Err(Refusal::AlreadyDecided {
+                caller: caller.arn.clone(),
+                stage: "(every stage)".into(),
+            });
+        };
+        stage.may_decide(caller, requester, &self.decisions, self.escalated)?;
+        self.decisions.push(Decision {
+            stage: stage.id.clone(),
+            arn: caller.arn.clone(),
+            approve,
+            comment,
+            at: at.0,
+        });
+        self.version += 1;
+        // After a timeout escalated the stage, one decision of the escalation group settles
+        // it (its `require` counted the stage's own approvers).
+        if self.escalated {
+            return Ok(if approve {
+                self.next_stage(at.1)
+            } else {
+                Outcome::Rejected
+            });
+        }
+        Ok(match stage.standing(&self.decisions) {
+            Standing::Pending { approvals, needed } => Outcome::Counted { approvals, needed },
+            Standing::Rejected(_) => Outcome::Rejected,
+            Standing::Approved => self.next_stage(at.1),
+        })
+    }
+
+    fn next_stage(&mut self, now: u64) -> Outcome {
+        self.current += 1;
+        self.since = now;
+        self.escalated = false;
+        self.reminded = false;
+        match self.stage() {
+            Some(next) => Outcome::NextStage(next.id.clone()),
+            None => Outcome::Approved,
+        }
+    }
+
+    /// What is due on the current stage at `now`, the earliest first: its timeout (to reject
+    /// or to escalate; an escalated stage's own timeout, counted again from the escalation,
+    /// rejects), else its reminder.
+    pub fn due(&self, now: u64) -> Option<Due> {
+        let stage = self.stage()?;
+        if let Some(t) = stage.timeout_seconds
+            && now >= self.since.saturating_add(t)
+        {
+            return Some(match (stage.on_timeout, self.escalated) {
+                (OnTimeout::Escalate, false) => Due::Escalate,
+                _ => Due::Reject,
+            });
+        }
+        match stage.remind_after_seconds {
+            Some(r) if !self.reminded && now >= self.since.saturating_add(r) => Some(Due::Remind),
+            _ => None,
+        }
+    }
+
+    /// Applies what [`Approval::due`] said (`now` starts an escalation's clock).
+    pub fn apply(&mut self, due: Due, now: u64) {
+        match due {
+            Due::Escalate => {
+                self.escalated = true;
+                self.reminded = false;
+                self.since = now;
+            }
+            Due::Remind => self.reminded = true,
+            Due::Reject => {}
+        }
+        self.version += 1;
+    }
+
+    /// The current stage's count so far, as `(approvals, needed)`.
+    pub fn progress(&self) -> Option<(u32, u32)> {
+        match self.stage()?.standing(&self.decisions) {
+            Standing::Pending { approvals, needed } => Some((approvals, needed)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,12 +721,12 @@ mod tests {
             approvers: Group::parse(&approvers).expect("group"),
             require,
             when: None,
-            timeout: None,
+            timeout_seconds: None,
             on_timeout: OnTimeout::Reject,
             escalate_to: Some(
                 Group::parse(&json!({"tags": {"team": "platform-leads"}})).expect("group"),
             ),
-            remind_after: None,
+            remind_after_seconds: None,
         }
     }
 
@@ -456,5 +870,98 @@ mod tests {
                 needed: 1
             }
         );
+    }
+
+    #[test]
+    fn stages_parse_as_the_catalog_states_them() {
+        let stages = parse_stages(&json!({"stages": [{
+            "id": "dba",
+            "approvers": {"arns": ["arn:aws:sts::*:assumed-role/DBA/*"], "tags": {"team": "dba"}},
+            "require": "any",
+            "when": "{{ .current.basic.environment == 'prod' }}",
+            "timeout": "P2D", "onTimeout": "escalate",
+            "escalateTo": {"tags": {"team": "platform-leads"}},
+            "remindAfter": "PT8H"
+        }, {"id": "finance", "approvers": {"arns": [DANA, OMAR]}, "require": 2}]}))
+        .expect("stages");
+        assert_eq!(stages[0].timeout_seconds, Some(172_800));
+        assert_eq!(stages[0].remind_after_seconds, Some(28_800));
+        assert_eq!(stages[0].on_timeout, OnTimeout::Escalate);
+        assert_eq!(stages[1].require, Require::AtLeast(2));
+        // Pinned on a request and read back, a stage is the same.
+        let stored: Vec<Stage> =
+            serde_json::from_value(serde_json::to_value(&stages).expect("json")).expect("back");
+        assert_eq!(stored, stages);
+        let problems = |v: Value| {
+            parse_stages(&json!({"stages": [v]}))
+                .expect_err("refused")
+                .into_iter()
+                .map(|(k, p)| format!("{k}: {p}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let all = problems(json!({"id": "a", "approvers": {"tags": {"team": "dba"}}, "require": "all"}));
+        assert!(all.contains("stages[0].require: all needs approvers named by ARNs"), "{all}");
+        let wild = problems(json!({"id": "a", "approvers": {"arns": ["arn:aws:iam::1:role/*"]}, "require": "all"}));
+        assert!(wild.contains("stages[0].require"), "{wild}");
+        let many = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "require": 2}));
+        assert!(many.contains("asks for 2 approvals of 1 named approvers"), "{many}");
+        let esc = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "P1D", "onTimeout": "escalate"}));
+        assert!(esc.contains("stages[0].escalateTo: names who decides"), "{esc}");
+        let orphan = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "onTimeout": "reject"}));
+        assert!(orphan.contains("stages[0].onTimeout: needs a timeout"), "{orphan}");
+        let late = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "PT1H", "remindAfter": "PT2H"}));
+        assert!(late.contains("stages[0].remindAfter: comes before the timeout"), "{late}");
+        let years = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "P1Y"}));
+        assert!(years.contains("stages[0].timeout"), "{years}");
+        let nobody = problems(json!({"id": "a"}));
+        assert!(nobody.contains("stages[0].approvers"), "{nobody}");
+        let twice = parse_stages(&json!({"stages": [
+            {"id": "a", "approvers": {"arns": [DANA]}}, {"id": "a", "approvers": {"arns": [OMAR]}}]}))
+        .expect_err("refused");
+        assert_eq!(twice[0].0, "stages[1].id");
+    }
+
+    #[test]
+    fn an_approval_moves_stage_by_stage_and_times_out_once() {
+        let first = stage(json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"]}), Require::Any);
+        let mut second = stage(json!({"arns": [DANA, OMAR]}), Require::All);
+        second.id = "owners".into();
+        second.timeout_seconds = Some(100);
+        second.on_timeout = OnTimeout::Escalate;
+        second.remind_after_seconds = Some(50);
+        let dev = caller(DEV, &[]);
+        let mut a = Approval::start(vec![first, second], 1000).expect("stages");
+        assert_eq!(Approval::start(vec![], 0), None);
+        let at = |t: u64| ("2026-12-07T00:00:00Z".to_string(), t);
+        assert_eq!(
+            a.decide(&caller(DANA, &[]), &dev, true, None, at(1010)),
+            Ok(Outcome::NextStage("owners".into()))
+        );
+        assert_eq!(a.since, 1010);
+        assert_eq!(a.due(1059), None);
+        assert_eq!(a.due(1060), Some(Due::Remind));
+        a.apply(Due::Remind, 1060);
+        assert_eq!(a.due(1100), None, "a reminder is recorded once");
+        assert_eq!(a.due(1110), Some(Due::Escalate));
+        a.apply(Due::Escalate, 1110);
+        assert!(a.escalated);
+        assert_eq!(a.due(1150), None);
+        assert_eq!(a.due(1210), Some(Due::Reject), "the escalation's own timeout rejects");
+        // The escalation group decides now; DBAs do not.
+        assert!(a.decide(&caller(OMAR, &[]), &dev, true, None, at(1120)).is_err());
+        let lead = caller(DEV.replace("Developer", "Lead").as_str(), &[("team", "platform-leads")]);
+        assert_eq!(
+            a.decide(&lead, &dev, false, Some("no".into()), at(1130)),
+            Ok(Outcome::Rejected)
+        );
+        assert_eq!(a.version, 4);
+        // An escalation group's approval settles an `all` stage by itself.
+        let mut b = Approval::start(vec![stage(json!({"arns": [DANA, OMAR]}), Require::All)], 0)
+            .expect("stage");
+        b.stages[0].timeout_seconds = Some(10);
+        b.stages[0].on_timeout = OnTimeout::Escalate;
+        b.apply(Due::Escalate, 10);
+        assert_eq!(b.decide(&lead, &dev, true, None, at(11)), Ok(Outcome::Approved));
     }
 }

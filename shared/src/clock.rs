@@ -62,6 +62,28 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
+/// Seconds as an ISO 8601 duration (`P2DT3H`, `PT45S`): how PAO says how long something took.
+pub fn format_duration(seconds: u64) -> String {
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    let mut out = String::from("P");
+    if days > 0 {
+        out.push_str(&format!("{days}D"));
+    }
+    if rest > 0 || days == 0 {
+        out.push('T');
+        for (n, unit) in [(h, 'H'), (m, 'M'), (s, 'S')] {
+            if n > 0 {
+                out.push_str(&format!("{n}{unit}"));
+            }
+        }
+        if rest == 0 {
+            out.push_str("0S");
+        }
+    }
+    out
+}
+
 /// The epoch seconds of a timestamp PAO wrote (`YYYY-MM-DDTHH:MM:SSZ`), if it is one.
 pub fn epoch_of(timestamp: &str) -> Option<u64> {
     let b = timestamp.as_bytes();
@@ -193,5 +215,17 @@ mod tests {
         }
         assert_eq!(epoch_of("2026-13-01T00:00:00Z"), None);
         assert_eq!(epoch_of("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_read_back_as_iso_8601() {
+        assert_eq!(format_duration(0), "PT0S");
+        assert_eq!(format_duration(45), "PT45S");
+        assert_eq!(format_duration(8 * 3600), "PT8H");
+        assert_eq!(format_duration(2 * 86_400), "P2D");
+        assert_eq!(format_duration(86_400 + 3 * 3600 + 61), "P1DT3H1M1S");
+        for s in [1, 59, 3600, 172_800, 200_000] {
+            assert_eq!(parse_duration(&format_duration(s)).map(|d| d.as_secs()), Ok(s));
+        }
     }
 }

@@ -90,6 +90,9 @@ pub struct RequestRecord {
     /// apart from every record ([`crate::sealed`]); the names only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sealed_fields: Vec<String>,
+    /// The approval stages that applied at submission and where they stand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::approval::Approval>,
 }
 
 impl RequestRecord {

@@ -66,6 +66,8 @@ fn derived_uuid(seed: &str) -> uuid::Uuid {
 /// What writing a built request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// Written now; it waits for its approvals, nothing was sent.
+    AwaitingApproval,
     /// Written now, and its first task's message sent.
     Queued,
     /// Written now; the message could not be sent, the sweeper will send it.
@@ -97,6 +99,11 @@ pub fn build(
     )
     .to_value();
     let plan = plan(catalog, &item.target, &item.input, &system)?;
+    let stages = applicable_stages(catalog, &item.target, &plan, &system)?;
+    let approval = crate::approval::Approval::start(
+        stages,
+        crate::clock::epoch_of(&ctx.now).unwrap_or_else(crate::clock::now_epoch),
+    );
     let planned = plan.tasks;
     if planned.len() > crate::store::MAX_TASKS {
         return Err(vec![Problem::at(
@@ -126,7 +133,8 @@ pub fn build(
             TaskRecord {
                 request_id: id.clone(),
                 seq,
-                state: if seq == 0 {
+                // Awaiting approval, nothing is queued: the last approval queues the first task.
+                state: if seq == 0 && approval.is_none() {
                     TaskState::Queued
                 } else {
                     TaskState::Pending
@@ -158,7 +166,11 @@ pub fn build(
     let request = RequestRecord {
         request_id: id,
         submission_id: ctx.submission_id.clone(),
-        state: RequestState::Submitted,
+        state: if approval.is_some() {
+            RequestState::AwaitingApproval
+        } else {
+            RequestState::Submitted
+        },
         target: item.target.clone(),
         catalog_version: plan.version,
         catalog_commit: Some(ctx.catalog_commit.clone()).filter(|c| !c.is_empty()),
@@ -178,6 +190,7 @@ pub fn build(
         call_print: None,
         escalation_until: None,
         sealed_fields: typed.into_iter().map(|(field, _)| field).collect(),
+        approval,
     };
     // Every task copies the input: a large input times many tasks can pass what DynamoDB
     // stores in one item or one transaction. Refused here, naming the limit, before any write.
@@ -208,6 +221,9 @@ pub async fn write(
         Err(StoreError::Conflict(_)) => return Ok(Written::AlreadyWritten),
         Err(e) => return Err(e.into()),
     }
+    if request.state == RequestState::AwaitingApproval {
+        return Ok(Written::AwaitingApproval);
+    }
     let Some(first) = tasks.first() else {
         return Ok(Written::Queued);
     };
@@ -221,6 +237,68 @@ pub async fn write(
             Ok(Written::WrittenNotSent)
         }
     }
+}
+
+/// The approval stages a request must pass, in order: its item's or bundle's, then each
+/// bundle component's own (named `<component>.<stage>`: a bundle cannot be a way around an
+/// item's approval), each only when its `when` renders `true` over that document's input.
+/// A stage applies unless its `when` renders `false` or nothing: any other text applies it
+/// (not only `true`), so a mistyped condition gates rather than lets through.
+fn applicable_stages(
+    catalog: &Catalog,
+    target: &crate::catalog::Target,
+    plan: &crate::plan::Plan,
+    system: &Value,
+) -> Result<Vec<crate::approval::Stage>, Vec<Problem>> {
+    let metadata = catalog.metadata_vars();
+    let mut documents: Vec<(Option<String>, &crate::catalog::Document, &Value)> = Vec::new();
+    if let Ok(entry) = catalog.resolve(target) {
+        documents.push((None, &entry.document, &plan.input));
+    }
+    if matches!(target, crate::catalog::Target::Bundle(_)) {
+        let mut seen = BTreeSet::new();
+        for task in &plan.tasks {
+            let label = task
+                .component
+                .clone()
+                .unwrap_or_else(|| task.catalog_item_id.clone());
+            if !seen.insert(label.clone()) {
+                continue;
+            }
+            if let Some(entry) = catalog.get(&task.catalog_item_id) {
+                documents.push((Some(label), &entry.document, &task.current));
+            }
+        }
+    }
+    let mut stages = Vec::new();
+    for (component, document, current) in documents {
+        for mut stage in document.approval_stages() {
+            if let Some(when) = stage.when.take() {
+                let vars = crate::template::Vars {
+                    current: current.clone(),
+                    metadata: metadata.clone(),
+                    system: system.clone(),
+                    ..Default::default()
+                };
+                let rendered = crate::template::Template::parse(&when, crate::template::Mode::Text)
+                    .and_then(|t| t.render(&vars))
+                    .map_err(|e| {
+                        vec![Problem::at(
+                            target.field(),
+                            format!("approval stage {:?}: its condition could not be decided: {e}", stage.id),
+                        )]
+                    })?;
+                if matches!(rendered.trim(), "false" | "") {
+                    continue;
+                }
+            }
+            if let Some(component) = &component {
+                stage.id = format!("{component}.{}", stage.id);
+            }
+            stages.push(stage);
+        }
+    }
+    Ok(stages)
 }
 
 /// The part of the `.metadata` namespace a config reads: pinned on the task.

@@ -72,8 +72,39 @@ impl<'a> Requester<'a> {
         if group.tags.is_empty() {
             return Ok(Some(rule));
         }
-        let tags = self
-            .tags
+        let tags = self.tags().await?;
+        let with_tags = Caller {
+            arn: self.arn.clone(),
+            id: None,
+            tags: tags.clone(),
+        };
+        Ok((!group.admits(&with_tags)).then_some(rule))
+    }
+}
+
+impl Requester<'_> {
+    /// The caller as approval rules see it: its ARN, unique id and, when `with_tags`, its IAM
+    /// tags (read once per call; unreadable tags are a 503, never an empty set that would
+    /// quietly refuse).
+    pub(super) async fn as_caller(
+        &self,
+        id: Option<String>,
+        with_tags: bool,
+    ) -> Result<Caller, ApiError> {
+        let tags = if with_tags {
+            self.tags().await?.clone()
+        } else {
+            BTreeMap::new()
+        };
+        Ok(Caller {
+            arn: self.arn.clone(),
+            id,
+            tags,
+        })
+    }
+
+    async fn tags(&self) -> Result<&BTreeMap<String, String>, ApiError> {
+        self.tags
             .get_or_try_init(|| async {
                 self.app
                     .tags
@@ -81,17 +112,11 @@ impl<'a> Requester<'a> {
                     .await
                     .map_err(|e| {
                         ApiError::Unavailable(format!(
-                            "who may request this is decided by IAM tags, and they could not be read: {e}"
+                            "this is decided by IAM tags, and they could not be read: {e}"
                         ))
                     })
             })
-            .await?;
-        let with_tags = Caller {
-            arn: self.arn.clone(),
-            id: None,
-            tags: tags.clone(),
-        };
-        Ok((!group.admits(&with_tags)).then_some(rule))
+            .await
     }
 }
 

@@ -12,6 +12,7 @@
 //! [`envelope`] maps every error to its status in one place.
 
 mod access;
+mod approvals;
 mod catalog;
 pub mod envelope;
 mod health;

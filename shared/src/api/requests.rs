@@ -245,7 +245,7 @@ async fn same_call(
 }
 
 /// Runs `f` at most once per (caller, `Idempotency-Key`, body).
-async fn idempotent<F, Fut>(
+pub(super) async fn idempotent<F, Fut>(
     app: &App,
     call: &Call<'_>,
     caller: &Principal,
@@ -375,6 +375,9 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
             }
         }
     }
+    if let Some(approval) = &d.request.approval {
+        data["approval"] = super::approvals::view(approval, crate::clock::now_epoch());
+    }
     if !d.request.sealed_fields.is_empty() {
         let sealed = app.store.sealed_of(&d.request.request_id).await?;
         data["secrets"] =
@@ -387,6 +390,9 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
 pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let d = owned(app, call).await?.shown();
     let mut data = to_data(StatusView::of(&d));
+    if let Some(approval) = &d.request.approval {
+        data["approval"] = super::approvals::view(approval, crate::clock::now_epoch());
+    }
     if let Some(r) = super::views::current_task(&d).and_then(super::tickets::ticket_of) {
         let live = super::tickets::live(app, &[r]).await;
         super::tickets::attach(&mut data["currentTask"], r, &live);
@@ -526,7 +532,7 @@ async fn decide_abort(
     let r = &d.request;
     if !r.state.can_become(RequestState::Aborted) {
         return Err(ApiError::Conflict(format!(
-            "request {} is {}: only a submitted, processing, retrying or failed request can be aborted",
+            "request {} is {}: only a request awaiting approval, submitted, processing, retrying or failed can be aborted",
             r.request_id, r.state
         )));
     }

@@ -2,7 +2,7 @@
 //! A known path called with a method it does not have answers 405 with `Allow`.
 
 use super::envelope::{ApiError, ApiResponse};
-use super::{ApiRequest, App, catalog, health, openapi, queue, requests, tools};
+use super::{ApiRequest, App, approvals, catalog, health, openapi, queue, requests, tools};
 use serde_json::{Value, json};
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +57,10 @@ const ROUTES: &[(&str, &str, Handler)] = &[
     ("POST", "/requests/{id}/retry", to!(requests::retry)),
     ("POST", "/requests/{id}/abort", to!(requests::abort)),
     ("POST", "/requests/{id}/escalate", to!(requests::escalate)),
+    ("GET", "/approvals/pending", to!(approvals::pending)),
+    ("GET", "/approvals/{id}", to!(approvals::detail)),
+    ("POST", "/approvals/{id}/approve", to!(approvals::approve)),
+    ("POST", "/approvals/{id}/reject", to!(approvals::reject)),
     ("GET", "/queue/stats", to!(queue::stats)),
     ("GET", "/queue/messages", to!(queue::messages)),
     ("GET", "/queue/messages/{requestId}", to!(queue::of_request)),
@@ -267,6 +271,6 @@ mod tests {
         for route in table() {
             assert!(seen.insert(route), "{route:?} twice");
         }
-        assert_eq!(seen.len(), 26);
+        assert_eq!(seen.len(), 30);
     }
 }

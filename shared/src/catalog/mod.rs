@@ -146,6 +146,9 @@ pub struct CatalogItem {
     /// Who may request it (`access.requesters`; absent: every signed caller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Value>,
+    /// Who must approve a request before it runs (`approval.stages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,6 +174,9 @@ pub struct CatalogBundle {
     /// Who may request it; it governs its components (their own `access` is not asked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Value>,
+    /// Who must approve a request before it runs; its components' own stages apply too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
 }
 
 impl CatalogBundle {
@@ -222,6 +228,21 @@ impl Document {
                 .and_then(|r| crate::approval::Group::parse(r).ok())
                 .unwrap_or_default(),
         )
+    }
+
+    /// Its approval stages as stated (`when` not yet decided); none when it has no
+    /// `approval` or it does not parse (validation refuses such a document).
+    pub fn approval_stages(&self) -> Vec<crate::approval::Stage> {
+        self.approval()
+            .and_then(|a| crate::approval::parse_stages(a).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn approval(&self) -> Option<&Value> {
+        match self {
+            Self::Item(i) => i.approval.as_ref(),
+            Self::Bundle(b) => b.approval.as_ref(),
+        }
     }
 
     pub fn kind(&self) -> &'static str {

@@ -112,6 +112,19 @@ pub fn waiting_index(id: &RequestId, polled: &str) -> (String, String) {
     (state_pk(WAITING, shard_of(id, SHARDS)), polled.to_string())
 }
 
+/// A request awaiting approval, in `byState` under `APPROVAL#<shard>` (its request item, not
+/// a task), by when it was submitted and its id: the pending list reads newest first, the
+/// sweeper reads them all for due timeouts and reminders. Written once when it starts
+/// waiting, removed by the change that ends the wait.
+pub fn approval_index(id: &RequestId, created_at: &str) -> (String, String) {
+    (approval_pk(shard_of(id, SHARDS)), format!("{created_at}#{id}"))
+}
+
+/// The key of one shard of requests awaiting approval.
+pub fn approval_pk(shard: u32) -> String {
+    format!("APPROVAL#{shard:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,7 @@ pub mod cursor;
 pub mod idempotency;
 pub mod keys;
 pub mod queue_view;
+pub mod approvals;
 pub mod requests;
 pub mod sealed;
 pub mod tasks;
@@ -150,6 +151,8 @@ pub enum Change {
     EscalationUntil(u64),
     /// A waiting task passed its `maxWait` (`overdueSince`).
     Overdue(String),
+    /// A request's `approval` as it stands after a decision, a reminder or a timeout.
+    Approval(Value),
     /// A task starts attempt `attempt` afresh: `attempts` holds every earlier one, and the
     /// last attempt's error, outputs, link and times are cleared.
     NewAttempt {
@@ -171,6 +174,7 @@ impl Change {
             )],
             Self::Error(e) => vec![("error", Value::String(e.clone()))],
             Self::Overdue(at) => vec![("overdueSince", Value::String(at.clone()))],
+            Self::Approval(a) => vec![("approval", a.clone())],
             Self::NoError => vec![("error", Value::Null)],
             Self::EscalationUntil(until) => vec![("escalationUntil", Value::from(*until))],
             Self::CompletedTasks(n) => vec![("completedTasks", Value::from(*n))],
@@ -493,6 +497,9 @@ struct StateUpdate {
     /// Audit events that ride in this write (appended to the item's `events`).
     events: Vec<crate::record::Event>,
     unchanged_since: Option<String>,
+    /// A request awaiting approval: the approval's `version` its writer saw (finer than
+    /// `updatedAt`, which counts seconds), so of two decisions on one state one lands.
+    approval_version: Option<u32>,
     /// What the change does to the record's retention.
     expiry: Expiry,
     /// When the change happens (epoch seconds): retention counts from it.
@@ -536,6 +543,12 @@ impl StateUpdate {
             names.insert("#seen".into(), "updatedAt".into());
             values.insert(":seen".into(), s(seen));
             condition.push_str(" AND #seen = :seen");
+        }
+        if let Some(version) = self.approval_version {
+            names.insert("#apr".into(), "approval".into());
+            names.insert("#apv".into(), "version".into());
+            values.insert(":apv".into(), AttributeValue::N(version.to_string()));
+            condition.push_str(" AND #apr.#apv = :apv");
         }
         let mut sets = Vec::new();
         let changed = self.changes.iter().flat_map(Change::set);

@@ -323,6 +323,11 @@ fn request_item(r: &RequestRecord) -> Result<Item, StoreError> {
     item.insert("itemType".into(), s("request"));
     item.insert("gsi1pk".into(), s(user_pk(&r.user.arn)));
     item.insert("gsi1sk".into(), s(format!("{}#{id}", r.created_at)));
+    if r.state == RequestState::AwaitingApproval {
+        let (pk, sk) = super::keys::approval_index(id, &r.created_at);
+        item.insert("gsi2pk".into(), s(pk));
+        item.insert("gsi2sk".into(), s(sk));
+    }
     Ok(item)
 }
 

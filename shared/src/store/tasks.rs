@@ -418,6 +418,10 @@ impl Store {
         let mut aborted = request_update(id, &[request.state], RequestState::Aborted, now, vec![])?
             .sealing(id, !request.sealed_fields.is_empty(), RequestState::Aborted);
         aborted.unchanged_since = Some(request.updated_at.clone());
+        if request.state == RequestState::AwaitingApproval {
+            // It leaves the approvers' pending list with the abort.
+            aborted.index = Some(None);
+        }
         let mut updates = vec![aborted];
         for t in tasks
             .iter()
@@ -513,6 +517,7 @@ impl StateUpdate {
             expiry: Expiry::UnderRequest,
             at: now.epoch,
             sealed: None,
+            approval_version: None,
         }
     }
 }
@@ -547,5 +552,6 @@ pub(super) fn request_update(
         expiry: Expiry::of_request(to),
         at: now.epoch,
         sealed: None,
+        approval_version: None,
     })
 }

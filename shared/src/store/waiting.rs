@@ -27,6 +27,7 @@ fn waiting(task: &TaskRecord, now: &Now) -> StateUpdate {
         expiry: Expiry::UnderRequest,
         at: now.epoch,
         sealed: None,
+        approval_version: None,
     }
 }
 

@@ -179,6 +179,7 @@ impl Context<'_> {
         let form_path = DocPath::root().key("form");
         check_form(entry.document.form(), &form_path, &mut found);
         check_access(&entry.document, &mut found);
+        self.check_approval(&entry.document, &mut found);
         match &entry.document {
             Document::Item(item) => self.check_item(item, &mut found),
             Document::Bundle(bundle) => self.check_bundle(bundle, &mut found),
@@ -370,6 +371,58 @@ impl Context<'_> {
                         produced.insert(key.clone(), format!("catalog item {id:?}"));
                     }
                 }
+            }
+        }
+    }
+
+    /// `approval.stages` parse, and each `when` reads only the form, `.system` and
+    /// `.metadata` (it is decided at submission, before any output) and never a password.
+    fn check_approval(&self, document: &Document, found: &mut Found) {
+        let Some(approval) = document.approval() else {
+            return;
+        };
+        let base = DocPath::root().key("approval");
+        let at = |key: &str| {
+            key.split('.').fold(base.clone(), |path, part| match part.split_once('[') {
+                Some((name, index)) => path.key(name.to_string()).index(
+                    index.trim_end_matches(']').parse().unwrap_or_default(),
+                ),
+                None => path.key(part.to_string()),
+            })
+        };
+        let stages = match crate::approval::parse_stages(approval) {
+            Ok(stages) => stages,
+            Err(problems) => {
+                found.extend(problems.into_iter().map(|(k, p)| (at(&k), p)));
+                return;
+            }
+        };
+        let empty = (HashSet::new(), HashMap::new());
+        let scope = Scope {
+            form: document.form(),
+            available: &empty.0,
+            later: &empty.1,
+            outputs_allowed: false,
+            passwords_forbidden: Some("an approval condition"),
+        };
+        for (i, stage) in stages.iter().enumerate() {
+            let Some(when) = &stage.when else { continue };
+            let mut problems = Vec::new();
+            self.check_templates(
+                &serde_json::json!({ "when": when }),
+                &[],
+                &at(&format!("stages[{i}]")),
+                &scope,
+                &mut problems,
+            );
+            // `.output` is refused by the scope in a component mapping's words: say it in ours.
+            for (path, problem) in problems {
+                let problem = if problem.contains("before any output exists") {
+                    "an approval's when is decided at submission, before any output exists".into()
+                } else {
+                    problem
+                };
+                found.push((path, problem));
             }
         }
     }

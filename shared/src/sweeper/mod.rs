@@ -12,9 +12,14 @@
 //!   run, so however many runs wait (on an environment approval, say), every one is polled in
 //!   turn and stuck detection is not slowed by them.
 //!
+//! - A request awaiting approval whose stage's `timeout` passed is rejected or escalated, and
+//!   one whose `remindAfter` passed gets its reminder recorded ([`approvals`]).
+//!
 //! Every change is conditional on what the sweeper saw (state and `updatedAt`), so two
 //! sweepers running at once act on a task once: one wins each conditional write, the other
 //! skips. Tasks are found through the `byState` index, oldest first.
+
+mod approvals;
 
 use crate::clock::{Now, rfc3339};
 use crate::queue::{Queue, QueueError, TaskMessage};
@@ -69,6 +74,15 @@ pub struct SweepReport {
     /// Tasks waiting on a ticket that passed their item's `maxWait` in this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overdue: Vec<String>,
+    /// Requests whose approval stage timed out and rejected them in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals_timed_out: Vec<String>,
+    /// Requests whose approval stage timed out to its escalation group in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals_escalated: Vec<String>,
+    /// Requests whose approval reminder was recorded in this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals_reminded: Vec<String>,
 }
 
 pub struct Sweeper {
@@ -273,11 +287,15 @@ impl Sweeper {
             }
             self.store.polled(&seen, &now, overdue.as_ref()).await?;
         }
+        self.approvals(&now, &mut report).await?;
         if report != SweepReport::default() {
             tracing::info!(
                 resent = ?report.resent,
                 stuck = ?report.stuck,
                 overdue = ?report.overdue,
+                approvals_timed_out = ?report.approvals_timed_out,
+                approvals_escalated = ?report.approvals_escalated,
+                approvals_reminded = ?report.approvals_reminded,
                 skipped = report.skipped,
                 "sweep acted"
             );
