@@ -348,13 +348,13 @@ pub const MAX_COMMENT: usize = 2000;
 pub fn parse_stages(approval: &Value) -> Result<Vec<Stage>, Vec<(String, String)>> {
     let mut problems = Vec::new();
     let Some(list) = approval.get("stages").and_then(Value::as_array) else {
-        return Err(vec![("stages".into(), "is a list of approval stages".into())]);
+        return Err(vec![(
+            "stages".into(),
+            "is a list of approval stages".into(),
+        )]);
     };
     if list.is_empty() || list.len() > MAX_STAGES {
-        problems.push((
-            "stages".into(),
-            format!("holds 1 to {MAX_STAGES} stages"),
-        ));
+        problems.push(("stages".into(), format!("holds 1 to {MAX_STAGES} stages")));
     }
     let mut stages = Vec::new();
     for (i, raw) in list.iter().enumerate() {
@@ -368,7 +368,10 @@ pub fn parse_stages(approval: &Value) -> Result<Vec<Stage>, Vec<(String, String)
         match parse_stage(raw) {
             Ok(stage) => {
                 if stages.iter().any(|s: &Stage| s.id == stage.id) {
-                    problems.push((at("id"), format!("{:?} names an earlier stage too", stage.id)));
+                    problems.push((
+                        at("id"),
+                        format!("{:?} names an earlier stage too", stage.id),
+                    ));
                 }
                 stages.push(stage);
             }
@@ -394,34 +397,57 @@ fn parse_stage(raw: &Value) -> Result<Stage, Vec<(String, String)>> {
         "remindAfter",
     ];
     let Some(object) = raw.as_object() else {
-        return Err(vec![(String::new(), "is an approval stage (id, approvers, require…)".into())]);
+        return Err(vec![(
+            String::new(),
+            "is an approval stage (id, approvers, require…)".into(),
+        )]);
     };
     let mut problems: Vec<(String, String)> = object
         .keys()
         .filter(|k| !KEYS.contains(&k.as_str()))
-        .map(|k| (k.clone(), format!("is not a key of a stage ({})", KEYS.join(", "))))
+        .map(|k| {
+            (
+                k.clone(),
+                format!("is not a key of a stage ({})", KEYS.join(", ")),
+            )
+        })
         .collect();
     let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_string);
     let id = text("id").unwrap_or_default();
     let valid_id = id.len() <= 64
         && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
-        problems.push(("id".into(), "is a stage name: lowercase letters, digits and -, at most 64".into()));
+        problems.push((
+            "id".into(),
+            "is a stage name: lowercase letters, digits and -, at most 64".into(),
+        ));
     }
     let group = |key: &str, problems: &mut Vec<(String, String)>| match object.get(key) {
         None => None,
         Some(v) => match Group::parse(v) {
             Ok(g) => Some(g),
             Err((k, p)) => {
-                problems.push((if k.is_empty() { key.to_string() } else { format!("{key}.{k}") }, p));
+                problems.push((
+                    if k.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{key}.{k}")
+                    },
+                    p,
+                ));
                 None
             }
         },
     };
     let approvers = group("approvers", &mut problems);
     if !object.contains_key("approvers") {
-        problems.push(("approvers".into(), "names who may decide: arns, tags or both".into()));
+        problems.push((
+            "approvers".into(),
+            "names who may decide: arns, tags or both".into(),
+        ));
     }
     let escalate_to = group("escalateTo", &mut problems);
     let require = match object.get("require") {
@@ -444,7 +470,10 @@ fn parse_stage(raw: &Value) -> Result<Stage, Vec<(String, String)>> {
                 None
             }
             None => {
-                problems.push((key.into(), "is an ISO 8601 duration such as P2D or PT8H".into()));
+                problems.push((
+                    key.into(),
+                    "is an ISO 8601 duration such as P2D or PT8H".into(),
+                ));
                 None
             }
         }
@@ -464,7 +493,10 @@ fn parse_stage(raw: &Value) -> Result<Stage, Vec<(String, String)>> {
         None => None,
         Some(Value::String(w)) => Some(w.clone()),
         Some(_) => {
-            problems.push(("when".into(), "is a template that renders true or false".into()));
+            problems.push((
+                "when".into(),
+                "is a template that renders true or false".into(),
+            ));
             None
         }
     };
@@ -900,18 +932,41 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let all = problems(json!({"id": "a", "approvers": {"tags": {"team": "dba"}}, "require": "all"}));
-        assert!(all.contains("stages[0].require: all needs approvers named by ARNs"), "{all}");
-        let wild = problems(json!({"id": "a", "approvers": {"arns": ["arn:aws:iam::1:role/*"]}, "require": "all"}));
+        let all =
+            problems(json!({"id": "a", "approvers": {"tags": {"team": "dba"}}, "require": "all"}));
+        assert!(
+            all.contains("stages[0].require: all needs approvers named by ARNs"),
+            "{all}"
+        );
+        let wild = problems(
+            json!({"id": "a", "approvers": {"arns": ["arn:aws:iam::1:role/*"]}, "require": "all"}),
+        );
         assert!(wild.contains("stages[0].require"), "{wild}");
         let many = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "require": 2}));
-        assert!(many.contains("asks for 2 approvals of 1 named approvers"), "{many}");
-        let esc = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "P1D", "onTimeout": "escalate"}));
-        assert!(esc.contains("stages[0].escalateTo: names who decides"), "{esc}");
-        let orphan = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "onTimeout": "reject"}));
-        assert!(orphan.contains("stages[0].onTimeout: needs a timeout"), "{orphan}");
-        let late = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "PT1H", "remindAfter": "PT2H"}));
-        assert!(late.contains("stages[0].remindAfter: comes before the timeout"), "{late}");
+        assert!(
+            many.contains("asks for 2 approvals of 1 named approvers"),
+            "{many}"
+        );
+        let esc = problems(
+            json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "P1D", "onTimeout": "escalate"}),
+        );
+        assert!(
+            esc.contains("stages[0].escalateTo: names who decides"),
+            "{esc}"
+        );
+        let orphan =
+            problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "onTimeout": "reject"}));
+        assert!(
+            orphan.contains("stages[0].onTimeout: needs a timeout"),
+            "{orphan}"
+        );
+        let late = problems(
+            json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "PT1H", "remindAfter": "PT2H"}),
+        );
+        assert!(
+            late.contains("stages[0].remindAfter: comes before the timeout"),
+            "{late}"
+        );
         let years = problems(json!({"id": "a", "approvers": {"arns": [DANA]}, "timeout": "P1Y"}));
         assert!(years.contains("stages[0].timeout"), "{years}");
         let nobody = problems(json!({"id": "a"}));
@@ -924,7 +979,10 @@ mod tests {
 
     #[test]
     fn an_approval_moves_stage_by_stage_and_times_out_once() {
-        let first = stage(json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"]}), Require::Any);
+        let first = stage(
+            json!({"arns": ["arn:aws:sts::*:assumed-role/DBA/*"]}),
+            Require::Any,
+        );
         let mut second = stage(json!({"arns": [DANA, OMAR]}), Require::All);
         second.id = "owners".into();
         second.timeout_seconds = Some(100);
@@ -947,10 +1005,20 @@ mod tests {
         a.apply(Due::Escalate, 1110);
         assert!(a.escalated);
         assert_eq!(a.due(1150), None);
-        assert_eq!(a.due(1210), Some(Due::Reject), "the escalation's own timeout rejects");
+        assert_eq!(
+            a.due(1210),
+            Some(Due::Reject),
+            "the escalation's own timeout rejects"
+        );
         // The escalation group decides now; DBAs do not.
-        assert!(a.decide(&caller(OMAR, &[]), &dev, true, None, at(1120)).is_err());
-        let lead = caller(DEV.replace("Developer", "Lead").as_str(), &[("team", "platform-leads")]);
+        assert!(
+            a.decide(&caller(OMAR, &[]), &dev, true, None, at(1120))
+                .is_err()
+        );
+        let lead = caller(
+            DEV.replace("Developer", "Lead").as_str(),
+            &[("team", "platform-leads")],
+        );
         assert_eq!(
             a.decide(&lead, &dev, false, Some("no".into()), at(1130)),
             Ok(Outcome::Rejected)
@@ -962,6 +1030,9 @@ mod tests {
         b.stages[0].timeout_seconds = Some(10);
         b.stages[0].on_timeout = OnTimeout::Escalate;
         b.apply(Due::Escalate, 10);
-        assert_eq!(b.decide(&lead, &dev, true, None, at(11)), Ok(Outcome::Approved));
+        assert_eq!(
+            b.decide(&lead, &dev, true, None, at(11)),
+            Ok(Outcome::Approved)
+        );
     }
 }

@@ -225,7 +225,10 @@ mod tests {
         assert_eq!(format_duration(2 * 86_400), "P2D");
         assert_eq!(format_duration(86_400 + 3 * 3600 + 61), "P1DT3H1M1S");
         for s in [1, 59, 3600, 172_800, 200_000] {
-            assert_eq!(parse_duration(&format_duration(s)).map(|d| d.as_secs()), Ok(s));
+            assert_eq!(
+                parse_duration(&format_duration(s)).map(|d| d.as_secs()),
+                Ok(s)
+            );
         }
     }
 }

@@ -285,7 +285,10 @@ fn applicable_stages(
                     .map_err(|e| {
                         vec![Problem::at(
                             target.field(),
-                            format!("approval stage {:?}: its condition could not be decided: {e}", stage.id),
+                            format!(
+                                "approval stage {:?}: its condition could not be decided: {e}",
+                                stage.id
+                            ),
                         )]
                     })?;
                 if matches!(rendered.trim(), "false" | "") {

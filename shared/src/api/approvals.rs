@@ -60,11 +60,15 @@ pub(super) async fn pending(app: &App, call: &Call<'_>) -> Result<ApiResponse, A
             .pending_approvals(before.as_deref(), 25, &now)
             .await?;
         for (position, r) in &page.requests {
-            let Some(approval) = &r.approval else { continue };
+            let Some(approval) = &r.approval else {
+                continue;
+            };
             if r.state != RequestState::AwaitingApproval {
                 continue;
             }
-            let me = requester.as_caller(who.id.clone(), approval.reads_tags()).await?;
+            let me = requester
+                .as_caller(who.id.clone(), approval.reads_tags())
+                .await?;
             if may_decide(approval, &me, r).is_ok() {
                 items.push(pending_view(r, approval, now.epoch));
                 if items.len() == limit {
@@ -95,7 +99,9 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
     let Some(approval) = &r.approval else {
         return Err(no_approval(r));
     };
-    let me = requester.as_caller(who.id.clone(), approval.reads_tags()).await?;
+    let me = requester
+        .as_caller(who.id.clone(), approval.reads_tags())
+        .await?;
     let now = crate::clock::now_epoch();
     let mut data = pending_view(r, approval, now);
     data["input"] = r.input.clone();
@@ -103,8 +109,10 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
     data["tasks"] = d
         .tasks
         .iter()
-        .map(|t| json!({"seq": t.seq, "fulfillmentItemId": t.item.id, "type": t.item.action,
-                        "catalogItemId": t.catalog_item_id, "state": t.state}))
+        .map(|t| {
+            json!({"seq": t.seq, "fulfillmentItemId": t.item.id, "type": t.item.action,
+                        "catalogItemId": t.catalog_item_id, "state": t.state})
+        })
         .collect();
     match (r.state, may_decide(approval, &me, r)) {
         (RequestState::AwaitingApproval, Ok(())) => data["youMayDecide"] = json!(true),
@@ -149,7 +157,9 @@ async fn decide(
                 r.request_id, r.state
             )));
         }
-        let me = requester.as_caller(who.id.clone(), read.reads_tags()).await?;
+        let me = requester
+            .as_caller(who.id.clone(), read.reads_tags())
+            .await?;
         let mut approval = read.clone();
         let now = Now::current();
         let stage = approval.stage().map(|s| s.id.clone()).unwrap_or_default();
@@ -179,7 +189,12 @@ async fn decide(
         };
         let event = Event {
             at: now.rfc3339.clone(),
-            kind: if approve { "approval-approved" } else { "approval-rejected" }.into(),
+            kind: if approve {
+                "approval-approved"
+            } else {
+                "approval-rejected"
+            }
+            .into(),
             message: format!(
                 "{} by {} at stage {stage:?} ({said}){}",
                 if approve { "approved" } else { "rejected" },
@@ -308,7 +323,9 @@ async fn visible(
         return Ok(d);
     }
     if let Some(approval) = &d.request.approval {
-        let me = requester.as_caller(who.id.clone(), approval.reads_tags()).await?;
+        let me = requester
+            .as_caller(who.id.clone(), approval.reads_tags())
+            .await?;
         if approval.concerns(&me) {
             return Ok(d);
         }

@@ -40,7 +40,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let id = &request.request_id;
         let read_version = request.approval.as_ref().map(|a| a.version).unwrap_or(0);
-        let value = serde_json::to_value(approval).map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let value =
+            serde_json::to_value(approval).map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let mut changes = vec![Change::Approval(value)];
         if to == RequestState::Rejected {
             changes.push(Change::Error(event.message.clone()));
@@ -55,15 +56,31 @@ impl Store {
         match to {
             RequestState::Submitted => {
                 if let Some(first) = tasks.first() {
-                    let mut queued =
-                        task_update(id, first.seq, &[TaskState::Pending], TaskState::Queued, now, vec![])?;
+                    let mut queued = task_update(
+                        id,
+                        first.seq,
+                        &[TaskState::Pending],
+                        TaskState::Queued,
+                        now,
+                        vec![],
+                    )?;
                     queued.unchanged_since = Some(first.updated_at.clone());
                     updates.push(queued);
                 }
             }
             RequestState::Rejected | RequestState::Aborted => {
-                for t in tasks.iter().filter(|t| t.state.can_become(TaskState::Skipped)) {
-                    updates.push(task_update(id, t.seq, &[t.state], TaskState::Skipped, now, vec![])?);
+                for t in tasks
+                    .iter()
+                    .filter(|t| t.state.can_become(TaskState::Skipped))
+                {
+                    updates.push(task_update(
+                        id,
+                        t.seq,
+                        &[t.state],
+                        TaskState::Skipped,
+                        now,
+                        vec![],
+                    )?);
                 }
             }
             _ => {}

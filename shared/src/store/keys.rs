@@ -117,7 +117,10 @@ pub fn waiting_index(id: &RequestId, polled: &str) -> (String, String) {
 /// sweeper reads them all for due timeouts and reminders. Written once when it starts
 /// waiting, removed by the change that ends the wait.
 pub fn approval_index(id: &RequestId, created_at: &str) -> (String, String) {
-    (approval_pk(shard_of(id, SHARDS)), format!("{created_at}#{id}"))
+    (
+        approval_pk(shard_of(id, SHARDS)),
+        format!("{created_at}#{id}"),
+    )
 }
 
 /// The key of one shard of requests awaiting approval.

@@ -24,6 +24,7 @@
 //! crash between two writes cannot leave them disagreeing. Finished requests get `expiresAt` for TTL (completed 90 days, failed 180);
 //! expired items are filtered on read since TTL deletes late.
 
+pub mod approvals;
 pub mod attr;
 pub mod by_state;
 pub mod catalog;
@@ -31,7 +32,6 @@ pub mod cursor;
 pub mod idempotency;
 pub mod keys;
 pub mod queue_view;
-pub mod approvals;
 pub mod requests;
 pub mod sealed;
 pub mod tasks;

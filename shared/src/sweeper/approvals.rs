@@ -106,7 +106,11 @@ fn event_of(approval: &Approval, due: Due, now: &Now) -> Event {
             "approval-timed-out",
             format!(
                 "stage {id:?} timed out after {waited} without a decision{}: the request is rejected",
-                if approval.escalated { " (after its escalation)" } else { "" }
+                if approval.escalated {
+                    " (after its escalation)"
+                } else {
+                    ""
+                }
             ),
         ),
         Due::Escalate => (

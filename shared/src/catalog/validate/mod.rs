@@ -383,12 +383,13 @@ impl Context<'_> {
         };
         let base = DocPath::root().key("approval");
         let at = |key: &str| {
-            key.split('.').fold(base.clone(), |path, part| match part.split_once('[') {
-                Some((name, index)) => path.key(name.to_string()).index(
-                    index.trim_end_matches(']').parse().unwrap_or_default(),
-                ),
-                None => path.key(part.to_string()),
-            })
+            key.split('.')
+                .fold(base.clone(), |path, part| match part.split_once('[') {
+                    Some((name, index)) => path
+                        .key(name.to_string())
+                        .index(index.trim_end_matches(']').parse().unwrap_or_default()),
+                    None => path.key(part.to_string()),
+                })
         };
         let stages = match crate::approval::parse_stages(approval) {
             Ok(stages) => stages,
