@@ -488,3 +488,60 @@ async fn the_requester_may_abort_while_waiting() {
     assert_eq!(w.detail(&id).await["tasks"][0]["state"], "skipped");
     w.env.cleanup().await;
 }
+
+/// The example catalog's Aurora item: a DBA approves prod clusters only.
+#[tokio::test]
+async fn the_example_aurora_item_gates_prod_on_a_dba() {
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &pao_system_tests::example_catalog_dir()).await;
+    let dev = "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com";
+    let dana = "arn:aws:sts::000000000000:assumed-role/DBA/dana@example.com";
+    let submit = |environment: &str| {
+        api_request(
+            dev,
+            "POST",
+            "/api/v1/requests",
+            Some(json!({"items": [{"schemaVersion": "catalog/v1",
+                "catalogItemId": "database-aurora-postgresql",
+                "input": {"name": "orders", "basic": {"instanceName": "orders-db", "environment": environment}}}]})),
+        )
+    };
+    let mut states = Vec::new();
+    let mut ids = Vec::new();
+    for environment in ["dev", "staging", "prod"] {
+        let (status, answer) = api_send(&app, submit(environment)).await;
+        assert_eq!(status, 202, "{answer}");
+        states.push(answer["data"]["requests"][0]["state"].clone());
+        ids.push(pao_system_tests::request_id_of(&answer));
+    }
+    assert_eq!(
+        states,
+        [
+            json!("submitted"),
+            json!("submitted"),
+            json!("awaiting_approval")
+        ]
+    );
+    let prod = &ids[2];
+    let (status, one) = api_send(
+        &app,
+        api_request(dana, "GET", &format!("/api/v1/approvals/{prod}"), None),
+    )
+    .await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["data"]["stage"]["id"], "dba");
+    assert_eq!(one["data"]["stage"]["onTimeout"], "escalate");
+    let (status, answer) = api_send(
+        &app,
+        api_request(
+            dana,
+            "POST",
+            &format!("/api/v1/approvals/{prod}/approve"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["data"]["state"], "submitted");
+    env.cleanup().await;
+}

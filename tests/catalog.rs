@@ -225,6 +225,61 @@ fn access_names_its_requesters() {
     );
 }
 
+/// Issue 27 point 1: `approval.stages` as the schema and the semantic checks state them, each
+/// problem named by its path.
+#[test]
+fn approval_stages_are_checked_where_they_are_written() {
+    let with = |approval: &str| item_with("fulfillment:\n", &format!("{approval}fulfillment:\n"));
+    let good = "approval:\n  stages:\n    - id: dba\n      approvers: { arns: [\"arn:aws:sts::*:assumed-role/DBA/*\"], tags: { team: dba } }\n      require: any\n      when: \"{{ .current.basic.size == 'm' }}\"\n      timeout: P2D\n      onTimeout: escalate\n      escalateTo: { tags: { team: platform-leads } }\n      remindAfter: PT8H\n";
+    assert_eq!(
+        problems_of(&[("catalog/x.yaml", &with(good))]),
+        Vec::<String>::new()
+    );
+    let one = |approval: &str| {
+        let problems = problems_of(&[("catalog/x.yaml", &with(approval))]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        problems[0].clone()
+    };
+    let all = one(
+        "approval:\n  stages:\n    - { id: dba, approvers: { tags: { team: dba } }, require: all }\n",
+    );
+    assert!(
+        all.starts_with(
+            "catalog/x.yaml: approval.stages[0].require: all needs approvers named by ARNs"
+        ),
+        "{all}"
+    );
+    let output = one(
+        "approval:\n  stages:\n    - { id: dba, approvers: { tags: { team: dba } }, when: \"{{ .output.ticket == 'x' }}\" }\n",
+    );
+    assert!(
+        output.contains("approval.stages[0].when") && output.contains("decided at submission"),
+        "{output}"
+    );
+    let field = one(
+        "approval:\n  stages:\n    - { id: dba, approvers: { tags: { team: dba } }, when: \"{{ .current.basic.nope }}\" }\n",
+    );
+    assert!(field.contains("approval.stages[0].when"), "{field}");
+    let escalate = one(
+        "approval:\n  stages:\n    - { id: dba, approvers: { tags: { team: dba } }, timeout: P1D, onTimeout: escalate }\n",
+    );
+    assert!(
+        escalate.contains("approval.stages[0].escalateTo: names who decides"),
+        "{escalate}"
+    );
+    // The schema refuses what is not a stage's key.
+    let unknown = problems_of(&[(
+        "catalog/x.yaml",
+        &with(
+            "approval:\n  stages:\n    - { id: dba, approvers: { tags: { team: dba } }, approvers2: {} }\n",
+        ),
+    )]);
+    assert!(
+        unknown.iter().any(|p| p.contains("approvers2")),
+        "{unknown:?}"
+    );
+}
+
 #[test]
 fn output_used_before_it_is_produced() {
     let doc = item_with("{{.current.basic.instanceName}}", "{{.output.hookStatus}}");

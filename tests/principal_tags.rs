@@ -81,18 +81,16 @@ async fn a_sessions_tags_are_its_roles_and_a_users_its_own() {
         .await
         .expect("no call");
     assert!(foreign.is_empty());
-    // A role IAM does not know is IAM's refusal, named.
+    // A role IAM does not know (deleted since its session began) has no tags: an empty set,
+    // not a failure that would answer 503 to a caller whom an ARN pattern admits anyway.
     let missing = tags
         .of(
             &format!("arn:aws:sts::{account}:assumed-role/Nobody-{}/x", env.table),
             Some(&account),
         )
         .await
-        .expect_err("no such role");
-    assert!(
-        matches!(&missing, TagError::Refused { message, .. } if message.contains("NoSuchEntity")),
-        "{missing}"
-    );
+        .expect("an unknown role has no tags");
+    assert!(missing.is_empty(), "{missing:?}");
 
     for (action, param, name) in [
         ("DeleteRole", "RoleName", &role),

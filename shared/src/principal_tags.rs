@@ -115,16 +115,23 @@ impl PrincipalTags {
             Owner::Role(r) => ("ListRoleTags", "RoleName", r),
             Owner::User(u) => ("ListUserTags", "UserName", u),
         };
-        let answer = self
+        let answer = match self
             .call(action, &[(param, name), ("MaxItems", MAX_ITEMS)])
             .await
-            .map_err(|e| match e {
-                TagError::Refused { message, .. } => TagError::Refused {
+        {
+            Ok(answer) => answer,
+            // A role or user IAM does not know (deleted since the session began) has no tags.
+            Err(TagError::Refused { message, .. }) if message.contains(" NoSuchEntity:") => {
+                String::new()
+            }
+            Err(TagError::Refused { message, .. }) => {
+                return Err(TagError::Refused {
                     principal: caller_arn.to_string(),
                     message,
-                },
-                other => other,
-            })?;
+                });
+            }
+            Err(other) => return Err(other),
+        };
         let tags = tags_in(&answer);
         let mut kept = self.kept.lock().await;
         kept.retain(|_, (at, _)| at.elapsed() < KEEP);
