@@ -238,7 +238,7 @@ async fn every_described_operation_is_answered_as_described() {
             ));
         }
     }
-    assert_eq!(answered, 28, "every described operation was called");
+    assert_eq!(answered, 32, "every described operation was called");
     assert!(problems.is_empty(), "{problems:#?}");
     stop_local(running).await;
 }
