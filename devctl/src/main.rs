@@ -1,8 +1,9 @@
 //! `devctl`: PAO's command-line tool. Offline commands a platform team runs in its catalog
 //! repository's CI (`validate`, `preview`, `render`), and SigV4-signed calls to the API
 //! (`catalog`, `submit`, `requests`, `get`, `status`, `logs`, `retry`, `abort`, `escalate`,
-//! and for operators `queue`).
+//! `approvals`, `approval`, `approve`, `reject`, and for operators `queue`).
 
+mod approvals;
 mod offline;
 mod queue;
 mod remote;
@@ -141,6 +142,37 @@ enum Command {
     /// Hand a failed request's remaining tasks to people as linked JIRA tickets (signed API call).
     Escalate {
         request_id: String,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Requests waiting for your approval, newest first (signed API call).
+    #[command(
+        after_help = "Example:\n  devctl approvals\n  req-6f1c… orders (database-aurora-postgresql) by dev@example.com, requested 2h ago · dba (0 of 1)"
+    )]
+    Approvals {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// One request's approval: its input, stages, who decides now and every decision (signed
+    /// API call).
+    Approval { approval_id: String },
+    /// Approve a request's current stage; the last approval runs it (signed API call).
+    Approve {
+        approval_id: String,
+        /// Why (optional to approve).
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Reject a request: it ends `rejected` and nothing runs (signed API call).
+    Reject {
+        approval_id: String,
+        /// Why: required, the requester reads it.
+        #[arg(long)]
+        comment: String,
         #[arg(long)]
         idempotency_key: Option<String>,
     },
@@ -378,6 +410,37 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
             "POST",
             &format!("/requests/{request_id}/escalate"),
             None,
+            idempotency_key.as_deref(),
+            cli.json,
+        ),
+        Command::Approvals { limit, cursor } => {
+            approvals::pending(&target, *limit, cursor.as_deref(), cli.json)
+        }
+        Command::Approval { approval_id } => get(format!(
+            "/approvals/{}",
+            pao::signing::uri_encode(approval_id.as_bytes(), false)
+        )),
+        Command::Approve {
+            approval_id,
+            comment,
+            idempotency_key,
+        } => approvals::decide(
+            &target,
+            approval_id,
+            "approve",
+            comment.as_deref(),
+            idempotency_key.as_deref(),
+            cli.json,
+        ),
+        Command::Reject {
+            approval_id,
+            comment,
+            idempotency_key,
+        } => approvals::decide(
+            &target,
+            approval_id,
+            "reject",
+            Some(comment),
             idempotency_key.as_deref(),
             cli.json,
         ),

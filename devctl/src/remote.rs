@@ -201,6 +201,16 @@ pub fn send(
 
 /// A request's progress as one line: `[#####-----] 3/5 processing · task 2 (deploy)`.
 pub fn progress_line(status: &Value) -> String {
+    if let Some(stage) = status
+        .pointer("/approval/current")
+        .filter(|s| !s.is_null() && status["state"] == "awaiting_approval")
+    {
+        return format!(
+            "awaiting approval: {}, requested {}",
+            crate::approvals::stage_words(stage),
+            crate::approvals::ago(status["createdAt"].as_str(), pao::clock::now_epoch())
+        );
+    }
     let done = status
         .pointer("/progress/completed")
         .and_then(Value::as_u64)
@@ -360,6 +370,15 @@ mod tests {
                 "ticket": {"key": "DBA-123", "url": "u", "live": true, "status": "In Progress",
                            "resolution": null, "assignee": "Dana Lee"}},
         }));
+        let awaiting = progress_line(&serde_json::json!({
+            "state": "awaiting_approval", "progress": {"completed": 0, "total": 1},
+            "createdAt": pao::clock::rfc3339(pao::clock::now_epoch() - 2 * 3600 - 5),
+            "approval": {"current": {"id": "dba", "approvals": 0, "needed": 1, "escalated": false}},
+        }));
+        assert_eq!(
+            awaiting,
+            "awaiting approval: dba (0 of 1), requested 2h ago"
+        );
         assert_eq!(
             manual,
             "[--------------------] 0/2 processing · task 0 (provision) processing · waiting for DBA-123 (In Progress, assigned to Dana Lee, overdue since 2026-12-08T10:00:00Z)"

@@ -407,3 +407,125 @@ async fn passwords_come_from_the_environment_or_stdin() {
     );
     stop_local(running).await;
 }
+
+const GATED: &str = r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: gated, name: Gated, version: 1.0.0, category: testing, owner: team-test, description: d }
+approval:
+  stages:
+    - { id: dba, approvers: { arns: ["arn:aws:sts::*:assumed-role/DBA/*"] }, require: any, when: "{{ .current.basic.environment == 'prod' }}" }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: environment, type: select, options: [dev, prod], default: dev }
+fulfillment:
+  items:
+    - { id: t, type: jira-ticket, config: { project: OPS, issueType: Task, summary: s, waitForResolution: false } }
+"#;
+
+/// Issue 27 point 9: a DBA lists, reads and decides approvals with devctl; the requester's
+/// `devctl watch` follows the request once it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvers_decide_with_devctl() {
+    let repo = write_repo(&[("catalog/gated.yaml", GATED)]);
+    let mut opts = local_options(repo.path());
+    let (key, secret) = ("AKIAPAOTESTDBA000001", "pao-test-dba-secret");
+    opts.identities.push(pao_local::sigv4::Identity {
+        access_key_id: key.into(),
+        secret_access_key: secret.into(),
+        arn: "arn:aws:sts::000000000000:assumed-role/DBA/dana@example.com".into(),
+        tags: Default::default(),
+    });
+    let running = start(opts.clone()).await.expect("local stack");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("prod.json");
+    std::fs::write(&file, r#"{"items":[{"schemaVersion":"catalog/v1","catalogItemId":"gated","input":{"name":"orders","basic":{"environment":"prod"}}}]}"#).expect("write");
+    let file = file.to_string_lossy().into_owned();
+    let out = run(&api, &["submit", &file]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(created["requests"][0]["state"], "awaiting_approval");
+    let id = created["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let as_dba = |args: Vec<String>| {
+        let api = api.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_devctl"))
+                .args(&args)
+                .env("PAO_API_URL", &api)
+                .env("AWS_ACCESS_KEY_ID", key)
+                .env("AWS_SECRET_ACCESS_KEY", secret)
+                .env_remove("AWS_SESSION_TOKEN")
+                .output()
+                .expect("devctl runs")
+        })
+    };
+    let out = as_dba(vec!["approvals".into()]).await.expect("ran");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&id) && text.contains("dba (0 of 1)") && text.contains("orders (gated)"),
+        "{text}"
+    );
+    let out = as_dba(vec!["approval".into(), id.clone()])
+        .await
+        .expect("ran");
+    let detail: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(detail["youMayDecide"], true, "{detail}");
+
+    // The requester may not approve their own; a rejection needs a comment (clap says so).
+    let out = run(&api, &["approve", &id]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_dba(vec!["reject".into(), id.clone()])
+        .await
+        .expect("ran");
+    assert_eq!(out.status.code(), Some(2), "--comment is required");
+
+    let out = as_dba(vec![
+        "approve".into(),
+        id.clone(),
+        "--comment".into(),
+        "fine".into(),
+    ])
+    .await
+    .expect("ran");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("approved") && text.contains("the request runs"),
+        "{text}"
+    );
+    let out = run(&api, &["watch", &id, "--interval", "1"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stop_local(running).await;
+}

@@ -244,6 +244,7 @@ impl<'a> RequestView<'a> {
 pub(super) struct StatusView<'a> {
     request_id: &'a str,
     state: RequestState,
+    created_at: &'a str,
     progress: Progress,
     counts: Counts,
     current_task: Option<TaskView<'a>>,
@@ -256,6 +257,7 @@ impl<'a> StatusView<'a> {
         Self {
             request_id: r.request_id.as_str(),
             state: r.state,
+            created_at: &r.created_at,
             progress: Progress::of(r),
             counts: Counts::of(&d.tasks),
             current_task: current_task(d).map(TaskView::of),
