@@ -248,3 +248,157 @@ async fn support_staff_read_and_decide_on_anyones_request() {
     }
     env.cleanup().await;
 }
+
+/// Issue 27 point 7: `GET /requests?scope=team` lists the requests of every principal whose
+/// IAM `team` tag is the caller's (as tagged when each was submitted), with their state now.
+#[tokio::test]
+async fn a_team_lists_its_requests() {
+    let env = TestEnv::new().await;
+    let suffix = env.table.clone();
+    let arn = |role: &str, who: &str| {
+        format!("arn:aws:sts::000000000000:assumed-role/{role}-{suffix}/{who}@example.com")
+    };
+    let (pat, alice, dee, loner) = (
+        arn("Payments", "pat"),
+        arn("Payments2", "alice"),
+        arn("Data", "dee"),
+        arn("Loner", "lou"),
+    );
+    let identity = |arn: &str, team: Option<&str>| Identity {
+        access_key_id: String::new(),
+        secret_access_key: String::new(),
+        arn: arn.into(),
+        tags: team
+            .map(|t| [("team".to_string(), t.to_string())].into())
+            .unwrap_or_default(),
+    };
+    let payments = format!("payments-{suffix}");
+    pao_local::provision::tag_identities(
+        &env.sdk,
+        &[
+            identity(&pat, Some(&payments)),
+            identity(&alice, Some(&payments)),
+            identity(&dee, Some("data")),
+            identity(&loner, None),
+        ],
+    )
+    .await
+    .expect("roles tagged");
+    let docs = documents(&suffix);
+    let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
+    let repo = write_repo(&files);
+    let app = app_for(&env, repo.path()).await;
+    let mut by = std::collections::BTreeMap::new();
+    for who in [&pat, &alice, &dee] {
+        let (status, answer) = api_send(
+            &app,
+            api_request(
+                who,
+                "POST",
+                "/api/v1/requests",
+                Some(submission("catalogItemId", "open-item")),
+            ),
+        )
+        .await;
+        assert_eq!(status, 202, "{answer}");
+        by.insert(
+            who.clone(),
+            pao_system_tests::request_id_of(&answer).to_string(),
+        );
+    }
+    // Alice aborts hers: the team's list shows its state now.
+    let (status, _) = api_send(
+        &app,
+        api_request(
+            &alice,
+            "POST",
+            &format!("/api/v1/requests/{}/abort", by[&alice]),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ids = |answer: &Value| -> Vec<String> {
+        answer["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["requestId"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (status, team) = api_send(
+        &app,
+        api_request(&pat, "GET", "/api/v1/requests?scope=team", None),
+    )
+    .await;
+    assert_eq!(status, 200, "{team}");
+    // Newest first; two submitted within the same second are ordered by id.
+    let mut expected = vec![by[&alice].clone(), by[&pat].clone()];
+    expected.sort_unstable();
+    let mut listed = ids(&team);
+    listed.sort_unstable();
+    assert_eq!(listed, expected, "the team's requests only: {team}");
+    let alices = team["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["requestId"] == by[&alice].as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(alices["state"], "aborted", "its state now");
+    // One per page, then the next: the same two, once each.
+    let (_, first) = api_send(
+        &app,
+        api_request(&pat, "GET", "/api/v1/requests?scope=team&limit=1", None),
+    )
+    .await;
+    let cursor = first["meta"]["nextCursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (_, second) = api_send(
+        &app,
+        api_request(
+            &pat,
+            "GET",
+            &format!("/api/v1/requests?scope=team&limit=1&cursor={cursor}"),
+            None,
+        ),
+    )
+    .await;
+    let mut paged = [ids(&first), ids(&second)].concat();
+    paged.sort_unstable();
+    assert_eq!(paged, expected);
+    let (_, aborted) = api_send(
+        &app,
+        api_request(
+            &pat,
+            "GET",
+            "/api/v1/requests?scope=team&state=aborted",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(ids(&aborted), [by[&alice].clone()]);
+    let (_, data) = api_send(
+        &app,
+        api_request(&dee, "GET", "/api/v1/requests?scope=team", None),
+    )
+    .await;
+    assert_eq!(ids(&data), [by[&dee].clone()]);
+    let (_, mine) = api_send(&app, api_request(&pat, "GET", "/api/v1/requests", None)).await;
+    assert_eq!(
+        ids(&mine),
+        [by[&pat].clone()],
+        "the default is the caller's own"
+    );
+    for (who, path) in [
+        (&loner, "/api/v1/requests?scope=team"),
+        (&pat, "/api/v1/requests?scope=everyone"),
+    ] {
+        let (status, answer) = api_send(&app, api_request(who, "GET", path, None)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["details"][0]["field"], "scope", "{answer}");
+    }
+    env.cleanup().await;
+}

@@ -196,6 +196,7 @@ async fn the_local_sweeper_sends_what_was_never_sent() {
         environment: "local".into(),
         idempotency_seed: None,
         catalog_commit: String::new(),
+        team: None,
     };
     let (request, tasks) = pao::submission::build(&catalog, &item, 0, &ctx).expect("valid");
     let sdk = pao::aws::load_sdk_config().await;

@@ -50,6 +50,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         escalation_until: None,
         sealed_fields: Vec::new(),
         approval: None,
+        team: None,
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {

@@ -93,6 +93,10 @@ pub struct RequestRecord {
     /// The approval stages that applied at submission and where they stand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<crate::approval::Approval>,
+    /// The requester's `team` IAM tag when it was submitted: `GET /requests?scope=team`
+    /// lists it to the principals of that team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
 }
 
 impl RequestRecord {

@@ -34,6 +34,8 @@ pub struct Context {
     pub idempotency_seed: Option<String>,
     /// The commit of the catalog snapshot the submission is checked against (empty: none).
     pub catalog_commit: String,
+    /// The submitter's `team` IAM tag, if it has one.
+    pub team: Option<String>,
 }
 
 impl Context {
@@ -191,6 +193,7 @@ pub fn build(
         escalation_until: None,
         sealed_fields: typed.into_iter().map(|(field, _)| field).collect(),
         approval,
+        team: ctx.team.clone(),
     };
     // Every task copies the input: a large input times many tasks can pass what DynamoDB
     // stores in one item or one transaction. Refused here, naming the limit, before any write.

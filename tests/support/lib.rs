@@ -487,6 +487,7 @@ pub async fn submit_item(
         environment: "test".into(),
         idempotency_seed: None,
         catalog_commit: String::new(),
+        team: None,
     };
     let (request, tasks) =
         pao::submission::build(catalog, &item, 0, &ctx).expect("valid submission");

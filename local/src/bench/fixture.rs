@@ -43,6 +43,7 @@ pub fn context(i: usize) -> pao::submission::Context {
         environment: "bench".into(),
         idempotency_seed: None,
         catalog_commit: String::new(),
+        team: None,
     }
 }
 

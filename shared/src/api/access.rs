@@ -37,6 +37,9 @@ pub(super) async fn is_support(app: &App, caller: &str, home_account: Option<&st
     }
 }
 
+/// The IAM tag that names a principal's team.
+pub(super) const TEAM_TAG: &str = "team";
+
 /// The caller as `access` rules see it.
 pub(super) struct Requester<'a> {
     app: &'a App,
@@ -101,6 +104,29 @@ impl Requester<'_> {
             id,
             tags,
         })
+    }
+
+    /// The caller's `team` tag, for a request it submits (`GET /requests?scope=team`). Tags
+    /// that cannot be read leave the request without a team (logged): a submission does not
+    /// wait on IAM for a listing.
+    pub(super) async fn team(&self) -> Option<String> {
+        match self.team_now().await {
+            Ok(team) => team,
+            Err(e) => {
+                tracing::warn!(error = %e, "the caller's team tag could not be read; the request is listed to no team");
+                None
+            }
+        }
+    }
+
+    /// The caller's `team` tag now; tags that cannot be read are a 503.
+    pub(super) async fn team_now(&self) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .tags()
+            .await?
+            .get(TEAM_TAG)
+            .filter(|t| !t.is_empty())
+            .cloned())
     }
 
     async fn tags(&self) -> Result<&BTreeMap<String, String>, ApiError> {

@@ -119,7 +119,9 @@ async fn create(
         .map(|k| format!("{}#{k}", caller.arn));
     let mut user = caller.clone();
     user.email = app.settings.session_trust.email_of(&caller.arn);
+    let requester = super::access::Requester::of(app, req)?;
     let ctx = crate::submission::Context {
+        team: requester.team().await,
         user,
         correlation_id: cid.to_string(),
         submission_id: crate::submission::Context::new_submission_id(seed.as_deref()),
@@ -131,7 +133,6 @@ async fn create(
     };
     // Who may request each item is asked first: a refused item writes nothing, and its answer
     // is a 403 naming the item and the rule.
-    let requester = super::access::Requester::of(app, req)?;
     for (i, item) in submission.items.iter().enumerate() {
         let Some(entry) = catalog.get(item.target.id()) else {
             continue; // the build below names it
@@ -297,7 +298,8 @@ where
     }
 }
 
-/// `GET /requests`: the caller's requests, newest first, optionally by state.
+/// `GET /requests`: the caller's requests (or with `scope=team` their team's), newest first,
+/// optionally by state.
 pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let (req, caller, mut meta) = (call.req, caller(call.req)?, call.meta());
     let state = match req.query("state") {
@@ -323,17 +325,48 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
         }
     }
     let limit = limit_param(req, 20)? as i32;
-    let page = app
-        .store
-        .list_requests(
-            &caller,
-            state,
-            limit,
-            req.query("cursor").filter(|c| !c.is_empty()),
-            &app.cursor_key().await?,
-            &Now::current(),
-        )
-        .await?;
+    let cursor = req.query("cursor").filter(|c| !c.is_empty());
+    let page = match req.query("scope") {
+        None | Some("mine") => {
+            app.store
+                .list_requests(
+                    &caller,
+                    state,
+                    limit,
+                    cursor,
+                    &app.cursor_key().await?,
+                    &Now::current(),
+                )
+                .await?
+        }
+        // The requests of every principal whose `team` tag is the caller's (as tagged when
+        // each was submitted).
+        Some("team") => {
+            let requester = super::access::Requester::of(app, req)?;
+            let team = requester.team_now().await?.ok_or_else(|| {
+                ApiError::Validation(vec![Problem::at(
+                    "scope",
+                    "team lists your team's requests, and your IAM principal carries no `team` tag",
+                )])
+            })?;
+            app.store
+                .list_team_requests(
+                    &team,
+                    state,
+                    limit,
+                    cursor,
+                    &app.cursor_key().await?,
+                    &Now::current(),
+                )
+                .await?
+        }
+        Some(_) => {
+            return Err(ApiError::Validation(vec![Problem::at(
+                "scope",
+                "must be mine (your requests, the default) or team (your team's)",
+            )]));
+        }
+    };
     let items: Vec<Value> = page
         .items
         .iter()

@@ -43,6 +43,12 @@ pub(super) fn user_pk(arn: &str) -> String {
     format!("USER#{arn}")
 }
 
+/// The key of a team's request pointers (`GET /requests?scope=team`): one small item per
+/// request, `sk = <createdAt>#<id>`, written with the request.
+pub(super) fn team_pk(team: &str) -> String {
+    format!("TEAM#{team}")
+}
+
 /// A request's shard: FNV-1a of its id, so every writer and reader agrees without a lookup.
 pub fn shard_of(id: &RequestId, shards: u32) -> u32 {
     let mut h: u32 = 0x811c_9dc5;

@@ -18,7 +18,7 @@ pub enum Read {
     Eventual,
 }
 
-use super::keys::{REQUEST_SK, request_pk, task_sk, user_pk};
+use super::keys::{REQUEST_SK, request_pk, task_sk, team_pk, user_pk};
 
 impl Store {
     /// Writes a request, all its tasks and its first event in one transaction (with the
@@ -81,6 +81,9 @@ impl Store {
         let mut writes = vec![self.put_write(request_item, Some("attribute_not_exists(pk)"))?];
         for item in task_items {
             writes.push(self.put_write(item, None)?);
+        }
+        if let Some(team) = &request.team {
+            writes.push(self.put_write(team_item(request, team), None)?);
         }
         if let Some(a) = answered {
             writes.push(self.answered_write(a)?);
@@ -219,6 +222,104 @@ impl Store {
         })
     }
 
+    /// The requests of a team (`team` tag at submission), newest first, optionally in one
+    /// state (a page may then hold fewer than `limit`). One Query of the team's pointers and
+    /// one BatchGetItem of the requests they name.
+    pub async fn list_team_requests(
+        &self,
+        team: &str,
+        state: Option<RequestState>,
+        limit: i32,
+        cursor: Option<&str>,
+        key: &CursorKey,
+        now: &Now,
+    ) -> Result<Page<RequestRecord>, StoreError> {
+        let scope = format!("team|{team}|{}", state.map(|s| s.as_str()).unwrap_or(""));
+        let start = cursor.map(|c| key.open_key(&scope, c)).transpose()?;
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :t")
+            .expression_attribute_values(":t", s(team_pk(team)))
+            .scan_index_forward(false)
+            .limit(limit.clamp(1, 100))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let ids: Vec<String> = out
+            .items()
+            .iter()
+            .filter(|i| !is_expired(i, now.epoch))
+            .filter_map(|i| i.get("requestId").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        let mut found = self.requests_by_id(&ids).await?;
+        // In the pointers' order (newest first), what still exists and is in the state asked.
+        let items = ids
+            .iter()
+            .filter_map(|id| found.remove(id.as_str()))
+            .filter(|r| !state.is_some_and(|st| r.state != st))
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: out.last_evaluated_key().map(|k| key.seal_key(&scope, k)),
+        })
+    }
+
+    /// Request items by id (at most 100), in one BatchGetItem (with what DynamoDB leaves
+    /// unprocessed asked again, a bounded number of times).
+    async fn requests_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, RequestRecord>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut found = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let keys: Vec<Item> = ids
+            .iter()
+            .map(|id| {
+                Item::from([
+                    ("pk".to_string(), s(request_pk(&RequestId(id.clone())))),
+                    ("sk".to_string(), s(REQUEST_SK)),
+                ])
+            })
+            .collect();
+        let mut ask = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(super::build_error)?,
+        );
+        for _ in 0..4 {
+            let Some(keys) = ask.take() else { break };
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                let r: RequestRecord = from_item(item)?;
+                found.insert(r.request_id.to_string(), r);
+            }
+            ask = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+        }
+        Ok(found)
+    }
+
     /// Appends an audit event to the request's item.
     pub async fn append_event(&self, id: &RequestId, event: &Event) -> Result<(), StoreError> {
         let result = self
@@ -329,6 +430,17 @@ fn request_item(r: &RequestRecord) -> Result<Item, StoreError> {
         item.insert("gsi2sk".into(), s(sk));
     }
     Ok(item)
+}
+
+/// A request's pointer under its team's key: the id only, so the team's list reads the request
+/// itself (its state now). It expires as a request's tasks do, from when it was written.
+fn team_item(r: &RequestRecord, team: &str) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), s(team_pk(team)));
+    item.insert("sk".into(), s(format!("{}#{}", r.created_at, r.request_id)));
+    item.insert("itemType".into(), s("teamRequest"));
+    item.insert("requestId".into(), s(r.request_id.as_str()));
+    item
 }
 
 fn task_item(t: &TaskRecord) -> Result<Item, StoreError> {
