@@ -69,7 +69,7 @@ async fn world() -> World {
     .expect("roles tagged");
     let dba_role = format!("arn:aws:sts::*:assumed-role/DBA-{s}/*");
     let item = |id: &str, approval: String| ITEM.replace("ID", id).replace("APPROVAL", &approval);
-    let files = vec![
+    let files = [
         (
             "catalog/prod.yaml".to_string(),
             item("gated", format!("approval:\n  stages:\n    - id: dba\n      approvers: {{ arns: [\"{dba_role}\"], tags: {{ team: dba }} }}\n      require: any\n      when: \"{{{{ .current.basic.environment == 'prod' }}}}\"\n")),

@@ -2,7 +2,7 @@
 //! IAM's Query protocol from the local endpoint (moto's IAM), as PAO will read them to know
 //! who may approve or request by tag.
 
-use pao::principal_tags::{PrincipalTags, TagError};
+use pao::principal_tags::PrincipalTags;
 use pao_system_tests::TestEnv;
 
 /// The account moto answers for (from an ARN it made).
