@@ -321,10 +321,28 @@ async fn any_all_and_n_of_m_count_as_stated() {
     let w = world().await;
     // Two of the DBAs (by tag).
     let (id, _) = w.submit("two-dbas", "dev").await;
-    let (status, answer) = w.decide(&w.dana, &id, "approve", None).await;
+    // Under an Idempotency-Key the same approval sent twice is answered twice, counted once.
+    let keyed = || {
+        let mut req = api_request(
+            &w.dana,
+            "POST",
+            &format!("/api/v1/approvals/{id}/approve"),
+            None,
+        );
+        req.headers
+            .push(("Idempotency-Key".into(), "approve-once".into()));
+        req
+    };
+    let (status, answer) = api_send(&w.app, keyed()).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["data"]["state"], "awaiting_approval");
     assert_eq!(answer["data"]["approval"]["current"]["approvals"], 1);
+    let (again, replayed) = api_send(&w.app, keyed()).await;
+    assert_eq!(
+        (again, &replayed["data"]),
+        (200, &answer["data"]),
+        "the first answer again"
+    );
     assert_eq!(answer["data"]["approval"]["current"]["needed"], 2);
     let (status, answer) = w.decide(&w.dana, &id, "approve", None).await;
     assert_eq!(status, 409, "one principal decides a stage once: {answer}");

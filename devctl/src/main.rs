@@ -97,6 +97,9 @@ enum Command {
     Requests {
         #[arg(long)]
         state: Option<String>,
+        /// `mine` (the default) or `team`: the requests of everyone whose IAM `team` tag is yours.
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
         #[arg(long)]
@@ -355,12 +358,14 @@ fn remote_main(cli: &Cli, command: &Command) -> ExitCode {
         },
         Command::Requests {
             state,
+            scope,
             limit,
             cursor,
         } => get(remote::with_query(
             "/requests",
             &[
                 ("state", state.clone()),
+                ("scope", scope.clone()),
                 ("limit", limit.map(|l| l.to_string())),
                 ("cursor", cursor.clone()),
             ],
