@@ -392,12 +392,12 @@ async fn a_team_lists_its_requests() {
         [by[&pat].clone()],
         "the default is the caller's own"
     );
-    for (who, path) in [
-        (&loner, "/api/v1/requests?scope=team"),
-        (&pat, "/api/v1/requests?scope=everyone"),
+    for (who, path, expected) in [
+        (&loner, "/api/v1/requests?scope=team", 422),
+        (&pat, "/api/v1/requests?scope=everyone", 400),
     ] {
         let (status, answer) = api_send(&app, api_request(who, "GET", path, None)).await;
-        assert_eq!(status, 400, "{answer}");
+        assert_eq!(status, expected, "{answer}");
         assert_eq!(answer["error"]["details"][0]["field"], "scope", "{answer}");
     }
     env.cleanup().await;

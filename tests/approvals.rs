@@ -260,6 +260,11 @@ async fn a_prod_request_waits_for_a_dba_and_a_dev_request_runs_at_once() {
     let done = drain_until(&w.env, &w.worker, &id, |d| d.request.state.is_terminal()).await;
     assert_eq!(done.request.state, pao::request::RequestState::Completed);
     assert_eq!(w.tickets_for("gated-prod"), 1);
+    let submitted = logs(&w, &id, "submitted").await;
+    assert!(
+        submitted[0].contains("awaiting approval: stage \"dba\" (any approvers: "),
+        "{submitted:?}"
+    );
     let approved = logs(&w, &id, "approval-approved").await;
     assert_eq!(approved.len(), 1, "{approved:?}");
     assert!(

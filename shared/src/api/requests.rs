@@ -344,7 +344,7 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
         Some("team") => {
             let requester = super::access::Requester::of(app, req)?;
             let team = requester.team_now().await?.ok_or_else(|| {
-                ApiError::Validation(vec![Problem::at(
+                ApiError::Unprocessable(vec![Problem::at(
                     "scope",
                     "team lists your team's requests, and your IAM principal carries no `team` tag",
                 )])

@@ -73,7 +73,16 @@ impl Store {
             let event = Event {
                 at: request.created_at.clone(),
                 kind: "submitted".into(),
-                message: format!("request submitted with {} tasks", tasks.len()),
+                message: match request.approval.as_ref().and_then(|a| a.stage()) {
+                    None => format!("request submitted with {} tasks", tasks.len()),
+                    Some(stage) => format!(
+                        "request submitted with {} tasks; awaiting approval: stage {:?} ({} approvers: {})",
+                        tasks.len(),
+                        stage.id,
+                        stage.require,
+                        stage.approvers.describe()
+                    ),
+                },
                 task_seq: None,
             };
             request_item.insert("events".into(), super::events_attr(&[event]));
