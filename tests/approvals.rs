@@ -471,6 +471,11 @@ async fn timeouts_reject_and_escalate_exactly_once_and_remind_once() {
     let d = w.detail(&timed).await;
     assert_eq!(d["state"], "rejected");
     assert_eq!(d["tasks"][0]["state"], "skipped");
+    assert_eq!(d["approval"]["stages"][0]["status"], "rejected");
+    assert!(
+        d["approval"]["current"].is_null(),
+        "no stage decides any more: {d}"
+    );
     let timed_out = logs(&w, &timed, "approval-timed-out").await;
     assert_eq!(timed_out.len(), 1, "{timed_out:?}");
     assert!(

@@ -105,7 +105,7 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
     let now = crate::clock::now_epoch();
     let mut data = pending_view(r, approval, now);
     data["input"] = r.input.clone();
-    data["approval"] = view(approval, now);
+    data["approval"] = view(approval, now, r.state);
     data["tasks"] = d
         .tasks
         .iter()
@@ -225,7 +225,7 @@ async fn decide(
             "decision": if approve { "approved" } else { "rejected" },
             "stage": stage,
             "state": to,
-            "approval": view(&approval, now.epoch),
+            "approval": view(&approval, now.epoch, to),
         });
         if let Outcome::NextStage(next) = &outcome {
             data["nextStage"] = json!(next);
@@ -388,13 +388,17 @@ fn pending_view(r: &RequestRecord, approval: &Approval, now: u64) -> Value {
     {
         object.extend(target);
     }
-    if let Some(stage) = current_stage_view(approval, now) {
+    if let Some(stage) = current_stage_view(approval, now, r.state) {
         v["stage"] = stage;
     }
     v
 }
 
-fn current_stage_view(approval: &Approval, now: u64) -> Option<Value> {
+/// The stage deciding now: none once the request no longer awaits approval.
+fn current_stage_view(approval: &Approval, now: u64, state: RequestState) -> Option<Value> {
+    if state != RequestState::AwaitingApproval {
+        return None;
+    }
     let stage = approval.stage()?;
     let (approvals, needed) = approval.progress().unwrap_or((0, 0));
     let mut v = json!({
@@ -423,7 +427,7 @@ fn current_stage_view(approval: &Approval, now: u64) -> Option<Value> {
 
 /// A request's approval: every stage with where it stands, and every decision (who, when,
 /// the comment). Shown by `GET /approvals/{id}` and `GET /requests/{id}`.
-pub(super) fn view(approval: &Approval, now: u64) -> Value {
+pub(super) fn view(approval: &Approval, now: u64, state: RequestState) -> Value {
     let stages: Vec<Value> = approval
         .stages
         .iter()
@@ -432,6 +436,9 @@ pub(super) fn view(approval: &Approval, now: u64) -> Value {
             let status = match s.standing(&approval.decisions) {
                 crate::approval::Standing::Rejected(_) => "rejected",
                 _ if i < approval.current => "approved",
+                // A timeout rejected it, or the requester stopped the request while it waited.
+                _ if i == approval.current && state == RequestState::Rejected => "rejected",
+                _ if state == RequestState::Aborted => "stopped",
                 _ if i == approval.current => "deciding",
                 _ => "waiting",
             };
@@ -458,7 +465,7 @@ pub(super) fn view(approval: &Approval, now: u64) -> Value {
         .collect();
     json!({
         "stages": stages,
-        "current": current_stage_view(approval, now),
+        "current": current_stage_view(approval, now, state),
         "decisions": decisions,
     })
 }

@@ -409,7 +409,8 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
         }
     }
     if let Some(approval) = &d.request.approval {
-        data["approval"] = super::approvals::view(approval, crate::clock::now_epoch());
+        data["approval"] =
+            super::approvals::view(approval, crate::clock::now_epoch(), d.request.state);
     }
     if !d.request.sealed_fields.is_empty() {
         let sealed = app.store.sealed_of(&d.request.request_id).await?;
@@ -424,7 +425,8 @@ pub(super) async fn status(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
     let d = owned(app, call).await?.shown();
     let mut data = to_data(StatusView::of(&d));
     if let Some(approval) = &d.request.approval {
-        data["approval"] = super::approvals::view(approval, crate::clock::now_epoch());
+        data["approval"] =
+            super::approvals::view(approval, crate::clock::now_epoch(), d.request.state);
     }
     if let Some(r) = super::views::current_task(&d).and_then(super::tickets::ticket_of) {
         let live = super::tickets::live(app, &[r]).await;
