@@ -128,13 +128,13 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
 /// `POST /approvals/{id}/approve`.
 pub(super) async fn approve(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let who = caller(call.req)?;
-    super::requests::idempotent(app, call, &who, || decide(app, call, &who, true)).await
+    super::idempotent::idempotent(app, call, &who, || decide(app, call, &who, true)).await
 }
 
 /// `POST /approvals/{id}/reject`: a comment is required.
 pub(super) async fn reject(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiError> {
     let who = caller(call.req)?;
-    super::requests::idempotent(app, call, &who, || decide(app, call, &who, false)).await
+    super::idempotent::idempotent(app, call, &who, || decide(app, call, &who, false)).await
 }
 
 async fn decide(

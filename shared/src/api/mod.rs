@@ -16,6 +16,7 @@ mod approvals;
 mod catalog;
 pub mod envelope;
 mod health;
+mod idempotent;
 mod input;
 pub mod openapi;
 mod queue;
