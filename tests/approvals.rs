@@ -249,6 +249,10 @@ async fn a_prod_request_waits_for_a_dba_and_a_dev_request_runs_at_once() {
     assert_eq!(one["data"]["youMayDecide"], true);
     assert_eq!(one["data"]["input"]["basic"]["environment"], "prod");
     assert_eq!(one["data"]["stage"]["approvals"], 0);
+    assert_eq!(
+        one["data"]["tasks"][0]["input"]["basic"]["environment"],
+        "prod"
+    );
 
     let (status, answer) = w.decide(&w.dana, &id, "approve", Some("sized right")).await;
     assert_eq!(status, 200, "{answer}");

@@ -110,8 +110,11 @@ pub(super) async fn detail(app: &App, call: &Call<'_>) -> Result<ApiResponse, Ap
         .tasks
         .iter()
         .map(|t| {
+            // Each task's input as its item will see it (a bundle component's mapped input),
+            // passwords masked as stored.
             json!({"seq": t.seq, "fulfillmentItemId": t.item.id, "type": t.item.action,
-                        "catalogItemId": t.catalog_item_id, "state": t.state})
+                   "catalogItemId": t.catalog_item_id, "component": t.component,
+                   "input": t.current, "state": t.state})
         })
         .collect();
     match (r.state, may_decide(approval, &me, r)) {
