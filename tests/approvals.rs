@@ -19,10 +19,14 @@ form:
     - id: basic
       fields:
         - { id: environment, type: select, options: [dev, prod], default: dev }
+        - { id: secret, type: password }
 fulfillment:
   items:
     - { id: t, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "{{ .current.name }}", waitForResolution: false } }
 "#;
+
+/// A password every request types: no approval view may show it.
+const SECRET: &str = "hunter2-approval-secret";
 
 struct World {
     env: TestEnv,
@@ -128,8 +132,11 @@ impl World {
                 &self.dev,
                 "POST",
                 "/api/v1/requests",
-                Some(json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item,
-                    "input": {"name": format!("{item}-{environment}"), "basic": {"environment": environment}}}]})),
+                Some(
+                    json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": item,
+                    "input": {"name": format!("{item}-{environment}"),
+                              "basic": {"environment": environment, "secret": SECRET}}}]}),
+                ),
             )
             .await;
         assert_eq!(status, 202, "{answer}");
@@ -249,6 +256,16 @@ async fn a_prod_request_waits_for_a_dba_and_a_dev_request_runs_at_once() {
     assert_eq!(one["data"]["youMayDecide"], true);
     assert_eq!(one["data"]["input"]["basic"]["environment"], "prod");
     assert_eq!(one["data"]["stage"]["approvals"], 0);
+    let (_, pending) = w
+        .call(&w.rita, "GET", "/api/v1/approvals/pending", None)
+        .await;
+    for shown in [one.to_string(), pending.to_string()] {
+        assert!(
+            !shown.contains(SECRET),
+            "a password shown to an approver: {shown}"
+        );
+    }
+    assert_eq!(one["data"]["input"]["basic"]["secret"], "********");
     assert_eq!(
         one["data"]["tasks"][0]["input"]["basic"]["environment"],
         "prod"
