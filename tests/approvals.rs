@@ -555,6 +555,23 @@ async fn the_example_aurora_item_gates_prod_on_a_dba() {
                 "input": {"name": "orders", "basic": {"instanceName": "orders-db", "environment": environment}}}]})),
         )
     };
+    // The catalog says what a request of it will wait for.
+    let (status, card) = api_send(
+        &app,
+        api_request(
+            dev,
+            "GET",
+            "/api/v1/catalog/database-aurora-postgresql",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{card}");
+    assert_eq!(card["data"]["approval"][0]["id"], "dba");
+    assert_eq!(
+        card["data"]["approval"][0]["when"],
+        "{{ .current.basic.environment == 'prod' }}"
+    );
     let mut states = Vec::new();
     let mut ids = Vec::new();
     for environment in ["dev", "staging", "prod"] {

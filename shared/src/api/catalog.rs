@@ -125,6 +125,17 @@ async fn entry_view(app: &App, call: &Call<'_>, form_only: bool) -> Result<ApiRe
     if let Document::Bundle(b) = &entry.document {
         data["components"] = b.component_refs();
     }
+    // What a request of it will wait for, so a requester knows before submitting.
+    let stages = entry.document.approval_stages();
+    if !stages.is_empty() {
+        data["approval"] = stages
+            .iter()
+            .map(|s| {
+                json!({"id": s.id, "require": s.require, "approvers": s.approvers.describe(),
+                       "when": s.when, "timeoutSeconds": s.timeout_seconds})
+            })
+            .collect();
+    }
     Ok(ApiResponse::ok(200, data, meta))
 }
 
