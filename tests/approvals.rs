@@ -611,3 +611,35 @@ async fn the_example_aurora_item_gates_prod_on_a_dba() {
     assert_eq!(answer["data"]["state"], "submitted");
     env.cleanup().await;
 }
+
+/// The last approval writes the release and then sends the first task; when that send fails
+/// the approval still stands (the task is `queued`) and the sweeper sends it: the request runs,
+/// its ticket made once.
+#[tokio::test]
+async fn a_lost_send_after_the_last_approval_is_repaired_by_the_sweeper() {
+    let mut w = world().await;
+    let (id, _) = w.submit("gated", "prod").await;
+    let faults = pao_system_tests::Faults::default();
+    w.app.queue = pao::queue::Queue::new(faults.sqs(&w.env), &w.env.queues.queue);
+    faults.fail(&["SendMessage"], &[], 0);
+    let (status, answer) = w.decide(&w.dana, &id, "approve", None).await;
+    assert_eq!(status, 200, "the approval stands: {answer}");
+    assert_eq!(answer["data"]["state"], "submitted");
+    assert_eq!(w.detail(&id).await["tasks"][0]["state"], "queued");
+    // Nothing on the queue yet: the worker finds nothing to run.
+    pao_local::esm::poll_once(&w.worker.queue, &w.worker, 1)
+        .await
+        .expect("poll");
+    assert_eq!(w.tickets_for("gated-prod"), 0);
+    // The sweeper re-sends what was queued but never sent (past its resend threshold).
+    let sweeper = pao_system_tests::sweeper_for(&w.env, 600, 1);
+    let report = sweeper
+        .sweep(pao::clock::now_epoch() + 5)
+        .await
+        .expect("sweep");
+    assert_eq!(report.resent, [format!("{id}#0")], "{report:?}");
+    let done = drain_until(&w.env, &w.worker, &id, |d| d.request.state.is_terminal()).await;
+    assert_eq!(done.request.state, pao::request::RequestState::Completed);
+    assert_eq!(w.tickets_for("gated-prod"), 1);
+    w.env.cleanup().await;
+}
