@@ -70,24 +70,110 @@ pub fn sdk_config() -> SdkConfig {
     builder.build()
 }
 
-/// The SDK's HTTPS client: hyper and rustls with ring (the SDK's default brings aws-lc,
-/// about 740 KB more in every function), built as the SDK builds its default otherwise,
-/// proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` included. The system trust store
-/// is read once per process when the first SDK client is built from this configuration (in
-/// `main`: part of the cold start `make bench` measures), never fetched.
+/// The SDK's HTTPS client: the process's reqwest client (rustls with ring, HTTP/1.1, the
+/// system trust store read once, proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`),
+/// not the SDK's own hyper client, whose TLS feature also turns HTTP/2 on: one HTTP stack in
+/// every function instead of two, about 250 KB less in each (docs/performance.md). DynamoDB,
+/// SQS and Secrets Manager calls have small bodies held in memory; a streaming body is
+/// refused.
 fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
-    Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector =
-            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::Ring));
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
+    aws_smithy_runtime_api::client::http::SharedHttpClient::new(SdkHttp {
+        http: crate::https::client_builder().build().unwrap_or_default(),
     })
+}
+
+/// [`https_client`]: reqwest as the SDK's `HttpClient`.
+#[derive(Debug, Clone)]
+struct SdkHttp {
+    http: reqwest::Client,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for SdkHttp {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(SdkConnector {
+            http: self.http.clone(),
+            // The SDK's read timeout bounds the whole exchange here (its bodies are small).
+            timeout: settings.read_timeout(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SdkConnector {
+    http: reqwest::Client,
+    timeout: Option<std::time::Duration>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for SdkConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let (http, timeout) = (self.http.clone(), self.timeout);
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            send(&http, timeout, request).await
+        })
+    }
+}
+
+/// One SDK request over reqwest; transport failures classified as the SDK's retry policy
+/// expects (a timeout or an I/O error is retried, a request that could not be built is not).
+async fn send(
+    http: &reqwest::Client,
+    timeout: Option<std::time::Duration>,
+    request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+) -> Result<
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    aws_smithy_runtime_api::client::result::ConnectorError,
+> {
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    let user = |why: String| ConnectorError::user(why.into());
+    let method = reqwest::Method::from_bytes(request.method().as_bytes())
+        .map_err(|e| user(format!("method: {e}")))?;
+    let body = request
+        .body()
+        .bytes()
+        .ok_or_else(|| user("a streaming request body is not supported".into()))?
+        .to_vec();
+    let mut builder = http.request(method, request.uri()).body(body);
+    for (name, value) in request.headers() {
+        builder = builder.header(name, value);
+    }
+    if let Some(t) = timeout {
+        builder = builder.timeout(t);
+    }
+    let classify = |e: reqwest::Error| {
+        if e.is_timeout() {
+            ConnectorError::timeout(e.into())
+        } else if e.is_builder() {
+            ConnectorError::user(e.into())
+        } else {
+            ConnectorError::io(e.into())
+        }
+    };
+    let answer = builder.send().await.map_err(classify)?;
+    let status = answer.status().as_u16();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.map_err(classify)?;
+    let status = aws_smithy_runtime_api::http::StatusCode::try_from(status)
+        .map_err(|e| ConnectorError::other(e.into(), None))?;
+    let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+        status,
+        aws_smithy_types::body::SdkBody::from(bytes),
+    );
+    for (name, value) in &headers {
+        // A header that is not text is no header the SDK reads.
+        if let Ok(value) = value.to_str() {
+            let _ = response
+                .headers_mut()
+                .try_append(name.as_str().to_string(), value.to_string());
+        }
+    }
+    Ok(response)
 }
 
 /// [`sdk_config`], for callers written against the async loader.
