@@ -70,22 +70,23 @@ pub fn sdk_config() -> SdkConfig {
     builder.build()
 }
 
-/// The SDK's HTTPS client: the process's reqwest client (rustls with ring, HTTP/1.1, the
-/// system trust store read once, proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`),
+/// The SDK's HTTPS client: the process's reqwest client ([`crate::https::Https::shared`]:
+/// rustls with ring, HTTP/1.1, proxies from `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`, built
+/// on the first call, so a cold start reads no trust store and makes no connection),
 /// not the SDK's own hyper client, whose TLS feature also turns HTTP/2 on: one HTTP stack in
 /// every function instead of two, about 250 KB less in each (docs/performance.md). DynamoDB,
 /// SQS and Secrets Manager calls have small bodies held in memory; a streaming body is
 /// refused.
 fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
     aws_smithy_runtime_api::client::http::SharedHttpClient::new(SdkHttp {
-        http: crate::https::client_builder().build().unwrap_or_default(),
+        http: crate::https::Https::shared(),
     })
 }
 
 /// [`https_client`]: reqwest as the SDK's `HttpClient`.
 #[derive(Debug, Clone)]
 struct SdkHttp {
-    http: reqwest::Client,
+    http: crate::https::Https,
 }
 
 impl aws_smithy_runtime_api::client::http::HttpClient for SdkHttp {
@@ -104,7 +105,7 @@ impl aws_smithy_runtime_api::client::http::HttpClient for SdkHttp {
 
 #[derive(Debug, Clone)]
 struct SdkConnector {
-    http: reqwest::Client,
+    http: crate::https::Https,
     timeout: Option<std::time::Duration>,
 }
 
@@ -115,7 +116,7 @@ impl aws_smithy_runtime_api::client::http::HttpConnector for SdkConnector {
     ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
         let (http, timeout) = (self.http.clone(), self.timeout);
         aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
-            send(&http, timeout, request).await
+            send(http.client(), timeout, request).await
         })
     }
 }
