@@ -4,8 +4,9 @@
 //! answers 403 naming the item and the rule, and nothing is written; a bundle's rule governs
 //! its components.
 
-use pao_local::sigv4::Identity;
-use pao_system_tests::{TestEnv, api_request, api_send, app_for, dump_table, write_repo};
+use pao_system_tests::{
+    TestEnv, api_request, api_send, app_for, dump_table, tag_roles, write_repo,
+};
 use serde_json::{Value, json};
 
 fn documents(suffix: &str) -> Vec<(String, String)> {
@@ -47,25 +48,15 @@ async fn only_the_named_requesters_may_request_and_a_refusal_writes_nothing() {
     let dba = format!("arn:aws:sts::000000000000:assumed-role/DBA-{suffix}/dana@example.com");
     let dev = format!("arn:aws:sts::000000000000:assumed-role/Dev-{suffix}/dev@example.com");
     let auditor = format!("arn:aws:sts::000000000000:assumed-role/Auditor-{suffix}/al@example.com");
-    let identity = |arn: &str, tags: &[(&str, &str)]| Identity {
-        access_key_id: String::new(),
-        secret_access_key: String::new(),
-        arn: arn.into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    pao_local::provision::tag_identities(
-        &env.sdk,
+    tag_roles(
+        &env,
         &[
-            identity(&dba, &[("team", "dba")]),
-            identity(&dev, &[("team", "payments")]),
-            identity(&auditor, &[]),
+            (&dba, &[("team", "dba")]),
+            (&dev, &[("team", "payments")]),
+            (&auditor, &[]),
         ],
     )
-    .await
-    .expect("roles tagged");
+    .await;
     let docs = documents(&suffix);
     let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
     let repo = write_repo(&files);
@@ -163,17 +154,7 @@ async fn support_staff_read_and_decide_on_anyones_request() {
     let other = format!("arn:aws:sts::000000000000:assumed-role/Dev-{suffix}/eve@example.com");
     let tagged = format!("arn:aws:sts::000000000000:assumed-role/Support-{suffix}/sam@example.com");
     let listed = format!("arn:aws:sts::000000000000:assumed-role/Desk-{suffix}/kim@example.com");
-    pao_local::provision::tag_identities(
-        &env.sdk,
-        &[Identity {
-            access_key_id: String::new(),
-            secret_access_key: String::new(),
-            arn: tagged.clone(),
-            tags: [("pao-role".to_string(), "support".to_string())].into(),
-        }],
-    )
-    .await
-    .expect("support role tagged");
+    tag_roles(&env, &[(&tagged, &[("pao-role", "support")])]).await;
     let docs = documents(&suffix);
     let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
     let repo = write_repo(&files);
@@ -264,26 +245,17 @@ async fn a_team_lists_its_requests() {
         arn("Data", "dee"),
         arn("Loner", "lou"),
     );
-    let identity = |arn: &str, team: Option<&str>| Identity {
-        access_key_id: String::new(),
-        secret_access_key: String::new(),
-        arn: arn.into(),
-        tags: team
-            .map(|t| [("team".to_string(), t.to_string())].into())
-            .unwrap_or_default(),
-    };
     let payments = format!("payments-{suffix}");
-    pao_local::provision::tag_identities(
-        &env.sdk,
+    tag_roles(
+        &env,
         &[
-            identity(&pat, Some(&payments)),
-            identity(&alice, Some(&payments)),
-            identity(&dee, Some("data")),
-            identity(&loner, None),
+            (&pat, &[("team", payments.as_str())]),
+            (&alice, &[("team", payments.as_str())]),
+            (&dee, &[("team", "data")]),
+            (&loner, &[]),
         ],
     )
-    .await
-    .expect("roles tagged");
+    .await;
     let docs = documents(&suffix);
     let files: Vec<(&str, &str)> = docs.iter().map(|(f, t)| (f.as_str(), t.as_str())).collect();
     let repo = write_repo(&files);

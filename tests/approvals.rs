@@ -4,7 +4,6 @@
 //! exactly once (two sweepers racing), a reminder is recorded once; abort while waiting; two
 //! approvers of an `any` stage racing: one decision counts, the other answers 409.
 
-use pao_local::sigv4::Identity;
 use pao_system_tests::{
     TestEnv, api_request, api_send, app_for, drain_until, worker_for, write_repo,
 };
@@ -51,26 +50,16 @@ async fn world() -> World {
     let (dev, other_dev) = (arn("Dev", "dev"), arn("Dev", "eve"));
     let (dana, omar, rita) = (arn("DBA", "dana"), arn("DBA", "omar"), arn("DBA2", "rita"));
     let lead = arn("Lead", "lee");
-    let identity = |arn: &str, tags: &[(&str, &str)]| Identity {
-        access_key_id: String::new(),
-        secret_access_key: String::new(),
-        arn: arn.into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    };
-    pao_local::provision::tag_identities(
-        &env.sdk,
+    pao_system_tests::tag_roles(
+        &env,
         &[
-            identity(&dev, &[("team", "payments")]),
-            identity(&dana, &[("team", "dba")]),
-            identity(&rita, &[("team", "dba")]),
-            identity(&lead, &[("team", "platform-leads")]),
+            (&dev, &[("team", "payments")]),
+            (&dana, &[("team", "dba")]),
+            (&rita, &[("team", "dba")]),
+            (&lead, &[("team", "platform-leads")]),
         ],
     )
-    .await
-    .expect("roles tagged");
+    .await;
     let dba_role = format!("arn:aws:sts::*:assumed-role/DBA-{s}/*");
     let item = |id: &str, approval: String| ITEM.replace("ID", id).replace("APPROVAL", &approval);
     let files = [
@@ -421,6 +410,19 @@ async fn two_approvers_of_an_any_stage_racing_record_one_decision() {
     w.env.cleanup().await;
 }
 
+/// Two sweepers run at `at` at once; what either did of one kind (`pick`), both reports
+/// together (an act counted twice would be there twice).
+async fn race(
+    one: &pao::sweeper::Sweeper,
+    two: &pao::sweeper::Sweeper,
+    at: u64,
+    pick: fn(&pao::sweeper::SweepReport) -> &Vec<String>,
+) -> Vec<String> {
+    let (a, b) = tokio::join!(one.sweep(at), two.sweep(at));
+    let (a, b) = (a.expect("sweep"), b.expect("sweep"));
+    pick(&a).iter().chain(pick(&b)).cloned().collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeouts_reject_and_escalate_exactly_once_and_remind_once() {
     let w = world().await;
@@ -431,14 +433,8 @@ async fn timeouts_reject_and_escalate_exactly_once_and_remind_once() {
     let now = pao::clock::now_epoch();
 
     // Nine hours on: the reminder is due (once, whichever sweeper records it).
-    let (a, b) = tokio::join!(one.sweep(now + 9 * 3600), two.sweep(now + 9 * 3600));
-    let (a, b) = (a.expect("sweep"), b.expect("sweep"));
-    let reminded: Vec<&String> = a
-        .approvals_reminded
-        .iter()
-        .chain(&b.approvals_reminded)
-        .collect();
-    assert_eq!(reminded, [&timed.to_string()], "{a:?} {b:?}");
+    let reminded = race(&one, &two, now + 9 * 3600, |r| &r.approvals_reminded).await;
+    assert_eq!(reminded, [timed.to_string()]);
     let again = one.sweep(now + 10 * 3600).await.expect("sweep");
     assert!(again.approvals_reminded.is_empty(), "{again:?}");
     let reminders = logs(&w, &timed, "approval-reminder").await;
@@ -450,14 +446,8 @@ async fn timeouts_reject_and_escalate_exactly_once_and_remind_once() {
 
     // A day and a bit: the escalating stage goes to the platform leads, once.
     let at = now + 25 * 3600;
-    let (a, b) = tokio::join!(one.sweep(at), two.sweep(at));
-    let (a, b) = (a.expect("sweep"), b.expect("sweep"));
-    let escalated: Vec<&String> = a
-        .approvals_escalated
-        .iter()
-        .chain(&b.approvals_escalated)
-        .collect();
-    assert_eq!(escalated, [&escalating.to_string()], "{a:?} {b:?}");
+    let escalated = race(&one, &two, at, |r| &r.approvals_escalated).await;
+    assert_eq!(escalated, [escalating.to_string()]);
     assert_eq!(logs(&w, &escalating, "approval-escalated").await.len(), 1);
     let (status, answer) = w.decide(&w.dana, &escalating, "approve", None).await;
     assert_eq!(status, 403, "DBAs no longer decide: {answer}");
@@ -481,14 +471,8 @@ async fn timeouts_reject_and_escalate_exactly_once_and_remind_once() {
 
     // Two days: the other stage times out and rejects, once; nothing ran.
     let at = now + 49 * 3600;
-    let (a, b) = tokio::join!(one.sweep(at), two.sweep(at));
-    let (a, b) = (a.expect("sweep"), b.expect("sweep"));
-    let rejected: Vec<&String> = a
-        .approvals_timed_out
-        .iter()
-        .chain(&b.approvals_timed_out)
-        .collect();
-    assert_eq!(rejected, [&timed.to_string()], "{a:?} {b:?}");
+    let rejected = race(&one, &two, at, |r| &r.approvals_timed_out).await;
+    assert_eq!(rejected, [timed.to_string()]);
     let d = w.detail(&timed).await;
     assert_eq!(d["state"], "rejected");
     assert_eq!(d["tasks"][0]["state"], "skipped");

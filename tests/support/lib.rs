@@ -714,3 +714,23 @@ pub fn request_id_of(answer: &serde_json::Value) -> pao::record::RequestId {
             .to_string(),
     )
 }
+
+/// Creates the roles of `callers` (session ARNs) in the local endpoint's IAM with their tags,
+/// as a deployment's roles carry them (what PAO reads for `access`, approvals, support, teams).
+pub async fn tag_roles(env: &TestEnv, callers: &[(&str, &[(&str, &str)])]) {
+    let identities: Vec<pao_local::sigv4::Identity> = callers
+        .iter()
+        .map(|(arn, tags)| pao_local::sigv4::Identity {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            arn: arn.to_string(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+        .collect();
+    pao_local::provision::tag_identities(&env.sdk, &identities)
+        .await
+        .expect("roles tagged");
+}

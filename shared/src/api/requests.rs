@@ -219,17 +219,11 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
     }
     let limit = limit_param(req, 20)? as i32;
     let cursor = req.query("cursor").filter(|c| !c.is_empty());
+    let (key, now) = (app.cursor_key().await?, Now::current());
     let page = match req.query("scope") {
         None | Some("mine") => {
             app.store
-                .list_requests(
-                    &caller,
-                    state,
-                    limit,
-                    cursor,
-                    &app.cursor_key().await?,
-                    &Now::current(),
-                )
+                .list_requests(&caller, state, limit, cursor, &key, &now)
                 .await?
         }
         // The requests of every principal whose `team` tag is the caller's (as tagged when
@@ -243,14 +237,7 @@ pub(super) async fn list(app: &App, call: &Call<'_>) -> Result<ApiResponse, ApiE
                 )])
             })?;
             app.store
-                .list_team_requests(
-                    &team,
-                    state,
-                    limit,
-                    cursor,
-                    &app.cursor_key().await?,
-                    &Now::current(),
-                )
+                .list_team_requests(&team, state, limit, cursor, &key, &now)
                 .await?
         }
         Some(_) => {

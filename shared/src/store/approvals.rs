@@ -49,7 +49,6 @@ impl Store {
         let mut update = request_update(id, &[RequestState::AwaitingApproval], to, now, changes)?;
         update.approval_version = Some(read_version);
         if to != RequestState::AwaitingApproval {
-            update.index = Some(None);
             update = update.sealing(id, !request.sealed_fields.is_empty(), to);
         }
         let mut updates = vec![update];

@@ -418,10 +418,6 @@ impl Store {
         let mut aborted = request_update(id, &[request.state], RequestState::Aborted, now, vec![])?
             .sealing(id, !request.sealed_fields.is_empty(), RequestState::Aborted);
         aborted.unchanged_since = Some(request.updated_at.clone());
-        if request.state == RequestState::AwaitingApproval {
-            // It leaves the approvers' pending list with the abort.
-            aborted.index = Some(None);
-        }
         let mut updates = vec![aborted];
         for t in tasks
             .iter()
@@ -541,12 +537,15 @@ pub(super) fn request_update(
         ("state", Value::String(to.to_string())),
         ("updatedAt", Value::String(now.rfc3339.clone())),
     ];
+    // A request leaving `awaiting_approval` leaves the approvers' pending key with the change.
+    let leaves_approval =
+        from.contains(&RequestState::AwaitingApproval) && to != RequestState::AwaitingApproval;
     Ok(StateUpdate {
         key: (request_pk(id), REQUEST_SK.into()),
         from: from.iter().map(|f| f.to_string()).collect(),
         sets,
         changes,
-        index: None,
+        index: leaves_approval.then_some(None),
         events: Vec::new(),
         unchanged_since: None,
         expiry: Expiry::of_request(to),
