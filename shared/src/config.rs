@@ -110,6 +110,9 @@ pub struct Config {
     /// `PAO_SECRET_KEEP_DAYS` (default 7): how long a failed request keeps its encrypted
     /// passwords for a retry.
     pub secret_keep: Duration,
+    /// `PAO_EVENT_BUS_NAME` (default `default`): the EventBridge bus the events function
+    /// publishes every change to (template: the stack's own bus, or parameter `EventBusName`).
+    pub event_bus_name: String,
 }
 
 impl Config {
@@ -198,6 +201,7 @@ impl Config {
             follow_next_task: switch("PAO_FOLLOW_NEXT_TASK", &or("PAO_FOLLOW_NEXT_TASK", "on"))?,
             secrets_key_id: or("PAO_SECRETS_KEY_ID", ""),
             secret_keep: days(&get, "PAO_SECRET_KEEP_DAYS", 7)?,
+            event_bus_name: or("PAO_EVENT_BUS_NAME", "default"),
         })
     }
 }

@@ -25,6 +25,8 @@
 //!   letters and their redrive, and who is an operator.
 //! - [`metrics`]: CloudWatch embedded-metric-format lines.
 //! - [`aws`]: SDK configuration.
+//! - [`aws_json`]: AWS services over their JSON protocols, signed (EventBridge, SES, Streams).
+//! - [`events`]: every committed change as an event on EventBridge, read off the table's stream.
 //! - [`worker`]: running a task: where it becomes processing, completes or fails.
 //! - [`action`]: fulfillment actions (`action::jira`).
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
@@ -44,10 +46,12 @@ pub mod action;
 pub mod api;
 pub mod approval;
 pub mod aws;
+pub mod aws_json;
 pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod escalation;
+pub mod events;
 pub mod form;
 pub mod github;
 pub mod https;

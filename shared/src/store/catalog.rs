@@ -115,7 +115,10 @@ impl Store {
     }
 
     /// Sends one BatchWriteItem, and again what DynamoDB left unprocessed.
-    async fn batch_write(&self, mut writes: Vec<WriteRequest>) -> Result<(), StoreError> {
+    pub(super) async fn batch_write(
+        &self,
+        mut writes: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
         for _ in 0..8 {
             let out = self
                 .client
@@ -148,7 +151,7 @@ impl Store {
     }
 
     /// Writes whole items, 25 to a BatchWriteItem.
-    async fn put_items(&self, items: Vec<super::attr::Item>) -> Result<(), StoreError> {
+    pub(super) async fn put_items(&self, items: Vec<super::attr::Item>) -> Result<(), StoreError> {
         let mut writes = Vec::with_capacity(items.len());
         for item in items {
             let put = PutRequest::builder()

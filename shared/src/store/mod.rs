@@ -9,6 +9,7 @@
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
+//! | [`marks`] | an event published or a notification sent (kept two days) | `EVENT#<id>` | `PUBLISHED`, `SENT#<recipient>` | – | – |
 //! | [`waiting`] | external reference of a waiting task (`run-<id>`, a ticket's URL) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
 //! Every key is made in [`keys`]; [`by_state`] reads the sharded index.
@@ -31,6 +32,7 @@ pub mod catalog;
 pub mod cursor;
 pub mod idempotency;
 pub mod keys;
+pub mod marks;
 pub mod queue_view;
 pub mod requests;
 pub mod sealed;
