@@ -102,7 +102,7 @@ validate-examples: ## devctl validate on the example catalog
 	$(CARGO) run --quiet --locked -p devctl -- validate $(CATALOG)
 
 bench: venv ## Every figure beside its goal and the floor measured in the same run (release build first)
-	$(CARGO) build --release --locked -p api -p worker -p sweeper -p github-webhook
+	$(CARGO) build --release --locked -p api -p worker -p sweeper -p github-webhook -p events
 	$(CARGO) build --release --locked -p pao-local --bin pao-bench
 	# A 10 s action timeout: under the load run moto answers in seconds, and a batch that nears
 	# the invocation's end (timeout + 5 s) is handed back for the 6-minute visibility timeout.

@@ -40,6 +40,7 @@ FUNCTIONS = {
     "WorkerFunction": "worker",
     "GithubWebhookFunction": "github-webhook",
     "SweeperFunction": "sweeper",
+    "EventsFunction": "events",
 }
 
 # What a deployer is asked for at least; the second set exercises every optional branch.
@@ -48,6 +49,7 @@ PARAMETER_SETS = {
     "restricted": {
         "EnvironmentName": "prod",
         "EscalationProject": "OPS",
+        "EventBusName": "platform-events",
         "AllowedAccounts": "111111111111,222222222222",
         "AllowedOrganization": "o-abcdefghij",
         "OperatorPrincipals": "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_0123456789abcdef",
@@ -138,6 +140,8 @@ class Stack:
             return self.eval(p["LogGroupName"])
         if kind == "AWS::Lambda::Function":
             return self.eval(p.get("FunctionName")) or f"pao-check-{logical_id}"
+        if kind == "AWS::Events::EventBus":
+            return self.eval(p["Name"])
         return f"{logical_id}-physical-id"
 
     def get_att(self, logical_id, attribute):
@@ -155,6 +159,8 @@ class Stack:
                 return f"arn:{PARTITION}:iam::{ACCOUNT}:role/{logical_id}"
             if kind == "AWS::Lambda::Function":
                 return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.physical(logical_id)}"
+            if kind == "AWS::Events::EventBus":
+                return f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:event-bus/{self.physical(logical_id)}"
             if kind == "AWS::KMS::Key":
                 # A key's id is random: the check names a key by the alias that targets it
                 # (scripts/moto_server.py records a KMS call's key the same way).
@@ -162,6 +168,9 @@ class Stack:
                               if a["Type"] == "AWS::KMS::Alias"
                               and a["Properties"].get("TargetKeyId") == {"Ref": logical_id}), logical_id)
                 return f"arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{alias.removeprefix('alias/')}"
+        if attribute == "StreamArn" and kind == "AWS::DynamoDB::Table":
+            # A stream's label is the time it was made; the check's is fixed.
+            return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/{self.physical(logical_id)}/stream/2026-01-01T00:00:00.000"
         if attribute == "QueueName" and kind == "AWS::SQS::Queue":
             return self.eval(p["QueueName"])
         return f"{logical_id}.{attribute}"
@@ -443,15 +452,50 @@ def check_translated(name, parameters, checks):
     # 11. Concurrency bounds; 5. dead-letter threshold; visibility six times the worker's timeout.
     worker = stack.eval(fns["WorkerFunction"]["Properties"])
     worker.setdefault("Timeout", 3)
-    mappings = of_type(t, "AWS::Lambda::EventSourceMapping")
-    c("one event source mapping", len(mappings) == 1)
-    for mid, m in mappings.items():
-        p = stack.eval(m["Properties"])
-        c(f"{mid} has a maximum concurrency", "MaximumConcurrency" in p.get("ScalingConfig", {}))
+    mappings = {mid: stack.eval(m["Properties"]) for mid, m in of_type(t, "AWS::Lambda::EventSourceMapping").items()}
+    queue_maps = {mid: p for mid, p in mappings.items() if ":sqs:" in json.dumps(p.get("EventSourceArn"))}
+    stream_maps = {mid: p for mid, p in mappings.items() if "/stream/" in json.dumps(p.get("EventSourceArn"))}
+    c("one task queue mapping and one stream mapping, nothing else",
+      len(queue_maps) == 1 and len(stream_maps) == 1 and len(mappings) == 2, ", ".join(mappings))
+    for mid, p in mappings.items():
         c(f"{mid} reports partial batch failures", p.get("FunctionResponseTypes") == ["ReportBatchItemFailures"])
+    for mid, p in queue_maps.items():
+        c(f"{mid} has a maximum concurrency", "MaximumConcurrency" in p.get("ScalingConfig", {}))
         if stack.params.get("ReserveConcurrency", "true") == "true":
             c("worker reserved concurrency covers the mapping's maximum",
               int(worker.get("ReservedConcurrentExecutions", 0)) >= int(p.get("ScalingConfig", {}).get("MaximumConcurrency", 10**6)))
+    # Events: every change retried a bounded number of times, in order, then described in the
+    # events dead-letter queue (which alarms); the function's own marks never invoke it.
+    for mid, p in stream_maps.items():
+        c(f"{mid} reads the table's stream", p.get("EventSourceArn") == stack.get_att("PaoTable", "StreamArn"))
+        c(f"{mid} retries a bounded number of times", 0 <= int(p.get("MaximumRetryAttempts", -1)) <= 100)
+        c(f"{mid} keeps a stream shard's order (one batch at a time)", int(p.get("ParallelizationFactor", 1)) == 1)
+        c(f"{mid} waits for no batching window", int(p.get("MaximumBatchingWindowInSeconds", 0)) == 0)
+        dest = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        c(f"{mid} sends what it gave up on to the events dead-letter queue",
+          dest == stack.get_att("EventsDeadLetterQueue", "Arn"), str(dest))
+        patterns = [json.loads(f["Pattern"]) for f in p.get("FilterCriteria", {}).get("Filters", [])]
+        prefixes = [x for pat in patterns for x in pat["dynamodb"]["Keys"]["pk"]["S"]]
+        c(f"{mid} is invoked for requests and the catalog pointer only",
+          {"prefix": "REQ#"} in prefixes and "CATALOG" in prefixes and not any("EVENT" in json.dumps(x) for x in prefixes))
+    table = stack.eval(t["Resources"]["PaoTable"]["Properties"])
+    c("the table's stream carries old and new images",
+      table.get("StreamSpecification", {}).get("StreamViewType") == "NEW_AND_OLD_IMAGES")
+    alarm_on = lambda queue_id: any(  # noqa: E731
+        json.dumps({"Fn::GetAtt": [queue_id, "QueueName"]}) in json.dumps(a["Properties"].get("Dimensions"))
+        for a in of_type(load_template(), "AWS::CloudWatch::Alarm").values())
+    c("the events dead-letter queue has an alarm", alarm_on("EventsDeadLetterQueue"))
+    bus = stack.params.get("EventBusName", "")
+    bus_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{bus or 'pao-' + stack.params['EnvironmentName']}"
+    c(f"the stack {'uses the bus ' + bus if bus else 'makes its own bus'}", stack.exists("EventBus") == (not bus))
+    for fid in FUNCTIONS:
+        st = role_statements(stack, fid)
+        publishes = fid == "EventsFunction"
+        c(f"{fid} {'may' if publishes else 'may not'} publish to {bus_arn}", allowed(st, "events:PutEvents", bus_arn) == publishes)
+        c(f"{fid} may not publish to another bus", not allowed(st, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/other"))
+    events_fn = stack.eval(fns["EventsFunction"]["Properties"])
+    c("EventsFunction is told the bus", events_fn["Environment"]["Variables"]["PAO_EVENT_BUS_NAME"] == (bus or f"pao-{stack.params['EnvironmentName']}"),
+      str(events_fn["Environment"]["Variables"].get("PAO_EVENT_BUS_NAME")))
     if stack.params.get("ReserveConcurrency", "true") == "true":
         sweeper = stack.eval(fns["SweeperFunction"]["Properties"])
         c("sweeper has reserved concurrency", int(sweeper.get("ReservedConcurrentExecutions", 0)) >= 1)
@@ -476,6 +520,7 @@ def check_translated(name, parameters, checks):
         "GithubWebhookFunction": {f"pao/{env}/github-webhook", f"pao/{env}/jira-webhook", f"pao/{env}/jira", catalog_token},
         # Polls workflow runs and waiting tickets.
         "SweeperFunction": {f"pao/{env}/github-token", f"pao/{env}/jira"},
+        "EventsFunction": set(),
     }
     every = {f"pao/{env}/{n}" for n in ("cursor-key", "jira", "github-token", "github-webhook", "jira-webhook", "catalog/cmdb-token", "catalog/x/y", "catalog-elsewhere")}
     every |= {catalog_token}
@@ -552,9 +597,12 @@ def iam(recording, keys_file):
     env_re = "(?P<env>[a-z][a-z0-9-]{1,15})"
     known = []
     for logical_id, r in t["Resources"].items():
-        if r["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::KMS::Key"):
+        if r["Type"] in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SecretsManager::Secret", "AWS::KMS::Key", "AWS::Events::EventBus"):
             arn = stack.get_att(logical_id, "Arn") if r["Type"] != "AWS::SecretsManager::Secret" else stack.physical(logical_id)
             known.append((logical_id, re.escape(arn).replace(marker, env_re)))
+    # The table's stream (its label is the time it was made).
+    stream = stack.get_att("PaoTable", "Arn")
+    known.append(("table stream", re.escape(stream).replace(marker, env_re) + "/stream/.+"))
     catalog = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pao/{marker}/catalog/"
     known.append(("catalog secret", re.escape(catalog).replace(marker, env_re) + ".+"))
     # The account's roles and users (callers whose IAM tags the API reads): not the stack's

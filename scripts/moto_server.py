@@ -1,4 +1,4 @@
-"""moto_server with DynamoDB operations made atomic.
+"""moto_server with DynamoDB operations made atomic (and their streams as DynamoDB writes them).
 
 moto's TransactWriteItems applies its writes one by one and, when a condition fails, puts back
 a deep copy of each table taken when it began. Two transactions at once on one table (two
@@ -47,6 +47,7 @@ def _transact_write_items(self, transact_items):
         raise models.TooManyTransactionsException()
     undo = []  # (table name, key, the item before, or None)
     target_items = set()
+    streams = {}  # table name -> its stream's length before the transaction
 
     def rollback():
         for table_name, key, before in reversed(undo):
@@ -55,6 +56,12 @@ def _transact_write_items(self, transact_items):
                 _delete(table, key)
             else:
                 _restore(table, before)
+        # A cancelled transaction wrote nothing, so its stream shows nothing either (moto
+        # recorded each write and each undo).
+        for table_name, length in streams.items():
+            shard = self.get_table(table_name).stream_shard
+            if shard is not None:
+                del shard.items[length:]
 
     errors = []
     for item in transact_items:
@@ -79,6 +86,9 @@ def _transact_write_items(self, transact_items):
                     key[table.range_key_attr] = attrs[table.range_key_attr]
             else:
                 key = op["Key"]
+            if table_name not in streams:
+                shard = self.get_table(table_name).stream_shard
+                streams[table_name] = len(shard.items) if shard is not None else 0
             marker = (str(table_name), str(dict(sorted(key.items()))))
             if marker in target_items:
                 raise models.MultipleTransactionsException()
@@ -298,11 +308,23 @@ def _iam_calls(service, action, params, region):
         return [(f"secretsmanager:{action}", secret)]
     if service == "kms":
         return [(f"kms:{action}", _kms_key(params.get("KeyId"), region))]
+    if service == "dynamodbstreams":
+        # Streams are authorised as DynamoDB actions on the stream's ARN.
+        return [(f"dynamodb:{action}", params.get("StreamArn") or _stream_of(params.get("ShardIterator")) or "*")]
+    if service == "events" and action == "PutEvents":
+        buses = {e.get("EventBusName") or "default" for e in params.get("Entries", [])} or {"default"}
+        return [("events:PutEvents", b if b.startswith("arn:") else f"arn:aws:events:{region}:{_ACCOUNT}:event-bus/{b}")
+                for b in sorted(buses)]
     if service == "iam" and params.get("RoleName"):
         return [(f"iam:{action}", f"arn:aws:iam::{_ACCOUNT}:role/{params['RoleName']}")]
     if service == "iam" and params.get("UserName"):
         return [(f"iam:{action}", f"arn:aws:iam::{_ACCOUNT}:user/{params['UserName']}")]
     return [(f"{service}:{action}", "*")]
+
+
+def _stream_of(iterator):
+    """The stream a shard iterator reads (moto's iterators begin with the stream's ARN)."""
+    return iterator.split("|", 1)[0] if iterator and iterator.startswith("arn:") else None
 
 
 def _kms_key(key_id, region):

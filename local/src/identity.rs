@@ -12,6 +12,7 @@ pub enum Function {
     Worker,
     GithubWebhook,
     Sweeper,
+    Events,
 }
 
 impl Function {
@@ -22,6 +23,7 @@ impl Function {
             Self::Worker => "worker",
             Self::GithubWebhook => "github-webhook",
             Self::Sweeper => "sweeper",
+            Self::Events => "events",
         }
     }
 }

@@ -15,3 +15,4 @@ pub mod provision;
 pub mod real_services;
 pub mod runner;
 pub mod sigv4;
+pub mod stream_esm;

@@ -1,7 +1,8 @@
 //! The local stack: provisions template.yaml's resources on the local AWS endpoint, loads
 //! the catalog, starts the JIRA stand-in, serves the API with SigV4 checks (handing the
-//! Lambda handler the same API Gateway event a deployed REST API would), and runs the worker
-//! the way an SQS event source mapping does (long-poll, batches, partial batch response).
+//! Lambda handler the same API Gateway event a deployed REST API would), runs the worker
+//! the way an SQS event source mapping does (long-poll, batches, partial batch response) and
+//! the events function the way a DynamoDB Stream mapping does (`stream_esm`).
 
 use crate::gateway::{JIRA_WEBHOOK_PATH, WEBHOOK_PATH, serve};
 use crate::github_standin::GitHubStandIn;
@@ -105,6 +106,8 @@ impl Options {
                 jira_webhook_secret: var("PAO_JIRA_WEBHOOK_SECRET_ID", "pao/jira-webhook"),
                 secrets_key: var("PAO_SECRETS_KEY_ID", "alias/pao-local-secrets"),
                 environment: var("PAO_ENVIRONMENT", "local"),
+                event_bus: var("PAO_EVENT_BUS_NAME", "pao-local"),
+                events_dlq: queue_name(&var("PAO_EVENTS_DLQ_URL", "pao-events-dlq-local")),
             },
             sweep_interval: Duration::from_secs(
                 var("PAO_SWEEP_INTERVAL_SECONDS", "30")
@@ -376,6 +379,24 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         .map(|_| tokio::spawn(poll_queue(worker.queue.clone(), worker.clone())))
         .collect();
     let sweeping = tokio::spawn(sweep_every(sweeper, opts.sweep_interval));
+    // The table's stream, read as Lambda's event source mapping reads it for the events
+    // function (as that function's role).
+    let events_sdk = sdk_for(&sdk, Function::Events)?;
+    let publisher = Arc::new(pao::events::publish::Publisher::from_config(
+        config,
+        &events_sdk,
+    ));
+    let mapping = provision::SamTemplate::repository()
+        .and_then(|t| t.stream_mapping())
+        .map_err(|e| e.to_string())?;
+    let poller = crate::stream_esm::StreamPoller::new(
+        &events_sdk,
+        &config.table_name,
+        &stack.events_dlq,
+        mapping,
+    )
+    .await?;
+    let streaming = tokio::spawn(crate::stream_esm::follow(poller, publisher));
     Ok(Running {
         api_addr,
         jira,
@@ -387,7 +408,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
             config: config.clone(),
             ..stack
         },
-        tasks: [server, sweeping].into_iter().chain(pollers).collect(),
+        tasks: [server, sweeping, streaming]
+            .into_iter()
+            .chain(pollers)
+            .collect(),
     })
 }
 

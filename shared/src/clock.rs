@@ -163,9 +163,43 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(seconds))
 }
 
+/// A Lambda invocation's deadline (epoch milliseconds, as Lambda gives it) as an `Instant`
+/// (0: none given).
+pub fn deadline_of(deadline_ms: u64) -> Option<std::time::Instant> {
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+    if deadline_ms == 0 {
+        return None;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lambda_deadline_becomes_an_instant() {
+        use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+        assert_eq!(deadline_of(0), None, "no deadline given");
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let left = deadline_of(now_ms + 50_000)
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        assert!(
+            left > Duration::from_secs(45) && left <= Duration::from_secs(50),
+            "{left:?}"
+        );
+        let passed = deadline_of(now_ms.saturating_sub(1_000))
+            .map(|d| d.saturating_duration_since(Instant::now()));
+        assert_eq!(passed, Some(Duration::ZERO));
+    }
 
     #[test]
     fn iso_durations() {

@@ -734,3 +734,154 @@ pub async fn tag_roles(env: &TestEnv, callers: &[(&str, &[(&str, &str)])]) {
         .await
         .expect("roles tagged");
 }
+
+/// What an EventBridge bus delivered, read the way a consumer reads it: a rule on the bus
+/// (`source: pao`) whose target is an SQS queue of the test's own.
+pub struct EventTap {
+    sdk: pao::aws::SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+    bus: String,
+    rule: String,
+    pub queue_url: String,
+    /// Every event read so far (the whole EventBridge envelope).
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl EventTap {
+    pub async fn new(sdk: &pao::aws::SdkConfig, bus: &str) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let rule = format!("tap-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(&rule)
+            .send()
+            .await
+            .expect("tap queue")
+            .queue_url
+            .expect("queue URL");
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("queue ARN")
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .expect("queue ARN");
+        let call = |op: &'static str, body: serde_json::Value| {
+            let sdk = sdk.clone();
+            async move {
+                pao_local::provision::eventbridge_call(&sdk, op, body)
+                    .await
+                    .expect("EventBridge call")
+            }
+        };
+        call(
+            "PutRule",
+            serde_json::json!({"Name": rule, "EventBusName": bus,
+                               "EventPattern": serde_json::json!({"source": ["pao"]}).to_string()}),
+        )
+        .await;
+        call(
+            "PutTargets",
+            serde_json::json!({"Rule": rule, "EventBusName": bus, "Targets": [{"Id": "tap", "Arn": arn}]}),
+        )
+        .await;
+        Self {
+            sdk: sdk.clone(),
+            sqs,
+            bus: bus.to_string(),
+            rule,
+            queue_url,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads what arrived until `done` holds for everything seen (60 s at most).
+    pub async fn read_until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&[serde_json::Value]) -> bool,
+    ) -> &[serde_json::Value] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done(&self.seen) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 60 s for {what}; the bus delivered:\n{}",
+                self.seen
+                    .iter()
+                    .map(|e| format!("{} {}", e["detail-type"], e["detail"]))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            self.drain(1).await;
+        }
+        &self.seen
+    }
+
+    /// One receive (waiting up to `wait_seconds`), everything it got kept and deleted.
+    pub async fn drain(&mut self, wait_seconds: i32) -> usize {
+        let got = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait_seconds)
+            .send()
+            .await
+            .expect("receive from the tap")
+            .messages
+            .unwrap_or_default();
+        for m in &got {
+            let body: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or_default()).expect("an event");
+            self.seen.push(body);
+            self.sqs
+                .delete_message()
+                .queue_url(&self.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("delete");
+        }
+        got.len()
+    }
+
+    /// Reads until the queue stays empty for two receives: nothing more is on its way.
+    pub async fn settle(&mut self) -> &[serde_json::Value] {
+        let mut quiet = 0;
+        while quiet < 2 {
+            if self.drain(1).await == 0 {
+                quiet += 1;
+            } else {
+                quiet = 0;
+            }
+        }
+        &self.seen
+    }
+
+    pub async fn remove(self) {
+        let _ = pao_local::provision::eventbridge_call(
+            &self.sdk,
+            "RemoveTargets",
+            serde_json::json!({"Rule": self.rule, "EventBusName": self.bus, "Ids": ["tap"]}),
+        )
+        .await;
+        let _ = pao_local::provision::eventbridge_call(
+            &self.sdk,
+            "DeleteRule",
+            serde_json::json!({"Name": self.rule, "EventBusName": self.bus}),
+        )
+        .await;
+        let _ = self
+            .sqs
+            .delete_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await;
+    }
+}

@@ -5,7 +5,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::LambdaEvent;
 use pao::worker::{Record, Worker};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// What Lambda (and the local runner) calls for every batch.
 pub async fn handle(
@@ -16,17 +16,7 @@ pub async fn handle(
     Ok(handle_batch(worker, &event.payload, deadline).await)
 }
 
-/// The invocation's deadline (epoch milliseconds, as Lambda gives it) as an `Instant`.
-pub fn deadline_of(deadline_ms: u64) -> Option<Instant> {
-    if deadline_ms == 0 {
-        return None;
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
-}
+pub use pao::clock::deadline_of;
 
 pub async fn handle_batch(
     worker: &Worker,
@@ -54,28 +44,4 @@ pub async fn handle_batch(
         })
         .collect();
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_lambda_deadline_becomes_an_instant() {
-        assert_eq!(deadline_of(0), None, "no deadline given");
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let left = deadline_of(now_ms + 50_000)
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or_default();
-        assert!(
-            left > Duration::from_secs(45) && left <= Duration::from_secs(50),
-            "{left:?}"
-        );
-        let passed = deadline_of(now_ms.saturating_sub(1_000))
-            .map(|d| d.saturating_duration_since(Instant::now()));
-        assert_eq!(passed, Some(Duration::ZERO));
-    }
 }

@@ -2,14 +2,20 @@
 //! [`stack`] provisions a whole stack under [`Names`] of its own (the local runner, the tests,
 //! `pao-bench` and `pao-invoke` all use it) and returns the `Config` its functions would read.
 
+mod events;
 mod identities;
 mod kms;
+pub use events::{
+    PkFilter, StreamMapping, create_event_bus, create_events_dlq, delete_event_bus,
+    eventbridge_call,
+};
 pub use identities::tag_identities;
 pub use kms::{create_secrets_key, delete_secrets_key};
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Map, Value};
@@ -34,7 +40,9 @@ fn aws<E: std::error::Error + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) 
     ProvisionError::Aws(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
-fn aws_sqs<E: std::error::Error + 'static>(e: aws_sdk_sqs::error::SdkError<E>) -> ProvisionError {
+pub(crate) fn aws_sqs<E: std::error::Error + 'static>(
+    e: aws_sdk_sqs::error::SdkError<E>,
+) -> ProvisionError {
     ProvisionError::Aws(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
 }
 
@@ -227,6 +235,19 @@ pub async fn create_table(
                 .map_err(|e| bad(logical_id, e.to_string()))?,
         );
     }
+    if let Some(stream) = p.get("StreamSpecification") {
+        req = req.stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(str_of(
+                    stream,
+                    "StreamViewType",
+                    logical_id,
+                )?))
+                .build()
+                .map_err(|e| bad(logical_id, e.to_string()))?,
+        );
+    }
     match req.send().await {
         Ok(_) => {}
         // Already there (a restarted local stack): keep it and its data.
@@ -270,7 +291,7 @@ pub async fn delete_table(
 }
 
 /// SQS attributes from a queue's CloudFormation properties (the redrive policy aside).
-fn queue_attributes(
+pub(crate) fn queue_attributes(
     template: &SamTemplate,
     p: &Value,
     resource: &str,
@@ -424,6 +445,10 @@ pub struct Names {
     pub secrets_key: String,
     /// `.system.platform.environment`.
     pub environment: String,
+    /// The EventBridge bus changes are published to.
+    pub event_bus: String,
+    /// The queue the stream's event source mapping describes what it gave up on in.
+    pub events_dlq: String,
 }
 
 impl Names {
@@ -441,6 +466,8 @@ impl Names {
             jira_webhook_secret: format!("pao/{environment}/jira-webhook"),
             secrets_key: format!("alias/pao-{environment}-secrets"),
             environment: environment.into(),
+            event_bus: format!("pao-{environment}"),
+            events_dlq: format!("pao-events-dlq-{environment}"),
         }
     }
 
@@ -464,6 +491,8 @@ pub struct Stack {
     pub names: Names,
     pub queues: QueueUrls,
     pub config: pao::config::Config,
+    /// The events dead-letter queue's URL.
+    pub events_dlq: String,
 }
 
 /// Creates a stack's resources as template.yaml declares them.
@@ -484,11 +513,15 @@ pub async fn stack(sdk: &pao::aws::SdkConfig, names: &Names) -> Result<Stack, Pr
     )
     .await?;
     create_secrets_key(sdk, &names.secrets_key).await?;
+    create_event_bus(sdk, &names.event_bus).await?;
+    let events_dlq =
+        create_events_dlq(&aws_sdk_sqs::Client::new(sdk), &template, &names.events_dlq).await?;
     let config = config_for(names, &queues)?;
     Ok(Stack {
         names: names.clone(),
         queues,
         config,
+        events_dlq,
     })
 }
 
@@ -499,7 +532,9 @@ impl Stack {
         let _ = delete_table(&aws_sdk_dynamodb::Client::new(sdk), &self.names.table).await;
         let _ = delete_queue(&sqs, &self.queues.queue).await;
         let _ = delete_queue(&sqs, &self.queues.dlq).await;
+        let _ = delete_queue(&sqs, &self.events_dlq).await;
         delete_secrets_key(sdk, &self.names.secrets_key).await;
+        delete_event_bus(sdk, &self.names.event_bus).await;
     }
 }
 
@@ -526,6 +561,7 @@ pub fn function_env(names: &Names, queues: &QueueUrls) -> Vec<(&'static str, Str
         ),
         ("PAO_ENVIRONMENT", names.environment.clone()),
         ("PAO_SECRETS_KEY_ID", names.secrets_key.clone()),
+        ("PAO_EVENT_BUS_NAME", names.event_bus.clone()),
     ]
 }
 
