@@ -618,7 +618,9 @@ def iam(recording, keys_file):
         for resource in call["resources"]:
             target = resource.split("/index/")[0] if ":dynamodb:" in resource else resource
             env = next((m.group("env") for _, rx in known if (m := re.fullmatch(rx, target))), None)
-            key = (fn, call["action"], re.sub(env, "<env>", resource) if env else resource)
+            # A stream's label is the time it was made: one line for every stream.
+            shown = re.sub(r"/stream/.+$", "/stream/<label>", resource)
+            key = (fn, call["action"], re.sub(env, "<env>", shown) if env else shown)
             if key in seen:
                 continue
             statements = json.loads(json.dumps(by_name[fn]).replace(marker, env or marker))

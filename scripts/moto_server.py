@@ -310,7 +310,10 @@ def _iam_calls(service, action, params, region):
         return [(f"kms:{action}", _kms_key(params.get("KeyId"), region))]
     if service == "dynamodbstreams":
         # Streams are authorised as DynamoDB actions on the stream's ARN.
-        return [(f"dynamodb:{action}", params.get("StreamArn") or _stream_of(params.get("ShardIterator")) or "*")]
+        stream = params.get("StreamArn") or _stream_of(params.get("ShardIterator"))
+        if not stream and params.get("TableName"):
+            stream = f"arn:aws:dynamodb:{region}:{_ACCOUNT}:table/{params['TableName']}/stream/*"
+        return [(f"dynamodb:{action}", stream or "*")]
     if service == "events" and action == "PutEvents":
         buses = {e.get("EventBusName") or "default" for e in params.get("Entries", [])} or {"default"}
         return [("events:PutEvents", b if b.startswith("arn:") else f"arn:aws:events:{region}:{_ACCOUNT}:event-bus/{b}")

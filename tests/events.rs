@@ -273,3 +273,60 @@ async fn a_failed_publish_comes_again_from_where_it_stopped_and_is_then_publishe
     tap.remove().await;
     w.env.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_stack_publishes_each_change_as_it_commits() {
+    use pao_system_tests::{TWO_TICKETS, local_options, signed_call, stop_local};
+    let repo = write_repo(&[("catalog/two.yaml", TWO_TICKETS)]);
+    let running = pao_local::runner::start(local_options(repo.path()))
+        .await
+        .expect("local stack starts");
+    let sdk = pao::aws::load_sdk_config().await;
+    let mut tap = EventTap::new(&sdk, &running.stack.names.event_bus).await;
+    let base = format!("http://{}", running.api_addr);
+    let dev = ("AKIAPAOLOCALDEV00001", "pao-local-dev-secret");
+    let (status, body) = signed_call(
+        &base,
+        "POST",
+        "/api/v1/requests",
+        Some(
+            json!({"items": [{"schemaVersion": "catalog/v1", "catalogItemId": "two-tickets",
+            "input": {"name": "evented", "basic": {"instanceName": "orders-db"}}}]}),
+        ),
+        dev,
+        std::time::SystemTime::now(),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["data"]["requests"][0]["requestId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    // Nobody hands the stream over by hand here: the stack's mapping does, as changes commit.
+    let seen = tap
+        .read_until("the request's completion on the bus", |seen| {
+            seen.iter().any(|e| {
+                e["detail-type"] == "Request State Changed"
+                    && e["detail"]["requestId"] == id.as_str()
+                    && e["detail"]["state"] == "completed"
+            })
+        })
+        .await
+        .to_vec();
+    let mine = of_request(&seen, &id);
+    assert_eq!(
+        states(&mine, "Request State Changed", None),
+        ["submitted", "completed"]
+    );
+    let completed = mine
+        .iter()
+        .filter(|e| e["detail-type"] == "Task State Changed" && e["detail"]["state"] == "completed")
+        .count();
+    assert_eq!(completed, 2, "both tasks");
+    assert_eq!(
+        mine[0]["detail"]["request"]["links"]["api"],
+        format!("/api/v1/requests/{id}")
+    );
+    tap.remove().await;
+    stop_local(running).await;
+}

@@ -3,34 +3,10 @@
 
 use pao_local::runner::start;
 use pao_system_tests::{
-    TWO_TICKETS, github_of, jira_of, local_options, sign, stop_local, write_repo,
+    TWO_TICKETS, github_of, jira_of, local_options, signed_call as call, stop_local, write_repo,
 };
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
-
-async fn call(
-    base: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    key: (&str, &str),
-    at: SystemTime,
-) -> (u16, Value) {
-    let url = format!("{base}{path}");
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let client = reqwest::Client::new();
-    let mut req = client
-        .request(method.parse().expect("method"), &url)
-        .body(bytes.clone());
-    for (k, v) in sign(method, &url, &bytes, key.0, key.1, at) {
-        if k != "host" {
-            req = req.header(k, v);
-        }
-    }
-    let response = req.send().await.expect("the local API answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 /// Submits the two-tickets item signed as `key`; returns the request id.
 async fn submit_two_tickets(base: &str, key: (&str, &str), name: &str) -> String {

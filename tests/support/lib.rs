@@ -885,3 +885,32 @@ impl EventTap {
             .await;
     }
 }
+
+/// A call to a local stack's API at `base`, SigV4-signed with `key` at `at`: the status and
+/// the JSON answer.
+pub async fn signed_call(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    key: (&str, &str),
+    at: std::time::SystemTime,
+) -> (u16, serde_json::Value) {
+    let url = format!("{base}{path}");
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let client = reqwest::Client::new();
+    let mut req = client
+        .request(method.parse().expect("method"), &url)
+        .body(bytes.clone());
+    for (k, v) in sign(method, &url, &bytes, key.0, key.1, at) {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    let response = req.send().await.expect("the local API answers");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
