@@ -51,6 +51,7 @@ fn request(user: &str, created_at: &str, tasks: u32) -> (RequestRecord, Vec<Task
         sealed_fields: Vec::new(),
         approval: None,
         team: None,
+        notify: None,
     };
     let tasks = (0..tasks)
         .map(|seq| TaskRecord {

@@ -382,10 +382,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     // The table's stream, read as Lambda's event source mapping reads it for the events
     // function (as that function's role).
     let events_sdk = sdk_for(&sdk, Function::Events)?;
-    let publisher = Arc::new(pao::events::publish::Publisher::from_config(
-        config,
-        &events_sdk,
-    ));
+    let handler = Arc::new(events::Handler::from_config(config, &events_sdk));
     let mapping = provision::SamTemplate::repository()
         .and_then(|t| t.stream_mapping())
         .map_err(|e| e.to_string())?;
@@ -396,7 +393,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         mapping,
     )
     .await?;
-    let streaming = tokio::spawn(crate::stream_esm::follow(poller, publisher));
+    let streaming = tokio::spawn(crate::stream_esm::follow(poller, handler));
     Ok(Running {
         api_addr,
         jira,

@@ -7,7 +7,6 @@
 
 use crate::provision::StreamMapping;
 use pao::aws_json::AwsJson;
-use pao::events::publish::Publisher;
 use pao::events::stream::{StreamEvent, StreamRecord};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -115,15 +114,15 @@ impl StreamPoller {
 
     /// One read of every shard, each batch handed to the events function: how many records
     /// were handed over.
-    pub async fn poll_once(&mut self, publisher: &Publisher) -> Result<usize, String> {
+    pub async fn poll_once(&mut self, handler: &events::Handler) -> Result<usize, String> {
         let mut handed = 0;
         for i in 0..self.shards.len() {
-            handed += self.poll_shard(i, publisher).await?;
+            handed += self.poll_shard(i, handler).await?;
         }
         Ok(handed)
     }
 
-    async fn poll_shard(&mut self, i: usize, publisher: &Publisher) -> Result<usize, String> {
+    async fn poll_shard(&mut self, i: usize, handler: &events::Handler) -> Result<usize, String> {
         let Some(iterator) = self.shards[i].iterator.clone() else {
             return Ok(0);
         };
@@ -167,7 +166,7 @@ impl StreamPoller {
         }
         let batch = StreamEvent { records };
         let response =
-            events::handle_batch(publisher, &batch, Some(Instant::now() + INVOCATION)).await;
+            events::handle_batch(handler, &batch, Some(Instant::now() + INVOCATION)).await;
         let shard_id = self.shards[i].id.clone();
         let Some(failed) = response
             .batch_item_failures
@@ -249,9 +248,9 @@ async fn call(api: &AwsJson, operation: &str, body: Value) -> Result<Value, Stri
 }
 
 /// What the mapping does all the time: poll, and when nothing came, look again shortly.
-pub async fn follow(mut poller: StreamPoller, publisher: std::sync::Arc<Publisher>) {
+pub async fn follow(mut poller: StreamPoller, handler: std::sync::Arc<events::Handler>) {
     loop {
-        match poller.poll_once(&publisher).await {
+        match poller.poll_once(&handler).await {
             Ok(0) => tokio::time::sleep(Duration::from_millis(50)).await,
             Ok(_) => {}
             Err(e) => {

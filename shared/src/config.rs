@@ -113,6 +113,19 @@ pub struct Config {
     /// `PAO_EVENT_BUS_NAME` (default `default`): the EventBridge bus the events function
     /// publishes every change to (template: the stack's own bus, or parameter `EventBusName`).
     pub event_bus_name: String,
+    /// Where notices go when a catalog item's `metadata.notify` does not say:
+    /// `PAO_NOTIFY_REQUESTER` (`slack`, `email`, both comma-separated, or `none`; default
+    /// `slack,email`), `PAO_NOTIFY_APPROVERS_SLACK` / `PAO_NOTIFY_APPROVERS_EMAIL` and
+    /// `PAO_NOTIFY_SUPPORT_SLACK` / `PAO_NOTIFY_SUPPORT_EMAIL` (a channel; comma-separated
+    /// addresses).
+    pub notify: crate::notify::Defaults,
+    /// `PAO_NOTIFY_FROM`: the SES sender address of notices (empty: no email).
+    pub notify_from: String,
+    /// `PAO_SLACK_SECRET_ID` (default `pao/<environment>/slack`): `{"botToken": "xoxb-…"}`
+    /// (no secret or no token: no Slack).
+    pub slack_secret_id: String,
+    /// `PAO_SLACK_API_URL` (default `https://slack.com/api`).
+    pub slack_api_url: String,
 }
 
 impl Config {
@@ -202,8 +215,49 @@ impl Config {
             secrets_key_id: or("PAO_SECRETS_KEY_ID", ""),
             secret_keep: days(&get, "PAO_SECRET_KEEP_DAYS", 7)?,
             event_bus_name: or("PAO_EVENT_BUS_NAME", "default"),
+            notify: notify_defaults(&get)?,
+            notify_from: or("PAO_NOTIFY_FROM", ""),
+            slack_secret_id: or(
+                "PAO_SLACK_SECRET_ID",
+                &format!("pao/{}/slack", or("PAO_ENVIRONMENT", "local")),
+            ),
+            slack_api_url: or("PAO_SLACK_API_URL", "https://slack.com/api"),
         })
     }
+}
+
+/// The stack's notice defaults (`PAO_NOTIFY_*`).
+fn notify_defaults(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::notify::Defaults, ConfigError> {
+    let text = |k: &str| {
+        get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let requester = text("PAO_NOTIFY_REQUESTER").unwrap_or_else(|| "slack,email".into());
+    let requester: Vec<String> = comma_list(&requester)
+        .into_iter()
+        .filter(|c| c != "none")
+        .collect();
+    if let Some(bad) = requester
+        .iter()
+        .find(|c| !matches!(c.as_str(), "slack" | "email"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "PAO_NOTIFY_REQUESTER",
+            problem: format!("{bad:?} is not slack, email or none"),
+        });
+    }
+    let target = |slack: &str, email: &str| crate::notify::Target {
+        slack: text(slack),
+        email: comma_list(&text(email).unwrap_or_default()),
+    };
+    Ok(crate::notify::Defaults {
+        requester,
+        approvers: target("PAO_NOTIFY_APPROVERS_SLACK", "PAO_NOTIFY_APPROVERS_EMAIL"),
+        support: target("PAO_NOTIFY_SUPPORT_SLACK", "PAO_NOTIFY_SUPPORT_EMAIL"),
+    })
 }
 
 /// An `on`/`off` setting.

@@ -27,6 +27,7 @@
 //! - [`aws`]: SDK configuration.
 //! - [`aws_json`]: AWS services over their JSON protocols, signed (EventBridge, SES, Streams).
 //! - [`events`]: every committed change as an event on EventBridge, read off the table's stream.
+//! - [`notify`]: the people an event needs told, on Slack and by email.
 //! - [`worker`]: running a task: where it becomes processing, completes or fails.
 //! - [`action`]: fulfillment actions (`action::jira`).
 //! - [`secrets`]: Secrets Manager through a short-lived cache.
@@ -58,6 +59,7 @@ pub mod https;
 pub mod kms;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod operations;
 pub mod path;
 pub mod plan;

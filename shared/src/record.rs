@@ -97,6 +97,10 @@ pub struct RequestRecord {
     /// lists it to the principals of that team.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    /// Where its notices go: its catalog item's (or bundle's) `metadata.notify` when it was
+    /// submitted (as its approval stages, decided then). Never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Value>,
 }
 
 impl RequestRecord {

@@ -194,6 +194,10 @@ pub fn build(
         sealed_fields: typed.into_iter().map(|(field, _)| field).collect(),
         approval,
         team: ctx.team.clone(),
+        notify: catalog
+            .resolve(&item.target)
+            .ok()
+            .and_then(|entry| entry.document.metadata().extra.get("notify").cloned()),
     };
     // Every task copies the input: a large input times many tasks can pass what DynamoDB
     // stores in one item or one transaction. Refused here, naming the limit, before any write.

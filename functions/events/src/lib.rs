@@ -1,37 +1,91 @@
 //! The events function's handler: a DynamoDB Stream batch in, a partial batch response out
-//! (`ReportBatchItemFailures`): the record publishing stopped at, from which the event source
-//! mapping retries in order (see `pao::events::publish`).
+//! (`ReportBatchItemFailures`). Its changes are published to EventBridge first
+//! (`pao::events::publish`), then the people they concern are told (`pao::notify`): a notice
+//! never holds publishing, and a channel that fails is logged and left.
 
 use lambda_runtime::LambdaEvent;
 use pao::events::publish::Publisher;
 use pao::events::stream::{StreamEvent, StreamResponse};
-use std::time::Instant;
+use pao::notify::Notifier;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+/// Time kept back for answering: notices not sent by then come again with their records.
+const MARGIN: Duration = Duration::from_secs(5);
+
+/// What the function holds for its life: the publisher and the notifier.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub publisher: Publisher,
+    pub notifier: Notifier,
+}
+
+impl Handler {
+    pub fn from_config(config: &pao::config::Config, sdk: &pao::aws::SdkConfig) -> Self {
+        Self {
+            publisher: Publisher::from_config(config, sdk),
+            notifier: Notifier::from_config(config, sdk),
+        }
+    }
+}
 
 /// What Lambda (and the local runner) calls for every batch.
 pub async fn handle(
-    publisher: &Publisher,
+    handler: &Handler,
     event: LambdaEvent<StreamEvent>,
 ) -> Result<StreamResponse, lambda_runtime::Error> {
     let deadline = pao::clock::deadline_of(event.context.deadline);
     // Every line of the batch carries the invocation's id (a batch spans many requests).
     let span = tracing::info_span!("stream", correlation_id = %event.context.request_id);
-    Ok(handle_batch(publisher, &event.payload, deadline)
+    Ok(handle_batch(handler, &event.payload, deadline)
         .instrument(span)
         .await)
 }
 
 pub async fn handle_batch(
-    publisher: &Publisher,
+    handler: &Handler,
     batch: &StreamEvent,
     deadline: Option<Instant>,
 ) -> StreamResponse {
-    let published = publisher.handle(batch, deadline).await;
+    let published = handler.publisher.handle(batch, deadline).await;
+    let mut told = 0;
+    for (sequence, event) in &published.done {
+        if pao::notify::notice_of(event).is_none() {
+            continue;
+        }
+        if deadline.is_some_and(|d| Instant::now() + MARGIN >= d) {
+            // Published already (marked): only the notices come again.
+            tracing::warn!(%sequence, "the invocation's time is nearly up; notices from here come again");
+            return StreamResponse::retry_from(sequence);
+        }
+        let request = match &event.request_id {
+            Some(id) => request_of(&handler.notifier.store, id).await,
+            None => None,
+        };
+        told += handler.notifier.notify(event, request.as_ref()).await.len();
+    }
     tracing::info!(
         records = batch.records.len(),
         published = published.events.len(),
         skipped = published.skipped,
+        notices = told,
         "stream batch"
     );
     published.response
+}
+
+/// The request an event is about, as stored (its `notify` and the requester's email).
+async fn request_of(store: &pao::store::Store, id: &str) -> Option<serde_json::Value> {
+    let id = pao::record::RequestId(id.to_string());
+    match store
+        .get_request(&id, &pao::clock::Now::current(), pao::store::Read::Eventual)
+        .await
+    {
+        Ok(Some(d)) => serde_json::to_value(&d.request).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(request_id = %id, error = %e, "could not read the request to tell its people");
+            None
+        }
+    }
 }

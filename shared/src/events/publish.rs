@@ -35,7 +35,11 @@ pub struct Publisher {
 /// What one batch did (the handler logs it; tests read it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Published {
+    /// Published by this call.
     pub events: Vec<Event>,
+    /// Every event of the records handled (published now or by an earlier delivery), in
+    /// stream order: what notices are sent for (they have marks of their own).
+    pub done: Vec<(String, Event)>,
     /// Events found marked already (a redelivery).
     pub skipped: usize,
     pub response: StreamResponse,
@@ -107,6 +111,7 @@ impl Publisher {
             if deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d) {
                 tracing::warn!(%sequence, "the invocation's time is nearly up; the rest comes again");
                 result.response = StreamResponse::retry_from(sequence);
+                result.done = done_before(&derived, &chunk[0].1.id);
                 return result;
             }
             let events: Vec<&Event> = chunk.iter().map(|(_, e)| e).collect();
@@ -134,9 +139,11 @@ impl Publisher {
                     }
                 }
                 result.response = StreamResponse::retry_from(sequence);
+                result.done = done_before(&derived, &failed.id);
                 return result;
             }
         }
+        result.done = derived;
         result
     }
 
@@ -176,4 +183,13 @@ impl Publisher {
         }
         entry
     }
+}
+
+/// The events before `id` in stream order: all published (now or earlier).
+fn done_before(derived: &[(String, Event)], id: &str) -> Vec<(String, Event)> {
+    derived
+        .iter()
+        .take_while(|(_, e)| e.id != id)
+        .cloned()
+        .collect()
 }
