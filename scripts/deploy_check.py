@@ -43,6 +43,9 @@ FUNCTIONS = {
     "EventsFunction": "events",
 }
 
+# The sender the local stack and the tests send notices from (a verified SES identity there).
+LOCAL_SENDER = "pao@example.com"
+
 # What a deployer is asked for at least; the second set exercises every optional branch.
 PARAMETER_SETS = {
     "defaults": {"EnvironmentName": "dev", "EscalationProject": "OPS"},
@@ -50,6 +53,7 @@ PARAMETER_SETS = {
         "EnvironmentName": "prod",
         "EscalationProject": "OPS",
         "EventBusName": "platform-events",
+        "NotifyFromEmail": "pao@platform.example.com",
         "AllowedAccounts": "111111111111,222222222222",
         "AllowedOrganization": "o-abcdefghij",
         "OperatorPrincipals": "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_0123456789abcdef",
@@ -493,6 +497,15 @@ def check_translated(name, parameters, checks):
         publishes = fid == "EventsFunction"
         c(f"{fid} {'may' if publishes else 'may not'} publish to {bus_arn}", allowed(st, "events:PutEvents", bus_arn) == publishes)
         c(f"{fid} may not publish to another bus", not allowed(st, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/other"))
+    # Email: only from the configured sender (its address or domain identity), only by events.
+    sender = stack.params.get("NotifyFromEmail", "")
+    for fid in FUNCTIONS:
+        st = role_statements(stack, fid)
+        for identity in ([sender, sender.split("@")[1]] if sender else ["pao@example.com"]):
+            arn = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{identity}"
+            should = fid == "EventsFunction" and bool(sender)
+            c(f"{fid} {'may' if should else 'may not'} send email as {identity}", allowed(st, "ses:SendEmail", arn) == should)
+        c(f"{fid} may not send email as anyone else", not allowed(st, "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/ceo@example.com"))
     events_fn = stack.eval(fns["EventsFunction"]["Properties"])
     c("EventsFunction is told the bus", events_fn["Environment"]["Variables"]["PAO_EVENT_BUS_NAME"] == (bus or f"pao-{stack.params['EnvironmentName']}"),
       str(events_fn["Environment"]["Variables"].get("PAO_EVENT_BUS_NAME")))
@@ -520,9 +533,10 @@ def check_translated(name, parameters, checks):
         "GithubWebhookFunction": {f"pao/{env}/github-webhook", f"pao/{env}/jira-webhook", f"pao/{env}/jira", catalog_token},
         # Polls workflow runs and waiting tickets.
         "SweeperFunction": {f"pao/{env}/github-token", f"pao/{env}/jira"},
-        "EventsFunction": set(),
+        # The Slack bot token.
+        "EventsFunction": {f"pao/{env}/slack"},
     }
-    every = {f"pao/{env}/{n}" for n in ("cursor-key", "jira", "github-token", "github-webhook", "jira-webhook", "catalog/cmdb-token", "catalog/x/y", "catalog-elsewhere")}
+    every = {f"pao/{env}/{n}" for n in ("cursor-key", "jira", "github-token", "github-webhook", "jira-webhook", "slack", "catalog/cmdb-token", "catalog/x/y", "catalog-elsewhere")}
     every |= {catalog_token}
     for fid, wanted in expect.items():
         st = role_statements(stack, fid)
@@ -570,7 +584,7 @@ def check():
 def moto_policies(environment):
     """Each function's policy documents for moto's IAM users: the translated role's statements
     with Resource `*` (moto checks actions; resources are checked by `iam` below)."""
-    parameters = dict(PARAMETER_SETS["defaults"], EnvironmentName=environment)
+    parameters = dict(PARAMETER_SETS["defaults"], EnvironmentName=environment, NotifyFromEmail=LOCAL_SENDER)
     t = translate(parameters)
     stack = Stack(t, parameters)
     out = {}
@@ -590,9 +604,10 @@ def iam(recording, keys_file):
     read off the resource it names (the local stacks use the template's naming)."""
     keys = json.loads(Path(keys_file).read_text())
     function_of = {v["AccessKeyId"]: k for k, v in keys.items() if k in FUNCTIONS.values()}
-    t = translate(PARAMETER_SETS["defaults"])
+    local = dict(PARAMETER_SETS["defaults"], NotifyFromEmail=LOCAL_SENDER)
+    t = translate(local)
     marker = "envmarker"
-    stack = Stack(t, dict(PARAMETER_SETS["defaults"], EnvironmentName=marker))
+    stack = Stack(t, dict(local, EnvironmentName=marker))
     by_name = {name: role_statements(stack, fid) for fid, name in FUNCTIONS.items()}
     env_re = "(?P<env>[a-z][a-z0-9-]{1,15})"
     known = []
@@ -605,6 +620,8 @@ def iam(recording, keys_file):
     known.append(("table stream", re.escape(stream).replace(marker, env_re) + "/stream/.+"))
     catalog = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:pao/{marker}/catalog/"
     known.append(("catalog secret", re.escape(catalog).replace(marker, env_re) + ".+"))
+    # The local sender's SES identity (not a stack resource: verified once per account).
+    known.append(("SES identity", "(?P<env>)" + re.escape(f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{LOCAL_SENDER}")))
     # The account's roles and users (callers whose IAM tags the API reads): not the stack's
     # resources, so no environment in their names.
     known.append(("account principals", "(?P<env>)" + re.escape(f"arn:aws:iam::{ACCOUNT}:") + "(role|user)/.+"))

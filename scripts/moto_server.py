@@ -318,6 +318,9 @@ def _iam_calls(service, action, params, region):
         buses = {e.get("EventBusName") or "default" for e in params.get("Entries", [])} or {"default"}
         return [("events:PutEvents", b if b.startswith("arn:") else f"arn:aws:events:{region}:{_ACCOUNT}:event-bus/{b}")
                 for b in sorted(buses)]
+    if service in ("ses", "sesv2") and action == "SendEmail":
+        sender = params.get("FromEmailAddress") or params.get("Source") or "*"
+        return [("ses:SendEmail", f"arn:aws:ses:{region}:{_ACCOUNT}:identity/{sender}")]
     if service == "iam" and params.get("RoleName"):
         return [(f"iam:{action}", f"arn:aws:iam::{_ACCOUNT}:role/{params['RoleName']}")]
     if service == "iam" and params.get("UserName"):

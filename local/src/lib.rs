@@ -15,4 +15,5 @@ pub mod provision;
 pub mod real_services;
 pub mod runner;
 pub mod sigv4;
+pub mod slack_standin;
 pub mod stream_esm;

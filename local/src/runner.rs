@@ -32,6 +32,8 @@ pub struct Options {
     pub github_port: u16,
     /// The HTTP stand-in `rest-api` and `webhook` items call (`PAO_HTTP_PORT`, default 8083).
     pub http_port: u16,
+    /// The Slack stand-in notices go to (`PAO_SLACK_PORT`, default 8084).
+    pub slack_port: u16,
     /// The git working directory the GitHub stand-in serves (made afresh at every start from
     /// `catalog_dir`; `make catalog-push` commits what you change there and delivers the push).
     pub catalog_git_dir: PathBuf,
@@ -89,6 +91,7 @@ impl Options {
             jira_port: port("PAO_JIRA_PORT", 8081)?,
             github_port: port("PAO_GITHUB_PORT", 8082)?,
             http_port: port("PAO_HTTP_PORT", 8083)?,
+            slack_port: port("PAO_SLACK_PORT", 8084)?,
             catalog_git_dir: PathBuf::from(var(
                 "PAO_CATALOG_GIT_DIR",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/catalog-repo"),
@@ -140,6 +143,9 @@ fn queue_name(url_or_name: &str) -> String {
         .to_string()
 }
 
+/// The SES sender of the local stack's notices (scripts/deploy_check.py `LOCAL_SENDER`).
+pub const LOCAL_SENDER: &str = "pao@example.com";
+
 /// Where `make dev` sends escalation tickets (PAO_ESCALATION_PROJECT overrides it).
 pub const LOCAL_ESCALATION_PROJECT: &str = "OPS";
 
@@ -160,6 +166,8 @@ pub struct Running {
     pub github: Option<GitHubStandIn>,
     /// Answers the catalog's `rest-api` and `webhook` items.
     pub http: HttpStandIn,
+    /// Receives the notices meant for Slack.
+    pub slack: crate::slack_standin::SlackStandIn,
     /// What the first sync loaded.
     pub first_sync: pao::catalog::sync::SyncReport,
     /// The provisioned resources and the config the functions run with.
@@ -292,6 +300,21 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         // The template's default: principals tagged pao-role=operator are operators.
         config.operator_tag = "pao-role=operator".into();
     }
+    // Notices: Slack is the stand-in, email goes to SES on the local endpoint from a
+    // verified sender (a deployment names its own, template parameter NotifyFromEmail).
+    let slack = crate::slack_standin::SlackStandIn::start(opts.slack_port, "xoxb-local-token")
+        .await
+        .map_err(|e| format!("Slack stand-in on port {}: {e}", opts.slack_port))?;
+    provision::put_secret(&secrets, &config.slack_secret_id, &slack.secret())
+        .await
+        .map_err(|e| e.to_string())?;
+    config.slack_api_url = slack.api_url();
+    if config.notify_from.is_empty() {
+        config.notify_from = LOCAL_SENDER.into();
+    }
+    provision::verify_sender(&sdk, &config.notify_from)
+        .await
+        .map_err(|e| e.to_string())?;
     if config.support_tag.is_empty() {
         // The template's default: principals tagged pao-role=support are support staff.
         config.support_tag = "pao-role=support".into();
@@ -399,6 +422,7 @@ pub async fn start(opts: Options) -> Result<Running, String> {
         jira,
         github,
         http,
+        slack,
         first_sync,
         // The config the functions run with (the stand-ins' addresses and local defaults).
         stack: provision::Stack {

@@ -206,6 +206,7 @@ pub fn local_options(catalog_dir: &std::path::Path) -> pao_local::runner::Option
         jira_port: 0,
         github_port: 0,
         http_port: 0,
+        slack_port: 0,
         catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
         identities: vec![
             pao_local::sigv4::default_identity(),

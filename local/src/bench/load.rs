@@ -257,6 +257,7 @@ pub async fn rows(
         jira_port: 0,
         github_port: 0,
         http_port: 0,
+        slack_port: 0,
         catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
         identities: vec![crate::sigv4::default_identity()],
         region: "us-east-1".into(),

@@ -148,3 +148,23 @@ impl SamTemplate {
         })
     }
 }
+
+/// Makes `address` a verified SES identity (SES sends from verified identities only).
+pub async fn verify_sender(sdk: &pao::aws::SdkConfig, address: &str) -> Result<(), ProvisionError> {
+    let ses = AwsJson::new(sdk, ("ses", "SESV2", "email"), Duration::from_secs(10));
+    match ses
+        .post(
+            "/v2/email/identities",
+            &serde_json::json!({"EmailIdentity": address}),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(pao::aws_json::AwsJsonError::Refused { kind, .. })
+            if kind.contains("AlreadyExists") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(ProvisionError::Aws(format!("SES identity {address}: {e}"))),
+    }
+}

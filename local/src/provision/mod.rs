@@ -7,7 +7,7 @@ mod identities;
 mod kms;
 pub use events::{
     PkFilter, StreamMapping, create_event_bus, create_events_dlq, delete_event_bus,
-    eventbridge_call,
+    eventbridge_call, verify_sender,
 };
 pub use identities::tag_identities;
 pub use kms::{create_secrets_key, delete_secrets_key};
