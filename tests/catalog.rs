@@ -856,3 +856,27 @@ fulfillment:
         "{problems:?}"
     );
 }
+
+#[test]
+fn notify_names_channels_and_addresses_only() {
+    let good = item_with(
+        "  id: sample-item\n",
+        "  id: sample-item\n  notify:\n    requester: [slack]\n    approvers: { slack: \"#dba\", email: [dba@example.com] }\n",
+    );
+    assert!(problems_of(&[("catalog/x.yaml", &good)]).is_empty());
+    let bad = item_with(
+        "  id: sample-item\n",
+        "  id: sample-item\n  notify:\n    requester: [pager]\n    support: { slack: \"https://evil.example.com/hook\", email: [not-an-address] }\n",
+    );
+    let problems = problems_of(&[("catalog/x.yaml", &bad)]);
+    for path in [
+        "metadata.notify.requester[0]",
+        "metadata.notify.support.slack",
+        "metadata.notify.support.email[0]",
+    ] {
+        assert!(
+            problems.iter().any(|p| p.contains(path)),
+            "{path}: {problems:?}"
+        );
+    }
+}
