@@ -118,7 +118,7 @@ pub struct Config {
     /// `slack,email`), `PAO_NOTIFY_APPROVERS_SLACK` / `PAO_NOTIFY_APPROVERS_EMAIL` and
     /// `PAO_NOTIFY_SUPPORT_SLACK` / `PAO_NOTIFY_SUPPORT_EMAIL` (a channel; comma-separated
     /// addresses).
-    pub notify: crate::notify::Defaults,
+    pub notify: NotifyDefaults,
     /// `PAO_NOTIFY_FROM`: the SES sender address of notices (empty: no email).
     pub notify_from: String,
     /// `PAO_SLACK_SECRET_ID` (default `pao/<environment>/slack`): `{"botToken": "xoxb-…"}`
@@ -226,10 +226,20 @@ impl Config {
     }
 }
 
+/// The stack's notice defaults (`PAO_NOTIFY_*`): where notices go when an item's
+/// `metadata.notify` does not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyDefaults {
+    /// `slack` and/or `email`.
+    pub requester: Vec<String>,
+    pub approvers_slack: Option<String>,
+    pub approvers_email: Vec<String>,
+    pub support_slack: Option<String>,
+    pub support_email: Vec<String>,
+}
+
 /// The stack's notice defaults (`PAO_NOTIFY_*`).
-fn notify_defaults(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<crate::notify::Defaults, ConfigError> {
+fn notify_defaults(get: &impl Fn(&str) -> Option<String>) -> Result<NotifyDefaults, ConfigError> {
     let text = |k: &str| {
         get(k)
             .map(|v| v.trim().to_string())
@@ -249,14 +259,13 @@ fn notify_defaults(
             problem: format!("{bad:?} is not slack, email or none"),
         });
     }
-    let target = |slack: &str, email: &str| crate::notify::Target {
-        slack: text(slack),
-        email: comma_list(&text(email).unwrap_or_default()),
-    };
-    Ok(crate::notify::Defaults {
+    let list = |k: &str| comma_list(&text(k).unwrap_or_default());
+    Ok(NotifyDefaults {
         requester,
-        approvers: target("PAO_NOTIFY_APPROVERS_SLACK", "PAO_NOTIFY_APPROVERS_EMAIL"),
-        support: target("PAO_NOTIFY_SUPPORT_SLACK", "PAO_NOTIFY_SUPPORT_EMAIL"),
+        approvers_slack: text("PAO_NOTIFY_APPROVERS_SLACK"),
+        approvers_email: list("PAO_NOTIFY_APPROVERS_EMAIL"),
+        support_slack: text("PAO_NOTIFY_SUPPORT_SLACK"),
+        support_email: list("PAO_NOTIFY_SUPPORT_EMAIL"),
     })
 }
 

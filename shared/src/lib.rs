@@ -27,6 +27,8 @@
 //! - [`aws`]: SDK configuration.
 //! - [`aws_json`]: AWS services over their JSON protocols, signed (EventBridge, SES, Streams).
 //! - [`events`]: every committed change as an event on EventBridge, read off the table's stream.
+//! - [`broadcast`]: events and notices pushed to the live connections subscribed to them.
+//! - [`live`]: live status over a WebSocket: subscriptions, what is pushed to whom.
 //! - [`notify`]: the people an event needs told, on Slack and by email.
 //! - [`worker`]: running a task: where it becomes processing, completes or fails.
 //! - [`action`]: fulfillment actions (`action::jira`).
@@ -48,6 +50,7 @@ pub mod api;
 pub mod approval;
 pub mod aws;
 pub mod aws_json;
+pub mod broadcast;
 pub mod catalog;
 pub mod clock;
 pub mod config;
@@ -57,6 +60,7 @@ pub mod form;
 pub mod github;
 pub mod https;
 pub mod kms;
+pub mod live;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -39,6 +39,22 @@ pub struct Target {
 /// The stack's defaults (`PAO_NOTIFY_*`).
 pub type Defaults = Routes;
 
+impl From<&crate::config::NotifyDefaults> for Routes {
+    fn from(d: &crate::config::NotifyDefaults) -> Self {
+        Self {
+            requester: d.requester.clone(),
+            approvers: Target {
+                slack: d.approvers_slack.clone(),
+                email: d.approvers_email.clone(),
+            },
+            support: Target {
+                slack: d.support_slack.clone(),
+                email: d.support_email.clone(),
+            },
+        }
+    }
+}
+
 impl Routes {
     /// `notify` (a catalog item's `metadata.notify`) over `defaults`: what it names replaces
     /// the default for that audience.
@@ -155,7 +171,7 @@ impl Notifier {
         ));
         Self {
             store: crate::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
-            defaults: config.notify.clone(),
+            defaults: Routes::from(&config.notify),
             slack: slack::Slack::new(secrets, &config.slack_secret_id, &config.slack_api_url),
             email: email::Email::new(sdk, &config.notify_from),
         }

@@ -9,6 +9,8 @@
 //! | [`catalog`] | document | `CATALOG#<version>` | `DOC#<n>` | – | – |
 //! | [`catalog`] | pointer (version, commit, rejections) | `CATALOG` | `CURRENT` | – | – |
 //! | [`catalog`] | GitHub delivery | `DELIVERY#<id>` | `DELIVERY` | – | – |
+//! | [`live`] | a WebSocket connection (its holder, its topics) | `CONN#<id>` | `CONN` | – | – |
+//! | [`live`] | a subscription | `SUB#<topic>` | `<connection id>` | – | – |
 //! | [`marks`] | an event published or a notification sent (kept two days) | `EVENT#<id>` | `PUBLISHED`, `SENT#<recipient>` | – | – |
 //! | [`waiting`] | external reference of a waiting task (`run-<id>`, a ticket's URL) | `EXTREF#<key>` | `EXTREF` | – | – |
 //!
@@ -32,6 +34,7 @@ pub mod catalog;
 pub mod cursor;
 pub mod idempotency;
 pub mod keys;
+pub mod live;
 pub mod marks;
 pub mod queue_view;
 pub mod requests;
