@@ -68,6 +68,16 @@ pub struct Pushed {
 }
 
 impl Broadcaster {
+    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+        Self {
+            store: crate::store::Store::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                &config.table_name,
+            ),
+            pusher: Pusher::new(sdk, &config.live_endpoint),
+        }
+    }
+
     /// Pushes `events` (each to its topics) and `notices` (each with the event it is about
     /// and the request's owner) to whoever subscribed.
     pub async fn push(

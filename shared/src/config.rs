@@ -126,6 +126,9 @@ pub struct Config {
     pub slack_secret_id: String,
     /// `PAO_SLACK_API_URL` (default `https://slack.com/api`).
     pub slack_api_url: String,
+    /// `PAO_LIVE_ENDPOINT`: the WebSocket API's stage URL over https, where the events
+    /// function pushes to connections (empty: nothing is pushed).
+    pub live_endpoint: String,
 }
 
 impl Config {
@@ -222,6 +225,7 @@ impl Config {
                 &format!("pao/{}/slack", or("PAO_ENVIRONMENT", "local")),
             ),
             slack_api_url: or("PAO_SLACK_API_URL", "https://slack.com/api"),
+            live_endpoint: or("PAO_LIVE_ENDPOINT", ""),
         })
     }
 }

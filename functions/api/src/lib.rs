@@ -4,12 +4,41 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use pao::api::envelope::ApiResponse;
+use pao::api::live::{SocketEvent, SocketKind};
 use pao::api::{ApiRequest, App};
 
-/// What Lambda (and the local runner) calls for every API event.
+/// What Lambda (and the local runner) calls for every API event: the REST API's, and the
+/// WebSocket API's routes (`$connect`, `$default`, `$disconnect`).
 pub async fn handle(app: &App, event: Request) -> Result<Response<Body>, lambda_http::Error> {
+    if let Some(socket) = to_socket_event(&event) {
+        let reply = app.socket(&socket).await;
+        let body = reply.message.map(|m| m.to_string()).unwrap_or_default();
+        return Ok(Response::builder()
+            .status(reply.status)
+            .body(Body::Text(body))?);
+    }
     let request = to_api_request(&event);
     respond(app.handle(&request).await)
+}
+
+/// A WebSocket route's event, if this is one.
+pub fn to_socket_event(event: &Request) -> Option<SocketEvent> {
+    let Some(RequestContext::WebSocket(ctx)) = event.request_context_ref() else {
+        return None;
+    };
+    let kind = match ctx.event_type.as_deref() {
+        Some("CONNECT") => SocketKind::Connect,
+        Some("DISCONNECT") => SocketKind::Disconnect,
+        _ => SocketKind::Message,
+    };
+    Some(SocketEvent {
+        kind,
+        connection_id: ctx.connection_id.clone().unwrap_or_default(),
+        caller_arn: ctx.identity.user_arn.clone(),
+        caller_id: ctx.identity.caller.clone(),
+        home_account: ctx.account_id.clone(),
+        body: event.body().to_vec(),
+    })
 }
 
 /// An answer as the HTTP response Lambda returns.

@@ -6,6 +6,7 @@
 use lambda_runtime::LambdaEvent;
 use pao::events::publish::Publisher;
 use pao::events::stream::{StreamEvent, StreamResponse};
+use pao::broadcast::Broadcaster;
 use pao::notify::Notifier;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -18,6 +19,7 @@ const MARGIN: Duration = Duration::from_secs(5);
 pub struct Handler {
     pub publisher: Publisher,
     pub notifier: Notifier,
+    pub broadcaster: Broadcaster,
 }
 
 impl Handler {
@@ -25,6 +27,7 @@ impl Handler {
         Self {
             publisher: Publisher::from_config(config, sdk),
             notifier: Notifier::from_config(config, sdk),
+            broadcaster: Broadcaster::from_config(config, sdk),
         }
     }
 }
@@ -49,10 +52,11 @@ pub async fn handle_batch(
 ) -> StreamResponse {
     let published = handler.publisher.handle(batch, deadline).await;
     let mut told = 0;
+    let mut notices = Vec::new();
     for (sequence, event) in &published.done {
-        if pao::notify::notice_of(event).is_none() {
+        let Some(notice) = pao::notify::notice_of(event) else {
             continue;
-        }
+        };
         if deadline.is_some_and(|d| Instant::now() + MARGIN >= d) {
             // Published already (marked): only the notices come again.
             tracing::warn!(%sequence, "the invocation's time is nearly up; notices from here come again");
@@ -63,12 +67,26 @@ pub async fn handle_batch(
             None => None,
         };
         told += handler.notifier.notify(event, request.as_ref()).await.len();
+        // Pushed to live subscribers once, when the event is first published.
+        if published.events.iter().any(|e| e.id == event.id) {
+            let owner = request
+                .as_ref()
+                .and_then(|r| r.pointer("/user/arn"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string);
+            notices.push((event.clone(), notice, owner));
+        }
     }
+    let pushed = handler
+        .broadcaster
+        .push(&published.events, &notices)
+        .await;
     tracing::info!(
         records = batch.records.len(),
         published = published.events.len(),
         skipped = published.skipped,
         notices = told,
+        pushed = pushed.messages,
         "stream batch"
     );
     published.response

@@ -18,6 +18,7 @@ pub mod envelope;
 mod health;
 mod idempotent;
 mod input;
+pub mod live;
 pub mod openapi;
 mod queue;
 mod requests;
