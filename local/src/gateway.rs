@@ -36,7 +36,7 @@ pub(crate) const JIRA_WEBHOOK_PATH: &str = "/api/v1/webhooks/jira";
 pub(crate) async fn serve(
     app: &App,
     webhook: &pao::webhook::Webhook,
-    identities: &[Identity],
+    (identities, live): (&[Identity], &crate::live::Management),
     region: &str,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
@@ -78,6 +78,10 @@ pub(crate) async fn serve(
         headers: &headers,
         body: &body,
     };
+    // The WebSocket API's management API (the events function pushes through it).
+    if let Some(answer) = crate::live::manage(&live.sockets, &live.pushers, region, &signed) {
+        return answer;
+    }
     let identity = match sigv4::verify(&signed, identities, region, now_epoch()) {
         Ok(i) => i,
         // API Gateway's own shape for authorizer refusals.

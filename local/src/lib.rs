@@ -11,6 +11,7 @@ pub mod github_standin;
 pub mod http_standin;
 pub mod identity;
 pub mod jira_standin;
+pub mod live;
 pub mod provision;
 pub mod real_services;
 pub mod runner;

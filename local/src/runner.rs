@@ -369,35 +369,54 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     }
     let identities = Arc::new(opts.identities.clone());
     let region = opts.region.clone();
-    let server = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let (app, webhook, identities, region) = (
-                app.clone(),
-                webhook.clone(),
-                identities.clone(),
-                region.clone(),
-            );
-            tokio::spawn(async move {
-                let service = service_fn(move |req| {
-                    let (app, webhook, identities, region) = (
-                        app.clone(),
-                        webhook.clone(),
-                        identities.clone(),
-                        region.clone(),
-                    );
-                    async move {
-                        Ok::<_, Infallible>(serve(&app, &webhook, &identities, &region, req).await)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+    let live = Arc::new(crate::live::Management {
+        sockets: crate::live::Sockets::default(),
+        pushers: crate::live::pushers(),
     });
+    let server = {
+        let live = live.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (app, webhook, identities, region, live) = (
+                    app.clone(),
+                    webhook.clone(),
+                    identities.clone(),
+                    region.clone(),
+                    live.clone(),
+                );
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let (app, webhook, identities, region, live) = (
+                            app.clone(),
+                            webhook.clone(),
+                            identities.clone(),
+                            region.clone(),
+                            live.clone(),
+                        );
+                        async move {
+                            if crate::live::is_upgrade(&req) {
+                                let sockets = live.sockets.clone();
+                                return Ok::<_, Infallible>(
+                                    crate::live::upgrade(app, sockets, &identities, &region, req)
+                                        .await,
+                                );
+                            }
+                            Ok::<_, Infallible>(
+                                serve(&app, &webhook, (&identities, &live), &region, req).await,
+                            )
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        })
+    };
     let pollers: Vec<_> = (0..opts.pollers.max(1))
         .map(|_| tokio::spawn(poll_queue(worker.queue.clone(), worker.clone())))
         .collect();
@@ -405,7 +424,10 @@ pub async fn start(opts: Options) -> Result<Running, String> {
     // The table's stream, read as Lambda's event source mapping reads it for the events
     // function (as that function's role).
     let events_sdk = sdk_for(&sdk, Function::Events)?;
-    let handler = Arc::new(events::Handler::from_config(config, &events_sdk));
+    // The events function pushes to live connections through the local WebSocket API.
+    let mut events_config = config.clone();
+    events_config.live_endpoint = format!("http://{api_addr}{}", crate::live::LIVE_PATH);
+    let handler = Arc::new(events::Handler::from_config(&events_config, &events_sdk));
     let mapping = provision::SamTemplate::repository()
         .and_then(|t| t.stream_mapping())
         .map_err(|e| e.to_string())?;

@@ -70,10 +70,7 @@ pub struct Pushed {
 impl Broadcaster {
     pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
         Self {
-            store: crate::store::Store::new(
-                aws_sdk_dynamodb::Client::new(sdk),
-                &config.table_name,
-            ),
+            store: crate::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
             pusher: Pusher::new(sdk, &config.live_endpoint),
         }
     }

@@ -915,3 +915,78 @@ pub async fn signed_call(
         response.json().await.unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A WebSocket client of a local stack's live API (`ws://<api>/live`), the upgrade request
+/// SigV4-signed with `key` as API Gateway's IAM authorization on `$connect` expects.
+pub struct LiveClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    /// Every message received so far.
+    pub seen: Vec<serde_json::Value>,
+}
+
+impl LiveClient {
+    /// Connects; `Err` carries the HTTP status the upgrade was refused with.
+    pub async fn connect(addr: std::net::SocketAddr, key: (&str, &str)) -> Result<Self, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("http://{addr}/live");
+        let mut request = format!("ws://{addr}/live")
+            .into_client_request()
+            .expect("a WebSocket request");
+        for (k, v) in sign("GET", &url, b"", key.0, key.1, std::time::SystemTime::now()) {
+            if k != "host" {
+                request.headers_mut().insert(
+                    tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())
+                        .expect("header name"),
+                    v.parse().expect("header value"),
+                );
+            }
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Self {
+                socket,
+                seen: Vec::new(),
+            }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+            Err(e) => panic!("could not reach the live API: {e}"),
+        }
+    }
+
+    pub async fn send(&mut self, message: serde_json::Value) {
+        use futures_util::SinkExt;
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::text(
+                message.to_string(),
+            ))
+            .await
+            .expect("sent");
+    }
+
+    /// Reads messages until one satisfies `done` (60 s at most); that message.
+    pub async fn until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("waited 60 s for {what}; received: {:#?}", self.seen));
+            let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = next else {
+                panic!("the socket closed while waiting for {what}: {next:?}");
+            };
+            let v: serde_json::Value = serde_json::from_str(text.as_str()).expect("JSON");
+            self.seen.push(v.clone());
+            if done(&v) {
+                return v;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}

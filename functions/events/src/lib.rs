@@ -4,9 +4,9 @@
 //! never holds publishing, and a channel that fails is logged and left.
 
 use lambda_runtime::LambdaEvent;
+use pao::broadcast::Broadcaster;
 use pao::events::publish::Publisher;
 use pao::events::stream::{StreamEvent, StreamResponse};
-use pao::broadcast::Broadcaster;
 use pao::notify::Notifier;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -77,10 +77,7 @@ pub async fn handle_batch(
             notices.push((event.clone(), notice, owner));
         }
     }
-    let pushed = handler
-        .broadcaster
-        .push(&published.events, &notices)
-        .await;
+    let pushed = handler.broadcaster.push(&published.events, &notices).await;
     tracing::info!(
         records = batch.records.len(),
         published = published.events.len(),

@@ -98,7 +98,9 @@ impl App {
     async fn message(&self, e: &SocketEvent, m: ClientMessage) -> SocketReply {
         let conn = match self.store.connection(&e.connection_id).await {
             Ok(Some(c)) => c,
-            Ok(None) => return SocketReply::ok(error_message(410, "the connection is gone; connect again")),
+            Ok(None) => {
+                return SocketReply::ok(error_message(410, "the connection is gone; connect again"));
+            }
             Err(err) => {
                 tracing::error!(error = %err, "could not read a connection");
                 return SocketReply::ok(error_message(503, "try again"));
@@ -120,13 +122,11 @@ impl App {
                 }
             }
             ClientMessage::Subscribe(topic) => {
-                let view = match &topic {
-                    Topic::Request(id) => match self.readable(e, &conn, id).await {
-                        Ok(view) => Some(view),
-                        Err(refusal) => return SocketReply::ok(refusal),
-                    },
-                    _ => None,
-                };
+                if let Topic::Request(id) = &topic
+                    && let Err(refusal) = self.readable(e, &conn, id).await
+                {
+                    return SocketReply::ok(refusal);
+                }
                 let mut sub = Subscriber {
                     connection_id: e.connection_id.clone(),
                     arn: conn.arn.clone(),
@@ -141,15 +141,18 @@ impl App {
                         .await
                         .unwrap_or_default();
                     sub.support =
-                        super::access::is_support(self, &conn.arn, e.home_account.as_deref())
-                            .await;
+                        super::access::is_support(self, &conn.arn, e.home_account.as_deref()).await;
                 }
                 let expires = crate::clock::now_epoch() + CONNECTION_SECS;
                 match self.store.subscribe(&sub, &topic, expires).await {
                     Ok(()) => {
                         let mut v = topic.describe();
                         v["type"] = json!("subscribed");
-                        if let Some(view) = view {
+                        // Read after subscribing: a change committed meanwhile is either in
+                        // this view or pushed after it, never lost between the two.
+                        if let Topic::Request(id) = &topic
+                            && let Ok(view) = self.readable(e, &conn, id).await
+                        {
                             v["status"] = view;
                         }
                         SocketReply::ok(v)
