@@ -506,6 +506,21 @@ def check_translated(name, parameters, checks):
             should = fid == "EventsFunction" and bool(sender)
             c(f"{fid} {'may' if should else 'may not'} send email as {identity}", allowed(st, "ses:SendEmail", arn) == should)
         c(f"{fid} may not send email as anyone else", not allowed(st, "ses:SendEmail", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/ceo@example.com"))
+    # Live status: IAM on $connect only (the rest ride on the connection), the API function
+    # answers, only the events function pushes, and only to this stack's live API.
+    routes = {stack.eval(r["Properties"]["RouteKey"]): stack.eval(r["Properties"]) for r in of_type(t, "AWS::ApiGatewayV2::Route").values()}
+    c("the live API has $connect, $disconnect and $default", sorted(routes) == ["$connect", "$default", "$disconnect"], str(sorted(routes)))
+    c("$connect is IAM-authorized", routes.get("$connect", {}).get("AuthorizationType") == "AWS_IAM")
+    live_id = stack.physical("LiveApi")
+    manage = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{live_id}/live/POST/@connections/abc="
+    for fid in FUNCTIONS:
+        st = role_statements(stack, fid)
+        pushes = fid == "EventsFunction"
+        c(f"{fid} {'may' if pushes else 'may not'} push to live connections", allowed(st, "execute-api:ManageConnections", manage) == pushes)
+        c(f"{fid} may not manage another API's connections",
+          not allowed(st, "execute-api:ManageConnections", f"arn:aws:execute-api:{REGION}:{ACCOUNT}:otherapi/live/POST/@connections/abc="))
+    integration = stack.eval(next(iter(of_type(t, "AWS::ApiGatewayV2::Integration").values()))["Properties"])
+    c("the live API's routes go to the API function", "ApiFunction" in json.dumps(integration.get("IntegrationUri")) or "pao-api" in json.dumps(integration.get("IntegrationUri")), json.dumps(integration.get("IntegrationUri")))
     events_fn = stack.eval(fns["EventsFunction"]["Properties"])
     c("EventsFunction is told the bus", events_fn["Environment"]["Variables"]["PAO_EVENT_BUS_NAME"] == (bus or f"pao-{stack.params['EnvironmentName']}"),
       str(events_fn["Environment"]["Variables"].get("PAO_EVENT_BUS_NAME")))
