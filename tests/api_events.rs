@@ -92,3 +92,42 @@ async fn every_api_event_gets_its_answer() {
     assert_eq!(body["error"]["code"], json!("NOT_FOUND"));
     env.cleanup().await;
 }
+
+/// The live WebSocket API's route events (`websocket-*.json`) through the same handler.
+#[tokio::test]
+async fn the_live_apis_routes_get_their_answers() {
+    let env = TestEnv::new().await;
+    let app = app_for(&env, &example_catalog_dir()).await;
+    let text_of = |response: lambda_http::Response<Body>| match response.body() {
+        Body::Text(t) => t.clone(),
+        Body::Empty => String::new(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    let connected = api::handle(&app, event("websocket-connect.json"))
+        .await
+        .expect("handled");
+    assert_eq!(connected.status().as_u16(), 200, "the IAM caller connects");
+    let subscribed = api::handle(&app, event("websocket-subscribe.json"))
+        .await
+        .expect("handled");
+    let answer: Value = serde_json::from_str(&text_of(subscribed)).expect("JSON answer");
+    assert_eq!(answer, json!({"topic": "catalog", "type": "subscribed"}));
+    let closed = api::handle(&app, event("websocket-disconnect.json"))
+        .await
+        .expect("handled");
+    assert_eq!(closed.status().as_u16(), 200);
+    // The connection is gone with its subscriptions: a late message is told so.
+    let late = api::handle(&app, event("websocket-subscribe.json"))
+        .await
+        .expect("handled");
+    let answer: Value = serde_json::from_str(&text_of(late)).expect("JSON answer");
+    assert_eq!(answer["status"], 410, "{answer}");
+    assert!(
+        env.store()
+            .subscribers(&pao::live::Topic::Catalog)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    env.cleanup().await;
+}
