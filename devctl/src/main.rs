@@ -4,6 +4,7 @@
 //! `approvals`, `approval`, `approve`, `reject`, and for operators `queue`).
 
 mod approvals;
+mod live;
 mod offline;
 mod queue;
 mod remote;

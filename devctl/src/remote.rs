@@ -157,46 +157,55 @@ pub fn send(
             return Err(ExitCode::from(2));
         }
     };
-    runtime.block_on(async {
-        let url = format!("{}{path}", target.api);
-        let body = body.unwrap_or_default();
-        let mut headers = match sign(
-            method,
-            &url,
-            &body,
-            &target.credentials,
-            &target.region,
-            SystemTime::now(),
-        ) {
-            Ok(h) => h,
-            Err(e) => {
-                eprintln!("devctl: cannot sign the call: {e}");
-                return Err(ExitCode::from(2));
-            }
-        };
-        if let Some(key) = idempotency_key {
-            headers.push(("idempotency-key".into(), key.into()));
-        }
-        let client = reqwest::Client::new();
-        let Ok(method) = method.parse::<reqwest::Method>() else {
+    runtime.block_on(send_async(target, method, path, body, idempotency_key))
+}
+
+/// [`send`] inside a runtime (`watch` over the live socket).
+pub async fn send_async(
+    target: &Target,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    idempotency_key: Option<&str>,
+) -> Result<(u16, Value), ExitCode> {
+    let url = format!("{}{path}", target.api);
+    let body = body.unwrap_or_default();
+    let mut headers = match sign(
+        method,
+        &url,
+        &body,
+        &target.credentials,
+        &target.region,
+        SystemTime::now(),
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("devctl: cannot sign the call: {e}");
             return Err(ExitCode::from(2));
-        };
-        let mut request = client.request(method, &url).body(body);
-        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
-            request = request.header(k, v);
         }
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("devctl: cannot reach {}: {e}", target.api);
-                return Err(ExitCode::from(2));
-            }
-        };
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, value))
-    })
+    };
+    if let Some(key) = idempotency_key {
+        headers.push(("idempotency-key".into(), key.into()));
+    }
+    let client = reqwest::Client::new();
+    let Ok(method) = method.parse::<reqwest::Method>() else {
+        return Err(ExitCode::from(2));
+    };
+    let mut request = client.request(method, &url).body(body);
+    for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+        request = request.header(k, v);
+    }
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("devctl: cannot reach {}: {e}", target.api);
+            return Err(ExitCode::from(2));
+        }
+    };
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, value))
 }
 
 /// A request's progress as one line: `[#####-----] 3/5 processing · task 2 (deploy)`.
@@ -281,12 +290,73 @@ fn ticket_words(task: &Value) -> String {
     format!(" · {waiting}{key} ({}{overdue})", said.join(", "))
 }
 
-/// Follows a request until it ends. Exit status: 0 completed, 1 failed, aborted or
-/// escalated (or an error answer), 2 when the API cannot be reached.
+/// How `watch` shows a request: a line per change (on a terminal, one line redrawn), and the
+/// exit status once it ends.
+pub struct Shown {
+    terminal: bool,
+    as_json: bool,
+    last: String,
+}
+
+impl Shown {
+    pub fn new(as_json: bool) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            terminal: std::io::stdout().is_terminal() && !as_json,
+            as_json,
+            last: String::new(),
+        }
+    }
+
+    /// Shows the request's status (`GET /requests/{id}/status`'s `data`); its exit status
+    /// when it has ended (0 completed, 1 failed, aborted, escalated or rejected).
+    pub fn show(&mut self, data: &Value) -> Option<ExitCode> {
+        use std::io::Write;
+        let line = if self.as_json {
+            data.to_string()
+        } else {
+            progress_line(data)
+        };
+        if line != self.last {
+            if self.terminal {
+                print!("\r\x1b[2K{line}");
+                let _ = std::io::stdout().flush();
+            } else {
+                println!("{line}");
+            }
+            self.last = line;
+        }
+        let ended = match data
+            .get("state")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+        {
+            "completed" => Some(ExitCode::SUCCESS),
+            "failed" | "aborted" | "escalated" | "rejected" => Some(ExitCode::FAILURE),
+            _ => None,
+        };
+        if ended.is_some() && self.terminal {
+            println!();
+        }
+        ended
+    }
+}
+
+/// Follows a request until it ends: over the live WebSocket (each change as it arrives),
+/// falling back to polling every `interval` seconds when it cannot connect or the
+/// connection drops. Exit status: 0 completed, 1 failed, aborted, escalated or rejected (or
+/// an error answer), 2 when the API cannot be reached.
 pub fn watch(target: &Target, request_id: &str, interval: u64, as_json: bool) -> ExitCode {
-    use std::io::{IsTerminal, Write};
-    let terminal = std::io::stdout().is_terminal() && !as_json;
-    let mut last = String::new();
+    let mut shown = Shown::new(as_json);
+    match crate::live::follow(target, request_id, &mut shown) {
+        crate::live::Followed::Ended(code) => return code,
+        crate::live::Followed::Unavailable(why) => {
+            eprintln!(
+                "devctl: live status unavailable ({why}); polling every {}s",
+                interval.max(1)
+            );
+        }
+    }
     loop {
         let (status, answer) = match send(
             target,
@@ -302,40 +372,10 @@ pub fn watch(target: &Target, request_id: &str, interval: u64, as_json: bool) ->
             return print_answer(status, &answer, as_json);
         }
         let data = answer.get("data").cloned().unwrap_or(Value::Null);
-        let state = data
-            .get("state")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let line = if as_json {
-            data.to_string()
-        } else {
-            progress_line(&data)
-        };
-        if line != last {
-            if terminal {
-                print!("\r\x1b[2K{line}");
-                let _ = std::io::stdout().flush();
-            } else {
-                println!("{line}");
-            }
-            last = line;
+        if let Some(code) = shown.show(&data) {
+            return code;
         }
-        match state.as_str() {
-            "completed" => {
-                if terminal {
-                    println!();
-                }
-                return ExitCode::SUCCESS;
-            }
-            "failed" | "aborted" | "escalated" | "rejected" => {
-                if terminal {
-                    println!();
-                }
-                return ExitCode::FAILURE;
-            }
-            _ => std::thread::sleep(std::time::Duration::from_secs(interval.max(1))),
-        }
+        std::thread::sleep(std::time::Duration::from_secs(interval.max(1)));
     }
 }
 

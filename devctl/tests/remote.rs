@@ -529,3 +529,111 @@ async fn approvers_decide_with_devctl() {
     );
     stop_local(running).await;
 }
+
+/// Runs devctl with extra environment variables, off the async runtime.
+async fn run_with(api: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let api = api.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_devctl"))
+            .args(&args)
+            .env("PAO_API_URL", &api)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .envs(env)
+            .output()
+            .expect("devctl runs")
+    })
+    .await
+    .expect("devctl ran")
+}
+
+const WAITING: &str = r#"schemaVersion: catalog/v1
+kind: CatalogItem
+metadata: { id: worked, name: Worked, version: 1.0.0, category: testing, owner: team-test, description: d }
+form:
+  groups:
+    - id: basic
+      fields:
+        - { id: instanceName, type: string, required: true }
+fulfillment:
+  items:
+    - { id: ticket, type: jira-ticket, config: { project: OPS, issueType: Task, summary: "{{ .current.basic.instanceName }}" } }
+"#;
+
+/// Issue 28: `devctl watch` takes each change from the live socket as it is pushed, and polls
+/// when the socket cannot be reached; the same lines and exit status either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_follows_the_live_socket_and_polls_when_it_is_down() {
+    let repo = write_repo(&[("catalog/worked.yaml", WAITING)]);
+    let running = start(local_options(repo.path()))
+        .await
+        .expect("local stack");
+    let api = format!("http://{}/api/v1", running.api_addr);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let submit = |name: &str| {
+        let file = dir.path().join(format!("{name}.json"));
+        std::fs::write(&file, format!(r#"{{"items":[{{"schemaVersion":"catalog/v1","catalogItemId":"worked","input":{{"name":"{name}","basic":{{"instanceName":"{name}"}}}}}}]}}"#)).expect("write");
+        file.to_string_lossy().into_owned()
+    };
+    for (name, live) in [("live", None), ("polled", Some("ws://127.0.0.1:9/live"))] {
+        let out = run(&api, &["submit", &submit(name)]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let id = created["requests"][0]["requestId"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        // The ticket is worked a few seconds later (the stand-in resolves it): watch starts
+        // while the request runs and ends when it completes.
+        let env: Vec<(&str, &str)> = live.map(|url| ("PAO_LIVE_URL", url)).into_iter().collect();
+        let out = run_with(&api, &["watch", &id, "--interval", "1"], &env).await;
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{name}: {stdout}\n{stderr}");
+        assert!(
+            stdout.trim_end().ends_with("1/1 completed"),
+            "{name}: {stdout}"
+        );
+        assert!(
+            stdout.lines().count() >= 2,
+            "{name}: a line per change: {stdout}"
+        );
+        if live.is_some() {
+            assert!(stderr.contains("live status unavailable"), "{stderr}");
+            assert!(stderr.contains("polling every 1s"), "{stderr}");
+        } else {
+            assert!(!stderr.contains("unavailable"), "followed live: {stderr}");
+        }
+    }
+    // Someone else's request: refused over the socket as over the API.
+    let out = run(
+        &api,
+        &[
+            "watch",
+            "req-00000000000000000000000000000000",
+            "--interval",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stop_local(running).await;
+}

@@ -99,7 +99,10 @@ impl App {
         let conn = match self.store.connection(&e.connection_id).await {
             Ok(Some(c)) => c,
             Ok(None) => {
-                return SocketReply::ok(error_message(410, "the connection is gone; connect again"));
+                return SocketReply::ok(error_message(
+                    410,
+                    "the connection is gone; connect again",
+                ));
             }
             Err(err) => {
                 tracing::error!(error = %err, "could not read a connection");
