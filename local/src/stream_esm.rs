@@ -122,6 +122,35 @@ impl StreamPoller {
         Ok(handed)
     }
 
+    /// One read of every shard, the records as the stream gives them (the benchmark's floor:
+    /// a record read, nothing done with it).
+    pub async fn read_once(&mut self) -> Result<Vec<Value>, String> {
+        let mut out = Vec::new();
+        for i in 0..self.shards.len() {
+            let Some(iterator) = self.shards[i].iterator.clone() else {
+                continue;
+            };
+            let answer = call(
+                &self.streams,
+                "GetRecords",
+                json!({"ShardIterator": iterator, "Limit": self.mapping.batch_size}),
+            )
+            .await?;
+            out.extend(
+                answer
+                    .get("Records")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            self.shards[i].iterator = answer
+                .get("NextShardIterator")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        Ok(out)
+    }
+
     async fn poll_shard(&mut self, i: usize, handler: &events::Handler) -> Result<usize, String> {
         let Some(iterator) = self.shards[i].iterator.clone() else {
             return Ok(0);
@@ -247,11 +276,14 @@ async fn call(api: &AwsJson, operation: &str, body: Value) -> Result<Value, Stri
     .map_err(|e| format!("DynamoDB Streams {operation}: {e}"))
 }
 
+/// How long the mapping waits before reading an idle shard again.
+pub const IDLE_POLL: Duration = Duration::from_millis(50);
+
 /// What the mapping does all the time: poll, and when nothing came, look again shortly.
 pub async fn follow(mut poller: StreamPoller, handler: std::sync::Arc<events::Handler>) {
     loop {
         match poller.poll_once(&handler).await {
-            Ok(0) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Ok(0) => tokio::time::sleep(IDLE_POLL).await,
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "reading the table's stream");

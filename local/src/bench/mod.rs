@@ -3,13 +3,15 @@
 //! work of a submission and a detail read), [`calls`] (AWS calls counted at the wire),
 //! [`cost`] (the bill per million requests), [`refresh`] (a catalog sync timed),
 //! [`fixture`] (the catalog item and submissions all parts use), [`cold`] (cold starts of the release binaries
-//! against a stub Lambda Runtime API), [`load`] (the local stack's HTTP API under load).
+//! against a stub Lambda Runtime API), [`load`] (the local stack's HTTP API under load),
+//! [`live`] (commit to WebSocket message).
 
 pub mod calls;
 pub mod cold;
 pub mod cost;
 pub mod fixture;
 pub mod floor;
+pub mod live;
 pub mod load;
 pub mod refresh;
 pub mod units;

@@ -470,6 +470,7 @@ async fn main() -> Result<(), Error> {
         ("worker", "sqs-task-batch.json"),
         ("sweeper", "schedule-sweep.json"),
         ("github-webhook", "github-ping.json"),
+        ("events", "dynamodb-stream-batch.json"),
     ];
     provision::put_secret(
         &secrets,
@@ -509,6 +510,9 @@ async fn main() -> Result<(), Error> {
     let report = load::rows(load_n, load_c, &catalog, &floor_store, &floor_queue).await?;
     floor_stack.delete(&sdk).await;
     rows.extend(report);
+
+    // ---- Live status: commit to WebSocket message.
+    rows.extend(bench::live::rows(setting("PAO_BENCH_LIVE", 30)).await?);
 
     println!(
         "PAO benchmark, {}: {} cores, local AWS endpoint {} (moto_server), {n} submissions per latency run",

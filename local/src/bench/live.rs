@@ -1,0 +1,188 @@
+//! Live status timed on the local stack: from a commit to the WebSocket message a subscriber
+//! receives (stream read by the emulated mapping, the events function publishing, marking,
+//! finding the subscribers and pushing), beside the floor of the same run: a bare stream
+//! record read at the mapping's cadence and pushed straight to the connection.
+
+use super::fixture::{Error, ITEM};
+use super::{Row, Spread};
+use crate::provision;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Result<Socket, Error> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let me = crate::sigv4::default_identity();
+    let mut request = format!("ws://{addr}/live").into_client_request()?;
+    let credentials = pao::signing::Credentials {
+        access_key_id: me.access_key_id,
+        secret_access_key: me.secret_access_key,
+        session_token: None,
+    };
+    let signed = pao::signing::sign(
+        "GET",
+        &format!("http://{addr}/live"),
+        b"",
+        &credentials,
+        "us-east-1",
+        std::time::SystemTime::now(),
+    )?;
+    for (k, v) in signed.iter().filter(|(k, _)| k != "host") {
+        request.headers_mut().insert(
+            tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes())?,
+            v.parse()?,
+        );
+    }
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
+}
+
+/// Reads until a message satisfies `wanted` (10 s at most).
+async fn until(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Result<Instant, Error> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let next = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .map_err(|_| "no message in 10 s")?;
+        let Some(Ok(Message::Text(text))) = next else {
+            return Err("the live socket closed".into());
+        };
+        let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+        if wanted(&v) {
+            return Ok(Instant::now());
+        }
+    }
+}
+
+/// `samples` catalog changes timed from commit to message, and as many floor records.
+pub async fn rows(samples: usize) -> Result<Vec<Row>, Error> {
+    let dir = std::env::temp_dir().join(format!("pao-bench-live-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalog"))?;
+    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
+    let names = provision::Names::unique("live");
+    let opts = crate::runner::Options {
+        real_github: None,
+        real_jira: None,
+        catalog_dir: dir.clone(),
+        api_port: 0,
+        jira_port: 0,
+        github_port: 0,
+        http_port: 0,
+        slack_port: 0,
+        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
+        identities: vec![crate::sigv4::default_identity()],
+        region: "us-east-1".into(),
+        names,
+        sweep_interval: Duration::from_secs(30),
+        pollers: 1,
+        jira_auto_resolve: Duration::ZERO,
+    };
+    let git_dir = opts.catalog_git_dir.clone();
+    let running = crate::runner::start(opts).await?;
+    let sdk = pao::aws::load_sdk_config().await;
+    let store = pao::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &running.stack.config.table_name,
+    );
+    let mut socket = connect(running.api_addr).await?;
+    socket
+        .send(Message::text(
+            json!({"action": "subscribe", "topic": "catalog"}).to_string(),
+        ))
+        .await?;
+    until(&mut socket, |m| m["type"] == "subscribed").await?;
+    let docs = vec![pao::catalog::SourceDoc {
+        file: "catalog/bench.yaml".into(),
+        text: ITEM.into(),
+        owners: vec![],
+    }];
+    let mut pao_times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let version = format!("live-{i}");
+        store
+            .put_catalog(&version, &docs, &pao::clock::Now::current())
+            .await?;
+        let committed = Instant::now();
+        let got = until(&mut socket, |m| {
+            m["detailType"] == "Catalog Changed" && m["detail"]["version"] == version.as_str()
+        })
+        .await?;
+        pao_times.push(got - committed);
+    }
+
+    // The floor: a record on a table's stream, read at the mapping's cadence, pushed at once
+    // to the same connection through the same management API.
+    let connection = store
+        .subscribers(&pao::live::Topic::Catalog)
+        .await?
+        .first()
+        .map(|s| s.connection_id.clone())
+        .ok_or("the benchmark's connection is not subscribed")?;
+    let floor_stack = provision::stack(&sdk, &provision::Names::unique("lfloor")).await?;
+    let mapping = provision::SamTemplate::repository()?.stream_mapping()?;
+    let mut poller = crate::stream_esm::StreamPoller::new(
+        &sdk,
+        &floor_stack.names.table,
+        &floor_stack.events_dlq,
+        mapping,
+    )
+    .await?;
+    let pusher = pao::live::push::Pusher::new(
+        &sdk,
+        &format!("http://{}{}", running.api_addr, crate::live::LIVE_PATH),
+    );
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut floor_times = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let key = format!("FLOOR#{i}");
+        dynamo
+            .put_item()
+            .table_name(&floor_stack.names.table)
+            .item(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(key.clone()),
+            )
+            .item("sk", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+            .send()
+            .await
+            .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
+        let committed = Instant::now();
+        loop {
+            let read = poller.read_once().await?;
+            if read
+                .iter()
+                .any(|r| r.pointer("/dynamodb/Keys/pk/S").and_then(Value::as_str) == Some(&key))
+            {
+                break;
+            }
+            tokio::time::sleep(crate::stream_esm::IDLE_POLL).await;
+        }
+        pusher
+            .post(&connection, &json!({"type": "floor", "i": i}))
+            .await
+            .map_err(|e| e.to_string())?;
+        let got = until(&mut socket, |m| m["type"] == "floor" && m["i"] == i).await?;
+        floor_times.push(got - committed);
+    }
+    floor_stack.delete(&sdk).await;
+    let stack = running.stack.clone();
+    drop(running);
+    let _ = std::fs::remove_dir_all(git_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    stack.delete(&sdk).await;
+
+    let (ours, floor) = (Spread::of(pao_times), Spread::of(floor_times));
+    Ok(vec![Row::new(
+        format!("live: commit -> event published -> WebSocket message, {samples} catalog changes p50/p95/p99"),
+        ours.ms(),
+    )
+    .goal("p95 <= 1 s", ours.p95 <= Duration::from_secs(1))
+    .floor(format!(
+        "{} (a bare stream record read at the mapping's {} ms cadence, pushed straight to the connection)",
+        floor.ms(),
+        crate::stream_esm::IDLE_POLL.as_millis()
+    ))])
+}
