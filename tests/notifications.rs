@@ -129,6 +129,27 @@ impl World {
         assert_eq!(status, 200, "{answer}");
     }
 
+    /// The emails SES on the local endpoint sent to `to` about `id` (moto keeps them).
+    async fn emails_to(&self, to: &str, id: &pao::record::RequestId) -> Vec<Value> {
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("the local endpoint");
+        let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+            .await
+            .expect("moto's data")
+            .json()
+            .await
+            .expect("JSON");
+        data["ses"]["Message"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m["destinations"]["ToAddresses"][0] == to
+                    && m["body"].as_str().unwrap_or_default().contains(id.as_str())
+            })
+            .cloned()
+            .collect()
+    }
+
     fn messages_to(&self, channel: &str, id: &pao::record::RequestId) -> Vec<String> {
         self.slack
             .messages()
@@ -153,6 +174,15 @@ async fn approvers_and_the_requester_are_told_once_each_with_what_to_do() {
         asked[0]
     );
     assert!(asked[0].contains(&format!("/api/v1/approvals/{id}/approve")));
+    let mailed = w.emails_to("approvers@example.com", &id).await;
+    assert_eq!(mailed.len(), 1, "{mailed:?}");
+    assert_eq!(mailed[0]["source"], SENDER);
+    assert!(
+        mailed[0]["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Approval needed")
+    );
 
     // The second ticket fails: the request fails and waits for its owner.
     w.approve(&id).await;
@@ -180,6 +210,19 @@ async fn approvers_and_the_requester_are_told_once_each_with_what_to_do() {
     ] {
         assert!(told[0].contains(&words), "{words}: {}", told[0]);
     }
+    assert_eq!(
+        w.emails_to("approvers@example.com", &id).await.len(),
+        1,
+        "mailed once"
+    );
+    let mailed = w.emails_to("dev@example.com", &id).await;
+    assert_eq!(mailed.len(), 1, "the requester by email, once: {mailed:?}");
+    assert!(
+        mailed[0]["subject"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Failed")
+    );
     let all: Vec<String> = w.slack.messages().into_iter().map(|m| m.text).collect();
     assert!(
         !all.iter().any(|t| t.contains(SECRET)),
