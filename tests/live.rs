@@ -123,5 +123,64 @@ async fn the_owner_follows_a_request_live_and_nobody_else_may() {
     me.until("pong", |m| m["type"] == "pong").await;
     me.close().await;
     other.close().await;
+
+    // A closed connection's subscriptions go with it ($disconnect)...
+    let store = pao::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&pao::aws::load_sdk_config().await),
+        &running.stack.config.table_name,
+    );
+    let topic = pao::live::Topic::Request(id.clone());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !store.subscribers(&topic).await.expect("read").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed connection's subscription stayed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // ...and one the gateway no longer knows (its $disconnect lost) is dropped at the next
+    // push, on the gateway's 410 (GoneException).
+    let ghost = pao::live::Subscriber {
+        connection_id: "R2hvc3RDb25uZWN0aW9u".into(),
+        arn: "arn:aws:sts::000000000000:assumed-role/Developer/dev@example.com".into(),
+        caller_id: None,
+        tags: Default::default(),
+        support: false,
+    };
+    let expires = pao::clock::now_epoch() + 3600;
+    store
+        .put_connection(&ghost.connection_id, &ghost.arn, None, expires)
+        .await
+        .expect("connection");
+    store
+        .subscribe(&ghost, &topic, expires)
+        .await
+        .expect("subscribed");
+    let broadcaster = pao::broadcast::Broadcaster {
+        store: store.clone(),
+        // Signed as the events function, the one allowed to push.
+        pusher: pao::live::push::Pusher::new(
+            &pao_local::identity::sdk_for(
+                &pao::aws::load_sdk_config().await,
+                pao_local::identity::Function::Events,
+            )
+            .expect("the events function's keys"),
+            &format!("http://{addr}/live"),
+        ),
+    };
+    let event = pao::events::Event {
+        id: "e-ghost-0".into(),
+        detail_type: pao::events::DetailType::RequestStateChanged,
+        request_id: Some(id.clone()),
+        time: pao::clock::now_rfc3339(),
+        detail: json!({"requestId": id, "state": "completed"}),
+    };
+    let pushed = broadcaster.push(&[event], &[]).await;
+    assert_eq!((pushed.messages, pushed.dropped), (0, 1));
+    assert!(store.subscribers(&topic).await.expect("read").is_empty());
+    assert_eq!(
+        store.connection(&ghost.connection_id).await.expect("read"),
+        None
+    );
     stop_local(running).await;
 }
