@@ -66,6 +66,10 @@ async fn main() -> ExitCode {
             tags.join(" ")
         );
     }
+    println!(
+        "  live status    ws://{}/live   (WebSocket, SigV4 on the upgrade; devctl watch uses it)",
+        running.api_addr
+    );
     println!("  AWS endpoint   {endpoint}");
     if let Some(admin) = admin_key() {
         println!(
@@ -107,6 +111,15 @@ async fn main() -> ExitCode {
     println!(
         "  HTTP stand-in  {}  (plays the services rest-api and webhook items call)",
         running.http.base_url()
+    );
+    println!(
+        "  events         bus {} (every change, source pao; read them with a rule to a queue)",
+        config.event_bus_name
+    );
+    println!(
+        "  notices        Slack stand-in {}  (records what it is sent); email via SES on the endpoint from {}",
+        running.slack.api_url(),
+        config.notify_from
     );
     println!(
         "  webhook        POST http://{}/api/v1/webhooks/github  (HMAC secret {})",
