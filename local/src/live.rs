@@ -55,10 +55,13 @@ fn plain(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
     r
 }
 
-/// A connection id as API Gateway makes them (base64 of 12 random bytes).
+/// A connection id as API Gateway makes them (`GeD7OdYvIAMCJpQ=`: URL-safe base64 of 11
+/// random bytes).
 fn connection_id() -> String {
     let bytes = uuid::Uuid::new_v4();
-    crate::jira_standin::base64(&bytes.as_bytes()[..12])
+    crate::jira_standin::base64(&bytes.as_bytes()[..11])
+        .replace('+', "-")
+        .replace('/', "_")
 }
 
 /// The WebSocket proxy event API Gateway hands the function for a route.

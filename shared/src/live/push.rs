@@ -60,12 +60,13 @@ impl Pusher {
         connection_id: &str,
         message: &serde_json::Value,
     ) -> Result<(), PushError> {
-        // A connection id is API Gateway's (base64-like); anything else is not sent anywhere.
+        // A connection id is API Gateway's (base64: letters, digits, `-_+/=`); anything
+        // else never was one, and is not sent anywhere.
         if connection_id.is_empty()
             || connection_id.len() > 128
             || !connection_id
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '='))
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '=' | '+' | '/'))
         {
             return Err(PushError::Gone);
         }
