@@ -43,7 +43,7 @@ impl AwsJsonError {
 /// One AWS service at its endpoint.
 #[derive(Clone)]
 pub struct AwsJson {
-    http: reqwest::Client,
+    timeout: Duration,
     endpoint: String,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
@@ -78,12 +78,8 @@ impl AwsJson {
             .filter(|v| !v.trim().is_empty())
             .or_else(|| sdk.endpoint_url().map(str::to_string))
             .unwrap_or_else(|| format!("https://{host_prefix}.{region}.amazonaws.com"));
-        let http = crate::https::client_builder()
-            .timeout(timeout)
-            .build()
-            .unwrap_or_default();
         Self {
-            http,
+            timeout,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region,
             credentials: sdk.credentials_provider(),
@@ -123,8 +119,9 @@ impl AwsJson {
         headers: &[(&str, String)],
         body: &Value,
     ) -> Result<Value, AwsJsonError> {
+        // The process's one client, built on its first call (not at a cold start).
         let (status, text) = crate::signing::signed_post(
-            &self.http,
+            (crate::https::Https::shared().client(), self.timeout),
             &format!("{}{path}", self.endpoint),
             (self.service, content_type),
             &self.region,

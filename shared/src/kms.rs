@@ -31,7 +31,6 @@ pub enum KmsError {
 /// A KMS client bound to one key.
 #[derive(Clone)]
 pub struct Kms {
-    http: reqwest::Client,
     endpoint: String,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
@@ -64,12 +63,7 @@ impl Kms {
             .filter(|v| !v.trim().is_empty())
             .or_else(|| sdk.endpoint_url().map(str::to_string))
             .unwrap_or_else(|| format!("https://kms.{region}.amazonaws.com"));
-        let http = crate::https::client_builder()
-            .timeout(TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Self {
-            http,
             endpoint: format!("{}/", endpoint.trim_end_matches('/')),
             region,
             credentials: sdk.credentials_provider(),
@@ -139,8 +133,9 @@ impl Kms {
     /// The local stack provisions its key with it.
     pub async fn call(&self, operation: &str, body: Value) -> Result<Value, KmsError> {
         // KMS answers are small (a ciphertext of at most 4 KB of plaintext, base64).
+        // The process's one client, built on its first call (not at a cold start).
         let (status, text) = crate::signing::signed_post(
-            &self.http,
+            (crate::https::Https::shared().client(), TIMEOUT),
             &self.endpoint,
             ("kms", "application/x-amz-json-1.1"),
             &self.region,

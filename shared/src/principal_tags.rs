@@ -33,7 +33,6 @@ type Kept = HashMap<String, (Instant, BTreeMap<String, String>)>;
 
 /// Reads principals' tags from IAM.
 pub struct PrincipalTags {
-    http: reqwest::Client,
     endpoint: String,
     credentials: Option<SharedCredentialsProvider>,
     kept: tokio::sync::Mutex<Kept>,
@@ -81,10 +80,6 @@ impl PrincipalTags {
             .or_else(|| sdk.endpoint_url().map(str::to_string))
             .unwrap_or_else(|| "https://iam.amazonaws.com".into());
         Self {
-            http: crate::https::client_builder()
-                .timeout(TIMEOUT)
-                .build()
-                .unwrap_or_default(),
             endpoint: format!("{}/", endpoint.trim_end_matches('/')),
             credentials: sdk.credentials_provider(),
             kept: Default::default(),
@@ -153,7 +148,7 @@ impl PrincipalTags {
             .collect::<Vec<_>>()
             .join("&");
         let (status, text) = crate::signing::signed_post(
-            &self.http,
+            (crate::https::Https::shared().client(), TIMEOUT),
             &self.endpoint,
             ("iam", "application/x-www-form-urlencoded; charset=utf-8"),
             "us-east-1",

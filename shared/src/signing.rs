@@ -46,7 +46,7 @@ pub fn sign(
 /// the answer's status and text. Errors are words for the caller's own error type; the
 /// endpoint's URL is never part of them.
 pub async fn signed_post(
-    http: &reqwest::Client,
+    (http, timeout): (&reqwest::Client, std::time::Duration),
     endpoint: &str,
     (service, content_type): (&str, &str),
     region: &str,
@@ -74,7 +74,7 @@ pub async fn signed_post(
         region,
         SystemTime::now(),
     )?;
-    let mut request = http.post(endpoint);
+    let mut request = http.post(endpoint).timeout(timeout);
     for (k, v) in headers {
         request = request.header(*k, v.as_str());
     }

@@ -19,7 +19,6 @@ pub enum PushError {
 
 #[derive(Clone)]
 pub struct Pusher {
-    http: reqwest::Client,
     /// The stage URL (`https://<api>.execute-api.<region>.amazonaws.com/live`); empty: off.
     endpoint: String,
     region: String,
@@ -37,10 +36,6 @@ impl std::fmt::Debug for Pusher {
 impl Pusher {
     pub fn new(sdk: &crate::aws::SdkConfig, endpoint: &str) -> Self {
         Self {
-            http: crate::https::client_builder()
-                .timeout(TIMEOUT)
-                .build()
-                .unwrap_or_default(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region: sdk
                 .region()
@@ -75,8 +70,9 @@ impl Pusher {
             self.endpoint,
             crate::signing::uri_encode(connection_id.as_bytes(), false)
         );
+        // The process's one client, built on its first call (not at a cold start).
         let (status, text) = crate::signing::signed_post(
-            &self.http,
+            (crate::https::Https::shared().client(), TIMEOUT),
             &url,
             ("execute-api", "application/json"),
             &self.region,
