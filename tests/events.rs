@@ -330,3 +330,62 @@ async fn the_local_stack_publishes_each_change_as_it_commits() {
     tap.remove().await;
     stop_local(running).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_fails_every_retry_is_described_in_the_events_dead_letter_queue() {
+    let w = world().await;
+    run_one(&w).await;
+    // EventBridge unreachable for the events function; the mapping reads the stream as ever.
+    let events_sdk = w.env.sdk_of(Function::Events);
+    let down = events_sdk
+        .to_builder()
+        .endpoint_url("http://127.0.0.1:9")
+        .build();
+    let mut config = w.env.stack.config.clone();
+    config.live_endpoint = String::new();
+    let mut handler = events::Handler::from_config(&config, &events_sdk);
+    handler.publisher = Publisher::new(w.env.store(), &down, &w.env.stack.names.event_bus);
+    let mapping = pao_local::provision::StreamMapping {
+        batch_size: 100,
+        max_retries: 1,
+        pk_filters: vec![pao_local::provision::PkFilter::Prefix("REQ#".into())],
+    };
+    let mut poller = pao_local::stream_esm::StreamPoller::new(
+        &events_sdk,
+        &w.env.table,
+        &w.env.stack.events_dlq,
+        mapping,
+    )
+    .await
+    .expect("the stream");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let described = loop {
+        poller.poll_once(&handler).await.expect("read the stream");
+        let got = w
+            .env
+            .sqs
+            .receive_message()
+            .queue_url(&w.env.stack.events_dlq)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if let Some(m) = got.first() {
+            break serde_json::from_str::<Value>(m.body().unwrap_or_default()).expect("JSON");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing reached the events dead-letter queue"
+        );
+    };
+    assert_eq!(
+        described["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(described["requestContext"]["approximateInvokeCount"], 2);
+    let info = &described["DDBStreamBatchInfo"];
+    assert!(info["startSequenceNumber"].is_string() && info["batchSize"].as_u64() > Some(0));
+    w.env.cleanup().await;
+}
