@@ -68,9 +68,14 @@ pub struct Pushed {
 }
 
 impl Broadcaster {
-    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+    /// The broadcaster of a deployment, reading subscriptions from `store`.
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &crate::aws::SdkConfig,
+        store: crate::store::Store,
+    ) -> Self {
         Self {
-            store: crate::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store,
             pusher: Pusher::new(sdk, &config.live_endpoint),
         }
     }

@@ -24,10 +24,13 @@ pub struct Handler {
 
 impl Handler {
     pub fn from_config(config: &pao::config::Config, sdk: &pao::aws::SdkConfig) -> Self {
+        // One DynamoDB client for the three (marks, requests, subscriptions).
+        let publisher = Publisher::from_config(config, sdk);
+        let store = publisher.store.clone();
         Self {
-            publisher: Publisher::from_config(config, sdk),
-            notifier: Notifier::from_config(config, sdk),
-            broadcaster: Broadcaster::from_config(config, sdk),
+            notifier: Notifier::from_config(config, sdk, store.clone()),
+            broadcaster: Broadcaster::from_config(config, sdk, store),
+            publisher,
         }
     }
 }

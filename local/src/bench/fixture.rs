@@ -102,3 +102,35 @@ pub fn submission(item: &str, input: Value, key: Option<String>) -> ApiRequest {
         ..ApiRequest::default()
     }
 }
+
+/// A local stack of the benchmark's own serving [`ITEM`] from a catalog directory made for
+/// it (`kind` names both), with `pollers` event-source pollers and tickets left open: the
+/// options and the directory to remove afterwards.
+pub fn stack_options(
+    kind: &str,
+    pollers: usize,
+) -> Result<(crate::runner::Options, std::path::PathBuf), Error> {
+    let dir = std::env::temp_dir().join(format!("pao-bench-{kind}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("catalog"))?;
+    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
+    let names = crate::provision::Names::unique(kind);
+    let opts = crate::runner::Options {
+        real_github: None,
+        real_jira: None,
+        catalog_dir: dir.clone(),
+        api_port: 0,
+        jira_port: 0,
+        github_port: 0,
+        http_port: 0,
+        slack_port: 0,
+        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
+        identities: vec![crate::sigv4::default_identity()],
+        region: "us-east-1".into(),
+        names,
+        sweep_interval: std::time::Duration::from_secs(30),
+        pollers,
+        // The benchmark's tickets only inform (waitForResolution: false).
+        jira_auto_resolve: std::time::Duration::ZERO,
+    };
+    Ok((opts, dir))
+}

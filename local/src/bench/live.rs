@@ -63,27 +63,7 @@ async fn until(
 
 /// `samples` catalog changes timed from commit to message, and as many floor records.
 pub async fn rows(samples: usize) -> Result<Vec<Row>, Error> {
-    let dir = std::env::temp_dir().join(format!("pao-bench-live-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("catalog"))?;
-    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
-    let names = provision::Names::unique("live");
-    let opts = crate::runner::Options {
-        real_github: None,
-        real_jira: None,
-        catalog_dir: dir.clone(),
-        api_port: 0,
-        jira_port: 0,
-        github_port: 0,
-        http_port: 0,
-        slack_port: 0,
-        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
-        identities: vec![crate::sigv4::default_identity()],
-        region: "us-east-1".into(),
-        names,
-        sweep_interval: Duration::from_secs(30),
-        pollers: 1,
-        jira_auto_resolve: Duration::ZERO,
-    };
+    let (opts, dir) = super::fixture::stack_options("live", 1)?;
     let git_dir = opts.catalog_git_dir.clone();
     let running = crate::runner::start(opts).await?;
     let sdk = pao::aws::load_sdk_config().await;

@@ -3,9 +3,8 @@
 //! counted as a failure), every request completed, and nothing lost or made twice (each JIRA
 //! ticket carries its task's label, so the stand-in's issues are counted per task).
 
-use super::fixture::{Error, ITEM, bare_submission, input};
+use super::fixture::{Error, bare_submission, input};
 use super::{Row, Spread, floor, load};
-use crate::provision;
 use serde_json::json;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -245,28 +244,7 @@ pub async fn rows(
     store: &pao::store::Store,
     queue: &pao::queue::Queue,
 ) -> Result<Vec<Row>, Error> {
-    let dir = std::env::temp_dir().join(format!("pao-bench-load-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("catalog"))?;
-    std::fs::write(dir.join("catalog/bench.yaml"), ITEM)?;
-    let names = provision::Names::unique("load");
-    let opts = crate::runner::Options {
-        real_github: None,
-        real_jira: None,
-        catalog_dir: dir.clone(),
-        api_port: 0,
-        jira_port: 0,
-        github_port: 0,
-        http_port: 0,
-        slack_port: 0,
-        catalog_git_dir: std::env::temp_dir().join(format!("{}-git", names.table)),
-        identities: vec![crate::sigv4::default_identity()],
-        region: "us-east-1".into(),
-        names,
-        sweep_interval: Duration::from_secs(30),
-        pollers: 4,
-        // The load's tickets only inform (waitForResolution: false).
-        jira_auto_resolve: Duration::ZERO,
-    };
+    let (opts, dir) = super::fixture::stack_options("load", 4)?;
     // SAFETY-free: metrics lines off for the local stack is its default.
     let git_dir = opts.catalog_git_dir.clone();
     let running = crate::runner::start(opts).await?;

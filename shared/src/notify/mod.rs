@@ -164,13 +164,18 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn from_config(config: &crate::config::Config, sdk: &crate::aws::SdkConfig) -> Self {
+    /// The notifier of a deployment, keeping its marks in `store` (the events function's).
+    pub fn from_config(
+        config: &crate::config::Config,
+        sdk: &crate::aws::SdkConfig,
+        store: crate::store::Store,
+    ) -> Self {
         let secrets = std::sync::Arc::new(crate::secrets::SecretCache::new(
             aws_sdk_secretsmanager::Client::new(sdk),
             config.secret_cache,
         ));
         Self {
-            store: crate::store::Store::new(aws_sdk_dynamodb::Client::new(sdk), &config.table_name),
+            store,
             defaults: Routes::from(&config.notify),
             slack: slack::Slack::new(secrets, &config.slack_secret_id, &config.slack_api_url),
             email: email::Email::new(sdk, &config.notify_from),
